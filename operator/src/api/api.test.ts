@@ -1,0 +1,100 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { setCondition } from './condition.ts';
+import { toStructural } from './crd.ts';
+import { CurationRun } from './curationrun.ts';
+import { renderCrds } from './render.ts';
+import { instanceIdFor, instanceObjectName } from './sweinstance.ts';
+import { validateCurationRun } from './validate.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const examples = join(root, 'examples');
+
+describe('generated CRDs', () => {
+  it('match the committed files (run `npm run gen` after changing a schema)', () => {
+    for (const [file, text] of Object.entries(renderCrds())) {
+      expect(readFileSync(join(root, file), 'utf8'), file).toBe(text);
+    }
+  });
+
+  it('contain no construct a structural schema forbids', () => {
+    for (const text of Object.values(renderCrds())) {
+      const crd = parse(text);
+      const schema = JSON.stringify(crd.spec.versions[0].schema.openAPIV3Schema);
+      expect(schema).not.toMatch(/"(anyOf|oneOf|allOf|\$ref|\$schema)"/);
+      expect(schema).not.toContain('"additionalProperties":false');
+    }
+  });
+
+  it('rejects a union instead of silently emitting it', () => {
+    expect(() =>
+      toStructural({ properties: { a: { anyOf: [{ type: 'string' }, { type: 'number' }] } } }),
+    ).toThrow(/\$\.a: anyOf/);
+  });
+});
+
+describe('examples', () => {
+  const valid = readdirSync(examples).filter((f) => f.startsWith('curationrun-') && f.endsWith('.yaml'));
+
+  it.each(valid)('%s is valid and gets defaults', (file) => {
+    const result = validateCurationRun(parse(readFileSync(join(examples, file), 'utf8')));
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.value.spec.agents.maxAttempts).toBeGreaterThan(0);
+    expect(result.value.spec.sandbox.egress.allowAll).toBe(false);
+  });
+
+  const invalid = readdirSync(join(examples, 'invalid'));
+  it.each(invalid)('invalid/%s is rejected naming the field', (file) => {
+    const manifest = parse(readFileSync(join(examples, 'invalid', file), 'utf8'));
+    const field: string = manifest.metadata.annotations['scaleswe.dev/expected-field'];
+    const message: string = manifest.metadata.annotations['scaleswe.dev/expected-error'];
+    const result = validateCurationRun(manifest);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(
+      result.errors.some((e) => e.startsWith(`${field}:`) && e.includes(message)),
+      result.errors.join('\n'),
+    ).toBe(true);
+  });
+});
+
+describe('schema defaults', () => {
+  it('fills nested defaults from an almost empty spec', () => {
+    const run = CurationRun.parse({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: 'x' },
+      spec: { source: { git: { url: '/tmp/repo' } } },
+    });
+    expect(run.spec.limits).toEqual({ maxPRs: 100, maxParallel: 4 });
+    expect(run.spec.source.git?.ref).toBe('HEAD');
+    expect(run.spec.agents.timeouts.envSeconds).toBe(1800);
+    expect(run.spec.verification.reruns).toBe(3);
+  });
+});
+
+describe('conditions', () => {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const t1 = new Date('2026-01-01T00:05:00Z');
+
+  it('keeps lastTransitionTime when only reason or message change', () => {
+    const a = setCondition([], { type: 'Ready', status: 'False', reason: 'Mining', message: 'm' }, t0);
+    const b = setCondition(a, { type: 'Ready', status: 'False', reason: 'Running', message: 'n' }, t1);
+    expect(b[0]).toMatchObject({ reason: 'Running', lastTransitionTime: t0.toISOString() });
+    const c = setCondition(b, { type: 'Ready', status: 'True', reason: 'Done', message: '' }, t1);
+    expect(c[0]?.lastTransitionTime).toBe(t1.toISOString());
+    expect(c).toHaveLength(1);
+  });
+});
+
+describe('instance naming', () => {
+  it('is deterministic and DNS-safe', () => {
+    expect(instanceIdFor('Psf/Requests', 6028)).toBe('Psf__Requests-6028');
+    const name = instanceObjectName('run-1', 'Psf__Requests_x-6028');
+    expect(name).toBe('run-1.psf.requests-x-6028');
+    expect(name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+    expect(instanceObjectName('run-1', 'a__b-1')).not.toBe(instanceObjectName('run-1', 'a__b-2'));
+  });
+});

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { CurationRunSpec, CurationRunStatus } from './curationrun.ts';
+import { GROUP, VERSION } from './meta.ts';
+import { SWEInstanceSpec, SWEInstanceStatus } from './sweinstance.ts';
+
+type JsonSchema = { [key: string]: unknown };
+
+const SAFE_INT_BOUNDS = new Set([Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]);
+
+/**
+ * Turns zod's OpenAPI 3.0 output into a structural schema the API server accepts:
+ * no `additionalProperties: false` (only allowed as a map schema), no unions, no zod's
+ * safe-integer bounds, no date-time regex (the format says it).
+ */
+export function toStructural(node: unknown, path = '$'): unknown {
+  if (Array.isArray(node)) return node.map((n, i) => toStructural(n, `${path}[${i}]`));
+  if (node === null || typeof node !== 'object') return node;
+  const input = node as JsonSchema;
+  for (const banned of ['anyOf', 'oneOf', 'allOf', 'not', '$ref']) {
+    if (banned in input)
+      throw new Error(`${path}: ${banned} is not structural; restate the schema without it`);
+  }
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (key === '$schema' || key === 'id') continue;
+    if (key === 'additionalProperties' && value === false) continue;
+    if ((key === 'minimum' || key === 'maximum') && SAFE_INT_BOUNDS.has(value as number)) continue;
+    if (key === 'pattern' && input.format === 'date-time') continue;
+    // Literal data, not schemas: keep verbatim.
+    if (key === 'default' || key === 'enum' || key === 'x-kubernetes-validations' || key === 'required') {
+      out[key] = value;
+      continue;
+    }
+    if (key === 'properties') {
+      out[key] = Object.fromEntries(
+        Object.entries(value as JsonSchema).map(([k, v]) => [k, toStructural(v, `${path}.${k}`)]),
+      );
+      continue;
+    }
+    out[key] = toStructural(value, `${path}.${key}`);
+  }
+  return out;
+}
+
+export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  return toStructural(
+    z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'throw' }),
+  ) as JsonSchema;
+}
+
+interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'number' | 'boolean';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+interface CrdInput {
+  kind: string;
+  plural: string;
+  shortNames: string[];
+  spec: z.ZodType;
+  status: z.ZodType;
+  columns: PrinterColumn[];
+  description: string;
+}
+
+export function buildCrd(input: CrdInput): JsonSchema {
+  const singular = input.kind.toLowerCase();
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${input.plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: input.kind,
+        listKind: `${input.kind}List`,
+        plural: input.plural,
+        singular,
+        shortNames: input.shortNames,
+        categories: ['scaleswe'],
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: input.columns,
+          schema: {
+            openAPIV3Schema: {
+              description: input.description,
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: openApiSchema(input.spec, 'input'),
+                // Status is written by the operator with every field explicit.
+                status: openApiSchema(input.status, 'output'),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export function curationRunCrd(): JsonSchema {
+  return buildCrd({
+    kind: 'CurationRun',
+    plural: 'curationruns',
+    shortNames: ['cr', 'crun'],
+    description:
+      'Mines merged pull requests of a repository and curates verified SWE task instances from them.',
+    spec: CurationRunSpec,
+    status: CurationRunStatus,
+    columns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      {
+        name: 'Progress',
+        type: 'string',
+        jsonPath: '.status.progress',
+        description: 'finished/created instances',
+      },
+      { name: 'Verified', type: 'integer', jsonPath: '.status.counts.verified' },
+      { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed' },
+      { name: 'Rejected', type: 'integer', jsonPath: '.status.counts.rejected', priority: 1 },
+      { name: 'Source', type: 'string', jsonPath: '.spec.source.github.repo', priority: 1 },
+      age,
+    ],
+  });
+}
+
+export function sweInstanceCrd(): JsonSchema {
+  return buildCrd({
+    kind: 'SWEInstance',
+    plural: 'sweinstances',
+    shortNames: ['swei'],
+    description: 'One pull request on its way to a verified SWE-bench-style task instance.',
+    spec: SWEInstanceSpec,
+    status: SWEInstanceStatus,
+    columns: [
+      { name: 'Instance', type: 'string', jsonPath: '.spec.instanceId' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Reason', type: 'string', jsonPath: '.status.lastError.reason' },
+      { name: 'Run', type: 'string', jsonPath: '.spec.runRef', priority: 1 },
+      { name: 'Language', type: 'string', jsonPath: '.spec.language', priority: 1 },
+      age,
+    ],
+  });
+}
+
+export const CRDS = {
+  'scaleswe.dev_curationruns.yaml': curationRunCrd,
+  'scaleswe.dev_sweinstances.yaml': sweInstanceCrd,
+} as const;

@@ -1,0 +1,263 @@
+import { z } from 'zod';
+import { Condition } from './condition.ts';
+import { API_VERSION, ObjectMeta, Resources, SecretKeyRef, withRules } from './meta.ts';
+
+export const LANGUAGES = ['python', 'node', 'go', 'rust', 'java'] as const;
+export const Language = z.enum(LANGUAGES);
+export type Language = z.infer<typeof Language>;
+
+const repoSlug = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name, e.g. psf/requests');
+
+export const GitHubSource = z
+  .object({
+    repo: repoSlug.describe('GitHub repository as owner/name'),
+    baseURL: z
+      .url()
+      .optional()
+      .describe('REST API base URL for GitHub Enterprise; default https://api.github.com'),
+    tokenSecretRef: SecretKeyRef.optional().describe(
+      'Secret key holding a GitHub token (raises rate limits)',
+    ),
+  })
+  .strict();
+
+export const GitSource = z
+  .object({
+    url: z.string().min(1).describe('Clone URL (https://, ssh, file://) or an absolute local path'),
+    repo: repoSlug.optional().describe('owner/name used in instance ids; derived from the URL when omitted'),
+    ref: z.string().min(1).default('HEAD').describe('Branch or ref whose history is mined'),
+  })
+  .strict();
+
+export const Source = withRules(
+  z
+    .object({
+      github: GitHubSource.optional(),
+      git: GitSource.optional(),
+    })
+    .strict()
+    .describe('Where pull requests are mined from: exactly one of github or git'),
+  [
+    {
+      cel: 'has(self.github) != has(self.git)',
+      message: 'exactly one of source.github or source.git must be set',
+      field: 'github',
+      check: (s) => (s.github === undefined) !== (s.git === undefined),
+    },
+  ],
+);
+
+const rfc3339 = z.iso.datetime({ offset: true });
+
+export const Filters = withRules(
+  z
+    .object({
+      mergedAfter: rfc3339.optional().describe('Only PRs merged at or after this time (RFC 3339)'),
+      mergedBefore: rfc3339.optional().describe('Only PRs merged before this time (RFC 3339)'),
+      labels: z.array(z.string().min(1)).max(50).optional().describe('PR must carry all of these labels'),
+      excludeLabels: z
+        .array(z.string().min(1))
+        .max(50)
+        .optional()
+        .describe('PR must carry none of these labels'),
+      maxFiles: z.number().int().min(1).max(1000).default(50).describe('Reject PRs touching more files'),
+      maxLines: z.number().int().min(1).max(100000).default(2000).describe('Reject PRs changing more lines'),
+      requireLinkedIssue: z.boolean().default(false).describe('Reject PRs that close no issue'),
+      generateTests: z
+        .boolean()
+        .default(true)
+        .describe('When a PR has no test changes, let TestAgent write tests (needs llm); otherwise reject'),
+    })
+    .strict(),
+  [
+    {
+      cel: '!has(self.mergedAfter) || !has(self.mergedBefore) || timestamp(self.mergedAfter) < timestamp(self.mergedBefore)',
+      message: 'filters.mergedAfter must be before filters.mergedBefore',
+      field: 'mergedBefore',
+      check: (f) =>
+        f.mergedAfter === undefined ||
+        f.mergedBefore === undefined ||
+        Date.parse(f.mergedAfter) < Date.parse(f.mergedBefore),
+    },
+  ],
+);
+
+export const Limits = withRules(
+  z
+    .object({
+      maxPRs: z
+        .number()
+        .int()
+        .min(1)
+        .max(100000)
+        .default(100)
+        .describe('Stop mining after this many kept PRs'),
+      maxParallel: z.number().int().min(1).max(1000).default(4).describe('SWEInstances in flight at once'),
+    })
+    .strict(),
+  [
+    {
+      cel: 'self.maxParallel <= self.maxPRs',
+      message: 'limits.maxParallel must not exceed limits.maxPRs',
+      field: 'maxParallel',
+      check: (l) => l.maxParallel <= l.maxPRs,
+    },
+  ],
+);
+
+const image = z.string().min(1).max(512);
+
+export const Agents = z
+  .object({
+    images: z
+      .object({
+        python: image.default('scaleswe/sandbox-python:0.1.0'),
+        node: image.default('scaleswe/sandbox-node:0.1.0'),
+        go: image.default('scaleswe/sandbox-go:0.1.0'),
+        rust: image.default('scaleswe/sandbox-rust:0.1.0'),
+        java: image.default('scaleswe/sandbox-java:0.1.0'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Sandbox image per repository language'),
+    runnerImage: image
+      .default('scaleswe/operator:0.1.0')
+      .describe('Image whose agent runner bundle the init container copies into each sandbox pod'),
+    resources: Resources.prefault({}),
+    timeouts: z
+      .object({
+        envSeconds: z.number().int().min(30).max(86400).default(1800),
+        testsSeconds: z.number().int().min(30).max(86400).default(1800),
+        promptSeconds: z.number().int().min(30).max(86400).default(600),
+        verifySeconds: z.number().int().min(30).max(86400).default(1800),
+      })
+      .strict()
+      .prefault({})
+      .describe('Wall-clock limit per stage (the pod activeDeadlineSeconds)'),
+    maxTurns: z.number().int().min(1).max(500).default(30).describe('Tool-loop turns per agent'),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(3)
+      .describe('Attempts per stage after infrastructure failures (evicted, OOMKilled, deadline)'),
+  })
+  .strict();
+
+export const Llm = z
+  .object({
+    baseURL: z.url().describe('OpenAI-compatible API base URL, e.g. https://api.openai.com/v1'),
+    model: z.string().min(1),
+    apiKeySecretRef: SecretKeyRef.optional().describe(
+      'Secret key with the provider API key; held by the operator only',
+    ),
+    tokenBudgetPerInstance: z
+      .number()
+      .int()
+      .min(1000)
+      .default(200000)
+      .describe('Total tokens per SWEInstance'),
+    requestsPerMinute: z.number().int().min(1).max(100000).default(60),
+  })
+  .strict();
+
+export const Sandbox = z
+  .object({
+    runtimeClassName: z.string().min(1).optional().describe('e.g. gvisor or kata, for stronger isolation'),
+    egress: z
+      .object({
+        allowCIDRs: z
+          .array(z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, 'must be a CIDR such as 10.0.0.0/8'))
+          .max(100)
+          .default([])
+          .describe('Package registries/proxies reachable from sandbox pods'),
+        allowAll: z
+          .boolean()
+          .default(false)
+          .describe('Allow all egress except the cluster API (not recommended)'),
+      })
+      .strict()
+      .prefault({}),
+    pendingTimeoutSeconds: z.number().int().min(10).max(86400).default(600).describe('Pod that never starts'),
+  })
+  .strict();
+
+export const Verification = z
+  .object({
+    reruns: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(3)
+      .describe('Reruns of the post-gold state to catch flaky tests'),
+  })
+  .strict();
+
+export const CurationRunSpec = z
+  .object({
+    source: Source,
+    filters: Filters.prefault({}),
+    limits: Limits.prefault({}),
+    agents: Agents.prefault({}),
+    llm: Llm.optional().describe('Without llm only deterministic recipes and PR tests/issue texts are used'),
+    sandbox: Sandbox.prefault({}),
+    verification: Verification.prefault({}),
+    suspend: z.boolean().default(false).describe('Pause: no new instances or pods; progress is kept'),
+  })
+  .strict();
+export type CurationRunSpec = z.infer<typeof CurationRunSpec>;
+export type CurationRunSpecInput = z.input<typeof CurationRunSpec>;
+
+export const RUN_PHASES = ['Pending', 'Mining', 'Running', 'Suspended', 'Succeeded', 'Failed'] as const;
+export const RunPhase = z.enum(RUN_PHASES);
+export type RunPhase = z.infer<typeof RunPhase>;
+
+const count = z.number().int().min(0);
+
+export const RunCounts = z
+  .object({
+    discovered: count.default(0).describe('PRs seen by mining'),
+    rejected: count.default(0).describe('PRs rejected by the candidate filter'),
+    instances: count.default(0).describe('SWEInstances created'),
+    running: count.default(0),
+    verified: count.default(0),
+    failed: count.default(0).describe('Instances rejected by an agent or verification, or failed'),
+  })
+  .strict();
+export type RunCounts = z.infer<typeof RunCounts>;
+
+export const CurationRunStatus = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional(),
+    phase: RunPhase.optional(),
+    progress: z.string().optional().describe('done/total, for printer columns'),
+    conditions: z.array(Condition).optional(),
+    counts: RunCounts.optional(),
+    rejectedByReason: z.record(z.string(), count).optional().describe('Candidate funnel: rejects per reason'),
+    failedByReason: z.record(z.string(), count).optional().describe('Instance failures per reason'),
+    cursor: z
+      .object({
+        github: z.string().optional().describe('Opaque resume token of the GitHub source'),
+        git: z.string().optional().describe('Last mined commit of the git source'),
+        exhausted: z.boolean().optional().describe('Mining reached the end of the window'),
+      })
+      .strict()
+      .optional(),
+    startedAt: z.string().optional(),
+    completedAt: z.string().optional(),
+  })
+  .strict();
+export type CurationRunStatus = z.infer<typeof CurationRunStatus>;
+
+export const CurationRun = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('CurationRun'),
+  metadata: ObjectMeta,
+  spec: CurationRunSpec,
+  status: CurationRunStatus.optional(),
+});
+export type CurationRun = z.infer<typeof CurationRun>;

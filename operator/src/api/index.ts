@@ -1,0 +1,5 @@
+export * from './condition.ts';
+export * from './curationrun.ts';
+export * from './meta.ts';
+export * from './sweinstance.ts';
+export * from './validate.ts';

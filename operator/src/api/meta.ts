@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+export const GROUP = 'scaleswe.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** Kubernetes object metadata as the API server returns it; only what we read is typed. */
+export const ObjectMeta = z
+  .object({
+    name: z.string().optional(),
+    generateName: z.string().optional(),
+    namespace: z.string().optional(),
+    uid: z.string().optional(),
+    resourceVersion: z.string().optional(),
+    generation: z.number().int().optional(),
+    creationTimestamp: z.union([z.string(), z.date()]).optional(),
+    deletionTimestamp: z.union([z.string(), z.date()]).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    ownerReferences: z
+      .array(z.looseObject({ kind: z.string(), name: z.string(), uid: z.string() }))
+      .optional(),
+    finalizers: z.array(z.string()).optional(),
+  })
+  .loose();
+export type ObjectMeta = z.infer<typeof ObjectMeta>;
+
+/** Reference to one key of a Secret in the object's namespace. */
+export const SecretKeyRef = z
+  .object({
+    name: z.string().min(1).describe('Secret name, in the namespace of the object'),
+    key: z.string().min(1).describe('Key inside the Secret'),
+  })
+  .strict();
+export type SecretKeyRef = z.infer<typeof SecretKeyRef>;
+
+/** Kubernetes resource quantity, e.g. "500m", "2Gi". */
+export const Quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m or 2Gi');
+
+export const ResourceList = z
+  .object({ cpu: Quantity.optional(), memory: Quantity.optional(), 'ephemeral-storage': Quantity.optional() })
+  .strict();
+
+export const Resources = z
+  .object({ requests: ResourceList.optional(), limits: ResourceList.optional() })
+  .strict()
+  .describe('Requests and limits of the sandbox container');
+export type Resources = z.infer<typeof Resources>;
+
+/**
+ * A cross-field rule declared once: the CEL expression the API server enforces at
+ * `kubectl apply`, and the same predicate in TypeScript for manifests validated locally
+ * (CLI, examples). `field` names where the message points.
+ */
+export interface CrossFieldRule<T> {
+  cel: string;
+  message: string;
+  field: string;
+  check: (value: T) => boolean;
+}
+
+export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<z.output<S>>[]): S {
+  const refined = schema.superRefine((value, ctx) => {
+    for (const rule of rules) {
+      if (!rule.check(value))
+        ctx.addIssue({ code: 'custom', message: rule.message, path: rule.field.split('.') });
+    }
+  }) as unknown as S;
+  return refined.meta({
+    'x-kubernetes-validations': rules.map((r) => ({
+      rule: r.cel,
+      message: r.message,
+      fieldPath: `.${r.field}`,
+    })),
+  }) as S;
+}

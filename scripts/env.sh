@@ -1,0 +1,10 @@
+# Sourced by the project's scripts: installs npm packages when needed and puts the
+# project's pinned Node (24, from the `node` npm package) first on PATH.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "==> npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+export PATH="$ROOT/node_modules/.bin:$PATH"
