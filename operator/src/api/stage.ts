@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { Language } from './curationrun.ts';
+import { Recipe, Stage, SWEInstanceSpec } from './sweinstance.ts';
+
+/**
+ * The contract between whoever schedules a stage (operator pod, local CLI process) and the
+ * agent runner that executes it. Same shape in a sandbox pod and in a local process.
+ */
+export const StageInput = z
+  .object({
+    stage: Stage,
+    instance: SWEInstanceSpec,
+    /** What earlier stages established (from SWEInstance.status). */
+    previous: z
+      .object({
+        recipe: Recipe.optional(),
+        testsSource: z.enum(['pr', 'generated']).optional(),
+        generatedTestPatch: z.string().optional(),
+        FAIL_TO_PASS: z.array(z.string()).optional(),
+        PASS_TO_PASS: z.array(z.string()).optional(),
+      })
+      .strict()
+      .default({}),
+    config: z
+      .object({
+        maxTurns: z.number().int().min(1).default(30),
+        reruns: z.number().int().min(1).default(3),
+        generateTests: z.boolean().default(true),
+        commandTimeoutSeconds: z.number().int().min(1).default(900),
+        /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
+        llm: z
+          .object({
+            baseURL: z.string().min(1),
+            model: z.string().min(1),
+            apiKey: z
+              .string()
+              .optional()
+              .describe('A per-pod gateway token in a sandbox; never a provider key there'),
+            tokenBudget: z.number().int().min(1).default(200000),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type StageInput = z.infer<typeof StageInput>;
+export type StageInputArg = z.input<typeof StageInput>;
+
+/** One LLM exchange in OpenAI chat format, kept for trajectories. */
+export const TrajectoryStep = z
+  .object({
+    request: z.looseObject({ model: z.string(), messages: z.array(z.unknown()) }),
+    response: z.looseObject({}),
+    usage: z
+      .object({
+        prompt_tokens: z.number().int(),
+        completion_tokens: z.number().int(),
+        total_tokens: z.number().int(),
+      })
+      .optional(),
+    startedAt: z.string(),
+    durationMs: z.number(),
+  })
+  .strict();
+export type TrajectoryStep = z.infer<typeof TrajectoryStep>;
+
+export const Trajectory = z
+  .object({
+    instanceId: z.string(),
+    stage: Stage,
+    agent: z.string().describe('e.g. EnvAgent, TestAgent, PromptAgent, LeakJudge'),
+    steps: z.array(TrajectoryStep),
+  })
+  .strict();
+export type Trajectory = z.infer<typeof Trajectory>;
+
+/**
+ * succeeded: go on to the next stage. rejected: the PR cannot become a verified instance
+ * (terminal, with a reason such as NoFailToPass). failed: something broke (retryable).
+ */
+export const StageOutcome = z.enum(['succeeded', 'rejected', 'failed']);
+export type StageOutcome = z.infer<typeof StageOutcome>;
+
+export const StageResult = z
+  .object({
+    stage: Stage,
+    outcome: StageOutcome,
+    reason: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'reason must be CamelCase'),
+    message: z.string(),
+    language: Language.optional(),
+    recipe: Recipe.optional(),
+    testsSource: z.enum(['pr', 'generated']).optional(),
+    generatedTestPatch: z.string().optional(),
+    FAIL_TO_PASS: z.array(z.string()).optional(),
+    PASS_TO_PASS: z.array(z.string()).optional(),
+    problemStatement: z.string().optional(),
+    problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
+    hintsText: z.string().optional(),
+    tokensUsed: z.number().int().min(0).default(0),
+    durationMs: z.number().min(0),
+    trajectories: z.array(Trajectory).default([]),
+    /** Last lines of command output, for humans debugging a rejection. */
+    logTail: z.string().optional(),
+  })
+  .strict();
+export type StageResult = z.infer<typeof StageResult>;
+export type StageResultArg = z.input<typeof StageResult>;
