@@ -1,0 +1,87 @@
+import type { InstanceRecord } from './swebench.ts';
+
+export interface FunnelInput {
+  runName: string;
+  discovered: number;
+  rejectedByReason: Record<string, number>;
+  instances: readonly InstanceRecord[];
+  stageDurationsMs: Record<string, number[]>;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) {
+    const k = key(item);
+    if (k !== undefined) counts[k] = (counts[k] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function table(header: [string, string], rows: Record<string, number | string>): string {
+  const lines = Object.entries(rows).map(([k, v]) => `| ${k} | ${v} |`);
+  return [
+    `| ${header[0]} | ${header[1]} |`,
+    '| --- | ---: |',
+    ...(lines.length ? lines : ['| (none) | 0 |']),
+  ].join('\n');
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : (sorted[Math.floor((sorted.length - 1) / 2)] ?? 0);
+}
+
+/** Markdown summary of a run: the funnel, reasons, stage durations, tokens, and a chart. */
+export function renderReport(input: FunnelInput): string {
+  const phases = countBy(input.instances, (i) => i.status?.phase ?? 'Pending');
+  const instanceReasons = countBy(input.instances, (i) =>
+    i.status?.phase === 'Rejected' || i.status?.phase === 'Failed' ? i.status.lastError?.reason : undefined,
+  );
+  const rejectedAtMining = Object.values(input.rejectedByReason).reduce((a, b) => a + b, 0);
+  const verified = phases.Verified ?? 0;
+  const tokens = input.instances.reduce((sum, i) => sum + (i.status?.tokensUsed ?? 0), 0);
+  const durations = Object.fromEntries(
+    Object.entries(input.stageDurationsMs).map(([stage, ms]) => [
+      stage,
+      `${(median(ms) / 1000).toFixed(1)} s median over ${ms.length}`,
+    ]),
+  );
+  const funnel = {
+    'PRs discovered': input.discovered,
+    'rejected by the candidate filter': rejectedAtMining,
+    'instances curated': input.instances.length,
+    verified,
+    'rejected or failed in the pipeline': input.instances.length - verified - (phases.Pending ?? 0),
+  };
+  const chart = [
+    '```mermaid',
+    'pie title Outcome of discovered PRs',
+    `  "verified" : ${verified}`,
+    `  "rejected by filter" : ${rejectedAtMining}`,
+    ...Object.entries(instanceReasons).map(([reason, n]) => `  "${reason}" : ${n}`),
+    '```',
+  ].join('\n');
+  return [
+    `# ScaleSWE run \`${input.runName}\``,
+    '',
+    '## Funnel',
+    table(['step', 'count'], funnel),
+    '',
+    chart,
+    '',
+    '## Rejected by the candidate filter',
+    table(['reason', 'PRs'], input.rejectedByReason),
+    '',
+    '## Instances by phase',
+    table(['phase', 'instances'], phases),
+    '',
+    '## Pipeline rejections and failures',
+    table(['reason', 'instances'], instanceReasons),
+    '',
+    '## Stage durations',
+    table(['stage', 'duration'], durations),
+    '',
+    `Tokens used: ${tokens}`,
+    '',
+  ].join('\n');
+}

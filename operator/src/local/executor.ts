@@ -1,0 +1,146 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type StageInput, StageResult } from '../api/index.ts';
+
+const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
+
+export type IsolationMode = 'bwrap' | 'none';
+
+export type StageOutcomeLocal =
+  | { ok: true; result: StageResult }
+  | {
+      ok: false;
+      reason: 'DeadlineExceeded' | 'AgentCrashed' | 'ResultMissing' | 'ResultCorrupt';
+      message: string;
+    };
+
+export interface StageProcessOptions {
+  workDir: string;
+  cacheDir: string;
+  timeoutSeconds: number;
+  isolation: IsolationMode;
+  signal?: AbortSignal | undefined;
+  /** Extra environment for the agent process (secrets go here, never into input.json). */
+  env?: Record<string, string>;
+}
+
+let bwrapChecked: boolean | undefined;
+
+/** bubblewrap present and able to create namespaces here. */
+export function bwrapAvailable(): boolean {
+  bwrapChecked ??=
+    spawnSync('bwrap', ['--ro-bind', '/', '/', '--unshare-all', 'true'], { stdio: 'ignore' }).status === 0;
+  return bwrapChecked;
+}
+
+/**
+ * The sandbox a stage pod gets, as bubblewrap flags: read-only root, private /tmp, only the
+ * work and cache dirs writable, fresh pid/ipc/uts namespaces. Network stays shared because
+ * the stages need the package registries, as the pods' NetworkPolicy allows.
+ */
+export function bwrapArgs(workDir: string, cacheDir: string, command: string[]): string[] {
+  // biome-ignore format: flag/value pairs read best one pair a line
+  return [
+    '--ro-bind', '/', '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    '--tmpfs', '/tmp',
+    '--bind', workDir, workDir,
+    '--bind', cacheDir, cacheDir,
+    '--unshare-all', '--share-net',
+    '--die-with-parent', '--new-session',
+    '--chdir', workDir,
+    ...command,
+  ];
+}
+
+function cacheEnv(home: string, cacheDir: string): Record<string, string> {
+  return {
+    HOME: home,
+    XDG_CACHE_HOME: cacheDir,
+    PIP_CACHE_DIR: join(cacheDir, 'pip'),
+    npm_config_cache: join(cacheDir, 'npm'),
+    GOMODCACHE: join(cacheDir, 'go-mod'),
+    GOCACHE: join(cacheDir, 'go-build'),
+    CARGO_HOME: join(cacheDir, 'cargo'),
+  };
+}
+
+/** Runs one stage as a local process (the local stand-in for a sandbox pod). */
+export async function runStageProcess(
+  input: StageInput,
+  opts: StageProcessOptions,
+): Promise<StageOutcomeLocal> {
+  const home = join(opts.workDir, 'home');
+  await mkdir(home, { recursive: true });
+  await mkdir(opts.cacheDir, { recursive: true });
+  const inputPath = join(opts.workDir, 'input.json');
+  const outputPath = join(opts.workDir, 'result.json');
+  await writeFile(inputPath, JSON.stringify(input));
+  const agent = [
+    process.execPath,
+    AGENT_MAIN,
+    input.stage,
+    '--input',
+    inputPath,
+    '--output',
+    outputPath,
+    '--workdir',
+    join(opts.workDir, 'ws'),
+  ];
+  const [command, ...args] =
+    opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent)] : agent;
+  const child = spawn(command!, args, {
+    cwd: opts.workDir,
+    env: { ...process.env, ...cacheEnv(home, opts.cacheDir), ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const killGroup = () => {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, opts.timeoutSeconds * 1000);
+  opts.signal?.addEventListener('abort', killGroup, { once: true });
+  const exitCode: number | null = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', killGroup);
+  await writeFile(join(opts.workDir, 'agent.log'), log);
+
+  if (timedOut)
+    return { ok: false, reason: 'DeadlineExceeded', message: `stage exceeded ${opts.timeoutSeconds}s` };
+  let raw: string;
+  try {
+    raw = await readFile(outputPath, 'utf8');
+  } catch {
+    return exitCode === 0
+      ? { ok: false, reason: 'ResultMissing', message: 'agent exited 0 without writing a result' }
+      : { ok: false, reason: 'AgentCrashed', message: `agent exited ${exitCode}: ${log.slice(-2000)}` };
+  }
+  let parsed: ReturnType<typeof StageResult.safeParse>;
+  try {
+    parsed = StageResult.safeParse(JSON.parse(raw));
+  } catch (error) {
+    return { ok: false, reason: 'ResultCorrupt', message: `result is not JSON: ${(error as Error).message}` };
+  }
+  return parsed.success
+    ? { ok: true, result: parsed.data }
+    : { ok: false, reason: 'ResultCorrupt', message: parsed.error.message.slice(0, 2000) };
+}

@@ -1,0 +1,123 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type {
+  CurationRunSpec,
+  StageResult,
+  SWEInstanceSpec,
+  SWEInstanceStatus,
+  Trajectory,
+} from '../api/index.ts';
+import { readJsonIfExists, writeFileAtomic } from './atomic.ts';
+
+/** Run-level state of a local run: what mining has done so far. */
+export interface LocalRunState {
+  name: string;
+  spec: CurationRunSpec;
+  cursor?: string | undefined;
+  exhausted: boolean;
+  /** PRs the candidate filter rejected; the funnel counts derive from these and the instances. */
+  rejected: { pullNumber: number; reason: string; detail: string }[];
+  startedAt: string;
+  completedAt?: string | undefined;
+}
+
+export interface LocalInstance {
+  spec: SWEInstanceSpec;
+  status: SWEInstanceStatus;
+  stageDurationsMs: Partial<Record<string, number>>;
+}
+
+/**
+ * The local state directory. Every file is written atomically, so a killed run resumes
+ * from what was recorded: finished stages are never redone.
+ *
+ *   run.json                               mining cursor, funnel
+ *   instances/<instance_id>.json           spec + status (the SWEInstance equivalent)
+ *   results/<instance_id>/<stage>-<n>.json raw stage results
+ *   trajectories/<instance_id>/<stage>-<n>.json
+ *   export/                                dataset.jsonl, trajectories.jsonl, report.md
+ */
+export class StateDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  get exportDir(): string {
+    return join(this.root, 'export');
+  }
+
+  workDir(instanceId: string, stage: string, attempt: number): string {
+    return join(this.root, 'work', instanceId, `${stage}-${attempt}`);
+  }
+
+  async loadRun(): Promise<LocalRunState | undefined> {
+    return readJsonIfExists<LocalRunState>(join(this.root, 'run.json'));
+  }
+
+  async saveRun(run: LocalRunState): Promise<void> {
+    await writeFileAtomic(join(this.root, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+  }
+
+  private instancePath(instanceId: string): string {
+    return join(this.root, 'instances', `${instanceId}.json`);
+  }
+
+  async loadInstance(instanceId: string): Promise<LocalInstance | undefined> {
+    return readJsonIfExists<LocalInstance>(this.instancePath(instanceId));
+  }
+
+  async saveInstance(instance: LocalInstance): Promise<void> {
+    await writeFileAtomic(
+      this.instancePath(instance.spec.instanceId),
+      `${JSON.stringify(instance, null, 2)}\n`,
+    );
+  }
+
+  async listInstances(): Promise<LocalInstance[]> {
+    let files: string[];
+    try {
+      files = await readdir(join(this.root, 'instances'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const loaded = await Promise.all(
+      files.filter((f) => f.endsWith('.json')).map((f) => this.loadInstance(f.slice(0, -'.json'.length))),
+    );
+    return loaded
+      .filter((i): i is LocalInstance => i !== undefined)
+      .sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
+  }
+
+  async saveStageResult(instanceId: string, attempt: number, result: StageResult): Promise<void> {
+    const { trajectories, ...rest } = result;
+    const name = `${result.stage}-${attempt}.json`;
+    await writeFileAtomic(join(this.root, 'results', instanceId, name), `${JSON.stringify(rest, null, 2)}\n`);
+    if (trajectories.length > 0) {
+      await writeFileAtomic(
+        join(this.root, 'trajectories', instanceId, name),
+        `${JSON.stringify(trajectories)}\n`,
+      );
+    }
+  }
+
+  async listTrajectories(): Promise<Trajectory[]> {
+    const dir = join(this.root, 'trajectories');
+    let instances: string[];
+    try {
+      instances = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const all: Trajectory[] = [];
+    for (const instance of instances.sort()) {
+      for (const file of (await readdir(join(dir, instance))).sort()) {
+        all.push(...((await readJsonIfExists<Trajectory[]>(join(dir, instance, file))) ?? []));
+      }
+    }
+    return all;
+  }
+}
