@@ -6,4 +6,5 @@ echo "==> node $(node --version)"
 echo "==> typecheck"; tsc -p tsconfig.json
 echo "==> lint"; biome check .
 echo "==> CRDs in sync"; node operator/src/api/generate.ts >/dev/null && git diff --exit-code -- crds charts
+echo "==> Kubernetes binaries, etcd, kubectl, helm (built from Go modules, cached)"; bash test/cluster/build-k8s.sh
 echo "==> unit"; vitest run --project unit

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
 import { CurationRun } from './curationrun.ts';
-import { renderCrds } from './render.ts';
+import { renderGenerated } from './render.ts';
 import { instanceIdFor, instanceObjectName } from './sweinstance.ts';
 import { validateCurationRun } from './validate.ts';
 
@@ -14,13 +14,14 @@ const examples = join(root, 'examples');
 
 describe('generated CRDs', () => {
   it('match the committed files (run `npm run gen` after changing a schema)', () => {
-    for (const [file, text] of Object.entries(renderCrds())) {
+    for (const [file, text] of Object.entries(renderGenerated())) {
       expect(readFileSync(join(root, file), 'utf8'), file).toBe(text);
     }
   });
 
   it('contain no construct a structural schema forbids', () => {
-    for (const text of Object.values(renderCrds())) {
+    for (const [file, text] of Object.entries(renderGenerated())) {
+      if (!file.startsWith('crds/')) continue;
       const crd = parse(text);
       const schema = JSON.stringify(crd.spec.versions[0].schema.openAPIV3Schema);
       expect(schema).not.toMatch(/"(anyOf|oneOf|allOf|\$ref|\$schema)"/);

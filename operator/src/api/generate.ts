@@ -2,10 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCrds } from './render.ts';
+import { renderGenerated } from './render.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-for (const [file, text] of Object.entries(renderCrds())) {
+for (const [file, text] of Object.entries(renderGenerated())) {
   const target = join(root, file);
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, text);

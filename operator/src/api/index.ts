@@ -1,3 +1,4 @@
+export * from './chart-values.ts';
 export * from './condition.ts';
 export * from './curationrun.ts';
 export * from './meta.ts';

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { Resources, SecretKeyRef } from './meta.ts';
+
+/** Values of charts/scaleswe-operator; values.schema.json is generated from this. */
+export const ChartValues = z
+  .object({
+    image: z
+      .object({
+        repository: z.string().min(1).default('scaleswe/operator'),
+        tag: z.string().min(1).default('0.1.0'),
+        pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+      })
+      .strict()
+      .prefault({}),
+    replicaCount: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe('Replicas; one leads, the others stand by'),
+    leaderElection: z
+      .object({
+        enabled: z.boolean().default(true),
+        leaseDurationSeconds: z.number().int().min(5).max(300).default(15),
+      })
+      .strict()
+      .prefault({}),
+    watchNamespace: z
+      .string()
+      .default('')
+      .describe('Namespace whose CurationRuns are reconciled; empty = the release namespace'),
+    clusterScoped: z
+      .boolean()
+      .default(false)
+      .describe('Watch every namespace (ClusterRole) instead of one namespace (Role)'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    resources: Resources.default({
+      requests: { cpu: '100m', memory: '256Mi' },
+      limits: { cpu: '1', memory: '1Gi' },
+    }),
+    metrics: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(8080),
+        serviceMonitor: z
+          .object({
+            enabled: z.boolean().default(false).describe('Create a Prometheus Operator ServiceMonitor'),
+            interval: z.string().default('30s'),
+            labels: z.record(z.string(), z.string()).default({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    gateway: z
+      .object({ port: z.number().int().min(1).max(65535).default(8081) })
+      .strict()
+      .prefault({})
+      .describe('LLM gateway the sandbox pods call instead of the provider'),
+    secrets: z
+      .object({
+        githubToken: SecretKeyRef.optional().describe('Default GitHub token for runs that name none'),
+        llmApiKey: SecretKeyRef.optional().describe('Default LLM provider key for runs that name none'),
+      })
+      .strict()
+      .prefault({}),
+    crds: z
+      .object({
+        install: z.boolean().default(true),
+        keep: z
+          .boolean()
+          .default(true)
+          .describe('Annotate CRDs helm.sh/resource-policy: keep (data survives uninstall)'),
+      })
+      .strict()
+      .prefault({}),
+    nodeSelector: z.record(z.string(), z.string()).default({}),
+    tolerations: z.array(z.looseObject({})).default([]),
+    affinity: z.looseObject({}).default({}),
+    podAnnotations: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+export type ChartValues = z.infer<typeof ChartValues>;

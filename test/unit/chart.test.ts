@@ -1,0 +1,114 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+// Helm comes from test/cluster/build-k8s.sh (built from Go modules, cached by version).
+const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.33.13';
+const helm =
+  process.env.HELM ??
+  join(process.env.SCALESWE_CACHE ?? join(homedir(), '.cache/scaleswe'), `k8s-${K8S_VERSION}/bin/helm`);
+const chart = join(import.meta.dirname, '../../charts/scaleswe-operator');
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+function render(...sets: string[]): Manifest[] {
+  const args = ['template', 'rel', chart, '--namespace', 'curation', ...sets.flatMap((s) => ['--set', s])];
+  const yaml = execFileSync(helm, args, { encoding: 'utf8' });
+  return parseAllDocuments(yaml)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+const byKind = (manifests: Manifest[], kind: string) => manifests.filter((m) => m.kind === kind);
+
+describe('helm chart', () => {
+  it('has helm available (run test/cluster/build-k8s.sh)', () => {
+    expect(existsSync(helm), `${helm} missing`).toBe(true);
+  });
+
+  it('lints clean', () => {
+    const lint = spawnSync(helm, ['lint', '--strict', chart], { encoding: 'utf8' });
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+  });
+
+  it('defaults: namespaced RBAC, leader election, kept CRDs, restricted pod', () => {
+    const manifests = render();
+    expect(byKind(manifests, 'ClusterRole')).toHaveLength(0);
+    const roles = byKind(manifests, 'Role');
+    expect(roles.map((r) => r.metadata.name).sort()).toEqual([
+      'rel-scaleswe-operator',
+      'rel-scaleswe-operator-leader-election',
+    ]);
+    const rules = (
+      roles.find((r) => r.metadata.name === 'rel-scaleswe-operator') as {
+        rules: { resources: string[]; verbs: string[] }[];
+      }
+    ).rules;
+    const verbsOf = (resource: string) =>
+      rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
+    expect(verbsOf('pods/log')).toEqual(['get']);
+    expect(verbsOf('secrets')).toEqual(['get']);
+    expect(verbsOf('pods')).not.toContain('update');
+    const crds = byKind(manifests, 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual([
+      'curationruns.scaleswe.dev',
+      'sweinstances.scaleswe.dev',
+    ]);
+    expect(crds.every((c) => c.metadata.annotations?.['helm.sh/resource-policy'] === 'keep')).toBe(true);
+    const [deployment] = byKind(manifests, 'Deployment') as unknown as {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            securityContext: { runAsNonRoot: boolean };
+            containers: { args: string[]; securityContext: Record<string, unknown> }[];
+          };
+        };
+      };
+    }[];
+    expect(deployment!.spec.replicas).toBe(2);
+    const pod = deployment!.spec.template.spec;
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.containers[0]!.args).toContain('--leader-elect=true');
+    expect(pod.containers[0]!.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+    });
+    expect(byKind(manifests, 'ServiceMonitor')).toHaveLength(0);
+  });
+
+  it('clusterScoped uses a ClusterRole; crds.install=false leaves CRDs out; ServiceMonitor on demand', () => {
+    const manifests = render(
+      'clusterScoped=true',
+      'crds.install=false',
+      'metrics.serviceMonitor.enabled=true',
+    );
+    expect(byKind(manifests, 'ClusterRole')).toHaveLength(1);
+    expect(byKind(manifests, 'ClusterRoleBinding')).toHaveLength(1);
+    expect(byKind(manifests, 'CustomResourceDefinition')).toHaveLength(0);
+    expect(byKind(manifests, 'ServiceMonitor')).toHaveLength(1);
+  });
+
+  it('passes secret references as flags, never secret values', () => {
+    const manifests = render('secrets.llmApiKey.name=llm', 'secrets.llmApiKey.key=token');
+    const text = JSON.stringify(byKind(manifests, 'Deployment'));
+    expect(text).toContain('--default-llm-key-secret=llm/token');
+  });
+
+  it('rejects invalid values through values.schema.json', () => {
+    const bad = spawnSync(helm, ['template', 'rel', chart, '--set', 'replicaCount=0'], { encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('replicaCount');
+    const typo = spawnSync(helm, ['template', 'rel', chart, '--set', 'leaderElection.enable=true'], {
+      encoding: 'utf8',
+    });
+    expect(typo.status).not.toBe(0);
+  });
+});
