@@ -47,7 +47,7 @@ describe('helm chart', () => {
       'rel-scaleswe-operator-leader-election',
     ]);
     const rules = (
-      roles.find((r) => r.metadata.name === 'rel-scaleswe-operator') as {
+      roles.find((r) => r.metadata.name === 'rel-scaleswe-operator') as unknown as {
         rules: { resources: string[]; verbs: string[] }[];
       }
     ).rules;
