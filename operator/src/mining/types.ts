@@ -1,7 +1,13 @@
-import type { SWEInstanceSpecInput } from '../api/index.ts';
+import type { z } from 'zod';
+import type { CurationRunSpec, LinkedIssue, SWEInstanceSpecInput } from '../api/index.ts';
 
 /** A merged PR that passed the candidate filter: everything an SWEInstance spec needs but its run. */
 export type CandidatePR = Omit<SWEInstanceSpecInput, 'runRef'> & { mergedAt: string };
+
+/** The run's PR filters with defaults applied (maxFiles, maxLines, … always present). */
+export type MiningFilters = CurationRunSpec['filters'];
+
+export type LinkedIssueInput = z.input<typeof LinkedIssue>;
 
 export const REJECT_REASONS = [
   'NoCodeChange',
@@ -27,11 +33,16 @@ export interface RejectedPR {
 export interface MiningPage {
   candidates: CandidatePR[];
   rejected: RejectedPR[];
+  /** Resume token: pass it to the next call. Undefined only when nothing has been examined yet. */
   cursor: string | undefined;
   exhausted: boolean;
 }
 
 export interface PrSource {
-  /** Next page after `cursor` (undefined = start), at most `limit` PRs examined. */
+  /**
+   * Next page after `cursor` (undefined = start), at most `limit` PRs examined (kept + rejected).
+   * Calling again with the same cursor yields the same PRs, so a crash between reading a page and
+   * persisting its cursor repeats work but never skips any; instance ids make the repeat harmless.
+   */
   nextPage(cursor: string | undefined, limit: number): Promise<MiningPage>;
 }

@@ -1,0 +1,115 @@
+import type { Language } from '../api/index.ts';
+
+/**
+ * What a changed path is, by repository conventions. `test` wins over everything: a fixture
+ * under tests/ belongs to the test patch even when it is a .json or a binary.
+ */
+export type PathKind = 'test' | 'code' | 'docs' | 'lockfile' | 'ci';
+
+/** Directory names that hold tests in the ecosystems we mine (any depth). */
+const TEST_DIRS = new Set(['test', 'tests', 'testing', '__tests__', '__test__', 'testdata', 'e2e', 'spec']);
+
+/** File names that are tests wherever they live. */
+const TEST_FILE_PATTERNS: RegExp[] = [
+  /^test_.*\.py$/, // pytest
+  /^.*_test\.py$/,
+  /^conftest\.py$/,
+  /^.*_test\.go$/, // go test
+  /^.*\.(test|spec)\.[cm]?[jt]sx?$/, // jest, vitest, mocha
+  /^.*(Test|Tests|IT|TestCase)\.(java|kt)$/, // JUnit, failsafe
+];
+
+const LOCKFILES = new Set([
+  'package-lock.json',
+  'npm-shrinkwrap.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'bun.lockb',
+  'poetry.lock',
+  'pipfile.lock',
+  'uv.lock',
+  'pdm.lock',
+  'cargo.lock',
+  'go.sum',
+  'gradle.lockfile',
+]);
+
+const DOC_EXTENSIONS = /\.(md|markdown|rst|txt|adoc|asciidoc)$/i;
+const DOC_DIRS = new Set(['docs', 'doc', 'documentation', 'changelog.d', 'changes', 'newsfragments']);
+const DOC_FILES =
+  /^(readme|changelog|changes|history|news|authors|contributors|license|licence|notice|copying)(\.|$)/i;
+const CI_PATHS =
+  /^(\.github|\.circleci|\.gitlab|\.buildkite|\.azure-pipelines)\/|^(\.gitlab-ci\.yml|\.travis\.yml|appveyor\.yml|azure-pipelines\.yml|\.pre-commit-config\.yaml)$/;
+
+export function classifyPath(path: string): PathKind {
+  const segments = path.split('/');
+  const name = segments[segments.length - 1] ?? path;
+  const dirs = segments.slice(0, -1).map((s) => s.toLowerCase());
+  if (dirs.some((d) => TEST_DIRS.has(d)) || TEST_FILE_PATTERNS.some((re) => re.test(name))) return 'test';
+  if (LOCKFILES.has(name.toLowerCase())) return 'lockfile';
+  if (CI_PATHS.test(path)) return 'ci';
+  if (DOC_EXTENSIONS.test(name) || DOC_FILES.test(name) || dirs.some((d) => DOC_DIRS.has(d))) return 'docs';
+  return 'code';
+}
+
+const LANGUAGE_BY_EXTENSION: Record<string, Language> = {
+  py: 'python',
+  pyi: 'python',
+  pyx: 'python',
+  js: 'node',
+  jsx: 'node',
+  mjs: 'node',
+  cjs: 'node',
+  ts: 'node',
+  tsx: 'node',
+  mts: 'node',
+  cts: 'node',
+  go: 'go',
+  rs: 'rust',
+  java: 'java',
+  kt: 'java',
+};
+
+export function languageOfPath(path: string): Language | undefined {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return ext === undefined ? undefined : LANGUAGE_BY_EXTENSION[ext];
+}
+
+/** Build manifests at the repository root, strongest signal first (a Go repo may carry a package.json). */
+const MANIFESTS: Array<[RegExp, Language]> = [
+  [/^go\.mod$/, 'go'],
+  [/^Cargo\.toml$/, 'rust'],
+  [/^(pom\.xml|build\.gradle(\.kts)?|settings\.gradle(\.kts)?)$/, 'java'],
+  [/^(pyproject\.toml|setup\.py|setup\.cfg|requirements.*\.txt|Pipfile)$/, 'python'],
+  [/^package\.json$/, 'node'],
+];
+
+/** Language of a repository from the names of its root files. */
+export function languageFromRootFiles(rootFiles: readonly string[]): Language | undefined {
+  for (const [re, language] of MANIFESTS) if (rootFiles.some((f) => re.test(f))) return language;
+  return undefined;
+}
+
+/**
+ * Language of a change: the language with the most changed lines among code and test files.
+ * Ties go to the language seen first, so the result is deterministic for a given diff.
+ */
+export function languageOfChange(
+  files: ReadonlyArray<{ path: string; kind: PathKind; added: number; deleted: number }>,
+): Language | undefined {
+  const weight = new Map<Language, number>();
+  for (const f of files) {
+    if (f.kind !== 'code' && f.kind !== 'test') continue;
+    const language = languageOfPath(f.path);
+    if (language !== undefined) weight.set(language, (weight.get(language) ?? 0) + f.added + f.deleted + 1);
+  }
+  let best: Language | undefined;
+  let bestWeight = 0;
+  for (const [language, w] of weight) {
+    if (w > bestWeight) {
+      best = language;
+      bestWeight = w;
+    }
+  }
+  return best;
+}
