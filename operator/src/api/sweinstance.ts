@@ -56,6 +56,7 @@ export const SWEInstanceSpec = z
     testPatch: z.string().default('').describe('Test part of the PR diff (may be empty)'),
     issues: z.array(LinkedIssue).default([]),
     createdAt: z.string().describe('PR creation time (RFC 3339)'),
+    mergedAt: z.string().optional().describe('PR merge time (RFC 3339)'),
     language: Language,
   })
   .strict();
