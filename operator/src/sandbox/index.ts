@@ -1,0 +1,4 @@
+export * from './classify.ts';
+export * from './envelope.ts';
+export * from './names.ts';
+export * from './pod.ts';

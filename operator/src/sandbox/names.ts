@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import type { Stage } from '../api/index.ts';
+
+export const LABEL_RUN = 'scaleswe.dev/run';
+export const LABEL_INSTANCE = 'scaleswe.dev/instance';
+export const LABEL_STAGE = 'scaleswe.dev/stage';
+export const LABEL_ATTEMPT = 'scaleswe.dev/attempt';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'scaleswe-operator';
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+/** Shortens `text` to `max` chars keeping it unique (hash suffix) and DNS-safe at both ends. */
+function fit(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const hash = shortHash(text);
+  const head = text.slice(0, max - hash.length - 1).replace(/[-.]+$/, '');
+  return `${head}-${hash}`;
+}
+
+/** Label values are limited to 63 chars; long object names get a hashed tail. */
+export function labelValue(name: string): string {
+  return fit(name, 63).replace(/^[^A-Za-z0-9]+/, '');
+}
+
+/**
+ * One pod name per (instance, stage, attempt): a restarted operator that creates the pod
+ * again gets AlreadyExists instead of a duplicate sandbox.
+ */
+export function stagePodName(instanceName: string, stage: Stage, attempt: number): string {
+  return fit(`${instanceName}-${stage}-${attempt}`, 253);
+}

@@ -1,0 +1,179 @@
+import { gzipSync } from 'node:zlib';
+import type { CurationRun, Stage, StageInput, SWEInstance } from '../api/index.ts';
+import {
+  LABEL_ATTEMPT,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  LABEL_RUN,
+  LABEL_STAGE,
+  labelValue,
+  MANAGED_BY,
+  stagePodName,
+} from './names.ts';
+
+/** Where the init container puts the runner (node + bundled agent) inside the sandbox. */
+export const RUNNER_MOUNT = '/scaleswe';
+/** Where the runner image keeps the bundle it copies. */
+export const RUNNER_SOURCE = '/opt/scaleswe';
+export const STAGE_INPUT_ENV = 'SCALESWE_STAGE_INPUT';
+export const WORKSPACE_MOUNT = '/workspace';
+
+const STAGE_TIMEOUT_KEY = {
+  env: 'envSeconds',
+  tests: 'testsSeconds',
+  prompt: 'promptSeconds',
+  verify: 'verifySeconds',
+} as const satisfies Record<Stage, string>;
+
+export interface StagePodInput {
+  run: CurationRun;
+  instance: SWEInstance;
+  stage: Stage;
+  attempt: number;
+  namespace: string;
+  runnerImage: string;
+  image: string;
+  /** The operator's LLM gateway; the pod never sees a provider key. */
+  gatewayURL?: string;
+  gatewayToken?: string;
+}
+
+/** A plain object shaped like a V1Pod; only kube/ turns it into an API call. */
+export interface PodManifest {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: Array<{
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller: boolean;
+      blockOwnerDeletion: boolean;
+    }>;
+  };
+  spec: Record<string, unknown>;
+}
+
+export function stageInputFor(input: StagePodInput): StageInput {
+  const { run, instance, stage } = input;
+  const status = instance.status ?? {};
+  const llm = run.spec.llm;
+  return {
+    stage,
+    instance: instance.spec,
+    previous: {
+      ...(status.recipe && { recipe: status.recipe }),
+      ...(status.testsSource && { testsSource: status.testsSource }),
+      ...(status.generatedTestPatch !== undefined && { generatedTestPatch: status.generatedTestPatch }),
+      ...(status.FAIL_TO_PASS && { FAIL_TO_PASS: status.FAIL_TO_PASS }),
+      ...(status.PASS_TO_PASS && { PASS_TO_PASS: status.PASS_TO_PASS }),
+    },
+    config: {
+      maxTurns: run.spec.agents.maxTurns,
+      reruns: run.spec.verification.reruns,
+      generateTests: run.spec.filters.generateTests,
+      commandTimeoutSeconds: 900,
+      ...(llm &&
+        input.gatewayURL && {
+          llm: {
+            baseURL: input.gatewayURL,
+            model: llm.model,
+            ...(input.gatewayToken && { apiKey: input.gatewayToken }),
+            tokenBudget: llm.tokenBudgetPerInstance,
+          },
+        }),
+    },
+  };
+}
+
+/** base64(gzip(JSON)): patches compress well, and env values must stay far below ARG_MAX. */
+export function encodeStageInput(input: StageInput): string {
+  return gzipSync(Buffer.from(JSON.stringify(input)), { level: 9 }).toString('base64');
+}
+
+const restrictedSecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function buildStagePod(input: StagePodInput): PodManifest {
+  const { run, instance, stage, attempt } = input;
+  const instanceName = instance.metadata.name ?? '';
+  const runName = run.metadata.name ?? '';
+  const resources = run.spec.agents.resources;
+  const deadline = run.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: stagePodName(instanceName, stage, attempt),
+      namespace: input.namespace,
+      labels: {
+        [LABEL_RUN]: labelValue(runName),
+        [LABEL_INSTANCE]: labelValue(instanceName),
+        [LABEL_STAGE]: stage,
+        [LABEL_ATTEMPT]: String(attempt),
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+      },
+      annotations: { 'scaleswe.dev/instance-id': instance.spec.instanceId },
+      ownerReferences: [
+        {
+          apiVersion: instance.apiVersion,
+          kind: 'SWEInstance',
+          name: instanceName,
+          uid: instance.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: deadline,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...(run.spec.sandbox.runtimeClassName && { runtimeClassName: run.spec.sandbox.runtimeClassName }),
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      volumes: [
+        { name: 'runner', emptyDir: {} },
+        { name: 'workspace', emptyDir: {} },
+      ],
+      initContainers: [
+        {
+          name: 'install-runner',
+          image: input.runnerImage,
+          command: ['cp', '-a', `${RUNNER_SOURCE}/.`, `${RUNNER_MOUNT}/`],
+          volumeMounts: [{ name: 'runner', mountPath: RUNNER_MOUNT }],
+          securityContext: restrictedSecurityContext,
+          resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+      ],
+      containers: [
+        {
+          name: 'agent',
+          image: input.image,
+          command: [`${RUNNER_MOUNT}/bin/node`, `${RUNNER_MOUNT}/agent/main.js`, stage],
+          workingDir: WORKSPACE_MOUNT,
+          env: [
+            { name: STAGE_INPUT_ENV, value: encodeStageInput(stageInputFor(input)) },
+            { name: 'HOME', value: WORKSPACE_MOUNT },
+          ],
+          volumeMounts: [
+            { name: 'runner', mountPath: RUNNER_MOUNT, readOnly: true },
+            { name: 'workspace', mountPath: WORKSPACE_MOUNT },
+          ],
+          securityContext: restrictedSecurityContext,
+          ...((resources.requests || resources.limits) && { resources }),
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { CurationRun, StageInput, type StageResultArg, SWEInstance } from '../api/index.ts';
+import { classifyPodFailure } from './classify.ts';
+import { decodeStageResult, ENVELOPE_BEGIN, ENVELOPE_END, encodeResultEnvelope } from './envelope.ts';
+import { labelValue, stagePodName } from './names.ts';
+import { buildStagePod, STAGE_INPUT_ENV } from './pod.ts';
+
+const result: StageResultArg = {
+  stage: 'tests',
+  outcome: 'succeeded',
+  reason: 'TestsFound',
+  message: 'PR tests fail before and pass after the gold patch',
+  FAIL_TO_PASS: ['tests/test_api.py::test_redirect'],
+  PASS_TO_PASS: ['tests/test_api.py::test_get'],
+  durationMs: 1234,
+};
+
+describe('result envelope', () => {
+  it('round-trips through the log, after arbitrary agent output', () => {
+    const log = `pip install ...\nnoise ${ENVELOPE_BEGIN} inside a line\n${encodeResultEnvelope(result)}`;
+    const decoded = decodeStageResult({ log });
+    expect(decoded).toMatchObject({
+      ok: true,
+      result: { stage: 'tests', FAIL_TO_PASS: result.FAIL_TO_PASS },
+    });
+  });
+
+  it('falls back to the termination message when the log has none (no kubelet, log rotated)', () => {
+    const decoded = decodeStageResult({
+      log: 'no envelope here',
+      terminationMessage: encodeResultEnvelope(result),
+    });
+    expect(decoded.ok).toBe(true);
+  });
+
+  it('a small result fits the 4 KiB termination message', () => {
+    expect(encodeResultEnvelope(result).length).toBeLessThan(4096);
+  });
+
+  it('reports a missing envelope', () => {
+    expect(decodeStageResult({ log: 'crashed', terminationMessage: '' })).toMatchObject({
+      ok: false,
+      reason: 'ResultMissing',
+    });
+  });
+
+  it('reports truncated, garbled and schema-invalid envelopes as corrupt without throwing', () => {
+    const full = encodeResultEnvelope(result);
+    const truncated = full.slice(0, full.indexOf(ENVELOPE_END));
+    expect(decodeStageResult({ log: truncated })).toMatchObject({ ok: false, reason: 'ResultCorrupt' });
+    expect(decodeStageResult({ log: `${ENVELOPE_BEGIN}\n!!!not base64\n${ENVELOPE_END}` })).toMatchObject({
+      ok: false,
+      reason: 'ResultCorrupt',
+    });
+    const wrong = encodeResultEnvelope({ ...result, outcome: 'maybe' } as unknown as StageResultArg);
+    const decoded = decodeStageResult({ log: wrong });
+    expect(decoded).toMatchObject({ ok: false, reason: 'ResultCorrupt' });
+    if (!decoded.ok) expect(decoded.message).toContain('outcome');
+  });
+});
+
+const run = CurationRun.parse({
+  apiVersion: 'scaleswe.dev/v1alpha1',
+  kind: 'CurationRun',
+  metadata: { name: 'run-1', namespace: 'ns', uid: 'run-uid' },
+  spec: {
+    source: { git: { url: '/srv/sample.git', repo: 'acme/widgets' } },
+    agents: { resources: { limits: { memory: '2Gi', cpu: '2' } }, timeouts: { testsSeconds: 900 } },
+    sandbox: { runtimeClassName: 'gvisor' },
+    llm: { baseURL: 'https://api.example.com/v1', model: 'm1' },
+  },
+});
+const instance = SWEInstance.parse({
+  apiVersion: 'scaleswe.dev/v1alpha1',
+  kind: 'SWEInstance',
+  metadata: { name: 'run-1.acme.widgets-42', namespace: 'ns', uid: 'inst-uid' },
+  spec: {
+    instanceId: 'acme__widgets-42',
+    runRef: 'run-1',
+    repo: 'acme/widgets',
+    cloneURL: '/srv/sample.git',
+    pullNumber: 42,
+    baseCommit: 'a'.repeat(40),
+    patch: 'diff --git a/x b/x',
+    createdAt: '2026-01-01T00:00:00Z',
+    language: 'python',
+  },
+  status: { recipe: { setupScript: 'pip install -e .', testCommand: 'pytest', resultFormat: 'pytest' } },
+});
+
+describe('stage pod', () => {
+  const pod = buildStagePod({
+    run,
+    instance,
+    stage: 'tests',
+    attempt: 2,
+    namespace: 'ns',
+    runnerImage: 'scaleswe/operator:0.1.0',
+    image: 'scaleswe/sandbox-python:0.1.0',
+    gatewayURL: 'http://gateway:8080/v1',
+    gatewayToken: 'pod-token',
+  });
+  const spec = pod.spec as Record<string, any>;
+  const main = spec.containers[0];
+
+  it('is locked down', () => {
+    expect(spec).toMatchObject({
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: 900,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      runtimeClassName: 'gvisor',
+    });
+    for (const c of [...spec.initContainers, ...spec.containers]) {
+      expect(c.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    }
+    expect(main.resources).toEqual({ limits: { memory: '2Gi', cpu: '2' } });
+  });
+
+  it('is owned by its instance, labelled, and named per (instance, stage, attempt)', () => {
+    expect(pod.metadata.name).toBe('run-1.acme.widgets-42-tests-2');
+    expect(pod.metadata.labels).toMatchObject({
+      'scaleswe.dev/run': 'run-1',
+      'scaleswe.dev/instance': 'run-1.acme.widgets-42',
+      'scaleswe.dev/stage': 'tests',
+      'scaleswe.dev/attempt': '2',
+    });
+    expect(pod.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'SWEInstance', uid: 'inst-uid', controller: true }),
+    ]);
+  });
+
+  it('passes a valid StageInput with the gateway, never a provider key', () => {
+    expect(main.command).toEqual(['/scaleswe/bin/node', '/scaleswe/agent/main.js', 'tests']);
+    const env = main.env.find((e: { name: string }) => e.name === STAGE_INPUT_ENV);
+    const input = StageInput.parse(JSON.parse(gunzipSync(Buffer.from(env.value, 'base64')).toString()));
+    expect(input.previous.recipe?.testCommand).toBe('pytest');
+    expect(input.config.llm).toEqual({
+      baseURL: 'http://gateway:8080/v1',
+      model: 'm1',
+      apiKey: 'pod-token',
+      tokenBudget: 200000,
+    });
+  });
+
+  it('keeps long names within Kubernetes limits, deterministically', () => {
+    const long = `run.${'x'.repeat(260)}`;
+    expect(stagePodName(long, 'env', 1).length).toBeLessThanOrEqual(253);
+    expect(stagePodName(long, 'env', 1)).toBe(stagePodName(long, 'env', 1));
+    expect(stagePodName(long, 'env', 1)).not.toBe(stagePodName(long, 'env', 2));
+    expect(labelValue(long)).toMatch(/^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/);
+  });
+});
+
+describe('classifyPodFailure', () => {
+  const created = '2026-01-01T00:00:00Z';
+  const at = (seconds: number) => new Date(Date.parse(created) + seconds * 1000);
+  const base = { metadata: { name: 'p', creationTimestamp: created } };
+
+  it('leaves healthy pods alone', () => {
+    expect(classifyPodFailure({ ...base, status: { phase: 'Running' } })).toBeUndefined();
+    expect(classifyPodFailure({ ...base, status: { phase: 'Succeeded' } })).toBeUndefined();
+    expect(
+      classifyPodFailure(
+        { ...base, status: { phase: 'Pending' } },
+        { now: at(30), pendingTimeoutSeconds: 60 },
+      ),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'OOMKilled',
+      {
+        phase: 'Failed',
+        containerStatuses: [{ name: 'agent', state: { terminated: { reason: 'OOMKilled', exitCode: 137 } } }],
+      },
+    ],
+    ['DeadlineExceeded', { phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active too long' }],
+    ['Evicted', { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }],
+    [
+      'ImagePullFailed',
+      {
+        phase: 'Pending',
+        containerStatuses: [{ name: 'agent', state: { waiting: { reason: 'ImagePullBackOff' } } }],
+      },
+    ],
+    [
+      'ContainerFailed',
+      {
+        phase: 'Failed',
+        containerStatuses: [{ name: 'agent', state: { terminated: { exitCode: 2, message: 'boom' } } }],
+      },
+    ],
+  ])('%s', (reason, status) => {
+    expect(classifyPodFailure({ ...base, status })).toMatchObject({ reason });
+  });
+
+  it('times out pods that never start', () => {
+    expect(
+      classifyPodFailure(
+        { ...base, status: { phase: 'Pending' } },
+        { now: at(61), pendingTimeoutSeconds: 60 },
+      ),
+    ).toMatchObject({ reason: 'PendingTimeout' });
+  });
+});
