@@ -1,0 +1,287 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Filters } from '../api/index.ts';
+import { repoSlugFromURL } from './git.ts';
+import { GitPrSource, parsePrCommit } from './git-source.ts';
+import type { MiningFilters, MiningPage } from './types.ts';
+
+const filters = (over: object = {}): MiningFilters => Filters.parse(over) as MiningFilters;
+
+/** A real repository whose history has GitHub merge commits, squash merges and direct pushes. */
+class RepoBuilder {
+  readonly dir: string;
+  private clock = Date.parse('2024-03-01T00:00:00Z') / 1000;
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+    this.git('init', '--quiet', '--initial-branch=main');
+  }
+  git(...args: string[]): string {
+    this.clock += 3600;
+    const date = `${this.clock} +0000`;
+    return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
+      cwd: this.dir,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+    }).trim();
+  }
+  commit(message: string, files: Record<string, string>): string {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(this.dir, path)), { recursive: true });
+      writeFileSync(join(this.dir, path), content);
+      this.git('add', path);
+    }
+    this.git('commit', '--quiet', '-m', message);
+    return this.git('rev-parse', 'HEAD');
+  }
+  /** A branch from `from` with the given commits, merged into main with GitHub's message. */
+  mergePR(
+    number: number,
+    title: string,
+    from: string,
+    commits: Array<[string, Record<string, string>]>,
+  ): string {
+    this.git('checkout', '--quiet', '-b', `pr-${number}`, from);
+    for (const [message, files] of commits) this.commit(message, files);
+    this.git('checkout', '--quiet', 'main');
+    this.git(
+      'merge',
+      '--quiet',
+      '--no-ff',
+      `pr-${number}`,
+      '-m',
+      `Merge pull request #${number} from alice/pr-${number}\n\n${title}`,
+    );
+    return this.git('rev-parse', 'HEAD');
+  }
+  /** `git diff` output verbatim (git() trims). */
+  diff(from: string, to: string, ...paths: string[]): string {
+    return execFileSync('git', ['diff', from, to, '--', ...paths], { cwd: this.dir, encoding: 'utf8' });
+  }
+  time(rev: string): string {
+    return this.git('show', '-s', '--format=%cI', rev);
+  }
+}
+
+const calcV1 = 'def add(a, b):\n    return a + b\n';
+const testV1 = 'from calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n';
+
+let root: string;
+let repo: RepoBuilder;
+/** Commits of interest, by name. */
+const c: Record<string, string> = {};
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'mining-git-'));
+  repo = new RepoBuilder(join(root, 'acme', 'calc'));
+  c.init = repo.commit('Initial import', {
+    'pyproject.toml': '[project]\nname = "calc"\n',
+    'src/calc.py': calcV1,
+    'tests/test_calc.py': testV1,
+    'README.md': '# calc\n',
+  });
+  // #1: merge commit; the closing keyword is in a branch commit, not in the merge message.
+  c.pr1 = repo.mergePR(1, 'Add subtract', c.init, [
+    ['Add subtract\n\nFixes #10', { 'src/calc.py': calcV1 + '\ndef sub(a, b):\n    return a - b\n' }],
+    ['Test subtract', { 'tests/test_calc.py': testV1 + '\ndef test_sub():\n    assert sub(3, 1) == 2\n' }],
+  ]);
+  // #2: squash merge touching docs only.
+  c.pr2 = repo.commit('Fix typo in README (#2)', { 'README.md': '# calc, a calculator\n' });
+  // A direct push: not a PR.
+  c.direct = repo.commit('Bump version', { 'pyproject.toml': '[project]\nname = "calc"\nversion = "1.1"\n' });
+  // #3: squash merge, code only, closing keyword in the squashed body.
+  c.pr3 = repo.commit('Add multiply (#3)\n\n* add mul\n\ncloses #11', {
+    'src/calc.py': calcV1 + '\ndef sub(a, b):\n    return a - b\n\ndef mul(a, b):\n    return a * b\n',
+  });
+  // #4: merge of a branch started at the initial commit (main moved on since): tests only.
+  c.pr4 = repo.mergePR(4, 'More tests', c.init, [
+    ['Add a test', { 'tests/test_more.py': 'def test_x():\n    pass\n' }],
+  ]);
+  // #5: squash merge of code and tests without a linked issue.
+  c.pr5 = repo.commit('Divide (#5)', {
+    'src/div.py': 'def div(a, b):\n    return a / b\n',
+    'tests/test_div.py': 'from div import div\n\ndef test_div():\n    assert div(4, 2) == 2\n',
+  });
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function mineAll(
+  source: GitPrSource,
+  limit: number,
+): Promise<{ pages: MiningPage[]; all: MiningPage }> {
+  const pages: MiningPage[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 50; i++) {
+    const page = await source.nextPage(cursor, limit);
+    pages.push(page);
+    cursor = page.cursor;
+    if (page.exhausted) break;
+  }
+  return {
+    pages,
+    all: {
+      candidates: pages.flatMap((p) => p.candidates),
+      rejected: pages.flatMap((p) => p.rejected),
+      cursor,
+      exhausted: pages.at(-1)?.exhausted ?? false,
+    },
+  };
+}
+
+describe('parsePrCommit', () => {
+  it('recognises GitHub merge and squash messages only', () => {
+    const merge = parsePrCommit(
+      'm',
+      ['p1', 'p2'],
+      'a',
+      'c',
+      'Merge pull request #12 from a/b\n\nTitle here\n\nMore',
+    );
+    expect(merge).toMatchObject({
+      pullNumber: 12,
+      title: 'Title here',
+      body: 'More',
+      base: 'p1',
+      head: 'p2',
+    });
+    expect(parsePrCommit('s', ['p1'], 'a', 'c', 'Fix bug (#7)\n\nbody')).toMatchObject({
+      pullNumber: 7,
+      title: 'Fix bug',
+      body: 'body',
+      base: 'p1',
+      head: undefined,
+    });
+    expect(parsePrCommit('x', ['p1'], 'a', 'c', 'Merge pull request #12 from a/b')).toBeUndefined();
+    expect(parsePrCommit('x', ['p1', 'p2'], 'a', 'c', "Merge branch 'main' into x")).toBeUndefined();
+    expect(parsePrCommit('x', ['p1'], 'a', 'c', 'Refs (#7) in the middle')).toBeUndefined();
+    expect(parsePrCommit('x', [], 'a', 'c', 'Root (#1)')).toBeUndefined();
+  });
+
+  it('derives owner/name from URLs and paths', () => {
+    expect(repoSlugFromURL('https://github.com/psf/requests.git')).toBe('psf/requests');
+    expect(repoSlugFromURL('git@github.com:psf/requests.git')).toBe('psf/requests');
+    expect(repoSlugFromURL('/srv/git/acme/calc')).toBe('acme/calc');
+    expect(repoSlugFromURL('file:///srv/git/acme/calc.git/')).toBe('acme/calc');
+    expect(repoSlugFromURL('calc')).toBeUndefined();
+  });
+});
+
+describe('GitPrSource', () => {
+  it('mines merge and squash PRs newest first with exact bases, patches and reasons', async () => {
+    const source = new GitPrSource({ url: repo.dir, filters: filters() });
+    expect(source.repo).toBe('acme/calc');
+    const page = await source.nextPage(undefined, 100);
+    expect(page.exhausted).toBe(true);
+    expect(page.cursor).toBe(c.init);
+    expect(page.candidates.map((p) => p.pullNumber)).toEqual([5, 3, 1]);
+    expect(page.rejected).toEqual([
+      { pullNumber: 4, reason: 'NoCodeChange', detail: 'only test changed' },
+      { pullNumber: 2, reason: 'DocsOrLockfileOnly', detail: 'only docs changed' },
+    ]);
+
+    const [pr5, pr3, pr1] = page.candidates;
+    // Merge commit: base is the first parent, the diff is the merge against it.
+    expect(pr1).toMatchObject({
+      instanceId: 'acme__calc-1',
+      repo: 'acme/calc',
+      cloneURL: repo.dir,
+      title: 'Add subtract',
+      baseCommit: c.init,
+      mergeCommit: c.pr1,
+      language: 'python',
+      issues: [{ number: 10 }],
+      mergedAt: repo.time(c.pr1!),
+      createdAt: repo.time('pr-1~1'),
+    });
+    expect(pr1!.patch).toBe(repo.diff(c.init!, c.pr1!, 'src'));
+    expect(pr1!.testPatch).toBe(repo.diff(c.init!, c.pr1!, 'tests'));
+    expect(pr1!.patch).toContain('+def sub(a, b):');
+    // Squash: base is the parent; the closing keyword comes from the squashed message.
+    expect(pr3).toMatchObject({
+      title: 'Add multiply',
+      body: '* add mul\n\ncloses #11',
+      baseCommit: c.direct,
+    });
+    expect(pr3!.issues).toEqual([{ number: 11 }]);
+    expect(pr3!.testPatch).toBe('');
+    expect(pr3!.patch).toBe(repo.diff(c.direct!, c.pr3!));
+    // Squash after a merge of an old branch (#4): its base is that merge on the mainline.
+    expect(pr5).toMatchObject({ baseCommit: c.pr4, issues: [] });
+    expect(pr5!.patch).toBe(repo.diff(c.pr4!, c.pr5!, 'src'));
+    expect(pr5!.testPatch).toBe(repo.diff(c.pr4!, c.pr5!, 'tests'));
+  });
+
+  it('pages resume from the cursor and together equal one big page', async () => {
+    const whole = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(undefined, 100);
+    const { pages, all } = await mineAll(new GitPrSource({ url: repo.dir, filters: filters() }), 2);
+    expect(pages.map((p) => p.cursor)).toEqual([c.pr4, c.direct, c.pr1, c.init]);
+    expect(pages.map((p) => p.exhausted)).toEqual([false, false, false, true]);
+    expect(all.candidates).toEqual(whole.candidates);
+    expect(all.rejected).toEqual(whole.rejected);
+    // A restarted process resumes from a stored cursor.
+    const resumed = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(c.direct, 100);
+    expect(resumed.candidates.map((p) => p.pullNumber)).toEqual([1]);
+    expect(resumed.rejected.map((p) => p.pullNumber)).toEqual([2]);
+    const done = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(c.init, 100);
+    expect(done).toEqual({ candidates: [], rejected: [], cursor: c.init, exhausted: true });
+  });
+
+  it('applies the filters: linked issue required, no test generation, merge window', async () => {
+    const strict = await new GitPrSource({
+      url: repo.dir,
+      filters: filters({ requireLinkedIssue: true, generateTests: false }),
+    }).nextPage(undefined, 100);
+    expect(strict.candidates.map((p) => p.pullNumber)).toEqual([1]);
+    expect(strict.rejected.map((r) => [r.pullNumber, r.reason])).toEqual([
+      [5, 'NoLinkedIssue'],
+      [4, 'NoCodeChange'],
+      [3, 'NoTestsAndGenerationDisabled'],
+      [2, 'DocsOrLockfileOnly'],
+    ]);
+    const window = await new GitPrSource({
+      url: repo.dir,
+      filters: filters({ mergedAfter: repo.time(c.pr2!), mergedBefore: repo.time(c.pr5!) }),
+    }).nextPage(undefined, 100);
+    expect([...window.candidates, ...window.rejected].map((p) => p.pullNumber).sort()).toEqual([2, 3, 4]);
+    expect(window.exhausted).toBe(true);
+    expect(window.cursor).toBe(c.pr2);
+    const labelled = await new GitPrSource({ url: repo.dir, filters: filters({ labels: ['bug'] }) }).nextPage(
+      undefined,
+      100,
+    );
+    expect(labelled.candidates).toEqual([]);
+    expect(new Set(labelled.rejected.map((r) => r.reason))).toEqual(new Set(['LabelFiltered']));
+  });
+
+  it('clones a URL into the cache and mines it offline afterwards', async () => {
+    const cacheDir = join(root, 'cache');
+    const url = `file://${repo.dir}`;
+    const fromUrl = await new GitPrSource({ url, repo: 'acme/calc', filters: filters(), cacheDir }).nextPage(
+      undefined,
+      100,
+    );
+    const local = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(undefined, 100);
+    expect(fromUrl.candidates.map((p) => ({ ...p, cloneURL: '' }))).toEqual(
+      local.candidates.map((p) => ({ ...p, cloneURL: '' })),
+    );
+    expect(fromUrl.candidates[0]?.cloneURL).toBe(url);
+    // The remote disappears: the cached clone still answers.
+    const moved = join(root, 'moved');
+    execFileSync('mv', [repo.dir, moved]);
+    try {
+      const offline = await new GitPrSource({
+        url,
+        repo: 'acme/calc',
+        filters: filters(),
+        cacheDir,
+      }).nextPage(undefined, 100);
+      expect(offline.candidates.map((p) => p.pullNumber)).toEqual([5, 3, 1]);
+    } finally {
+      execFileSync('mv', [moved, repo.dir]);
+    }
+  });
+});

@@ -1,0 +1,243 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Language } from '../api/index.ts';
+import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
+import { splitDiff } from './diff-split.ts';
+import { git, openRepository, repoSlugFromURL } from './git.ts';
+import { linkedIssueNumbers } from './linked-issues.ts';
+import { languageFromRootFiles } from './paths.ts';
+import type { CandidatePR, MiningFilters, MiningPage, PrSource, RejectedPR } from './types.ts';
+
+/** A PR as git history records it: a GitHub merge commit or a squash commit. */
+export interface PrCommit {
+  pullNumber: number;
+  title: string;
+  body: string;
+  commit: string;
+  /** The first parent: the PR's base. */
+  base: string;
+  /** Second parent of a merge commit (the PR head); undefined for squash merges. */
+  head: string | undefined;
+  authoredAt: string;
+  committedAt: string;
+  message: string;
+}
+
+const MERGE_SUBJECT = /^Merge pull request #(\d+) from \S+/;
+const SQUASH_SUBJECT = /^(.*\S)\s+\(#(\d+)\)$/;
+
+/** Pure: which commit messages are PR merges, and what they say about the PR. */
+export function parsePrCommit(
+  commit: string,
+  parents: readonly string[],
+  authoredAt: string,
+  committedAt: string,
+  message: string,
+): PrCommit | undefined {
+  const [subject = '', ...restLines] = message.replace(/\s+$/, '').split('\n');
+  const rest = restLines.join('\n').trim();
+  const base = parents[0];
+  if (base === undefined) return undefined;
+  const common = { commit, base, authoredAt, committedAt, message };
+  const merge = parents.length >= 2 ? MERGE_SUBJECT.exec(subject) : null;
+  if (merge) {
+    // GitHub writes "Merge pull request #N from owner/branch\n\n<PR title>".
+    const [title = '', ...body] = rest.split('\n');
+    return {
+      ...common,
+      pullNumber: Number(merge[1]),
+      title: title.trim(),
+      body: body.join('\n').trim(),
+      head: parents[1],
+    };
+  }
+  const squash = parents.length === 1 ? SQUASH_SUBJECT.exec(subject) : null;
+  if (squash)
+    return { ...common, pullNumber: Number(squash[2]), title: squash[1]!, body: rest, head: undefined };
+  return undefined;
+}
+
+export interface GitSourceOptions {
+  /** Clone URL or absolute local path. */
+  url: string;
+  /** owner/name for instance ids; derived from the URL when omitted. */
+  repo?: string;
+  /** Branch or ref whose first-parent history is mined (default HEAD). */
+  ref?: string;
+  filters: MiningFilters;
+  /** Where bare clones of URLs are kept between pages and restarts. */
+  cacheDir?: string;
+  /** git processes run at once for per-PR lookups. */
+  concurrency?: number;
+}
+
+const RECORD = '\x1e';
+const FIELD = '\x1f';
+
+/**
+ * Mines PRs from the first-parent history of a ref, NEWEST FIRST: the first page starts at the
+ * ref's tip and each next page continues below the cursor (the last commit examined), so merges
+ * that land after a run started are not part of that run. The merge window stops the walk at
+ * the first mainline commit committed before `mergedAfter` (mainline commit dates are treated
+ * as monotonic, as `git log --since` does). Git has no issue text: linked issues carry numbers only.
+ */
+export class GitPrSource implements PrSource {
+  readonly repo: string;
+  private readonly options: GitSourceOptions;
+  private gitDir: Promise<string> | undefined;
+
+  constructor(options: GitSourceOptions) {
+    const repo = options.repo ?? repoSlugFromURL(options.url);
+    if (repo === undefined)
+      throw new Error(`cannot derive owner/name from ${options.url}; set source.git.repo`);
+    this.repo = repo;
+    this.options = options;
+  }
+
+  async nextPage(cursor: string | undefined, limit: number): Promise<MiningPage> {
+    const gitDir = await this.open();
+    const start = cursor === undefined ? [this.options.ref ?? 'HEAD'] : ['--skip=1', cursor];
+    const log = await git(gitDir, [
+      'log',
+      '--first-parent',
+      `--max-count=${limit}`,
+      `--format=%H${FIELD}%P${FIELD}%aI${FIELD}%cI${FIELD}%B${RECORD}`,
+      ...start,
+      '--',
+    ]);
+    const commits = log.split(RECORD).filter((r) => r.trim() !== '');
+    const filters = this.options.filters;
+    const prs: PrCommit[] = [];
+    let last = cursor;
+    let exhausted = commits.length < limit;
+    for (const record of commits) {
+      const [sha = '', parents = '', authoredAt = '', committedAt = '', message = ''] = record
+        .replace(/^\n/, '')
+        .split(FIELD);
+      if (filters.mergedAfter !== undefined && Date.parse(committedAt) < Date.parse(filters.mergedAfter)) {
+        exhausted = true;
+        break;
+      }
+      last = sha;
+      const pr = parsePrCommit(sha, parents.split(' ').filter(Boolean), authoredAt, committedAt, message);
+      if (pr !== undefined && inWindow(committedAt, filters)) prs.push(pr);
+    }
+    const diffs = await this.diffs(gitDir, prs);
+    const decisions = await mapLimited(prs, this.options.concurrency ?? 8, (pr) =>
+      this.decide(gitDir, pr, diffs.get(pr.commit) ?? ''),
+    );
+    const candidates: CandidatePR[] = [];
+    const rejected: RejectedPR[] = [];
+    for (const d of decisions) {
+      if ('reason' in d) rejected.push(d);
+      else candidates.push(d);
+    }
+    return { candidates, rejected, cursor: last, exhausted };
+  }
+
+  private open(): Promise<string> {
+    this.gitDir ??= openRepository(
+      this.options.url,
+      this.options.cacheDir ?? join(tmpdir(), 'scaleswe-git-cache'),
+    );
+    return this.gitDir;
+  }
+
+  /** All PR diffs of a page in one git process: each commit against its first parent. */
+  private async diffs(gitDir: string, prs: readonly PrCommit[]): Promise<Map<string, string>> {
+    const byCommit = new Map<string, string>();
+    if (prs.length === 0) return byCommit;
+    const out = await git(gitDir, [
+      'log',
+      '--no-walk=unsorted',
+      '--diff-merges=first-parent',
+      '-p',
+      '-M',
+      '--no-color',
+      '--no-ext-diff',
+      '--no-textconv',
+      `--format=${RECORD}%H`,
+      ...prs.map((p) => p.commit),
+      '--',
+    ]);
+    for (const chunk of out.split(RECORD)) {
+      const newline = chunk.indexOf('\n');
+      if (newline === -1) continue;
+      const at = chunk.indexOf('diff --git ', newline);
+      byCommit.set(chunk.slice(0, newline), at === -1 ? '' : chunk.slice(at));
+    }
+    return byCommit;
+  }
+
+  private async decide(gitDir: string, pr: PrCommit, diff: string): Promise<CandidatePR | RejectedPR> {
+    const filters = this.options.filters;
+    const metadataReject = screenMetadata(
+      { pullNumber: pr.pullNumber, merged: true, labels: undefined },
+      filters,
+    );
+    if (metadataReject) return metadataReject;
+    const split = splitDiff(diff);
+    const language = split.language ?? (await this.rootLanguage(gitDir, pr.base));
+    const changeReject = screenChange(pr.pullNumber, split, language, filters);
+    if (changeReject) return changeReject;
+    // A merge commit's own message says little; the PR's commits carry the "Fixes #N" and the
+    // PR's start time. A squash commit already contains both.
+    const branch = pr.head === undefined ? undefined : await this.branchCommits(gitDir, pr.base, pr.head);
+    const texts = [pr.title, pr.body, ...(branch?.messages ?? [pr.message])];
+    const issueNumbers = linkedIssueNumbers(this.repo, pr.pullNumber, texts);
+    const linkReject = screenLinks(pr.pullNumber, issueNumbers, filters);
+    if (linkReject) return linkReject;
+    return toCandidate({
+      repo: this.repo,
+      cloneURL: this.options.url,
+      pullNumber: pr.pullNumber,
+      title: pr.title,
+      body: pr.body,
+      baseCommit: pr.base,
+      mergeCommit: pr.commit,
+      createdAt: branch?.firstAuthoredAt ?? pr.authoredAt,
+      mergedAt: pr.committedAt,
+      language: language as Language,
+      split,
+      issues: issueNumbers.map((number) => ({ number })),
+    });
+  }
+
+  private async branchCommits(
+    gitDir: string,
+    base: string,
+    head: string,
+  ): Promise<{ messages: string[]; firstAuthoredAt: string | undefined }> {
+    const out = await git(gitDir, ['log', `--format=%aI${FIELD}%B${RECORD}`, `${base}..${head}`, '--']);
+    const records = out.split(RECORD).filter((r) => r.trim() !== '');
+    const parsed = records.map((r) => {
+      const [at = '', message = ''] = r.replace(/^\n/, '').split(FIELD);
+      return { at, message };
+    });
+    const dates = parsed.map((p) => p.at).sort((a, b) => Date.parse(a) - Date.parse(b));
+    return { messages: parsed.map((p) => p.message), firstAuthoredAt: dates[0] };
+  }
+
+  private async rootLanguage(gitDir: string, commit: string): Promise<Language | undefined> {
+    const files = await git(gitDir, ['ls-tree', '--name-only', commit]);
+    return languageFromRootFiles(files.split('\n').filter(Boolean));
+  }
+}
+
+/** Map with at most `limit` promises in flight, results in input order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Thin shell over the git CLI: no prompts, no pager, no user diff drivers, paths unquoted. */
+export async function git(gitDir: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await run(
+    'git',
+    ['--git-dir', gitDir, '-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', ...args],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1024 * 1024 * 1024,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' },
+    },
+  );
+  return stdout;
+}
+
+/**
+ * The git directory to read: a local repository as is (work tree or bare), or a bare clone of a
+ * URL in `cacheDir`, fetched again on each open so a resumed run sees new merges. An unreachable
+ * remote with a cached clone still mines offline.
+ */
+export async function openRepository(url: string, cacheDir: string): Promise<string> {
+  if (isAbsolute(url) && existsSync(url)) {
+    return (await run('git', ['-C', url, 'rev-parse', '--absolute-git-dir'])).stdout.trim();
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const dir = join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`);
+  if (!existsSync(dir)) {
+    await run('git', ['clone', '--bare', '--quiet', url, dir], {
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+    });
+    return dir;
+  }
+  try {
+    await git(dir, [
+      'fetch',
+      '--quiet',
+      '--prune',
+      'origin',
+      '+refs/heads/*:refs/heads/*',
+      '+refs/tags/*:refs/tags/*',
+    ]);
+  } catch {
+    // Offline or the remote is gone: the cached history is still a valid source.
+  }
+  return dir;
+}
+
+/** owner/name from a clone URL or path: the last two path segments, without `.git`. */
+export function repoSlugFromURL(url: string): string | undefined {
+  const path = url.replace(/^[a-z+]+:\/\/[^/]+/i, '').replace(/^[^@/]+@[^:]+:/, '');
+  const parts = path
+    .replace(/\.git\/?$/, '')
+    .split(/[/\\]/)
+    .filter((p) => p !== '');
+  const [owner, name] = parts.slice(-2);
+  if (owner === undefined || name === undefined) return undefined;
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
+  return `${clean(owner)}/${clean(name)}`;
+}
