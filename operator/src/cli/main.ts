@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// `scaleswe`: the ScaleSWE pipeline on one machine (run, export) and a view of cluster runs (status).
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { type CurationRun, validateCurationRun } from '../api/index.ts';
+import { DiskFullError } from '../local/atomic.ts';
+import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
+import { runLocal } from '../local/run.ts';
+import { StateDir } from '../local/state.ts';
+import { exportLocal } from './export-local.ts';
+import { plainProgress, ttyProgress } from './progress.ts';
+import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
+import { createSource } from './source.ts';
+
+/** An error whose message is the whole story for the user: printed alone, with an exit code. */
+class UserError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+interface RunFlags {
+  file?: string;
+  git?: string;
+  github?: string;
+  sample?: boolean;
+  name?: string;
+  stateDir?: string;
+  parallel?: number;
+  maxPrs?: number;
+  isolation: 'auto' | 'bwrap' | 'none';
+  keepWork?: boolean;
+}
+
+/** Builds the CurationRun from a manifest or from flags, validated by the same schema as the CRD. */
+function manifestFrom(flags: RunFlags, sampleRepoPath: string | undefined): CurationRun {
+  const sources = [flags.file, flags.git, flags.github, flags.sample].filter(Boolean).length;
+  if (sources !== 1) throw new UserError('give exactly one of -f/--file, --git, --github or --sample');
+  let raw: unknown;
+  if (flags.file) {
+    if (!existsSync(flags.file)) throw new UserError(`${flags.file}: no such file`);
+    try {
+      raw = parseYaml(readFileSync(flags.file, 'utf8'));
+    } catch (error) {
+      throw new UserError(`${flags.file}: not valid YAML: ${(error as Error).message}`);
+    }
+  } else {
+    const source = flags.github
+      ? { github: { repo: flags.github } }
+      : {
+          git: {
+            url: sampleRepoPath ?? resolveGitUrl(flags.git!),
+            ...(sampleRepoPath && { repo: SAMPLE_REPO }),
+          },
+        };
+    raw = {
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: flags.name ?? (flags.sample ? 'sample' : defaultName(flags)) },
+      spec: { source },
+    };
+  }
+  const object = raw as { spec?: { limits?: Record<string, unknown> } };
+  if (flags.maxPrs !== undefined && object?.spec) {
+    const limits: Record<string, unknown> = { ...object.spec.limits, maxPRs: flags.maxPrs };
+    if (typeof limits.maxParallel === 'number' && limits.maxParallel > flags.maxPrs)
+      limits.maxParallel = flags.maxPrs;
+    object.spec.limits = limits;
+  }
+  const result = validateCurationRun(raw);
+  if (!result.ok) {
+    throw new UserError(
+      `invalid CurationRun${flags.file ? ` in ${flags.file}` : ''}:\n  ${result.errors.join('\n  ')}`,
+    );
+  }
+  return result.value;
+}
+
+function resolveGitUrl(value: string): string {
+  if (/^[a-z+]+:\/\//.test(value) || /^[^/]+@[^:]+:/.test(value)) return value;
+  const path = resolve(value);
+  if (!existsSync(path)) throw new UserError(`--git ${value}: no such directory`);
+  return path;
+}
+
+function defaultName(flags: RunFlags): string {
+  const from = flags.github ?? flags.git ?? 'run';
+  return (
+    basename(from.replace(/\.git$/, ''))
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'run'
+  );
+}
+
+function chooseIsolation(wanted: RunFlags['isolation']): IsolationMode {
+  if (wanted === 'none') return 'none';
+  if (bwrapAvailable()) return 'bwrap';
+  if (wanted === 'bwrap')
+    throw new UserError('--isolation bwrap: bubblewrap is not installed or cannot create namespaces');
+  process.stderr.write(
+    'scaleswe: bubblewrap not available; stages run as plain processes (--isolation none)\n',
+  );
+  return 'none';
+}
+
+async function runCommand(flags: RunFlags): Promise<void> {
+  let samplePath: string | undefined;
+  const provisionalName = flags.name ?? (flags.sample ? 'sample' : undefined);
+  if (flags.sample) {
+    const stateRoot = resolve(flags.stateDir ?? join('.scaleswe', provisionalName ?? 'sample'));
+    samplePath = join(stateRoot, 'sample-repo');
+    if (!existsSync(samplePath)) createSampleRepo(samplePath);
+  }
+  const run = manifestFrom(flags, samplePath);
+  const name = run.metadata.name ?? 'run';
+  const state = new StateDir(resolve(flags.stateDir ?? join('.scaleswe', name)));
+  const previous = await state.loadRun();
+  if (previous && JSON.stringify(previous.spec.source) !== JSON.stringify(run.spec.source)) {
+    throw new UserError(
+      `${state.root} holds run '${previous.name}' of another source; use --state-dir or --name`,
+    );
+  }
+  const isolation = chooseIsolation(flags.isolation);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nscaleswe: interrupted; stopping running stages (state is kept)…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const view = process.stdout.isTTY ? ttyProgress() : plainProgress((line) => console.log(line));
+  console.log(`scaleswe: run '${name}' → state in ${state.root}${previous ? ' (resuming)' : ''}`);
+  try {
+    const source = await createSource(run.spec, { cacheDir: join(state.root, 'cache', 'git') });
+    const { instances } = await runLocal({
+      name,
+      spec: run.spec,
+      state,
+      source,
+      parallel: flags.parallel ?? run.spec.limits.maxParallel,
+      isolation,
+      signal: controller.signal,
+      onEvent: (e) => view.onEvent(e),
+      llmApiKey: process.env.SCALESWE_LLM_API_KEY ?? process.env.OPENAI_API_KEY,
+      keepWorkDirs: flags.keepWork ?? false,
+    });
+    view.stop();
+    if (controller.signal.aborted) {
+      throw new UserError(
+        `interrupted; state kept in ${state.root}. Run the same command again to resume.`,
+        130,
+      );
+    }
+    const summary = await exportLocal(state, state.exportDir);
+    const phases: Record<string, number> = {};
+    for (const i of instances)
+      phases[i.status.phase ?? 'Pending'] = (phases[i.status.phase ?? 'Pending'] ?? 0) + 1;
+    console.log(
+      `scaleswe: ${instances.length} instances: ${Object.entries(phases)
+        .map(([p, n]) => `${n} ${p}`)
+        .join(', ')}`,
+    );
+    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
+    console.log(`report:       ${summary.report}`);
+  } finally {
+    view.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function exportCommand(flags: { stateDir: string; out?: string }): Promise<void> {
+  const state = new StateDir(resolve(flags.stateDir));
+  if (!(await state.loadRun()))
+    throw new UserError(`${state.root}: no local run state here (run.json missing)`);
+  const summary = await exportLocal(state, resolve(flags.out ?? state.exportDir));
+  console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+  console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
+  console.log(`report:       ${summary.report}`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('scaleswe')
+    .description('Curate verified SWE-bench-style task instances from merged pull requests')
+    .showHelpAfterError();
+  program
+    .command('run')
+    .description('run the whole pipeline on this machine (no cluster needed); resumes an interrupted run')
+    .option('-f, --file <curationrun.yaml>', 'CurationRun manifest')
+    .option('--git <path|url>', 'mine a git repository (merge and squash commits)')
+    .option('--github <owner/name>', 'mine a GitHub repository (token from GITHUB_TOKEN)')
+    .option('--sample', 'curate the bundled sample repository')
+    .option('--name <name>', 'run name (default: from the source)')
+    .option('--state-dir <dir>', 'state directory (default: .scaleswe/<name>)')
+    .option('--parallel <n>', 'instances processed at once (default: spec.limits.maxParallel)', positiveInt)
+    .option('--max-prs <n>', 'override spec.limits.maxPRs', positiveInt)
+    .addOption(
+      new Option('--isolation <mode>', 'sandbox for stage processes')
+        .choices(['auto', 'bwrap', 'none'])
+        .default('auto'),
+    )
+    .option('--keep-work', 'keep stage work directories')
+    .action(runCommand);
+  program
+    .command('export')
+    .description('write dataset.jsonl (SWE-bench), trajectories.jsonl (OpenAI chat) and report.md')
+    .requiredOption('--state-dir <dir>', 'local run state directory')
+    .option('--out <dir>', 'output directory (default: <state-dir>/export)')
+    .action(exportCommand);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof UserError) {
+      process.stderr.write(`scaleswe: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof DiskFullError) {
+      process.stderr.write(`scaleswe: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`scaleswe: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv);
