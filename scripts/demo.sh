@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# The main job: a local curation run on the bundled sample repository.
+# The main job: curate the bundled sample repository on this machine — mining, EnvAgent,
+# TestAgent, PromptAgent and verification — and export a SWE-bench dataset. No cluster,
+# no API keys. Extra arguments go to `scaleswe run` (e.g. --parallel 2).
 source "$(dirname "$0")/env.sh"
-echo "scaleswe: the local CLI run is not implemented yet (see README status)." >&2
-exit 1
+if ! command -v bwrap >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "==> installing bubblewrap (stage sandbox)"
+  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }) >/dev/null
+fi
+exec node operator/src/cli/main.ts run --sample "$@"
