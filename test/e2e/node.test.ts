@@ -1,0 +1,111 @@
+// A real node: pods from the locally built sandbox images run to completion, their logs are
+// read through the API (client and `kubectl logs`), and pod networking works (the
+// `kubernetes` Service via kube-proxy, and a package registry over HTTPS with the host CA
+// bundle baked into the image).
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { cluster, kubeConfig, kubectl, poll, useTestNamespace } from '../integration/support.ts';
+
+interface PodRun {
+  phase: string;
+  log: string;
+  ms: number;
+}
+
+async function runPod(namespace: string, name: string, image: string, command: string[]): Promise<PodRun> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const body: V1Pod = {
+    metadata: { name, namespace },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 1,
+      activeDeadlineSeconds: 300,
+      containers: [
+        {
+          name: 'main',
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          command,
+          resources: { limits: { cpu: '1', memory: '512Mi' } },
+          securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' } },
+        },
+      ],
+    },
+  };
+  const t0 = Date.now();
+  await core.createNamespacedPod({ namespace, body });
+  const phase = await poll(`pod ${namespace}/${name} to finish`, 240_000, async () => {
+    const p = await core.readNamespacedPod({ name, namespace });
+    const ph = p.status?.phase;
+    if (ph === 'Succeeded' || ph === 'Failed') return ph;
+    const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
+    if (waiting?.reason && /ErrImage|ImagePull|InvalidImageName|CreateContainer/.test(waiting.reason)) {
+      throw new Error(`pod ${name}: ${waiting.reason}: ${waiting.message ?? ''}`);
+    }
+    return undefined;
+  });
+  const ms = Date.now() - t0;
+  const log = await core.readNamespacedPodLog({ name, namespace, container: 'main' });
+  return { phase, log, ms };
+}
+
+describe('single node', () => {
+  const ns = useTestNamespace('e2e');
+
+  it('is Ready and has the sandbox images imported', async () => {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const nodes = await core.listNode();
+    expect(nodes.items).toHaveLength(1);
+    const node = nodes.items[0]!;
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(node.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    const images = (node.status?.images ?? []).flatMap((i) => i.names ?? []);
+    expect(images).toContain('docker.io/scaleswe/sandbox-python:0.1.0');
+    expect(cluster().images).toContain('docker.io/scaleswe/sandbox-python:0.1.0');
+  });
+
+  it('runs a pod from the local python image to completion and reads its log', async () => {
+    const namespace = ns().name;
+    const r = await runPod(namespace, 'hello-python', 'scaleswe/sandbox-python:0.1.0', [
+      'sh',
+      '-c',
+      'python3 -c "import sys; print(\'hello from python\', sys.version_info[:2])" && git --version && pytest --version',
+    ]);
+    process.stderr.write(`[e2e] python pod ran to completion in ${r.ms} ms\n`);
+    expect(r.phase, r.log).toBe('Succeeded');
+    expect(r.log).toContain('hello from python (3, 11)');
+    expect(r.log).toMatch(/git version \d/);
+    expect(r.log).toMatch(/pytest \d/);
+    const k = kubectl(['logs', '-n', namespace, 'hello-python']);
+    expect(k.stderr).toBe('');
+    expect(k.code).toBe(0);
+    expect(k.stdout).toBe(r.log);
+  });
+
+  it('runs a pod from the local node image', async () => {
+    const r = await runPod(ns().name, 'hello-node', 'scaleswe/sandbox-node:0.1.0', [
+      'sh',
+      '-c',
+      "node -e \"console.log('hello from node', process.versions.node.split('.')[0])\" && npm --version",
+    ]);
+    expect(r.phase, r.log).toBe('Succeeded');
+    expect(r.log).toContain('hello from node 24');
+  });
+
+  it('gives pods the network: the kubernetes Service and a registry over HTTPS', async () => {
+    const script = [
+      'import ssl, urllib.request',
+      // kube-proxy: the API server behind the `kubernetes` ClusterIP (anonymous /readyz).
+      'ctx = ssl._create_unverified_context()',
+      "print('service', urllib.request.urlopen('https://10.0.0.1/readyz', context=ctx, timeout=20).read().decode())",
+      // The host CA bundle baked into the image verifies the registry's certificate.
+      "r = urllib.request.urlopen('https://pypi.org/simple/pip/', timeout=60)",
+      "print('registry', r.status)",
+    ].join('\n');
+    const r = await runPod(ns().name, 'net', 'scaleswe/sandbox-python:0.1.0', ['python3', '-c', script]);
+    expect(r.phase, r.log).toBe('Succeeded');
+    expect(r.log).toContain('service ok');
+    expect(r.log).toContain('registry 200');
+  });
+});
