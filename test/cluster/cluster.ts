@@ -96,6 +96,15 @@ export function readState(name: string): ClusterState | undefined {
   return JSON.parse(readFileSync(p, 'utf8')) as ClusterState;
 }
 
+function otherClusters(name: string): ClusterState[] {
+  const root = join(CACHE_ROOT, 'cluster');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((n) => n !== name)
+    .map((n) => readState(n))
+    .filter((s): s is ClusterState => s !== undefined);
+}
+
 function saveState(s: ClusterState): void {
   writeFileSync(statePath(s.name), JSON.stringify(s, null, 2));
 }
@@ -290,6 +299,16 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
     }
     log(`cluster '${name}' is stale or in mode ${existing.mode}; tearing it down first`);
     await down(name);
+  }
+  if (opts.mode === 'node') {
+    // One kubelet per machine: the node name, bridge and iptables chains are host-global.
+    for (const other of otherClusters(name)) {
+      if (other.mode === 'node' && other.procs.some(alive)) {
+        throw new PrerequisiteError(
+          `node-mode cluster '${other.name}' already runs on this machine; stop it first (cluster.ts down --name ${other.name})`,
+        );
+      }
+    }
   }
   await ensureBinaries();
 
