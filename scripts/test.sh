@@ -8,3 +8,9 @@ echo "==> lint"; biome check .
 echo "==> CRDs in sync"; node operator/src/api/generate.ts >/dev/null && git diff --exit-code -- crds charts
 echo "==> Kubernetes binaries, etcd, kubectl, helm (built from Go modules, cached)"; bash test/cluster/build-k8s.sh
 echo "==> unit"; vitest run --project unit
+# Integration and e2e run against a real Kubernetes built from source by the step above
+# (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).
+# e2e needs root (containerd, kubelet, iptables); SCALESWE_SANDBOX_IMAGES=all also builds
+# the go/rust/java sandbox images (default: python,node).
+echo "==> integration (real kube-apiserver + etcd)"; vitest run --project integration
+echo "==> e2e (real single node: kubelet + containerd)"; vitest run --project e2e

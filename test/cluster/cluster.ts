@@ -63,6 +63,8 @@ export interface ClusterState {
   ports: Record<string, number>;
   procs: ProcRecord[];
   startedAt: string;
+  /** Who started it: 'cli' (kept until `down`) or a test tier's global setup. */
+  owner: string;
   /** What `up` changed on the host, so `down` can undo exactly that. */
   host: {
     containerdSocket?: string;
@@ -277,6 +279,8 @@ export function kubectl(s: ClusterState, args: string[], input?: string) {
 export interface UpOptions {
   name?: string;
   mode: Mode;
+  /** Recorded in the state; a test tier uses it to recognize a cluster a killed run left behind. */
+  owner?: string;
 }
 
 /** Brings the cluster up, or reuses it when it already runs in (at least) the requested mode. */
@@ -346,6 +350,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
     ports,
     procs: [],
     startedAt: new Date().toISOString(),
+    owner: opts.owner ?? 'cli',
     host: {},
   };
   saveState(s);
@@ -869,7 +874,9 @@ export async function down(name = 'scaleswe'): Promise<void> {
 export async function status(name = 'scaleswe'): Promise<{ up: boolean; text: string }> {
   const s = readState(name);
   if (!s) return { up: false, text: `cluster '${name}': down` };
-  const lines = [`cluster '${name}': mode ${s.mode}, Kubernetes ${s.version}, started ${s.startedAt}`];
+  const lines = [
+    `cluster '${name}': mode ${s.mode}, Kubernetes ${s.version}, started ${s.startedAt} by ${s.owner}`,
+  ];
   lines.push(`  kubeconfig ${s.kubeconfig}`, `  server     ${s.server}`);
   for (const p of s.procs) lines.push(`  ${p.name.padEnd(24)} pid ${p.pid} ${alive(p) ? 'running' : 'DEAD'}`);
   const ready = await readyz(s);

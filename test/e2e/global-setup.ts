@@ -3,17 +3,22 @@
 // SCALESWE_SANDBOX_IMAGES=all also builds go/rust/java (default: python,node).
 // SCALESWE_KEEP_CLUSTER=1 leaves the cluster running; one that was already up is reused.
 import type { TestProject } from 'vitest/node';
-import { down, status, up } from '../cluster/cluster.ts';
+import { down, readState, status, up } from '../cluster/cluster.ts';
 import { installCrds } from '../cluster/crds.ts';
 import { ensureSandboxImages, langsFromEnv } from '../cluster/images.ts';
 import { bin } from '../cluster/lib.ts';
 import type { ClusterContext } from '../integration/provided.ts';
 
+const OWNER = 'vitest-e2e';
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const name = process.env.SCALESWE_E2E_CLUSTER ?? 'scaleswe-e2e';
+  // A cluster started by hand (cluster.ts up) is reused and left running; one that a killed
+  // test run left behind is replaced, so every run starts from a clean cluster.
+  if (readState(name)?.owner === OWNER) await down(name);
   const wasUp = (await status(name)).up;
   const t0 = Date.now();
-  const s = await up({ name, mode: 'node' });
+  const s = await up({ name, mode: 'node', owner: OWNER });
   const teardown = async () => {
     if (wasUp || process.env.SCALESWE_KEEP_CLUSTER === '1') return;
     await down(name);
