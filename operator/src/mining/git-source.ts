@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Language } from '../api/index.ts';
 import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
+import { mapLimited } from './concurrency.ts';
 import { splitDiff } from './diff-split.ts';
 import { git, openRepository, repoSlugFromURL } from './git.ts';
 import { linkedIssueNumbers } from './linked-issues.ts';
@@ -222,22 +223,4 @@ export class GitPrSource implements PrSource {
     const files = await git(gitDir, ['ls-tree', '--name-only', commit]);
     return languageFromRootFiles(files.split('\n').filter(Boolean));
   }
-}
-
-/** Map with at most `limit` promises in flight, results in input order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -1,0 +1,333 @@
+import type { Language } from '../api/index.ts';
+import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
+import { mapLimited } from './concurrency.ts';
+import { splitDiff } from './diff-split.ts';
+import {
+  createGitHubClient,
+  type GitHubClient,
+  type GitHubClientOptions,
+  type GitHubClientStats,
+} from './github-client.ts';
+import { hintsBefore, linkedIssueNumbers } from './linked-issues.ts';
+import type {
+  CandidatePR,
+  LinkedIssueInput,
+  MiningFilters,
+  MiningPage,
+  PrSource,
+  RejectedPR,
+} from './types.ts';
+
+/** The fields of a pulls.list item we read. */
+interface PullItem {
+  number: number;
+  title: string;
+  body: string | null;
+  created_at: string;
+  updated_at: string;
+  merged_at: string | null;
+  merge_commit_sha: string | null;
+  labels: Array<{ name?: string } | string>;
+  base: { sha: string; repo?: { clone_url?: string } | null };
+}
+
+/**
+ * Where mining stands in the `state=closed&sort=updated&direction=desc` listing: the page the
+ * last examined PR was on, and that PR's `updated_at` with the PRs already examined at exactly
+ * that instant. Resuming re-reads that page (a free 304 when unchanged) and skips everything
+ * at or above the boundary, so PRs that slide down a page when others are updated are neither
+ * repeated nor skipped. A PR updated after it was passed moves above the boundary and is not
+ * revisited by this run.
+ */
+export interface GitHubCursor {
+  page: number;
+  updatedAt: string | undefined;
+  seen: number[];
+}
+
+const CURSOR_PREFIX = 'gh1.';
+
+export function encodeGitHubCursor(c: GitHubCursor): string {
+  return CURSOR_PREFIX + Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+export function decodeGitHubCursor(cursor: string | undefined): GitHubCursor {
+  if (cursor === undefined || cursor === '') return { page: 1, updatedAt: undefined, seen: [] };
+  if (!cursor.startsWith(CURSOR_PREFIX))
+    throw new Error(`not a GitHub mining cursor: ${cursor.slice(0, 40)}`);
+  const c = JSON.parse(Buffer.from(cursor.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8'));
+  return {
+    page: Number(c.page) || 1,
+    updatedAt: c.updatedAt ?? undefined,
+    seen: Array.isArray(c.seen) ? c.seen : [],
+  };
+}
+
+/** Pure: is this listing item below the cursor's boundary (not yet examined)? */
+export function isBelow(item: Pick<PullItem, 'number' | 'updated_at'>, c: GitHubCursor): boolean {
+  if (c.updatedAt === undefined) return true;
+  const t = Date.parse(item.updated_at);
+  const boundary = Date.parse(c.updatedAt);
+  return t < boundary || (t === boundary && !c.seen.includes(item.number));
+}
+
+function advance(c: GitHubCursor, item: PullItem): GitHubCursor {
+  if (c.updatedAt !== undefined && Date.parse(item.updated_at) === Date.parse(c.updatedAt)) {
+    return { ...c, seen: [...c.seen, item.number] };
+  }
+  return { page: c.page, updatedAt: item.updated_at, seen: [item.number] };
+}
+
+const LINGUIST_TO_LANGUAGE: Record<string, Language> = {
+  Python: 'python',
+  'Jupyter Notebook': 'python',
+  JavaScript: 'node',
+  TypeScript: 'node',
+  Go: 'go',
+  Rust: 'rust',
+  Java: 'java',
+  Kotlin: 'java',
+};
+
+export interface GitHubSourceOptions extends GitHubClientOptions {
+  /** owner/name */
+  repo: string;
+  filters: MiningFilters;
+  /** Listing page size (GitHub's maximum, 100, by default: fewest requests). */
+  perPage?: number;
+  /** PRs fetched at once; the throttling plugin still caps concurrent requests. */
+  concurrency?: number;
+}
+
+/**
+ * Mines merged PRs of a GitHub repository, most recently updated first (a PR's merge updates it,
+ * so the merge window ends the walk: once `updated_at` < mergedAfter, nothing older can have
+ * been merged inside the window).
+ *
+ * Requests per examined PR: the diff (one). Only when they can matter: the repository (once,
+ * for the language when the diff names none), the PR's commits (a linked issue is required but
+ * title and body name none, or an issue has comments and hints need the first commit's time),
+ * each linked issue and its comments. Listing costs one request per `perPage` PRs.
+ */
+export class GitHubPrSource implements PrSource {
+  readonly repo: string;
+  private readonly owner: string;
+  private readonly name: string;
+  private readonly options: GitHubSourceOptions;
+  private readonly octokit: GitHubClient;
+  readonly stats: GitHubClientStats;
+  private language: Promise<Language | undefined> | undefined;
+
+  constructor(options: GitHubSourceOptions) {
+    const [owner, name] = options.repo.split('/');
+    if (!owner || !name) throw new Error(`repo must be owner/name, got ${options.repo}`);
+    this.repo = options.repo;
+    this.owner = owner;
+    this.name = name;
+    this.options = options;
+    const { octokit, stats } = createGitHubClient(options);
+    this.octokit = octokit;
+    this.stats = stats;
+  }
+
+  async nextPage(cursor: string | undefined, limit: number): Promise<MiningPage> {
+    const filters = this.options.filters;
+    let position = decodeGitHubCursor(cursor);
+    const chosen: PullItem[] = [];
+    let examined = 0;
+    let exhausted = false;
+    for (;;) {
+      const { items, hasNext } = await this.listPage(position.page);
+      let stopped = false;
+      for (const item of items.filter((i) => isBelow(i, position))) {
+        if (examined >= limit) {
+          stopped = true;
+          break;
+        }
+        if (
+          filters.mergedAfter !== undefined &&
+          Date.parse(item.updated_at) < Date.parse(filters.mergedAfter)
+        ) {
+          exhausted = true;
+          stopped = true;
+          break;
+        }
+        position = advance(position, item);
+        // Merged outside the window: not part of this run, not counted in its funnel.
+        if (item.merged_at !== null && !inWindow(item.merged_at, filters)) continue;
+        chosen.push(item);
+        examined++;
+      }
+      if (stopped) break;
+      if (!hasNext) {
+        exhausted = true;
+        break;
+      }
+      // The next call re-reads this page (a free 304) before moving on, see GitHubCursor.
+      if (examined >= limit) break;
+      position = { ...position, page: position.page + 1 };
+    }
+    const decisions = await mapLimited(chosen, this.options.concurrency ?? 4, (item) => this.decide(item));
+    const candidates: CandidatePR[] = [];
+    const rejected: RejectedPR[] = [];
+    for (const d of decisions) {
+      if ('reason' in d) rejected.push(d);
+      else candidates.push(d);
+    }
+    return { candidates, rejected, cursor: encodeGitHubCursor(position), exhausted };
+  }
+
+  private async listPage(page: number): Promise<{ items: PullItem[]; hasNext: boolean }> {
+    const response = await this.octokit.rest.pulls.list({
+      owner: this.owner,
+      repo: this.name,
+      state: 'closed',
+      sort: 'updated',
+      direction: 'desc',
+      per_page: this.options.perPage ?? 100,
+      page,
+    });
+    return {
+      items: response.data as unknown as PullItem[],
+      hasNext: /<[^>]*>;\s*rel="next"/.test(response.headers.link ?? ''),
+    };
+  }
+
+  private async decide(item: PullItem): Promise<CandidatePR | RejectedPR> {
+    const filters = this.options.filters;
+    const pullNumber = item.number;
+    const labels = item.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? '')));
+    const metadataReject = screenMetadata({ pullNumber, merged: item.merged_at !== null, labels }, filters);
+    if (metadataReject) return metadataReject;
+
+    const diff = await this.diff(pullNumber);
+    if (diff === undefined) {
+      return { pullNumber, reason: 'TooManyLines', detail: 'GitHub declines to render the diff: too large' };
+    }
+    const split = splitDiff(diff);
+    const language = split.language ?? (await this.repoLanguage());
+    const changeReject = screenChange(pullNumber, split, language, filters);
+    if (changeReject) return changeReject;
+
+    const title = item.title;
+    const body = item.body ?? '';
+    let commits: Commits | undefined;
+    let issueNumbers = linkedIssueNumbers(this.repo, pullNumber, [title, body]);
+    if (issueNumbers.length === 0 && filters.requireLinkedIssue) {
+      commits = await this.commits(pullNumber);
+      issueNumbers = linkedIssueNumbers(this.repo, pullNumber, [title, body, ...commits.messages]);
+    }
+    const linkReject = screenLinks(pullNumber, issueNumbers, filters);
+    if (linkReject) return linkReject;
+
+    const issues: LinkedIssueInput[] = [];
+    for (const number of issueNumbers) {
+      const issue = await this.issue(number);
+      if (issue === undefined) continue;
+      let hints: string[] = [];
+      if (issue.comments > 0) {
+        commits ??= await this.commits(pullNumber);
+        hints = hintsBefore(await this.comments(number), commits.firstAuthoredAt);
+      }
+      issues.push({ number, title: issue.title, body: issue.body ?? '', hints });
+    }
+    // "Fixes #N" where #N turns out to be a pull request or does not exist links no issue.
+    const resolvedReject = screenLinks(
+      pullNumber,
+      issues.map((i) => i.number),
+      filters,
+    );
+    if (resolvedReject) return { ...resolvedReject, detail: `#${issueNumbers.join(', #')} is not an issue` };
+    return toCandidate({
+      repo: this.repo,
+      cloneURL: item.base.repo?.clone_url ?? this.defaultCloneURL(),
+      pullNumber,
+      title,
+      body,
+      baseCommit: item.base.sha,
+      mergeCommit: item.merge_commit_sha ?? undefined,
+      createdAt: item.created_at,
+      mergedAt: item.merged_at!,
+      language: language as Language,
+      split,
+      issues,
+    });
+  }
+
+  /** The PR diff; undefined when GitHub refuses to render it (406: diff too large). */
+  private async diff(pullNumber: number): Promise<string | undefined> {
+    try {
+      const response = await this.octokit.rest.pulls.get({
+        owner: this.owner,
+        repo: this.name,
+        pull_number: pullNumber,
+        mediaType: { format: 'diff' },
+      });
+      return response.data as unknown as string;
+    } catch (error) {
+      if ((error as { status?: number }).status === 406) return undefined;
+      throw error;
+    }
+  }
+
+  private async commits(pullNumber: number): Promise<Commits> {
+    const commits = await this.octokit.paginate(this.octokit.rest.pulls.listCommits, {
+      owner: this.owner,
+      repo: this.name,
+      pull_number: pullNumber,
+      per_page: 100,
+    });
+    const dates = commits
+      .map((c) => c.commit.author?.date ?? c.commit.committer?.date)
+      .filter((d): d is string => d !== undefined)
+      .sort((a, b) => Date.parse(a) - Date.parse(b));
+    return { messages: commits.map((c) => c.commit.message), firstAuthoredAt: dates[0] };
+  }
+
+  /** The issue, or undefined when it does not exist or is itself a pull request. */
+  private async issue(
+    number: number,
+  ): Promise<{ title: string; body: string | null; comments: number } | undefined> {
+    try {
+      const { data } = await this.octokit.rest.issues.get({
+        owner: this.owner,
+        repo: this.name,
+        issue_number: number,
+      });
+      if (data.pull_request) return undefined;
+      return { title: data.title, body: data.body ?? null, comments: data.comments };
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status === 404 || status === 410) return undefined;
+      throw error;
+    }
+  }
+
+  private async comments(number: number): Promise<Array<{ body: string; createdAt: string }>> {
+    const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
+      owner: this.owner,
+      repo: this.name,
+      issue_number: number,
+      per_page: 100,
+    });
+    return comments.map((c) => ({ body: c.body ?? '', createdAt: c.created_at }));
+  }
+
+  private repoLanguage(): Promise<Language | undefined> {
+    this.language ??= this.octokit.rest.repos
+      .get({ owner: this.owner, repo: this.name })
+      .then(({ data }) => (data.language ? LINGUIST_TO_LANGUAGE[data.language] : undefined));
+    return this.language;
+  }
+
+  private defaultCloneURL(): string {
+    const api = this.options.baseURL ?? 'https://api.github.com';
+    const web = api === 'https://api.github.com' ? 'https://github.com' : api.replace(/\/api\/v3\/?$/, '');
+    return `${web}/${this.repo}.git`;
+  }
+}
+
+interface Commits {
+  messages: string[];
+  firstAuthoredAt: string | undefined;
+}

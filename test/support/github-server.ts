@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local HTTP server speaking the slice of GitHub's REST API the mining source uses, in
+ * GitHub's wire shape: pagination by `page`/`per_page` with RFC 5988 Link headers, ETags with
+ * 304 Not Modified (which, as on GitHub, does not count against the rate limit),
+ * x-ratelimit-* headers, primary (403 + remaining 0 + reset) and secondary (403/429 +
+ * retry-after) rate limits, the diff media type, token auth and the GHE `/api/v3` prefix.
+ * The real octokit talks to it; nothing of ours is mocked.
+ */
+
+export interface FakePull {
+  number: number;
+  title: string;
+  body: string | null;
+  /** null = closed without merging. */
+  merged_at: string | null;
+  created_at: string;
+  updated_at: string;
+  labels: string[];
+  base_sha: string;
+  merge_commit_sha: string | null;
+  diff: string;
+  commits: Array<{ message: string; date: string }>;
+}
+
+export interface FakeIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  comments: Array<{ body: string; created_at: string }>;
+}
+
+export type RateLimitKind = 'primary' | 'secondary' | 'secondary429';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  accept: string;
+  status: number;
+}
+
+export interface FakeGitHubOptions {
+  owner: string;
+  repo: string;
+  /** When set, every request must carry it (`token …` or `Bearer …`). */
+  token?: string;
+  /** '' for api.github.com shape, '/api/v3' for GitHub Enterprise Server. */
+  prefix?: string;
+  /** Linguist language of the repository (GET /repos/:owner/:repo). */
+  language?: string;
+  rateLimit?: number;
+}
+
+export class FakeGitHub {
+  pulls: FakePull[] = [];
+  issues: FakeIssue[] = [];
+  readonly requests: RecordedRequest[] = [];
+  /** Requests that counted against the rate limit (everything but 304 and rate-limit errors). */
+  rateLimitUsed = 0;
+  private remaining: number;
+  private readonly limit: number;
+  private readonly injected: RateLimitKind[] = [];
+  private readonly options: Required<FakeGitHubOptions>;
+  private server: Server | undefined;
+  private origin = '';
+
+  constructor(options: FakeGitHubOptions) {
+    this.options = { token: '', prefix: '', language: 'Python', rateLimit: 5000, ...options };
+    this.limit = this.options.rateLimit;
+    this.remaining = this.limit;
+  }
+
+  /** The next requests answer with these rate-limit errors, in order. */
+  injectRateLimit(...kinds: RateLimitKind[]): void {
+    this.injected.push(...kinds);
+  }
+
+  get baseURL(): string {
+    return `${this.origin}${this.options.prefix}`;
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.baseURL;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  countRequests(predicate: (r: RecordedRequest) => boolean = () => true): number {
+    return this.requests.filter(predicate).length;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.origin);
+    const accept = String(req.headers.accept ?? '');
+    const record = (status: number) =>
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, accept, status });
+
+    if (this.options.token !== '') {
+      const auth = String(req.headers.authorization ?? '');
+      if (auth !== `token ${this.options.token}` && auth !== `bearer ${this.options.token}`) {
+        record(401);
+        res.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
+        return void res.end(
+          JSON.stringify({ message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' }),
+        );
+      }
+    }
+    const kind = this.injected.shift() ?? (this.remaining <= 0 ? 'primary' : undefined);
+    if (kind !== undefined) {
+      record(kind === 'secondary429' ? 429 : 403);
+      this.rateLimited(res, kind);
+      return;
+    }
+
+    const route = url.pathname.startsWith(this.options.prefix)
+      ? url.pathname.slice(this.options.prefix.length)
+      : '';
+    const answer = this.route(req.method ?? 'GET', route, url.searchParams, accept);
+    const status = answer.status;
+    const etag = `W/"${createHash('sha1').update(answer.body).digest('hex')}"`;
+    const headers: Record<string, string> = {
+      'content-type': answer.contentType,
+      etag,
+      'x-github-media-type': 'github.v3; format=json',
+      ...answer.headers,
+    };
+    if (status === 200 && req.headers['if-none-match'] === etag) {
+      record(304);
+      res.writeHead(304, { ...this.rateHeaders(), etag });
+      return void res.end();
+    }
+    this.remaining--;
+    this.rateLimitUsed++;
+    record(status);
+    res.writeHead(status, { ...this.rateHeaders(), ...headers });
+    res.end(answer.body);
+  }
+
+  private route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    accept: string,
+  ): { status: number; body: string; contentType: string; headers?: Record<string, string> } {
+    const json = (status: number, data: unknown, headers?: Record<string, string>) => ({
+      status,
+      body: JSON.stringify(data),
+      contentType: 'application/json; charset=utf-8',
+      ...(headers ? { headers } : {}),
+    });
+    const notFound = json(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    const { owner, repo } = this.options;
+    const m = new RegExp(`^/repos/${owner}/${repo}(/.*)?$`).exec(path);
+    if (method !== 'GET' || !m) return notFound;
+    const rest = m[1] ?? '';
+    if (rest === '') return json(200, this.repoJson());
+    if (rest === '/pulls') {
+      const state = query.get('state') ?? 'open';
+      const sort = query.get('sort') ?? 'created';
+      const direction = query.get('direction') ?? (sort === 'created' ? 'desc' : 'desc');
+      const key = sort === 'updated' ? 'updated_at' : 'created_at';
+      const list = this.pulls
+        .filter(() => state === 'closed' || state === 'all')
+        .sort(
+          (a, b) =>
+            (direction === 'asc' ? 1 : -1) * (Date.parse(a[key]) - Date.parse(b[key]) || a.number - b.number),
+        );
+      return this.paginated(
+        path,
+        query,
+        list.map((p) => this.pullJson(p)),
+        json,
+      );
+    }
+    const pull = /^\/pulls\/(\d+)(\/commits)?$/.exec(rest);
+    if (pull) {
+      const p = this.pulls.find((x) => x.number === Number(pull[1]));
+      if (!p) return notFound;
+      if (pull[2]) {
+        const commits = p.commits.map((c, i) => ({
+          sha: createHash('sha1').update(`${p.number}:${i}`).digest('hex'),
+          commit: {
+            message: c.message,
+            author: { name: 'a', date: c.date },
+            committer: { name: 'a', date: c.date },
+          },
+        }));
+        return this.paginated(path, query, commits, json);
+      }
+      if (/application\/vnd\.github(\.v3)?\.diff/.test(accept)) {
+        return { status: 200, body: p.diff, contentType: 'application/vnd.github.diff; charset=utf-8' };
+      }
+      return json(200, this.pullJson(p));
+    }
+    const issue = /^\/issues\/(\d+)(\/comments)?$/.exec(rest);
+    if (issue) {
+      const number = Number(issue[1]);
+      const i = this.issues.find((x) => x.number === number);
+      const asPull = this.pulls.find((x) => x.number === number);
+      if (!i && !asPull) return notFound;
+      if (issue[2]) {
+        const comments = (i?.comments ?? []).map((c, k) => ({
+          id: number * 1000 + k,
+          user: { login: 'u' },
+          ...c,
+        }));
+        return this.paginated(path, query, comments, json);
+      }
+      if (i) {
+        return json(200, {
+          number,
+          title: i.title,
+          body: i.body,
+          state: 'closed',
+          comments: i.comments.length,
+        });
+      }
+      return json(200, {
+        number,
+        title: asPull!.title,
+        body: asPull!.body,
+        comments: 0,
+        pull_request: { url: `${this.baseURL}/repos/${owner}/${repo}/pulls/${number}` },
+      });
+    }
+    return notFound;
+  }
+
+  private paginated<T>(
+    path: string,
+    query: URLSearchParams,
+    items: T[],
+    json: (
+      status: number,
+      data: unknown,
+      headers?: Record<string, string>,
+    ) => ReturnType<FakeGitHub['route']>,
+  ) {
+    const perPage = Math.min(Number(query.get('per_page') ?? 30), 100);
+    const page = Math.max(Number(query.get('page') ?? 1), 1);
+    const last = Math.max(Math.ceil(items.length / perPage), 1);
+    const link = (n: number, rel: string) => {
+      const q = new URLSearchParams(query);
+      q.set('page', String(n));
+      return `<${this.baseURL}${path}?${q}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (page > 1) links.push(link(page - 1, 'prev'));
+    if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
+    if (page > 1) links.push(link(1, 'first'));
+    const headers: Record<string, string> = links.length > 0 ? { link: links.join(', ') } : {};
+    return json(200, items.slice((page - 1) * perPage, page * perPage), headers);
+  }
+
+  private rateLimited(res: ServerResponse, kind: RateLimitKind): void {
+    const docs = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
+    if (kind === 'primary') {
+      // GitHub says when the window resets; this fake resets it at once (tests shorten waits).
+      res.writeHead(403, {
+        'content-type': 'application/json; charset=utf-8',
+        'x-ratelimit-limit': String(this.limit),
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-used': String(this.limit),
+        'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 2),
+        'x-ratelimit-resource': 'core',
+      });
+      this.remaining = this.limit;
+      return void res.end(
+        JSON.stringify({ message: 'API rate limit exceeded for user ID 1.', documentation_url: docs }),
+      );
+    }
+    res.writeHead(kind === 'secondary429' ? 429 : 403, {
+      'content-type': 'application/json; charset=utf-8',
+      'retry-after': '3',
+      ...this.rateHeaders(),
+    });
+    res.end(
+      JSON.stringify({
+        message:
+          'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.',
+        documentation_url: docs,
+      }),
+    );
+  }
+
+  private rateHeaders(): Record<string, string> {
+    return {
+      'x-ratelimit-limit': String(this.limit),
+      'x-ratelimit-remaining': String(Math.max(this.remaining, 0)),
+      'x-ratelimit-used': String(this.limit - Math.max(this.remaining, 0)),
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+      'x-ratelimit-resource': 'core',
+      'x-github-request-id': createHash('sha1')
+        .update(String(this.requests.length))
+        .digest('hex')
+        .slice(0, 16),
+    };
+  }
+
+  private repoJson() {
+    const { owner, repo, language } = this.options;
+    return {
+      full_name: `${owner}/${repo}`,
+      name: repo,
+      owner: { login: owner },
+      default_branch: 'main',
+      language,
+      clone_url: `${this.origin}/${owner}/${repo}.git`,
+    };
+  }
+
+  private pullJson(p: FakePull) {
+    const { owner, repo } = this.options;
+    return {
+      url: `${this.baseURL}/repos/${owner}/${repo}/pulls/${p.number}`,
+      number: p.number,
+      state: 'closed',
+      title: p.title,
+      body: p.body,
+      user: { login: 'alice' },
+      labels: p.labels.map((name, id) => ({ id, name })),
+      created_at: p.created_at,
+      updated_at: p.updated_at,
+      closed_at: p.merged_at ?? p.updated_at,
+      merged_at: p.merged_at,
+      merge_commit_sha: p.merge_commit_sha,
+      head: { ref: `feature-${p.number}`, sha: 'f'.repeat(40) },
+      base: { ref: 'main', sha: p.base_sha, repo: this.repoJson() },
+    };
+  }
+}
