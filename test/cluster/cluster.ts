@@ -148,7 +148,7 @@ export function ensurePackages(pkgs: string[]): void {
     run('apt-get', ['update', '-qq'], { env });
     aptUpdated = true;
   }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  run('apt-get', ['install', '-y', '-qq', ...missing], { env });
 }
 
 /** Builds the Kubernetes binaries when missing (a warm cache costs milliseconds). */

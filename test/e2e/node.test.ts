@@ -93,6 +93,26 @@ describe('single node', () => {
     expect(r.log).toContain('hello from node 24');
   });
 
+  // Every image the setup built (python,node by default; all five with SCALESWE_SANDBOX_IMAGES=all).
+  const toolchain: Record<string, string> = {
+    python: 'python3 --version && pip --version && pytest --version',
+    node: 'node --version && npm --version',
+    go: 'go version && go env GOROOT',
+    rust: 'rustc --version && cargo --version',
+    java: 'java -version && mvn --version',
+  };
+  it.each(cluster().images.map((ref) => [ref]))('runs git and the toolchain of %s', async (ref) => {
+    const lang = /sandbox-(\w+):/.exec(ref)?.[1] ?? '';
+    expect(toolchain[lang], `toolchain check for ${lang}`).toBeDefined();
+    const r = await runPod(ns().name, `tools-${lang}`, ref, [
+      'sh',
+      '-c',
+      `git --version && ${toolchain[lang]}`,
+    ]);
+    expect(r.phase, r.log).toBe('Succeeded');
+    expect(r.log).toMatch(/git version \d/);
+  });
+
   it('gives pods the network: the kubernetes Service and a registry over HTTPS', async () => {
     const script = [
       'import ssl, urllib.request',
