@@ -1,0 +1,183 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
+import type { StageContext } from './context.ts';
+import { truncateMiddle } from './exec.ts';
+import { candidateRecipes, detectLanguages, MANIFESTS, type RepoFacts } from './recipes.ts';
+import type { StageOutput } from './stageOutput.ts';
+import { loopFailure } from './stageOutput.ts';
+import { runSetup, runTests, type TestRun } from './testRun.ts';
+import { runToolLoop, type Tool } from './toolLoop.ts';
+import { workspaceTools } from './tools.ts';
+import {
+  applyPatch,
+  createWorkspace,
+  listFiles,
+  resetHard,
+  resetToSetup,
+  type Workspace,
+} from './workspace.ts';
+
+interface Attempt {
+  recipe: Recipe;
+  ok: boolean;
+  note: string;
+}
+
+/**
+ * EnvAgent: deterministic recipes first, then (with an LLM) a tool loop. A recipe counts
+ * only when replaying its setup script from a pristine checkout lets the test command
+ * produce parseable per-test results (at base, or at base + the PR's tests).
+ */
+export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
+  const { instance } = ctx.input;
+  const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
+  const facts = await repoFacts(ws);
+  const attempts: Attempt[] = [];
+  for (const recipe of candidateRecipes(facts, instance.language)) {
+    const check = await checkRecipe(ctx, ws, recipe);
+    attempts.push({ recipe, ...check });
+    ctx.log.info(
+      `env: deterministic recipe (${recipe.resultFormat}) ${check.ok ? 'works' : `failed: ${check.note}`}`,
+    );
+    if (check.ok) return envReady(recipe, facts, attempts, check.note);
+  }
+  if (!ctx.llm) {
+    return {
+      outcome: 'rejected',
+      reason: 'EnvSetupFailed',
+      message: `no deterministic recipe worked (${summarize(attempts)}) and no LLM is configured`,
+    };
+  }
+  await resetHard(ws);
+  const finish: Tool<Recipe> = {
+    name: 'finish',
+    description:
+      'Submit the environment recipe. It is replayed from a pristine checkout and must make the test command report per-test results.',
+    parameters: {
+      type: 'object',
+      properties: {
+        setup_script: { type: 'string', description: 'bash script run at the repository root' },
+        test_command: { type: 'string', description: 'runs the whole test suite' },
+        result_format: { type: 'string', enum: [...RESULT_FORMATS] },
+      },
+      required: ['setup_script', 'test_command', 'result_format'],
+    },
+    async run(args) {
+      const format = String(args.result_format) as ResultFormat;
+      if (!RESULT_FORMATS.includes(format))
+        return `error: result_format must be one of ${RESULT_FORMATS.join(', ')}`;
+      const recipe: Recipe = {
+        setupScript: String(args.setup_script ?? ''),
+        testCommand: String(args.test_command ?? ''),
+        resultFormat: format,
+        source: 'llm',
+      };
+      const check = await checkRecipe(ctx, ws, recipe);
+      attempts.push({ recipe, ...check });
+      if (check.ok) return { done: recipe };
+      return `Replaying your recipe from a pristine checkout failed: ${check.note}\n${truncateMiddle(ctx.logTail, 6000)}\nFix it and call finish again.`;
+    },
+  };
+  const tools = workspaceTools(ws.dir, { maxTimeoutSeconds: ctx.input.config.commandTimeoutSeconds });
+  const outcome = await runToolLoop<Recipe>({
+    llm: ctx.llm,
+    agent: 'EnvAgent',
+    system: ENV_SYSTEM,
+    user: envBrief(ctx, facts, attempts),
+    tools: [...tools.tools, finish],
+    maxTurns: ctx.input.config.maxTurns,
+  });
+  if (outcome.status === 'done')
+    return envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent');
+  return loopFailure(
+    outcome,
+    'EnvSetupFailed',
+    `EnvAgent did not produce a working recipe (${summarize(attempts)})`,
+  );
+}
+
+function envReady(recipe: Recipe, facts: RepoFacts, attempts: Attempt[], note: string): StageOutput {
+  const language = detectLanguages(facts)[0];
+  return {
+    outcome: 'succeeded',
+    reason: 'EnvReady',
+    message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}`,
+    recipe,
+    ...(language ? { language } : {}),
+  };
+}
+
+/** Pristine checkout → setup script → test command; ok when some test result was parsed. */
+async function checkRecipe(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+): Promise<{ ok: boolean; note: string }> {
+  const setup = await runSetup(ctx, ws, recipe);
+  if (setup.code !== 0)
+    return { ok: false, note: setup.timedOut ? 'setup timed out' : `setup exited ${setup.code}` };
+  let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
+  if (run.results.size === 0 && ctx.input.instance.testPatch.trim()) {
+    // A repository may have no tests at base; the PR's own tests must then be collectable.
+    if ((await applyPatch(ws, ctx.input.instance.testPatch)) === undefined) {
+      run = await runTests(ctx, ws, recipe, 'at base + test patch');
+    }
+    await resetToSetup(ws);
+  }
+  if (run.timedOut) return { ok: false, note: 'test command timed out' };
+  if (run.results.size === 0)
+    return { ok: false, note: `test command (exit ${run.exitCode}) reported no tests` };
+  return { ok: true, note: `${run.results.size} test(s) collected` };
+}
+
+async function repoFacts(ws: Workspace): Promise<RepoFacts> {
+  const files = await listFiles(ws);
+  const manifests: Record<string, string> = {};
+  for (const m of MANIFESTS) {
+    if (files.includes(m)) manifests[m] = await readFile(path.join(ws.dir, m), 'utf8').catch(() => '');
+  }
+  return { files, manifests };
+}
+
+function summarize(attempts: Attempt[]): string {
+  return (
+    attempts.map((a) => `${a.recipe.source}/${a.recipe.resultFormat}: ${a.note}`).join('; ') || 'no candidate'
+  );
+}
+
+const ENV_SYSTEM = `You set up software repositories so that their test suites run.
+You work in a checkout of the repository at the commit under study. Use the tools to inspect
+the repository and try commands. When the tests run, call finish with:
+- setup_script: a bash script that, replayed from a pristine checkout at the repository root,
+  installs everything needed (create virtualenvs/node_modules inside the repository);
+- test_command: the command that runs the whole suite and reports per-test results;
+- result_format: how to read them: pytest (use -rA), junit-xml, jest-json, vitest-json,
+  go-test-json, cargo, tap.
+Runners that write a report file should write it to "$SCALESWE_RESULTS" (an environment
+variable set when the test command runs), e.g. --junitxml="$SCALESWE_RESULTS" or
+--outputFile="$SCALESWE_RESULTS"; otherwise results are read from the command's output.
+Do not change the repository's source or tests.`;
+
+function envBrief(ctx: StageContext, facts: RepoFacts, attempts: Attempt[]): string {
+  const i = ctx.input.instance;
+  const files =
+    facts.files.length > 300
+      ? `${facts.files.slice(0, 300).join('\n')}\n… (${facts.files.length} files)`
+      : facts.files.join('\n');
+  const tried = attempts
+    .map(
+      (a) =>
+        `--- setup script:\n${a.recipe.setupScript}\n--- test command: ${a.recipe.testCommand}\n--- result: ${a.note}`,
+    )
+    .join('\n');
+  return `Repository ${i.repo} (language: ${i.language}) at commit ${i.baseCommit}.
+Files:
+${files}
+
+Standard recipes were tried and failed:
+${tried || '(none applicable)'}
+
+Last command output:
+${truncateMiddle(ctx.logTail, 6000)}`;
+}

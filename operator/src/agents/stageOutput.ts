@@ -1,0 +1,21 @@
+import type { StageResultArg } from '../api/index.ts';
+import type { LoopOutcome } from './toolLoop.ts';
+
+/** What an agent returns; runStage adds stage, timing, tokens, trajectories and the log tail. */
+export type StageOutput = Omit<
+  StageResultArg,
+  'stage' | 'durationMs' | 'tokensUsed' | 'trajectories' | 'logTail'
+>;
+
+/** Maps an unfinished tool loop to an outcome: budget → rejected, LLM error → failed (retryable). */
+export function loopFailure(outcome: LoopOutcome<unknown>, reason: string, message: string): StageOutput {
+  if (outcome.status === 'budget')
+    return { outcome: 'rejected', reason: 'TokenBudgetExhausted', message: `${message}: ${outcome.message}` };
+  if (outcome.status === 'error')
+    return { outcome: 'failed', reason: 'LlmUnavailable', message: `${message}: ${outcome.message}` };
+  return {
+    outcome: 'rejected',
+    reason,
+    message: `${message}: ${outcome.status === 'maxTurns' ? outcome.message : ''}`,
+  };
+}

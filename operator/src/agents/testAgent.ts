@@ -1,0 +1,200 @@
+import type { Recipe } from '../api/index.ts';
+import type { StageContext } from './context.ts';
+import { truncateMiddle } from './exec.ts';
+import { type Classification, classify } from './grading.ts';
+import { loopFailure, type StageOutput } from './stageOutput.ts';
+import { countStatuses, runSetup, runTests } from './testRun.ts';
+import { runToolLoop, type Tool } from './toolLoop.ts';
+import { workspaceTools } from './tools.ts';
+import {
+  applyPatch,
+  createWorkspace,
+  diffPaths,
+  patchPaths,
+  resetToSetup,
+  type Workspace,
+} from './workspace.ts';
+
+/** A patch that could not be applied is a property of the PR, not a transient failure. */
+export class PatchError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export async function applyOrThrow(
+  ws: Workspace,
+  patch: string,
+  what: string,
+  opts: { index?: boolean } = {},
+) {
+  const err = await applyPatch(ws, patch, opts);
+  if (err !== undefined) {
+    const reason =
+      what === 'gold patch'
+        ? 'GoldPatchDoesNotApply'
+        : what === 'test patch'
+          ? 'TestPatchDoesNotApply'
+          : 'GeneratedTestsDoNotApply';
+    throw new PatchError(reason, `${what} does not apply at the base commit: ${err.slice(0, 1500)}`);
+  }
+}
+
+/** Replays the recipe in a fresh checkout; undefined result means the setup failed. */
+export async function prepareWorkspace(
+  ctx: StageContext,
+  name: string,
+): Promise<{ ws: Workspace; recipe: Recipe } | StageOutput> {
+  const recipe = ctx.input.previous.recipe;
+  if (!recipe)
+    return {
+      outcome: 'failed',
+      reason: 'MissingRecipe',
+      message: 'the env stage has not produced a recipe yet',
+    };
+  const { instance } = ctx.input;
+  const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir(name));
+  const setup = await runSetup(ctx, ws, recipe);
+  if (setup.code !== 0) {
+    return {
+      outcome: 'failed',
+      reason: 'SetupReplayFailed',
+      message: `replaying the setup script ${setup.timedOut ? 'timed out' : `exited ${setup.code}`}`,
+    };
+  }
+  return { ws, recipe };
+}
+
+/** Tests at base + tests, then base + tests + gold; returns the classification and a summary. */
+async function beforeAfter(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  testPatches: [string, string][],
+) {
+  await resetToSetup(ws);
+  for (const [patch, what] of testPatches) await applyOrThrow(ws, patch, what);
+  const pre = await runTests(ctx, ws, recipe, 'before gold patch');
+  await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
+  const post = await runTests(ctx, ws, recipe, 'after gold patch');
+  const c = classify(pre.results, post.results);
+  const summary = `before: ${countStatuses(pre.results)}; after: ${countStatuses(post.results)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
+  return { c, summary, ran: post.results.size > 0, postOutput: post.output, preOutput: pre.output };
+}
+
+/**
+ * TestAgent: the PR's own tests first; when there are none (or they yield no FAIL_TO_PASS)
+ * and generation is allowed, an LLM writes tests against the fixed code, kept apart as
+ * generatedTestPatch (ScaleSWE's f2p_patch).
+ */
+export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
+  const prepared = await prepareWorkspace(ctx, 'tests');
+  if (!('ws' in prepared)) return prepared;
+  const { ws, recipe } = prepared;
+  const { instance, config } = ctx.input;
+  let prNote = 'the PR has no test changes';
+  let ranAny = false;
+  if (instance.testPatch.trim()) {
+    const r = await beforeAfter(ctx, ws, recipe, [[instance.testPatch, 'test patch']]);
+    ranAny = r.ran;
+    if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
+    prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
+  }
+  if (!config.generateTests || !ctx.llm) {
+    if (!instance.testPatch.trim())
+      return {
+        outcome: 'rejected',
+        reason: 'NoTestsAndGenerationDisabled',
+        message: `${prNote}; test generation is ${config.generateTests ? 'unavailable without an LLM' : 'disabled'}`,
+      };
+    return { outcome: 'rejected', reason: ranAny ? 'NoFailToPass' : 'NoTestsRan', message: prNote };
+  }
+  return generateTests(ctx, ws, recipe, prNote);
+}
+
+function testsReady(
+  source: 'pr' | 'generated',
+  c: Classification,
+  summary: string,
+  generated?: string,
+): StageOutput {
+  return {
+    outcome: 'succeeded',
+    reason: 'TestsReady',
+    message: `${source === 'pr' ? "PR's tests" : 'generated tests'}: ${summary}`,
+    testsSource: source,
+    ...(generated !== undefined ? { generatedTestPatch: generated } : {}),
+    FAIL_TO_PASS: c.FAIL_TO_PASS,
+    PASS_TO_PASS: c.PASS_TO_PASS,
+  };
+}
+
+async function generateTests(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  prNote: string,
+): Promise<StageOutput> {
+  const { instance } = ctx.input;
+  const goldPaths = new Set(patchPaths(instance.patch));
+  const tools = workspaceTools(ws.dir, { maxTimeoutSeconds: ctx.input.config.commandTimeoutSeconds });
+  // The agent sees the fixed code (base + PR tests staged + gold); its own edits diff against the index.
+  const agentState = async (generated?: string) => {
+    await resetToSetup(ws);
+    await applyOrThrow(ws, instance.testPatch, 'test patch', { index: true });
+    await applyOrThrow(ws, instance.patch, 'gold patch');
+    if (generated) await applyOrThrow(ws, generated, 'generated tests');
+  };
+  await agentState();
+  const finish: Tool<{ patch: string; c: Classification; summary: string }> = {
+    name: 'finish',
+    description:
+      'Submit the test files you wrote. They are run against the code before and after the fix; at least one new test must fail before and pass after.',
+    parameters: { type: 'object', properties: { summary: { type: 'string' } } },
+    async run() {
+      const files = tools.written.filter((f) => !goldPaths.has(f));
+      if (files.length === 0)
+        return 'You have not written any test file (source files of the fix do not count).';
+      const generated = await diffPaths(ws, files);
+      if (!generated.trim()) return 'Your files do not differ from the repository.';
+      const r = await beforeAfter(ctx, ws, recipe, [
+        [instance.testPatch, 'test patch'],
+        [generated, 'generated tests'],
+      ]);
+      await agentState(generated);
+      if (r.c.FAIL_TO_PASS.length > 0) return { done: { patch: generated, c: r.c, summary: r.summary } };
+      return `No test fails before the fix and passes after it (${r.summary}).\nBefore the fix:\n${truncateMiddle(r.preOutput, 3000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 3000)}\nRevise the tests and call finish again.`;
+    },
+  };
+  const outcome = await runToolLoop<{ patch: string; c: Classification; summary: string }>({
+    llm: ctx.llm!,
+    agent: 'TestAgent',
+    system: TEST_SYSTEM,
+    user: testBrief(ctx, recipe),
+    tools: [...tools.tools, finish],
+    maxTurns: ctx.input.config.maxTurns,
+  });
+  if (outcome.status === 'done')
+    return testsReady('generated', outcome.value.c, outcome.value.summary, outcome.value.patch);
+  return loopFailure(outcome, 'NoFailToPass', `${prNote}; TestAgent wrote no failing-then-passing test`);
+}
+
+const TEST_SYSTEM = `You write regression tests for a bug fix that has already been applied to this checkout.
+Write new test files (or extend existing test files) that FAIL on the code before the fix and
+PASS after it, and exercise the behaviour the fix changes through the public interface.
+Do not modify non-test source files. Use run_command to run your tests against the fixed code.
+When done, call finish; your tests will be run with and without the fix.`;
+
+function testBrief(ctx: StageContext, recipe: Recipe): string {
+  const i = ctx.input.instance;
+  return `Repository ${i.repo}, PR #${i.pullNumber}: ${i.title}
+${truncateMiddle(i.body, 3000)}
+
+The fix (already applied):
+${truncateMiddle(i.patch, 12000)}
+
+The test suite runs with: ${recipe.testCommand}
+(result format ${recipe.resultFormat}; the environment is already set up).`;
+}

@@ -1,0 +1,84 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Recipe } from '../api/index.ts';
+import type { StageContext } from './context.ts';
+import { type ExecResult, sh } from './exec.ts';
+import { parseTestResults, type TestResults } from './parsers/index.ts';
+import { resetHard, snapshotSetup, type Workspace } from './workspace.ts';
+
+/** Environment every command of a stage gets: non-interactive, CI mode, no update checks. */
+export const RUN_ENV: Record<string, string> = {
+  CI: '1',
+  PIP_DISABLE_PIP_VERSION_CHECK: '1',
+  PIP_NO_INPUT: '1',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+  npm_config_update_notifier: 'false',
+  PYTHONDONTWRITEBYTECODE: '1',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+};
+
+/** Replays a recipe's setup script from a pristine checkout and snapshots the result. */
+export async function runSetup(ctx: StageContext, ws: Workspace, recipe: Recipe): Promise<ExecResult> {
+  await resetHard(ws);
+  const script = path.join(path.dirname(ws.dir), `${path.basename(ws.dir)}.setup.sh`);
+  await writeFile(script, recipe.setupScript);
+  const r = await sh(`bash ${JSON.stringify(script)}`, {
+    cwd: ws.dir,
+    timeoutMs: ctx.commandTimeoutMs,
+    env: RUN_ENV,
+  });
+  ctx.remember(`setup (exit ${r.code}${r.timedOut ? ', timed out' : ''})`, r.output);
+  if (r.code === 0) await snapshotSetup(ws);
+  return r;
+}
+
+export interface TestRun {
+  results: TestResults;
+  exitCode: number;
+  timedOut: boolean;
+  output: string;
+}
+
+/**
+ * Runs the recipe's test command. Runners that write reports get "$SCALESWE_RESULTS";
+ * the report file wins over stdout when present.
+ */
+export async function runTests(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  label: string,
+): Promise<TestRun> {
+  const resultsFile = `${ws.dir}.results`;
+  await rm(resultsFile, { force: true });
+  const r = await sh(recipe.testCommand, {
+    cwd: ws.dir,
+    timeoutMs: ctx.commandTimeoutMs,
+    env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },
+  });
+  let report = '';
+  try {
+    report = await readFile(resultsFile, 'utf8');
+  } catch {
+    // runner printed to stdout
+  }
+  const results = parseTestResults(recipe.resultFormat, report.trim() ? report : r.output, {
+    rootDir: ws.dir,
+  });
+  const counts = countStatuses(results);
+  ctx.remember(`tests ${label} (exit ${r.code}${r.timedOut ? ', timed out' : ''}; ${counts})`, r.output);
+  ctx.log.info(`tests ${label}: exit ${r.code}, ${counts}`);
+  return { results, exitCode: r.code, timedOut: r.timedOut, output: r.output };
+}
+
+export function countStatuses(results: TestResults): string {
+  const n: Record<string, number> = {};
+  for (const s of results.values()) n[s] = (n[s] ?? 0) + 1;
+  return (
+    Object.entries(n)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ') || 'no tests'
+  );
+}

@@ -1,0 +1,34 @@
+import type { StageContext } from './context.ts';
+import { verifyRuns } from './grading.ts';
+import type { TestResults } from './parsers/index.ts';
+import type { StageOutput } from './stageOutput.ts';
+import { applyOrThrow, prepareWorkspace } from './testAgent.ts';
+import { runTests } from './testRun.ts';
+
+/**
+ * Verifier: a fresh replay of the recipe, the pre state once more and the post-gold state
+ * `reruns` times; labels survive only if all runs agree (see grading.verifyRuns).
+ */
+export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
+  const prepared = await prepareWorkspace(ctx, 'verify');
+  if (!('ws' in prepared)) return prepared;
+  const { ws, recipe } = prepared;
+  const { instance, previous, config } = ctx.input;
+  await applyOrThrow(ws, instance.testPatch, 'test patch');
+  if (previous.generatedTestPatch) await applyOrThrow(ws, previous.generatedTestPatch, 'generated tests');
+  const pre = [(await runTests(ctx, ws, recipe, 'before gold patch')).results];
+  await applyOrThrow(ws, instance.patch, 'gold patch');
+  const post: TestResults[] = [];
+  for (let i = 1; i <= config.reruns; i++)
+    post.push((await runTests(ctx, ws, recipe, `after gold patch, run ${i}/${config.reruns}`)).results);
+  const v = verifyRuns(pre, post, previous);
+  const flaky = v.flaky.length ? `; flaky: ${v.flaky.slice(0, 10).join(', ')}` : '';
+  return {
+    outcome: v.outcome,
+    reason: v.reason,
+    message: `${v.message}${flaky}`,
+    FAIL_TO_PASS: v.FAIL_TO_PASS,
+    PASS_TO_PASS: v.PASS_TO_PASS,
+    ...(previous.testsSource ? { testsSource: previous.testsSource } : {}),
+  };
+}
