@@ -72,6 +72,11 @@ export interface GitSourceOptions {
   concurrency?: number;
 }
 
+interface BranchCommits {
+  messages: string[];
+  firstAuthoredAt: string | undefined;
+}
+
 const RECORD = '\x1e';
 const FIELD = '\x1f';
 
@@ -109,6 +114,7 @@ export class GitPrSource implements PrSource {
     const commits = log.split(RECORD).filter((r) => r.trim() !== '');
     const filters = this.options.filters;
     const prs: PrCommit[] = [];
+    const mainline = new Set<string>();
     let last = cursor;
     let exhausted = commits.length < limit;
     for (const record of commits) {
@@ -120,12 +126,16 @@ export class GitPrSource implements PrSource {
         break;
       }
       last = sha;
+      mainline.add(sha);
       const pr = parsePrCommit(sha, parents.split(' ').filter(Boolean), authoredAt, committedAt, message);
       if (pr !== undefined && inWindow(committedAt, filters)) prs.push(pr);
     }
-    const diffs = await this.diffs(gitDir, prs);
+    const [diffs, branches] = await Promise.all([
+      this.diffs(gitDir, prs),
+      this.branchCommits(gitDir, prs, mainline),
+    ]);
     const decisions = await mapLimited(prs, this.options.concurrency ?? 8, (pr) =>
-      this.decide(gitDir, pr, diffs.get(pr.commit) ?? ''),
+      this.decide(gitDir, pr, diffs.get(pr.commit) ?? '', branches.get(pr.commit)),
     );
     const candidates: CandidatePR[] = [];
     const rejected: RejectedPR[] = [];
@@ -170,7 +180,12 @@ export class GitPrSource implements PrSource {
     return byCommit;
   }
 
-  private async decide(gitDir: string, pr: PrCommit, diff: string): Promise<CandidatePR | RejectedPR> {
+  private async decide(
+    gitDir: string,
+    pr: PrCommit,
+    diff: string,
+    branch: BranchCommits | undefined,
+  ): Promise<CandidatePR | RejectedPR> {
     const filters = this.options.filters;
     const metadataReject = screenMetadata(
       { pullNumber: pr.pullNumber, merged: true, labels: undefined },
@@ -183,7 +198,6 @@ export class GitPrSource implements PrSource {
     if (changeReject) return changeReject;
     // A merge commit's own message says little; the PR's commits carry the "Fixes #N" and the
     // PR's start time. A squash commit already contains both.
-    const branch = pr.head === undefined ? undefined : await this.branchCommits(gitDir, pr.base, pr.head);
     const texts = [pr.title, pr.body, ...(branch?.messages ?? [pr.message])];
     const issueNumbers = linkedIssueNumbers(this.repo, pr.pullNumber, texts);
     const linkReject = screenLinks(pr.pullNumber, issueNumbers, filters);
@@ -204,19 +218,51 @@ export class GitPrSource implements PrSource {
     });
   }
 
+  /**
+   * The commits of every merged branch of a page, in one git process: everything reachable from
+   * the heads but not from the page's oldest base, then per PR a walk from its head that stops
+   * at mainline commits (the PR's base and older merges) — i.e. `base..head` for each PR.
+   */
   private async branchCommits(
     gitDir: string,
-    base: string,
-    head: string,
-  ): Promise<{ messages: string[]; firstAuthoredAt: string | undefined }> {
-    const out = await git(gitDir, ['log', `--format=%aI${FIELD}%B${RECORD}`, `${base}..${head}`, '--']);
-    const records = out.split(RECORD).filter((r) => r.trim() !== '');
-    const parsed = records.map((r) => {
-      const [at = '', message = ''] = r.replace(/^\n/, '').split(FIELD);
-      return { at, message };
-    });
-    const dates = parsed.map((p) => p.at).sort((a, b) => Date.parse(a) - Date.parse(b));
-    return { messages: parsed.map((p) => p.message), firstAuthoredAt: dates[0] };
+    prs: readonly PrCommit[],
+    mainline: ReadonlySet<string>,
+  ): Promise<Map<string, BranchCommits>> {
+    const byPr = new Map<string, BranchCommits>();
+    const merges = prs.filter((p) => p.head !== undefined);
+    const oldestBase = prs.at(-1)?.base;
+    if (merges.length === 0 || oldestBase === undefined) return byPr;
+    const out = await git(gitDir, [
+      'log',
+      `--format=%H${FIELD}%P${FIELD}%aI${FIELD}%B${RECORD}`,
+      ...merges.map((p) => p.head!),
+      '--not',
+      oldestBase,
+      '--',
+    ]);
+    const commits = new Map<string, { parents: string[]; authoredAt: string; message: string }>();
+    for (const record of out.split(RECORD)) {
+      if (record.trim() === '') continue;
+      const [sha = '', parents = '', authoredAt = '', message = ''] = record.replace(/^\n/, '').split(FIELD);
+      commits.set(sha, { parents: parents.split(' ').filter(Boolean), authoredAt, message });
+    }
+    for (const pr of merges) {
+      const messages: string[] = [];
+      let first: string | undefined;
+      const seen = new Set<string>();
+      const stack = [pr.head!];
+      while (stack.length > 0) {
+        const sha = stack.pop()!;
+        const c = commits.get(sha);
+        if (c === undefined || seen.has(sha) || mainline.has(sha) || sha === pr.base) continue;
+        seen.add(sha);
+        messages.push(c.message);
+        if (first === undefined || Date.parse(c.authoredAt) < Date.parse(first)) first = c.authoredAt;
+        stack.push(...c.parents);
+      }
+      byPr.set(pr.commit, { messages, firstAuthoredAt: first });
+    }
+    return byPr;
   }
 
   private async rootLanguage(gitDir: string, commit: string): Promise<Language | undefined> {
