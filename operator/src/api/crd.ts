@@ -42,9 +42,33 @@ export function toStructural(node: unknown, path = '$'): unknown {
   return out;
 }
 
+/**
+ * An object default of `{}` (zod's prefault) is stored as written, and the API server
+ * checks the object's CEL rules against it WITHOUT applying the nested defaults, so a rule
+ * such as `self.maxParallel <= self.maxPRs` fails on `{}`. Spell out the nested defaults.
+ */
+export function expandObjectDefaults(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(expandObjectDefaults);
+  if (node === null || typeof node !== 'object') return node;
+  const input = node as JsonSchema;
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(input)) {
+    out[key] = key === 'default' || key === 'enum' ? value : expandObjectDefaults(value);
+  }
+  const props = out.properties as Record<string, JsonSchema> | undefined;
+  if (props && out.default !== null && typeof out.default === 'object' && !Array.isArray(out.default)) {
+    const filled: JsonSchema = { ...(out.default as JsonSchema) };
+    for (const [name, prop] of Object.entries(props)) {
+      if (!(name in filled) && prop.default !== undefined) filled[name] = prop.default;
+    }
+    out.default = filled;
+  }
+  return out;
+}
+
 export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
-  return toStructural(
-    z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'throw' }),
+  return expandObjectDefaults(
+    toStructural(z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'throw' })),
   ) as JsonSchema;
 }
 
