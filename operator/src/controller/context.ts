@@ -1,0 +1,29 @@
+import type { CurationRun, SWEInstance } from '../api/index.ts';
+import type { EventRecorder, Informer, Kube, Logger, OperatorMetrics, WriteOverlay } from '../kube/index.ts';
+import type { ObservedStagePod } from './instance-plan.ts';
+import type { RawObject } from './resources.ts';
+import type { PrSourceFactory } from './sources.ts';
+
+export type RawPod = ObservedStagePod & RawObject;
+
+/** What both reconcilers share: the client, the caches, and the operator's settings. */
+export interface ControllerContext {
+  kube: Kube;
+  runs: Informer<RawObject>;
+  instances: Informer<RawObject>;
+  pods: Informer<RawPod>;
+  runOverlay: WriteOverlay<RawObject>;
+  instanceOverlay: WriteOverlay<RawObject>;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  log: Logger;
+  sourceFactory: PrSourceFactory;
+  gitCacheDir?: string;
+  /** LLM gateway reachable from sandbox pods, and how to mint a per-pod token for it. */
+  gateway?: { url: string; token: (instance: SWEInstance, stage: string) => string };
+  /** Max bytes of a pod log read back for its result envelope. */
+  logLimitBytes: number;
+  now: () => Date;
+  /** Parsed runs by resourceVersion (each instance reconcile reads its run). */
+  parsedRuns: Map<string, { rv: string; run: CurationRun }>;
+}

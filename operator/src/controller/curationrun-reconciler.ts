@@ -1,0 +1,240 @@
+import {
+  CurationRun,
+  type CurationRunStatus,
+  formatIssues,
+  instanceIdFor,
+  instanceObjectName,
+  SWEInstance,
+} from '../api/index.ts';
+import {
+  errorMessage,
+  isAlreadyExists,
+  type Logger,
+  type ReconcileResult,
+  TerminalError,
+  updateStatus,
+} from '../kube/index.ts';
+import type { MiningPage, PrSource } from '../mining/types.ts';
+import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import type { ControllerContext } from './context.ts';
+import { CURATIONRUNS, controllerRef, key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
+import {
+  computeRunStatus,
+  failedRunStatus,
+  type MinedPage,
+  miningCapacity,
+  sourceKindOf,
+  summarizeInstances,
+} from './run-plan.ts';
+import { InvalidSourceError } from './sources.ts';
+
+/**
+ * Instances we created that the cache has not shown yet (controller-runtime's
+ * "expectations"): counted as in flight, so a lagging cache never lets a run exceed
+ * maxParallel or maxPRs.
+ */
+export class CreationExpectations {
+  private readonly pending = new Map<string, Set<string>>();
+
+  expect(runKey: string, name: string): void {
+    let names = this.pending.get(runKey);
+    if (!names) {
+      names = new Set();
+      this.pending.set(runKey, names);
+    }
+    names.add(name);
+  }
+
+  observed(runKey: string, name: string): void {
+    this.pending.get(runKey)?.delete(name);
+  }
+
+  /** Names still expected after dropping those the cache now has. */
+  outstanding(runKey: string, cached: ReadonlySet<string>): number {
+    const names = this.pending.get(runKey);
+    if (!names) return 0;
+    for (const n of names) if (cached.has(n)) names.delete(n);
+    return names.size;
+  }
+}
+
+export interface RunReconcilerState {
+  expectations: CreationExpectations;
+  /** One source per run generation: git clones and GitHub ETag caches are reused across pages. */
+  sources: Map<string, { generation: number | undefined; source: Promise<PrSource> }>;
+}
+
+function parseRun(raw: RawObject): CurationRun {
+  const parsed = CurationRun.safeParse(raw);
+  if (!parsed.success)
+    throw new TerminalError('InvalidSpec', formatIssues(parsed.error.issues).slice(0, 5).join('; '));
+  return parsed.data;
+}
+
+function sourceFor(ctx: ControllerContext, state: RunReconcilerState, run: CurationRun): Promise<PrSource> {
+  const k = key(run.metadata.namespace, run.metadata.name);
+  const cached = state.sources.get(k);
+  if (cached && cached.generation === run.metadata.generation) return cached.source;
+  const source = ctx.sourceFactory(run, {
+    readSecret: (namespace, name, secretKey) => ctx.kube.readSecretKey(namespace, name, secretKey),
+    ...(ctx.gitCacheDir && { gitCacheDir: ctx.gitCacheDir }),
+  });
+  source.catch(() => state.sources.delete(k));
+  state.sources.set(k, { generation: run.metadata.generation, source });
+  return source;
+}
+
+/** Instance objects for a page's candidates: deterministic names, owned by the run. */
+function instancesFor(run: CurationRun, runRaw: RawObject, page: MiningPage): SWEInstance[] {
+  const runName = run.metadata.name ?? '';
+  return page.candidates.map((candidate) => {
+    const instanceId = candidate.instanceId ?? instanceIdFor(candidate.repo, candidate.pullNumber);
+    return SWEInstance.parse({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'SWEInstance',
+      metadata: {
+        name: instanceObjectName(runName, instanceId),
+        namespace: run.metadata.namespace,
+        labels: { [LABEL_RUN]: labelValue(runName) },
+        ownerReferences: [controllerRef(runRaw)],
+      },
+      spec: { ...candidate, instanceId, runRef: runName },
+    });
+  });
+}
+
+/**
+ * validate → count instances → mine one page when there is room (create its instances,
+ * then persist the cursor) → write status. Creating before persisting the cursor means a
+ * crash in between re-mines the same page and meets AlreadyExists: nothing is lost and
+ * nothing is duplicated.
+ */
+export async function reconcileRun(
+  ctx: ControllerContext,
+  state: RunReconcilerState,
+  k: string,
+  log: Logger,
+): Promise<ReconcileResult | undefined> {
+  const { namespace, name } = splitKey(k);
+  const raw = ctx.runOverlay.resolve(ctx.runs.get(namespace, name));
+  if (!raw || raw.metadata.deletionTimestamp) return undefined;
+  let run = parseRun(raw);
+  let base = raw;
+
+  const cachedInstances = ctx.instances.byIndex('run', k);
+  const names = new Set(cachedInstances.map((i) => i.metadata.name ?? ''));
+  const outstanding = state.expectations.outstanding(k, names);
+  const summary = summarizeInstances(
+    cachedInstances.map((i) => ({ status: i.status as SWEInstance['status'] })),
+  );
+  summary.instances += outstanding;
+  summary.running += outstanding;
+
+  let mined: MinedPage | undefined;
+  let sourceError: { reason: string; message: string } | undefined;
+  let requeueAfterMs: number | undefined;
+  const capacity = miningCapacity(run, summary);
+  if (capacity > 0) {
+    // The cursor must be the stored one, not a cached copy: re-read before mining.
+    base = await ctx.kube.get<RawObject>(CURATIONRUNS, namespace, name);
+    run = parseRun(base);
+    const fromCursor = run.status?.cursor?.[sourceKindOf(run)];
+    try {
+      const source = await sourceFor(ctx, state, run);
+      const page = await source.nextPage(fromCursor, capacity);
+      for (const instance of instancesFor(run, base, page)) {
+        state.expectations.expect(k, instance.metadata.name ?? '');
+        try {
+          await ctx.kube.create(SWEINSTANCES, namespace, instance);
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+        }
+      }
+      mined = {
+        fromCursor,
+        page: {
+          cursor: page.cursor,
+          exhausted: page.exhausted,
+          rejected: page.rejected,
+          candidates: page.candidates.length,
+        },
+      };
+      summary.instances += page.candidates.length;
+      summary.running += page.candidates.length;
+      log.info(
+        { candidates: page.candidates.length, rejected: page.rejected.length, exhausted: page.exhausted },
+        'mined a page',
+      );
+      // Room left and more to mine: continue without waiting for an event.
+      if (!page.exhausted) requeueAfterMs = 0;
+    } catch (err) {
+      if (err instanceof InvalidSourceError) throw new TerminalError('InvalidSource', err.message);
+      sourceError = { reason: 'SourceError', message: errorMessage(err).slice(0, 1000) };
+    }
+  }
+
+  const now = ctx.now();
+  let before: CurationRunStatus | undefined;
+  const write = await updateStatus(
+    ctx.kube,
+    CURATIONRUNS,
+    base,
+    (fresh) => {
+      const freshRun = fresh === base ? run : parseRun(fresh);
+      before = freshRun.status;
+      return computeRunStatus({
+        run: freshRun,
+        summary,
+        now,
+        ...(mined && { mined }),
+        ...(sourceError && { sourceError }),
+      });
+    },
+    {
+      overlay: ctx.runOverlay,
+      onConflict: () => ctx.metrics.statusConflicts.inc({ controller: 'curationrun' }),
+    },
+  );
+  const after = write.object.status as CurationRunStatus | undefined;
+  if (write.written && after?.phase !== before?.phase) {
+    log.info({ phase: after?.phase, progress: after?.progress }, 'run phase changed');
+    ctx.events.record(
+      write.object,
+      'Normal',
+      after?.phase ?? 'Unknown',
+      'Reconcile',
+      `run is ${after?.phase}: ${after?.progress ?? ''} instances finished`,
+    );
+  }
+  // A failing source is retried with the controller's backoff, keeping the condition.
+  if (sourceError) throw new Error(`${sourceError.reason}: ${sourceError.message}`);
+  return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+}
+
+export async function recordRunTerminal(
+  ctx: ControllerContext,
+  k: string,
+  err: TerminalError,
+): Promise<void> {
+  const { namespace, name } = splitKey(k);
+  const raw = ctx.runOverlay.resolve(ctx.runs.get(namespace, name));
+  if (!raw) return;
+  const now = ctx.now();
+  const write = await updateStatus(
+    ctx.kube,
+    CURATIONRUNS,
+    raw,
+    (fresh) =>
+      failedRunStatus(
+        {
+          status: fresh.status as CurationRunStatus | undefined,
+          metadata: fresh.metadata as CurationRun['metadata'],
+        },
+        err.reason,
+        err.message,
+        now,
+      ),
+    { overlay: ctx.runOverlay },
+  );
+  if (write.written) ctx.events.record(write.object, 'Warning', err.reason, 'Validate', err.message);
+}

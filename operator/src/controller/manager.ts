@@ -1,0 +1,203 @@
+import { INSTANCE_PHASES } from '../api/index.ts';
+import {
+  Controller,
+  collectionPath,
+  EventRecorder,
+  Informer,
+  type Kube,
+  type Logger,
+  type OperatorMetrics,
+  type WorkQueueOptions,
+  WriteOverlay,
+} from '../kube/index.ts';
+import { LABEL_MANAGED_BY, MANAGED_BY } from '../sandbox/index.ts';
+import type { ControllerContext, RawPod } from './context.ts';
+import {
+  CreationExpectations,
+  type RunReconcilerState,
+  reconcileRun,
+  recordRunTerminal,
+} from './curationrun-reconciler.ts';
+import { CURATIONRUNS, key, ownerKey, type RawObject, SWEINSTANCES } from './resources.ts';
+import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
+import { reconcileInstance, recordInstanceTerminal } from './sweinstance-reconciler.ts';
+
+export interface ManagerOptions {
+  kube: Kube;
+  /** Watch one namespace; undefined = all namespaces. */
+  namespace?: string;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** Reporting instance for Events (pod or host name). */
+  identity: string;
+  sourceFactory?: PrSourceFactory;
+  runWorkers?: number;
+  instanceWorkers?: number;
+  queue?: WorkQueueOptions;
+  resyncMs?: number;
+  gitCacheDir?: string;
+  gateway?: ControllerContext['gateway'];
+  logLimitBytes?: number;
+  now?: () => Date;
+}
+
+/**
+ * Wires caches to controllers: runs, instances and sandbox pods are watched; an instance
+ * change wakes its run (counts), a pod change wakes its instance, a run spec change wakes
+ * the run's instances (suspend, limits).
+ */
+export class Manager {
+  readonly ctx: ControllerContext;
+  readonly runController: Controller;
+  readonly instanceController: Controller;
+  private readonly informers: Informer<RawObject>[];
+  private readonly runGenerations = new Map<string, number | undefined>();
+
+  constructor(opts: ManagerOptions) {
+    const { kube, namespace, log, metrics } = opts;
+    const resyncMs = opts.resyncMs ?? 300_000;
+    const runs = new Informer<RawObject>({
+      name: 'curationruns',
+      kube,
+      path: collectionPath(CURATIONRUNS, namespace),
+      list: () => kube.list<RawObject>(CURATIONRUNS, namespace),
+      resyncMs,
+      log,
+    });
+    const instances = new Informer<RawObject>({
+      name: 'sweinstances',
+      kube,
+      path: collectionPath(SWEINSTANCES, namespace),
+      list: () => kube.list<RawObject>(SWEINSTANCES, namespace),
+      resyncMs,
+      log,
+      indexers: {
+        run: (obj) => {
+          const owner = ownerKey(obj, 'CurationRun');
+          return owner ? [owner] : [];
+        },
+      },
+    });
+    const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+    const pods = new Informer<RawPod>({
+      name: 'pods',
+      kube,
+      path: collectionPath('pods', namespace),
+      list: () => kube.listPods(namespace, selector) as never,
+      labelSelector: selector,
+      resyncMs,
+      log,
+      indexers: {
+        instance: (obj) => {
+          const owner = ownerKey(obj, 'SWEInstance');
+          return owner ? [owner] : [];
+        },
+      },
+    });
+    this.informers = [runs, instances, pods as unknown as Informer<RawObject>];
+
+    this.ctx = {
+      kube,
+      runs,
+      instances,
+      pods,
+      runOverlay: new WriteOverlay(),
+      instanceOverlay: new WriteOverlay(),
+      events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
+      metrics,
+      log,
+      sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
+      ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
+      ...(opts.gateway && { gateway: opts.gateway }),
+      logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
+      now: opts.now ?? (() => new Date()),
+      parsedRuns: new Map(),
+    };
+    const ctx = this.ctx;
+    const runState: RunReconcilerState = { expectations: new CreationExpectations(), sources: new Map() };
+
+    this.runController = new Controller({
+      name: 'curationrun',
+      reconcile: (k, l) => reconcileRun(ctx, runState, k, l),
+      onTerminal: (k, err) => recordRunTerminal(ctx, k, err),
+      queue: { concurrency: opts.runWorkers ?? 2, ...opts.queue },
+      metrics,
+      log,
+    });
+    this.instanceController = new Controller({
+      name: 'sweinstance',
+      reconcile: (k, l) => reconcileInstance(ctx, k, l),
+      onTerminal: (k, err) => recordInstanceTerminal(ctx, k, err),
+      queue: { concurrency: opts.instanceWorkers ?? 8, ...opts.queue },
+      metrics,
+      log,
+    });
+
+    runs.onEvent((obj, event) => {
+      const k = key(obj.metadata.namespace, obj.metadata.name);
+      if (event === 'delete') {
+        ctx.runOverlay.forget(obj);
+        ctx.parsedRuns.delete(k);
+        this.runGenerations.delete(k);
+        return;
+      }
+      this.runController.enqueue(k);
+      const generation = obj.metadata.generation;
+      if (event === 'update' && this.runGenerations.get(k) !== generation) {
+        for (const i of instances.byIndex('run', k))
+          this.instanceController.enqueue(key(i.metadata.namespace, i.metadata.name));
+      }
+      this.runGenerations.set(k, generation);
+    });
+    instances.onEvent((obj, event) => {
+      const k = key(obj.metadata.namespace, obj.metadata.name);
+      const owner = ownerKey(obj, 'CurationRun');
+      if (event === 'delete') ctx.instanceOverlay.forget(obj);
+      else this.instanceController.enqueue(k);
+      // Batches the run's recount: many instances finishing in a burst cost one reconcile.
+      if (owner) {
+        runState.expectations.observed(owner, obj.metadata.name ?? '');
+        if (event !== 'resync') this.runController.queue.addAfter(owner, 200);
+      }
+    });
+    pods.onEvent((obj) => {
+      const owner = ownerKey(obj, 'SWEInstance');
+      if (owner) this.instanceController.enqueue(owner);
+    });
+
+    metrics.gauge('scaleswe_instances', 'SWEInstances by phase (from the cache)', ['phase'], () => {
+      const counts = new Map<string, number>(INSTANCE_PHASES.map((p) => [p, 0]));
+      for (const i of instances.list()) {
+        const phase = (i.status as { phase?: string } | undefined)?.phase ?? 'Pending';
+        counts.set(phase, (counts.get(phase) ?? 0) + 1);
+      }
+      return [...counts].map(([phase, n]) => [{ phase }, n]);
+    });
+    metrics.gauge('scaleswe_workqueue_in_flight', 'Reconciles running now', ['controller'], () => [
+      [{ controller: 'curationrun' }, this.runController.queue.inFlight],
+      [{ controller: 'sweinstance' }, this.instanceController.queue.inFlight],
+    ]);
+  }
+
+  hasSynced(): boolean {
+    return this.informers.every((i) => i.hasSynced());
+  }
+
+  /** Fills the caches, then starts reconciling (controllers never act on a partial cache). */
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+    this.runController.start();
+    this.instanceController.start();
+    this.ctx.log.info(
+      { runs: this.ctx.runs.list().length, instances: this.ctx.instances.list().length },
+      'caches synced; reconciling',
+    );
+  }
+
+  /** Finishes in-flight reconciles, then stops watching. */
+  async stop(): Promise<void> {
+    await Promise.all([this.runController.stop(), this.instanceController.stop()]);
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+}

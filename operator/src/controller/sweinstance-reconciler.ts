@@ -1,0 +1,176 @@
+import {
+  CurationRun,
+  formatIssues,
+  SWEInstance,
+  type SWEInstanceStatus,
+  setCondition,
+} from '../api/index.ts';
+import {
+  errorMessage,
+  isAlreadyExists,
+  isNotFound,
+  type Logger,
+  type ReconcileResult,
+  TerminalError,
+  updateStatus,
+} from '../kube/index.ts';
+import { buildStagePod, type DecodedStageResult, decodeStageResult } from '../sandbox/index.ts';
+import type { ControllerContext } from './context.ts';
+import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
+import { key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
+
+/** The run of an instance, parsed once per resourceVersion. */
+export function runOf(ctx: ControllerContext, namespace: string, name: string): CurationRun | undefined {
+  const raw = ctx.runOverlay.resolve(ctx.runs.get(namespace, name));
+  if (!raw) return undefined;
+  const k = key(namespace, name);
+  const rv = raw.metadata.resourceVersion ?? '';
+  const hit = ctx.parsedRuns.get(k);
+  if (hit?.rv === rv) return hit.run;
+  const parsed = CurationRun.safeParse(raw);
+  if (!parsed.success) return undefined; // the run reconciler reports it
+  ctx.parsedRuns.set(k, { rv, run: parsed.data });
+  return parsed.data;
+}
+
+function parseInstance(raw: RawObject): SWEInstance {
+  const parsed = SWEInstance.safeParse(raw);
+  if (!parsed.success)
+    throw new TerminalError('InvalidInstance', formatIssues(parsed.error.issues).slice(0, 5).join('; '));
+  return parsed.data;
+}
+
+async function readResult(
+  ctx: ControllerContext,
+  namespace: string,
+  podName: string,
+  log: Logger,
+): Promise<DecodedStageResult> {
+  const pod = ctx.pods.get(namespace, podName);
+  const terminationMessage = pod ? terminationMessageOf(pod) : undefined;
+  let podLog: string | undefined;
+  try {
+    podLog = await ctx.kube.readPodLog(namespace, podName, AGENT_CONTAINER, ctx.logLimitBytes);
+  } catch (err) {
+    // No kubelet (or the node is gone): the termination message may still carry the result.
+    log.debug({ pod: podName, err: errorMessage(err) }, 'pod log unavailable; using the termination message');
+  }
+  return decodeStageResult({
+    ...(podLog !== undefined && { log: podLog }),
+    ...(terminationMessage !== undefined && { terminationMessage }),
+  });
+}
+
+/**
+ * Thin: observe (cache + read-your-writes overlay), plan (pure), act in the plan's order:
+ * status first, then pod deletions, then pod creation.
+ */
+export async function reconcileInstance(
+  ctx: ControllerContext,
+  k: string,
+  log: Logger,
+): Promise<ReconcileResult | undefined> {
+  const { namespace, name } = splitKey(k);
+  const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
+  if (!raw || raw.metadata.deletionTimestamp) return undefined;
+  const instance = parseInstance(raw);
+  const run = runOf(ctx, namespace, instance.spec.runRef);
+  const pods = ctx.pods.byIndex('instance', k);
+  const now = ctx.now();
+  const results = new Map<string, DecodedStageResult>();
+  let plan = planInstance({ instance, run, pods, now, results });
+  if (plan.readResultOf) {
+    results.set(plan.readResultOf, await readResult(ctx, namespace, plan.readResultOf, log));
+    plan = planInstance({ instance, run, pods, now, results });
+  }
+
+  // On a 409 the plan is made again from the fresh object: status and actions stay consistent.
+  let finalPlan: InstancePlan = plan;
+  let finalInstance = instance;
+  const write = await updateStatus(
+    ctx.kube,
+    SWEINSTANCES,
+    raw,
+    (fresh) => {
+      if (fresh !== raw) {
+        finalInstance = parseInstance(fresh);
+        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results });
+      }
+      return finalPlan.status;
+    },
+    {
+      overlay: ctx.instanceOverlay,
+      onConflict: () => ctx.metrics.statusConflicts.inc({ controller: 'sweinstance' }),
+    },
+  );
+  if (write.written) log.debug({ phase: finalPlan.status.phase }, 'status written');
+  for (const event of finalPlan.events)
+    ctx.events.record(write.object, event.type, event.reason, 'Reconcile', event.message);
+
+  for (const podName of finalPlan.deletePods) {
+    try {
+      await ctx.kube.deletePod(namespace, podName);
+      log.debug({ pod: podName }, 'deleted pod');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  if (finalPlan.createPod && run) {
+    const { stage, attempt, name: podName } = finalPlan.createPod;
+    const owner = { ...finalInstance, metadata: { ...finalInstance.metadata, uid: raw.metadata.uid } };
+    const pod = buildStagePod({
+      run,
+      instance: owner,
+      stage,
+      attempt,
+      namespace,
+      runnerImage: run.spec.agents.runnerImage,
+      image: run.spec.agents.images[instance.spec.language],
+      ...(ctx.gateway &&
+        run.spec.llm && { gatewayURL: ctx.gateway.url, gatewayToken: ctx.gateway.token(instance, stage) }),
+    });
+    try {
+      await ctx.kube.createPod(namespace, pod);
+      log.info({ pod: podName, stage, attempt }, 'created sandbox pod');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };
+}
+
+/** A TerminalError on an instance: Failed with the reason, kept for humans. */
+export async function recordInstanceTerminal(
+  ctx: ControllerContext,
+  k: string,
+  err: TerminalError,
+): Promise<void> {
+  const { namespace, name } = splitKey(k);
+  const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
+  if (!raw) return;
+  const now = ctx.now();
+  await updateStatus(
+    ctx.kube,
+    SWEINSTANCES,
+    raw,
+    (fresh) => {
+      const status = (fresh.status ?? {}) as SWEInstanceStatus;
+      return {
+        ...status,
+        phase: 'Failed',
+        lastError: {
+          reason: err.reason,
+          message: err.message,
+          time: status.lastError?.time ?? now.toISOString(),
+        },
+        conditions: setCondition(
+          status.conditions ?? [],
+          { type: 'Ready', status: 'False', reason: err.reason, message: err.message },
+          now,
+        ),
+      };
+    },
+    { overlay: ctx.instanceOverlay },
+  );
+}

@@ -1,0 +1,137 @@
+// The `operator` command: node operator/src/main.ts [options]
+// Runs in-cluster (service account) or out-of-cluster (--kubeconfig / KUBECONFIG).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { Manager } from './controller/manager.ts';
+import { createLogger, Kube, LeaderElector, OperatorMetrics, serveHealth } from './kube/index.ts';
+
+const env = process.env;
+const program = new Command('operator')
+  .description('ScaleSWE operator: reconciles CurationRuns and SWEInstances')
+  .option(
+    '--kubeconfig <path>',
+    'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)',
+    env.KUBECONFIG,
+  )
+  .option('--namespace <ns>', 'watch only this namespace (default: all)', env.WATCH_NAMESPACE || undefined)
+  .option(
+    '--leader-elect <bool>',
+    'campaign for the leader Lease before reconciling',
+    env.LEADER_ELECT ?? 'true',
+  )
+  .option('--leader-election-id <name>', 'name of the Lease', env.LEADER_ELECTION_ID ?? 'scaleswe-operator')
+  .option(
+    '--leader-election-namespace <ns>',
+    'namespace of the Lease (default: POD_NAMESPACE, --namespace, or default)',
+    env.POD_NAMESPACE,
+  )
+  .option('--lease-duration <seconds>', 'lease duration', env.LEASE_DURATION_SECONDS ?? '15')
+  .option(
+    '--renew-deadline <seconds>',
+    'leader gives up after failing to renew this long',
+    env.RENEW_DEADLINE_SECONDS,
+  )
+  .option('--retry-period <seconds>', 'lease retry period', env.RETRY_PERIOD_SECONDS ?? '2')
+  .option(
+    '--metrics-port <port>',
+    'port of /healthz, /readyz, /metrics (0 = any)',
+    env.METRICS_PORT ?? '8080',
+  )
+  .option('--instance-workers <n>', 'concurrent SWEInstance reconciles', env.INSTANCE_WORKERS ?? '8')
+  .option('--run-workers <n>', 'concurrent CurationRun reconciles', env.RUN_WORKERS ?? '2')
+  .option('--qps <n>', 'API requests per second (client-side limit)', env.KUBE_QPS ?? '50')
+  .option('--burst <n>', 'API request burst', env.KUBE_BURST ?? '100')
+  .option('--resync <seconds>', 'periodic resync of every cached object', env.RESYNC_SECONDS ?? '300')
+  .option('--git-cache-dir <dir>', 'bare clones of git sources', env.GIT_CACHE_DIR)
+  .option('--identity <id>', 'this replica in the Lease and in Events', env.POD_NAME)
+  .parse();
+
+const opts = program.opts<Record<string, string | undefined>>();
+const num = (v: string | undefined, fallback: number) => (v === undefined || v === '' ? fallback : Number(v));
+const log = createLogger();
+const identity = opts.identity || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const metrics = new OperatorMetrics({ defaultMetrics: true });
+const kube = new Kube({
+  ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }),
+  qps: num(opts.qps, 50),
+  burst: num(opts.burst, 100),
+  onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
+});
+const manager = new Manager({
+  kube,
+  ...(opts.namespace && { namespace: opts.namespace }),
+  log,
+  metrics,
+  identity,
+  runWorkers: num(opts.runWorkers, 2),
+  instanceWorkers: num(opts.instanceWorkers, 8),
+  resyncMs: num(opts.resync, 300) * 1000,
+  ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
+});
+
+const leaseDuration = num(opts.leaseDuration, 15);
+const elector =
+  opts.leaderElect === 'false'
+    ? undefined
+    : new LeaderElector({
+        kube,
+        namespace: opts.leaderElectionNamespace || opts.namespace || 'default',
+        name: opts.leaderElectionId ?? 'scaleswe-operator',
+        identity,
+        leaseDurationSeconds: leaseDuration,
+        renewDeadlineSeconds: num(opts.renewDeadline, Math.max(1, Math.floor(leaseDuration * (2 / 3)))),
+        retryPeriodSeconds: num(opts.retryPeriod, 2),
+        log,
+      });
+
+let started = false;
+let stopping = false;
+const server = await serveHealth({
+  port: num(opts.metricsPort, 8080),
+  registry: metrics.registry,
+  healthy: () => true,
+  // A standby is ready (it serves and campaigns); a leader once its caches are synced.
+  ready: () => !started || manager.hasSynced(),
+});
+const address = server.address();
+log.info(
+  {
+    identity,
+    server: kube.server,
+    namespace: opts.namespace ?? '*',
+    metricsPort: typeof address === 'object' ? address?.port : address,
+  },
+  'operator starting',
+);
+
+async function shutdown(signal: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down: finishing in-flight reconciles');
+  const force = setTimeout(() => process.exit(code), 25_000);
+  force.unref();
+  await manager.stop().catch((err: unknown) => log.error({ err: String(err) }, 'stop failed'));
+  await elector?.release();
+  metrics.leader.set(0);
+  server.close();
+  log.info('stopped');
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+process.on('SIGINT', () => void shutdown('SIGINT', 0));
+
+if (elector) {
+  const leading = await elector.acquire(() => {
+    // Another replica may already be reconciling: stop at once, never act as a second leader.
+    metrics.leader.set(0);
+    log.fatal('leadership lost; exiting');
+    process.exit(1);
+  });
+  if (!leading) process.exit(0);
+}
+if (!stopping) {
+  metrics.leader.set(1);
+  started = true;
+  await manager.start();
+}

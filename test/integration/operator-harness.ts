@@ -1,0 +1,241 @@
+// Runs the real operator (node operator/src/main.ts) as a child process against the test
+// cluster, and plays the kubelet's part for its sandbox pods (no kubelet in control-plane
+// mode): a pod is marked Succeeded with the result envelope as its termination message.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { StageResultArg } from '../../operator/src/api/index.ts';
+import type { Kube } from '../../operator/src/kube/index.ts';
+import {
+  encodeResultEnvelope,
+  LABEL_MANAGED_BY,
+  LABEL_STAGE,
+  MANAGED_BY,
+} from '../../operator/src/sandbox/index.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+export interface OperatorProcess {
+  proc: ChildProcess;
+  identity: string;
+  logs: Array<Record<string, unknown>>;
+  waitForLog(
+    pred: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+export function startOperator(opts: {
+  kubeconfig: string;
+  namespace: string;
+  identity: string;
+  leaseDurationSeconds?: number;
+  extraArgs?: string[];
+}): OperatorProcess {
+  const args = [
+    join(ROOT, 'operator/src/main.ts'),
+    '--kubeconfig',
+    opts.kubeconfig,
+    '--namespace',
+    opts.namespace,
+    '--leader-election-namespace',
+    opts.namespace,
+    '--identity',
+    opts.identity,
+    '--metrics-port',
+    '0',
+    '--lease-duration',
+    String(opts.leaseDurationSeconds ?? 4),
+    '--renew-deadline',
+    String(Math.max(1, (opts.leaseDurationSeconds ?? 4) - 1)),
+    '--retry-period',
+    '0.5',
+    '--git-cache-dir',
+    join(ROOT, 'node_modules/.cache/scaleswe-it-git'),
+    ...(opts.extraArgs ?? []),
+  ];
+  const proc = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'debug' },
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{
+    pred: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
+  let buffer = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const text of lines) {
+      if (!text.trim()) continue;
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        line = { msg: text };
+      }
+      logs.push(line);
+      for (const w of [...waiters]) {
+        if (w.pred(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return {
+    proc,
+    identity: opts.identity,
+    logs,
+    exited,
+    waitForLog(pred, timeoutMs = 30_000) {
+      const hit = logs.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `operator ${opts.identity}: no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+  };
+}
+
+/** A StageResult an agent would return for `stage`, succeeding with plausible data. */
+export function succeededResult(stage: string): StageResultArg {
+  const base = { outcome: 'succeeded' as const, reason: 'Done', message: `${stage} done`, durationMs: 5 };
+  switch (stage) {
+    case 'env':
+      return {
+        ...base,
+        stage: 'env',
+        recipe: { setupScript: 'pip install -e .', testCommand: 'pytest -rA', resultFormat: 'pytest' },
+      };
+    case 'tests':
+      return {
+        ...base,
+        stage: 'tests',
+        testsSource: 'pr',
+        FAIL_TO_PASS: ['tests/test_m.py::test_f'],
+        PASS_TO_PASS: [],
+      };
+    case 'prompt':
+      return {
+        ...base,
+        stage: 'prompt',
+        problemStatement: 'f returns the wrong value',
+        problemStatementSource: 'pr',
+      };
+    default:
+      return { ...base, stage: 'verify', FAIL_TO_PASS: ['tests/test_m.py::test_f'], PASS_TO_PASS: [] };
+  }
+}
+
+export type PodVerdict =
+  | { phase: 'Succeeded'; result: StageResultArg }
+  | { phase: 'Failed'; reason?: string; exitCode?: number; message?: string }
+  | 'skip';
+
+/**
+ * Plays the kubelet: every pending sandbox pod gets the verdict `decide` returns. Runs until
+ * stopped; returns how many pods it finished.
+ */
+export function fakeKubelet(
+  kube: Kube,
+  namespace: string,
+  decide: (pod: { name: string; stage: string }) => PodVerdict = (p) => ({
+    phase: 'Succeeded',
+    result: succeededResult(p.stage),
+  }),
+  intervalMs = 100,
+): { stop: () => Promise<number>; finished: () => number } {
+  let running = true;
+  let finished = 0;
+  const seen = new Set<string>();
+  const loop = (async () => {
+    while (running) {
+      const pods = await kube
+        .listPods(namespace, `${LABEL_MANAGED_BY}=${MANAGED_BY}`)
+        .catch(() => ({ items: [] }));
+      await Promise.all(
+        pods.items.map(async (pod) => {
+          const name = pod.metadata?.name ?? '';
+          if (seen.has(name) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
+          if (pod.metadata?.deletionTimestamp) return;
+          const verdict = decide({ name, stage: pod.metadata?.labels?.[LABEL_STAGE] ?? '' });
+          if (verdict === 'skip') return;
+          seen.add(name);
+          const now = new Date();
+          const terminated =
+            verdict.phase === 'Succeeded'
+              ? {
+                  exitCode: 0,
+                  reason: 'Completed',
+                  message: encodeResultEnvelope(verdict.result),
+                  startedAt: now,
+                  finishedAt: now,
+                }
+              : {
+                  exitCode: verdict.exitCode ?? 1,
+                  reason: verdict.reason ?? 'Error',
+                  message: verdict.message ?? 'agent crashed',
+                  startedAt: now,
+                  finishedAt: now,
+                };
+          await kube
+            .setPodStatus(namespace, name, {
+              phase: verdict.phase,
+              startTime: now,
+              containerStatuses: [
+                {
+                  name: 'agent',
+                  image: 'x',
+                  imageID: '',
+                  ready: false,
+                  restartCount: 0,
+                  state: { terminated },
+                },
+              ],
+            })
+            .then(
+              () => {
+                finished++;
+              },
+              () => seen.delete(name),
+            );
+        }),
+      );
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    finished: () => finished,
+    stop: async () => {
+      running = false;
+      await loop;
+      return finished;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// The operator against a real kube-apiserver: a CurationRun mined from a real git repository
+// creates its SWEInstances, drives their sandbox pods (this test plays the kubelet) and
+// reaches Succeeded; the run survives a SIGKILL of the operator without duplicates.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
+import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
+import { EVENTS, Kube } from '../../operator/src/kube/index.ts';
+import { createSquashHistory } from './git-history.ts';
+import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';
+import { cluster, poll, useTestNamespace } from './support.ts';
+
+const ns = useTestNamespace('op');
+const running: OperatorProcess[] = [];
+afterEach(async () => {
+  for (const op of running.splice(0)) {
+    op.proc.kill('SIGKILL');
+    await op.exited;
+  }
+});
+
+function operator(namespace: string, identity: string): OperatorProcess {
+  const op = startOperator({ kubeconfig: cluster().kubeconfig, namespace, identity });
+  running.push(op);
+  return op;
+}
+
+function gitRun(name: string, url: string, limits: { maxPRs: number; maxParallel: number }) {
+  return {
+    apiVersion: 'scaleswe.dev/v1alpha1',
+    kind: 'CurationRun',
+    metadata: { name },
+    spec: { source: { git: { url, repo: 'acme/widgets' } }, limits, agents: { maxAttempts: 2 } },
+  };
+}
+
+async function runStatus(kube: Kube, namespace: string, name: string): Promise<CurationRun> {
+  return kube.get<CurationRun & { metadata: { name: string } }>(CURATIONRUNS, namespace, name);
+}
+
+describe('operator', () => {
+  it('turns a CurationRun into SWEInstances that walk all stages, and the run Succeeds', async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'op-it-')), 'repo.git'), 6);
+    operator(namespace, 'op-a');
+    const kubelet = fakeKubelet(kube, namespace);
+    try {
+      await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, { maxPRs: 5, maxParallel: 2 }));
+      const run = await poll('run Succeeded', 90_000, async () => {
+        const r = await runStatus(kube, namespace, 'widgets');
+        // Never more than maxParallel instances in flight.
+        expect(r.status?.counts?.running ?? 0).toBeLessThanOrEqual(2);
+        return r.status?.phase === 'Succeeded' ? r : undefined;
+      });
+      expect(run.status).toMatchObject({
+        progress: '5/5',
+        counts: { instances: 5, verified: 5, failed: 0, running: 0 },
+        observedGeneration: run.metadata.generation,
+      });
+      expect(run.status?.conditions?.find((c) => c.type === 'Succeeded')).toMatchObject({
+        status: 'True',
+        reason: 'AllInstancesFinished',
+      });
+      const instances = (
+        await kube.list<SWEInstance & { metadata: { name: string } }>(SWEINSTANCES, namespace)
+      ).items;
+      expect(instances.map((i) => i.spec.instanceId).sort()).toEqual(
+        [2, 3, 4, 5, 6].map((n) => `acme__widgets-${n}`), // newest first: PR 1 is beyond maxPRs
+      );
+      for (const i of instances) {
+        expect(i.metadata.ownerReferences).toEqual([
+          expect.objectContaining({
+            kind: 'CurationRun',
+            name: 'widgets',
+            uid: run.metadata.uid,
+            controller: true,
+          }),
+        ]);
+        expect(i.status).toMatchObject({
+          phase: 'Verified',
+          attempts: { env: 1, tests: 1, prompt: 1, verify: 1 },
+          recipe: { testCommand: 'pytest -rA' },
+          problemStatement: 'f returns the wrong value',
+        });
+        expect(i.status?.conditions?.map((c) => [c.type, c.status])).toEqual([
+          ['EnvReady', 'True'],
+          ['TestsReady', 'True'],
+          ['PromptReady', 'True'],
+          ['Verified', 'True'],
+        ]);
+      }
+      // Each pod was deleted only after its result was recorded: none are left.
+      await poll('pods deleted', 20_000, async () =>
+        (await kube.listPods(namespace)).items.length === 0 ? true : undefined,
+      );
+      expect(kubelet.finished()).toBe(20);
+      const events = (
+        await kube.list<{ reason: string; regarding: { kind: string } } & { metadata: object }>(
+          EVENTS,
+          namespace,
+        )
+      ).items;
+      expect(events.filter((e) => e.reason === 'Verified')).toHaveLength(5);
+      expect(events.some((e) => e.regarding.kind === 'CurationRun' && e.reason === 'Succeeded')).toBe(true);
+    } finally {
+      await kubelet.stop();
+    }
+  });
+});
