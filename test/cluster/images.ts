@@ -147,7 +147,14 @@ function debianMirror(): string {
 /** A minimal Debian bookworm image made by debootstrap; the rootfs tarball is cached. */
 export function ensureBaseImage(): string {
   const mirror = debianMirror();
-  const key = sha('bookworm', 'minbase', mirror);
+  // debootstrap writes only `bookworm main`; add updates and security (e.g. rustc-web lives there).
+  const sources = [
+    `deb ${mirror} bookworm main`,
+    `deb ${mirror} bookworm-updates main`,
+    `deb ${mirror.replace(/\/debian$/, '/debian-security')} bookworm-security main`,
+    '',
+  ].join('\n');
+  const key = sha('bookworm', 'minbase', mirror, sources);
   const ref = `localhost/scaleswe/debian-base:bookworm-${key}`;
   if (podmanInspect(ref, '{{.Id}}')) return ref;
   requireTools(['debootstrap', 'podman']);
@@ -167,6 +174,7 @@ export function ensureBaseImage(): string {
           if (f.endsWith('.deb') || f.includes('_dists_')) rmSync(join(root, d, f), { force: true });
         }
       }
+      writeFileSync(join(root, 'etc/apt/sources.list'), sources);
       run('tar', ['--numeric-owner', '-C', root, '-cf', `${tar}.tmp`, '.']);
       renameSync(`${tar}.tmp`, tar);
     } finally {

@@ -93,25 +93,40 @@ describe('single node', () => {
     expect(r.log).toContain('hello from node 24');
   });
 
-  // Every image the setup built (python,node by default; all five with SCALESWE_SANDBOX_IMAGES=all).
+  // Every image the setup built (python,node by default; all five with SCALESWE_SANDBOX_IMAGES=all):
+  // git, the toolchain, and the language's package registry over HTTPS — which only works
+  // when the host CA bundle (the CI proxy's CA) is trusted by that toolchain.
+  const javaProbe = [
+    'mkdir -p /tmp/p && cat > /tmp/p/P.java <<EOF',
+    'public class P { public static void main(String[] a) throws Exception {',
+    '  var c = (java.net.HttpURLConnection) java.net.URI.create("https://repo1.maven.org/maven2/junit/junit/maven-metadata.xml").toURL().openConnection();',
+    '  System.out.println("registry " + c.getResponseCode()); } }',
+    'EOF',
+    'java /tmp/p/P.java',
+  ].join('\n');
   const toolchain: Record<string, string> = {
-    python: 'python3 --version && pip --version && pytest --version',
-    node: 'node --version && npm --version',
-    go: 'go version && go env GOROOT',
-    rust: 'rustc --version && cargo --version',
-    java: 'java -version && mvn --version',
+    python:
+      'python3 --version && pytest --version && pip download -q --no-deps -d /tmp/d six && ls /tmp/d && echo registry 200',
+    node: 'node --version && npm view left-pad version && echo registry 200',
+    go: 'go version && cd "$(mktemp -d)" && go mod init probe >/dev/null 2>&1 && go list -m -versions golang.org/x/text && echo registry 200',
+    rust: 'rustc --version && cargo search serde --limit 1 && echo registry 200',
+    java: `java -version && mvn --version && ${javaProbe}`,
   };
-  it.each(cluster().images.map((ref) => [ref]))('runs git and the toolchain of %s', async (ref) => {
-    const lang = /sandbox-(\w+):/.exec(ref)?.[1] ?? '';
-    expect(toolchain[lang], `toolchain check for ${lang}`).toBeDefined();
-    const r = await runPod(ns().name, `tools-${lang}`, ref, [
-      'sh',
-      '-c',
-      `git --version && ${toolchain[lang]}`,
-    ]);
-    expect(r.phase, r.log).toBe('Succeeded');
-    expect(r.log).toMatch(/git version \d/);
-  });
+  it.each(cluster().images.map((ref) => [ref]))(
+    'runs git, the toolchain and its registry in %s',
+    async (ref) => {
+      const lang = /sandbox-(\w+):/.exec(ref)?.[1] ?? '';
+      expect(toolchain[lang], `toolchain check for ${lang}`).toBeDefined();
+      const r = await runPod(ns().name, `tools-${lang}`, ref, [
+        'sh',
+        '-c',
+        `set -e; git --version; ${toolchain[lang]}`,
+      ]);
+      expect(r.phase, r.log).toBe('Succeeded');
+      expect(r.log).toMatch(/git version \d/);
+      expect(r.log).toContain('registry 200');
+    },
+  );
 
   it('gives pods the network: the kubernetes Service and a registry over HTTPS', async () => {
     const script = [
