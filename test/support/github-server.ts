@@ -52,6 +52,8 @@ export interface FakeGitHubOptions {
   /** Linguist language of the repository (GET /repos/:owner/:repo). */
   language?: string;
   rateLimit?: number;
+  /** Serve the GraphQL endpoint (an old GitHub Enterprise may lack fields: then it is a 404 here). */
+  graphql?: boolean;
 }
 
 export class FakeGitHub {
@@ -68,7 +70,7 @@ export class FakeGitHub {
   private origin = '';
 
   constructor(options: FakeGitHubOptions) {
-    this.options = { token: '', prefix: '', language: 'Python', rateLimit: 5000, ...options };
+    this.options = { token: '', prefix: '', language: 'Python', rateLimit: 5000, graphql: true, ...options };
     this.limit = this.options.rateLimit;
     this.remaining = this.limit;
   }
@@ -83,7 +85,11 @@ export class FakeGitHub {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.baseURL;
@@ -97,7 +103,7 @@ export class FakeGitHub {
     return this.requests.filter(predicate).length;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse, requestBody: string): void {
     const url = new URL(req.url ?? '/', this.origin);
     const accept = String(req.headers.accept ?? '');
     const record = (status: number) =>
@@ -123,7 +129,11 @@ export class FakeGitHub {
     const route = url.pathname.startsWith(this.options.prefix)
       ? url.pathname.slice(this.options.prefix.length)
       : '';
-    const answer = this.route(req.method ?? 'GET', route, url.searchParams, accept);
+    const graphqlPath = this.options.prefix === '/api/v3' ? '/api/graphql' : `${this.options.prefix}/graphql`;
+    const answer =
+      req.method === 'POST' && url.pathname === graphqlPath && this.options.graphql
+        ? this.graphql(requestBody)
+        : this.route(req.method ?? 'GET', route, url.searchParams, accept);
     const status = answer.status;
     const etag = `W/"${createHash('sha1').update(answer.body).digest('hex')}"`;
     const headers: Record<string, string> = {
@@ -232,6 +242,80 @@ export class FakeGitHub {
       });
     }
     return notFound;
+  }
+
+  /**
+   * GraphQL for the one query shape the mining source sends (`ScaleSweMiningContext`): aliases
+   * `pr<N>: pullRequest(number: N)` and `issue<N>: issue(number: N)`, answered with GitHub's
+   * field names and its NOT_FOUND error (with partial data) for an issue number that is a PR.
+   */
+  private graphql(requestBody: string): ReturnType<FakeGitHub['route']> {
+    const json = (data: unknown) => ({
+      status: 200,
+      body: JSON.stringify(data),
+      contentType: 'application/json; charset=utf-8',
+    });
+    const { query, variables } = JSON.parse(requestBody) as {
+      query: string;
+      variables?: Record<string, string>;
+    };
+    if (variables?.owner !== this.options.owner || variables?.name !== this.options.repo) {
+      return json({
+        data: { repository: null },
+        errors: [{ type: 'NOT_FOUND', message: 'Could not resolve to a Repository' }],
+      });
+    }
+    const issueNode = (i: FakeIssue) => ({
+      number: i.number,
+      title: i.title,
+      body: i.body ?? '',
+      comments: {
+        totalCount: i.comments.length,
+        nodes: i.comments.slice(0, 100).map((c) => ({ body: c.body, createdAt: c.created_at })),
+      },
+    });
+    const repository: Record<string, unknown> = {};
+    const errors: unknown[] = [];
+    for (const m of query.matchAll(/(\w+): pullRequest\(number: (\d+)\)/g)) {
+      const p = this.pulls.find((x) => x.number === Number(m[2]));
+      if (!p) {
+        repository[m[1]!] = null;
+        errors.push({
+          type: 'NOT_FOUND',
+          path: ['repository', m[1]],
+          message: `Could not resolve to a PullRequest with the number of ${m[2]}.`,
+        });
+        continue;
+      }
+      // GitHub's own closing references: issues named with a keyword in the PR body.
+      const closing = [
+        ...(p.body ?? '').matchAll(
+          /\b(?:fix|fixes|fixed|close|closes|closed|resolve|resolves|resolved)\s+#(\d+)/gi,
+        ),
+      ]
+        .map((x) => this.issues.find((i) => i.number === Number(x[1])))
+        .filter((i): i is FakeIssue => i !== undefined);
+      repository[m[1]!] = {
+        commits: {
+          nodes: p.commits
+            .slice(0, 100)
+            .map((c) => ({ commit: { message: c.message, authoredDate: c.date } })),
+        },
+        closingIssuesReferences: { nodes: closing.map(issueNode) },
+      };
+    }
+    for (const m of query.matchAll(/(\w+): issue\(number: (\d+)\)/g)) {
+      const i = this.issues.find((x) => x.number === Number(m[2]));
+      repository[m[1]!] = i ? issueNode(i) : null;
+      if (!i) {
+        errors.push({
+          type: 'NOT_FOUND',
+          path: ['repository', m[1]],
+          message: `Could not resolve to an Issue with the number of ${m[2]}.`,
+        });
+      }
+    }
+    return json(errors.length > 0 ? { data: { repository }, errors } : { data: { repository } });
   }
 
   private paginated<T>(

@@ -1,13 +1,14 @@
 import type { Language } from '../api/index.ts';
 import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
 import { mapLimited } from './concurrency.ts';
-import { splitDiff } from './diff-split.ts';
+import { changeShape, type SplitDiff, splitDiff } from './diff-split.ts';
 import {
   createGitHubClient,
   type GitHubClient,
   type GitHubClientOptions,
   type GitHubClientStats,
 } from './github-client.ts';
+import { fetchContext, type IssueText, type RepoContext } from './github-graphql.ts';
 import { hintsBefore, linkedIssueNumbers } from './linked-issues.ts';
 import type {
   CandidatePR,
@@ -97,6 +98,11 @@ export interface GitHubSourceOptions extends GitHubClientOptions {
   perPage?: number;
   /** PRs fetched at once; the throttling plugin still caps concurrent requests. */
   concurrency?: number;
+  /**
+   * Fetch commits, issues and comments of many PRs per GraphQL request (default: when a token is
+   * set; GitHub's GraphQL API needs one). Without it, REST requests are made per PR, lazily.
+   */
+  graphql?: boolean;
 }
 
 /**
@@ -167,7 +173,7 @@ export class GitHubPrSource implements PrSource {
       if (examined >= limit) break;
       position = { ...position, page: position.page + 1 };
     }
-    const decisions = await mapLimited(chosen, this.options.concurrency ?? 4, (item) => this.decide(item));
+    const decisions = await this.decideAll(chosen);
     const candidates: CandidatePR[] = [];
     const rejected: RejectedPR[] = [];
     for (const d of decisions) {
@@ -193,27 +199,89 @@ export class GitHubPrSource implements PrSource {
     };
   }
 
-  private async decide(item: PullItem): Promise<CandidatePR | RejectedPR> {
+  /**
+   * Decides a batch of listed PRs: each diff screened on its own, then what the survivors need
+   * (commits, issue text, comments) in one GraphQL request per CONTEXT_BATCH PRs when a token
+   * allows GraphQL, then per PR whatever is still missing over REST.
+   */
+  private async decideAll(items: readonly PullItem[]): Promise<Array<CandidatePR | RejectedPR>> {
+    const concurrency = this.options.concurrency ?? 4;
+    const screened = await mapLimited(items, concurrency, (item) => this.screen(item));
+    const survivors = screened.filter((s): s is Survivor => !('reason' in s));
+    const context = await this.prefetchContext(survivors);
+    return mapLimited(screened, concurrency, (s) =>
+      'reason' in s ? Promise.resolve(s) : this.finish(s, context),
+    );
+  }
+
+  /** Everything that needs at most the diff. */
+  private async screen(item: PullItem): Promise<Survivor | RejectedPR> {
     const filters = this.options.filters;
     const pullNumber = item.number;
     const labels = item.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? '')));
     const metadataReject = screenMetadata({ pullNumber, merged: item.merged_at !== null, labels }, filters);
     if (metadataReject) return metadataReject;
-
     const diff = await this.diff(pullNumber);
     if (diff === undefined) {
       return { pullNumber, reason: 'TooManyLines', detail: 'GitHub declines to render the diff: too large' };
     }
     const split = splitDiff(diff);
-    const language = split.language ?? (await this.repoLanguage());
+    const language =
+      split.language ?? (changeShape(split.files) === 'code' ? await this.repoLanguage() : undefined);
     const changeReject = screenChange(pullNumber, split, language, filters);
     if (changeReject) return changeReject;
+    return { item, split, language: language as Language };
+  }
 
+  private async prefetchContext(survivors: readonly Survivor[]): Promise<RepoContext | undefined> {
+    if (!(this.options.graphql ?? this.options.token !== undefined) || survivors.length === 0)
+      return undefined;
+    const merged: RepoContext = { pulls: new Map(), issues: new Map() };
+    for (let i = 0; i < survivors.length; i += CONTEXT_BATCH) {
+      const batch = survivors.slice(i, i + CONTEXT_BATCH);
+      const issueNumbers = [
+        ...new Set(
+          batch.flatMap((s) =>
+            linkedIssueNumbers(this.repo, s.item.number, [s.item.title, s.item.body ?? '']),
+          ),
+        ),
+      ];
+      const context = await fetchContext(
+        this.octokit,
+        this.owner,
+        this.name,
+        batch.map((s) => s.item.number),
+        issueNumbers,
+      );
+      if (context === undefined) return undefined;
+      // Issues named only in commit messages: known after the first request, fetched in a second.
+      const late = batch.flatMap((s) =>
+        linkedIssueNumbers(this.repo, s.item.number, context.pulls.get(s.item.number)?.commitMessages ?? []),
+      );
+      const missing = [...new Set(late)].filter((n) => !context.issues.has(n));
+      const more =
+        missing.length > 0 ? await fetchContext(this.octokit, this.owner, this.name, [], missing) : undefined;
+      for (const [k, v] of context.pulls) merged.pulls.set(k, v);
+      for (const [k, v] of [...context.issues, ...(more?.issues ?? [])]) merged.issues.set(k, v);
+    }
+    return merged;
+  }
+
+  /** Links, issue text and hints; REST for whatever the prefetched context lacks. */
+  private async finish(s: Survivor, context: RepoContext | undefined): Promise<CandidatePR | RejectedPR> {
+    const filters = this.options.filters;
+    const { item, split, language } = s;
+    const pullNumber = item.number;
     const title = item.title;
     const body = item.body ?? '';
-    let commits: Commits | undefined;
-    let issueNumbers = linkedIssueNumbers(this.repo, pullNumber, [title, body]);
-    if (issueNumbers.length === 0 && filters.requireLinkedIssue) {
+    const prContext = context?.pulls.get(pullNumber);
+    let commits: Commits | undefined = prContext
+      ? { messages: prContext.commitMessages, firstAuthoredAt: prContext.firstCommitAt }
+      : undefined;
+    let issueNumbers = linkedIssueNumbers(this.repo, pullNumber, [title, body, ...(commits?.messages ?? [])]);
+    for (const n of prContext?.closingIssues ?? []) if (!issueNumbers.includes(n)) issueNumbers.push(n);
+    if (issueNumbers.length === 0 && filters.requireLinkedIssue && commits === undefined) {
+      // Over REST, commits cost a request: read them only when they can change the decision.
       commits = await this.commits(pullNumber);
       issueNumbers = linkedIssueNumbers(this.repo, pullNumber, [title, body, ...commits.messages]);
     }
@@ -222,14 +290,16 @@ export class GitHubPrSource implements PrSource {
 
     const issues: LinkedIssueInput[] = [];
     for (const number of issueNumbers) {
-      const issue = await this.issue(number);
-      if (issue === undefined) continue;
+      const known = context?.issues.get(number);
+      const issue = known === undefined ? await this.issue(number) : known;
+      if (issue === null || issue === undefined) continue;
       let hints: string[] = [];
-      if (issue.comments > 0) {
+      if (issue.commentCount > 0) {
         commits ??= await this.commits(pullNumber);
-        hints = hintsBefore(await this.comments(number), commits.firstAuthoredAt);
+        const comments = issue.comments ?? (await this.comments(number));
+        hints = hintsBefore(comments, commits.firstAuthoredAt);
       }
-      issues.push({ number, title: issue.title, body: issue.body ?? '', hints });
+      issues.push({ number, title: issue.title, body: issue.body, hints });
     }
     // "Fixes #N" where #N turns out to be a pull request or does not exist links no issue.
     const resolvedReject = screenLinks(
@@ -248,7 +318,7 @@ export class GitHubPrSource implements PrSource {
       mergeCommit: item.merge_commit_sha ?? undefined,
       createdAt: item.created_at,
       mergedAt: item.merged_at!,
-      language: language as Language,
+      language,
       split,
       issues,
     });
@@ -285,9 +355,7 @@ export class GitHubPrSource implements PrSource {
   }
 
   /** The issue, or undefined when it does not exist or is itself a pull request. */
-  private async issue(
-    number: number,
-  ): Promise<{ title: string; body: string | null; comments: number } | undefined> {
+  private async issue(number: number): Promise<IssueText | undefined> {
     try {
       const { data } = await this.octokit.rest.issues.get({
         owner: this.owner,
@@ -295,7 +363,7 @@ export class GitHubPrSource implements PrSource {
         issue_number: number,
       });
       if (data.pull_request) return undefined;
-      return { title: data.title, body: data.body ?? null, comments: data.comments };
+      return { title: data.title, body: data.body ?? '', commentCount: data.comments, comments: undefined };
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status === 404 || status === 410) return undefined;
@@ -326,6 +394,15 @@ export class GitHubPrSource implements PrSource {
     return `${web}/${this.repo}.git`;
   }
 }
+
+interface Survivor {
+  item: PullItem;
+  split: SplitDiff;
+  language: Language;
+}
+
+/** PRs per GraphQL context request: well under GitHub's node and timeout limits. */
+const CONTEXT_BATCH = 25;
 
 interface Commits {
   messages: string[];
