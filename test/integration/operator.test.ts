@@ -109,4 +109,43 @@ describe('operator', () => {
       await kubelet.stop();
     }
   });
+
+  it('a SIGKILLed operator is replaced mid-run without duplicate instances or pods', async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'op-it-')), 'repo.git'), 15);
+    const first = operator(namespace, 'op-first');
+    const kubelet = fakeKubelet(kube, namespace, undefined, 150);
+    try {
+      await kube.create(CURATIONRUNS, namespace, gitRun('restart', repo, { maxPRs: 12, maxParallel: 3 }));
+      await poll('some instances verified', 60_000, async () => {
+        const r = await runStatus(kube, namespace, 'restart');
+        return (r.status?.counts?.verified ?? 0) >= 4 ? true : undefined;
+      });
+      first.proc.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+      const second = operator(namespace, 'op-second');
+      // The dead leader's lease must expire first (4 s), then the new one resumes from status.cursor.
+      await second.waitForLog((l) => l.msg === 'became leader', 30_000);
+      const run = await poll('run Succeeded after restart', 120_000, async () => {
+        const r = await runStatus(kube, namespace, 'restart');
+        return r.status?.phase === 'Succeeded' ? r : undefined;
+      });
+      const instances = (
+        await kube.list<SWEInstance & { metadata: { name: string } }>(SWEINSTANCES, namespace)
+      ).items;
+      const ids = instances.map((i) => i.spec.instanceId);
+      expect(new Set(ids).size).toBe(12);
+      expect(ids.sort()).toEqual(
+        Array.from({ length: 12 }, (_, k) => `acme__widgets-${k + 4}`).sort(), // PRs 15..4, newest first
+      );
+      expect(run.status?.counts).toMatchObject({ discovered: 12, instances: 12, verified: 12, running: 0 });
+      // One pod per stage per instance: nothing re-ran after the restart.
+      for (const i of instances)
+        expect(i.status?.attempts).toEqual({ env: 1, tests: 1, prompt: 1, verify: 1 });
+      expect(kubelet.finished()).toBe(48);
+    } finally {
+      await kubelet.stop();
+    }
+  });
 });

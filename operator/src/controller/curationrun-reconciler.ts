@@ -118,6 +118,10 @@ export async function reconcileRun(
   const { namespace, name } = splitKey(k);
   const raw = ctx.runOverlay.resolve(ctx.runs.get(namespace, name));
   if (!raw || raw.metadata.deletionTimestamp) return undefined;
+  // Failed is final for a generation: only a spec edit (new generation) makes it worth another try.
+  const recorded = raw.status as CurationRunStatus | undefined;
+  if (recorded?.phase === 'Failed' && recorded.observedGeneration === raw.metadata.generation)
+    return undefined;
   let run = parseRun(raw);
   let base = raw;
 
