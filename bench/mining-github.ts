@@ -5,12 +5,13 @@
  * close an issue, half of those issues have comments (hints). Target: at most 2 per kept PR.
  *   npm run bench:mining-github [-- PRS]
  */
-import { FakeGitHub, type FakePull } from '../test/support/github-server.ts';
+
 import { Filters } from '../operator/src/api/index.ts';
 import { MemoryEtagCache } from '../operator/src/mining/etag-cache.ts';
 import { addToFunnel, emptyFunnel, formatFunnel } from '../operator/src/mining/funnel.ts';
 import { GitHubPrSource } from '../operator/src/mining/github-source.ts';
 import type { MiningFilters } from '../operator/src/mining/types.ts';
+import { FakeGitHub, type FakePull } from '../test/support/github-server.ts';
 
 const prs = Number(process.argv[2] ?? 1000);
 
@@ -19,7 +20,7 @@ function fileDiff(path: string, lines: number): string {
   return `diff --git a/${path} b/${path}\n--- a/${path}\n+++ b/${path}\n@@ -0,0 +1,${lines} @@\n${body}\n`;
 }
 
-const gh = new FakeGitHub({ owner: 'bench', repo: 'repo', token: 'bench-token' });
+const gh = new FakeGitHub({ owner: 'bench', repo: 'repo' });
 const start = Date.parse('2024-01-01T00:00:00Z');
 const at = (k: number, minutes: number) => new Date(start + k * 3_600_000 + minutes * 60_000).toISOString();
 for (let k = 1; k <= prs; k++) {
@@ -55,8 +56,14 @@ const baseURL = await gh.start();
 try {
   const filters = Filters.parse({}) as MiningFilters;
   const cache = new MemoryEtagCache();
-  const run = async () => {
-    const source = new GitHubPrSource({ repo: 'bench/repo', baseURL, token: 'bench-token', filters, etagCache: cache });
+  const run = async (token: string | undefined, etagCache = new MemoryEtagCache()) => {
+    const source = new GitHubPrSource({
+      repo: 'bench/repo',
+      baseURL,
+      filters,
+      etagCache,
+      ...(token ? { token } : {}),
+    });
     let funnel = emptyFunnel();
     let cursor: string | undefined;
     const before = gh.requests.length;
@@ -72,25 +79,26 @@ try {
     return { funnel, requests: gh.requests.length - before, charged: gh.rateLimitUsed - usedBefore, seconds };
   };
 
-  const first = await run();
+  const first = await run('bench-token', cache);
   const byRoute = new Map<string, number>();
   for (const r of gh.requests) {
     const route = r.accept.includes('diff')
       ? 'pull diff'
-      : r.path
-          .replace(/\?.*$/, '')
-          .replace(/\/\d+/g, '/:n')
-          .replace('/repos/bench/repo', '');
+      : r.path.replace(/\?.*$/, '').replace(/\/\d+/g, '/:n').replace('/repos/bench/repo', '');
     byRoute.set(route || '/repo', (byRoute.get(route || '/repo') ?? 0) + 1);
   }
   console.log(`funnel: ${formatFunnel(first.funnel)}`);
   console.log(
-    `first run: ${first.requests} requests for ${first.funnel.kept} kept PRs = ${(first.requests / first.funnel.kept).toFixed(2)} requests per kept PR (target ≤ 2); ${(first.funnel.discovered / first.seconds).toFixed(0)} PRs/s against the local server`,
+    `with a token (GraphQL batches): ${first.requests} requests for ${first.funnel.kept} kept PRs = ${(first.requests / first.funnel.kept).toFixed(2)} requests per kept PR (target ≤ 2); ${(first.funnel.discovered / first.seconds).toFixed(0)} PRs/s against the local server`,
   );
   console.log(`  by route: ${[...byRoute].map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  const second = await run();
+  const second = await run('bench-token', cache);
   console.log(
-    `resumed run with the ETag cache: ${second.requests} requests, ${second.charged} counted against the rate limit (304s are free)`,
+    `  the same run again with its ETag cache: ${second.requests} requests, ${second.charged} counted against the rate limit (304s are free)`,
+  );
+  const anonymous = await run(undefined);
+  console.log(
+    `without a token (REST only, GraphQL needs auth): ${anonymous.requests} requests = ${(anonymous.requests / anonymous.funnel.kept).toFixed(2)} per kept PR`,
   );
 } finally {
   await gh.close();

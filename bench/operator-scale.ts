@@ -1,0 +1,245 @@
+/**
+ * Benchmark: the real operator (a child process, as deployed) curates 2,000 SWEInstances
+ * mined by the real git source from a generated repository, against a real kube-apiserver.
+ * Stages "complete instantly": a fake kubelet in this process marks every sandbox pod
+ * Succeeded with a valid result envelope in its termination message as soon as it appears.
+ * Prints instances/second, the operator's API requests per instance (from its /metrics)
+ * and its peak RSS (VmHWM).
+ *
+ *   npm run bench:operator [-- --instances 2000 --max-parallel 1000 --workers 32 --qps 1000]
+ *
+ * Uses KUBECONFIG when set (CRDs must be installed); otherwise starts a control plane
+ * (test/cluster, control-plane mode) for the run and stops it afterwards.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CURATIONRUNS, type RawObject } from '../operator/src/controller/resources.ts';
+import { collectionPath, createLogger, Informer, Kube } from '../operator/src/kube/index.ts';
+import {
+  encodeResultEnvelope,
+  LABEL_MANAGED_BY,
+  LABEL_STAGE,
+  MANAGED_BY,
+} from '../operator/src/sandbox/index.ts';
+import { createSquashHistory } from '../test/integration/git-history.ts';
+import { succeededResult } from '../test/integration/operator-harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    instances: { type: 'string', default: '2000' },
+    'max-parallel': { type: 'string', default: '1000' },
+    workers: { type: 'string', default: '32' },
+    qps: { type: 'string', default: '1000' },
+    burst: { type: 'string', default: '2000' },
+  },
+});
+const INSTANCES = Number(args.instances);
+const ROOT = join(import.meta.dirname, '..');
+const log = createLogger({ level: 'warn', name: 'bench' });
+
+async function controlPlane(): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
+  if (process.env.KUBECONFIG) return { kubeconfig: process.env.KUBECONFIG, stop: async () => {} };
+  const { up, down, status } = await import('../test/cluster/cluster.ts');
+  const { installCrds } = await import('../test/cluster/crds.ts');
+  const name = 'scaleswe-bench';
+  const wasUp = (await status(name)).up;
+  const state = await up({ name, mode: 'control-plane' });
+  installCrds(state);
+  return { kubeconfig: state.kubeconfig, stop: async () => (wasUp ? undefined : down(name)) };
+}
+
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function operatorRequests(port: number): Promise<{ total: number; byVerb: Map<string, number> }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const byVerb = new Map<string, number>();
+  let total = 0;
+  for (const m of text.matchAll(/^scaleswe_api_requests_total\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries(
+      [...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    const n = Number(m[2]);
+    total += n;
+    const k = `${labels.verb} ${labels.resource}`;
+    byVerb.set(k, (byVerb.get(k) ?? 0) + n);
+  }
+  return { total, byVerb };
+}
+
+function startOperator(kubeconfig: string, namespace: string): { proc: ChildProcess; port: Promise<number> } {
+  const proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'operator/src/main.ts'),
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      namespace,
+      '--leader-election-namespace',
+      namespace,
+      '--metrics-port',
+      '0',
+      '--instance-workers',
+      String(args.workers),
+      '--qps',
+      String(args.qps),
+      '--burst',
+      String(args.burst),
+      '--git-cache-dir',
+      join(tmpdir(), 'scaleswe-bench-git'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
+  );
+  const port = new Promise<number>((resolve, reject) => {
+    let buffer = '';
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.includes('"operator starting"')) resolve(JSON.parse(line).metricsPort);
+        else if (line.includes('"level":50') || line.includes('"level":60'))
+          process.stderr.write(`${line}\n`);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`operator exited with ${code}`)));
+  });
+  // LOG_LEVEL=warn hides the start line; ask for info on that one line only.
+  return { proc, port };
+}
+
+/** The kubelet's part: a pod that appears is marked Succeeded with a valid result at once. */
+function fakeKubelet(kube: Kube, namespace: string) {
+  const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+  const pods = new Informer<RawObject & { status?: { phase?: string } }>({
+    name: 'bench-kubelet',
+    kube,
+    path: collectionPath('pods', namespace),
+    list: () => kube.listPods(namespace, selector) as never,
+    labelSelector: selector,
+    log,
+  });
+  const done = new Set<string>();
+  let finished = 0;
+  pods.onEvent((pod, event) => {
+    const name = pod.metadata.name ?? '';
+    if (
+      event === 'delete' ||
+      done.has(name) ||
+      pod.status?.phase === 'Succeeded' ||
+      pod.metadata.deletionTimestamp
+    )
+      return;
+    done.add(name);
+    const now = new Date();
+    const result = succeededResult(pod.metadata.labels?.[LABEL_STAGE] ?? 'env');
+    kube
+      .setPodStatus(namespace, name, {
+        phase: 'Succeeded',
+        startTime: now,
+        containerStatuses: [
+          {
+            name: 'agent',
+            image: 'bench',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: {
+              terminated: {
+                exitCode: 0,
+                reason: 'Completed',
+                message: encodeResultEnvelope(result),
+                startedAt: now,
+                finishedAt: now,
+              },
+            },
+          },
+        ],
+      })
+      .then(
+        () => finished++,
+        () => done.delete(name),
+      );
+  });
+  return { pods, finished: () => finished };
+}
+
+const cp = await controlPlane();
+const workdir = mkdtempSync(join(tmpdir(), 'bench-operator-'));
+let operator: ChildProcess | undefined;
+try {
+  const t0 = performance.now();
+  const repo = createSquashHistory(join(workdir, 'repo.git'), INSTANCES);
+  console.log(
+    `generated a repository with ${INSTANCES} merged PRs in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+  );
+
+  const kube = new Kube({ kubeconfig: cp.kubeconfig, qps: 5000, burst: 5000 });
+  const namespace = `bench-${Date.now().toString(36)}`;
+  await kube.createNamespace(namespace);
+  const kubelet = fakeKubelet(kube, namespace);
+  await kubelet.pods.start();
+
+  const started = startOperator(cp.kubeconfig, namespace);
+  operator = started.proc;
+  const port = await started.port;
+
+  const maxParallel = Math.min(Number(args['max-parallel']), INSTANCES);
+  const t1 = performance.now();
+  await kube.create(CURATIONRUNS, namespace, {
+    apiVersion: 'scaleswe.dev/v1alpha1',
+    kind: 'CurationRun',
+    metadata: { name: 'bench' },
+    spec: {
+      source: { git: { url: repo, repo: 'bench/repo' } },
+      limits: { maxPRs: INSTANCES, maxParallel },
+      filters: { maxFiles: 50 },
+    },
+  });
+  let lastReport = 0;
+  for (;;) {
+    const run = await kube.get<
+      RawObject & { status?: { phase?: string; progress?: string; counts?: { verified?: number } } }
+    >(CURATIONRUNS, namespace, 'bench');
+    if (run.status?.phase === 'Succeeded') {
+      if ((run.status.counts?.verified ?? 0) !== INSTANCES)
+        throw new Error(`expected ${INSTANCES} verified, got ${JSON.stringify(run.status.counts)}`);
+      break;
+    }
+    if (performance.now() - lastReport > 5000) {
+      lastReport = performance.now();
+      console.log(
+        `  ${((lastReport - t1) / 1000).toFixed(0)} s: ${run.status?.phase ?? '-'} ${run.status?.progress ?? ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const seconds = (performance.now() - t1) / 1000;
+  const requests = await operatorRequests(port);
+  const rss = peakRssMiB(operator.pid ?? 0);
+
+  console.log(
+    `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}`,
+  );
+  console.log(
+    `run Succeeded in ${seconds.toFixed(1)} s: ${(INSTANCES / seconds).toFixed(1)} instances/second`,
+  );
+  console.log(
+    `operator API requests: ${requests.total} = ${(requests.total / INSTANCES).toFixed(1)} per instance`,
+  );
+  for (const [k, n] of [...requests.byVerb].sort((a, b) => b[1] - a[1]))
+    console.log(`  ${k.padEnd(28)} ${String(n).padStart(7)}  (${(n / INSTANCES).toFixed(2)}/instance)`);
+  console.log(`operator peak RSS: ${rss.toFixed(0)} MiB`);
+  await kubelet.pods.stop();
+} finally {
+  operator?.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(workdir, { recursive: true, force: true });
+  await cp.stop();
+}
