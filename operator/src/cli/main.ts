@@ -145,7 +145,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
   const view = process.stdout.isTTY ? ttyProgress() : plainProgress((line) => console.log(line));
   console.log(`scaleswe: run '${name}' → state in ${state.root}${previous ? ' (resuming)' : ''}`);
   try {
-    const source = await createSource(run.spec, { cacheDir: join(state.root, 'cache', 'git') });
+    const source = createSource(run.spec, state.root, process.env.GITHUB_TOKEN);
     const { instances } = await runLocal({
       name,
       spec: run.spec,

@@ -1,22 +1,20 @@
+import { join } from 'node:path';
 import type { CurationRunSpec } from '../api/index.ts';
-import { GitPrSource } from '../mining/git-source.ts';
-import type { PrSource } from '../mining/types.ts';
+import { createPrSource, FileEtagCache, type PrSource } from '../mining/index.ts';
 
-export interface SourceOptions {
-  cacheDir: string;
-}
-
-/** The PR source a run's spec names. */
-export async function createSource(spec: CurationRunSpec, opts: SourceOptions): Promise<PrSource> {
-  const { git, github } = spec.source;
-  if (git)
-    return new GitPrSource({
-      url: git.url,
-      repo: git.repo,
-      ref: git.ref,
-      filters: spec.filters,
-      cacheDir: opts.cacheDir,
-    });
-  if (github) throw new Error('the GitHub source is not wired into the CLI yet');
-  throw new Error('spec.source names no source');
+/**
+ * The PR source a run's spec names, with the local run's caches: bare clones and GitHub
+ * ETags live in the state directory, so a resumed run spends no rate limit on unchanged pages.
+ */
+export function createSource(
+  spec: CurationRunSpec,
+  stateRoot: string,
+  githubToken: string | undefined,
+): PrSource {
+  return createPrSource(spec, {
+    gitCacheDir: join(stateRoot, 'cache', 'git'),
+    etagCache: new FileEtagCache(join(stateRoot, 'cache', 'github-etags')),
+    ...(githubToken !== undefined && { githubToken }),
+    onRateLimit: (event) => process.stderr.write(`scaleswe: GitHub rate limit: ${JSON.stringify(event)}\n`),
+  });
 }
