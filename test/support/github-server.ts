@@ -22,7 +22,8 @@ export interface FakePull {
   labels: string[];
   base_sha: string;
   merge_commit_sha: string | null;
-  diff: string;
+  /** null: too large for GitHub to render (it answers the diff media type with 406). */
+  diff: string | null;
   commits: Array<{ message: string; date: string }>;
 }
 
@@ -206,6 +207,13 @@ export class FakeGitHub {
         return this.paginated(path, query, commits, json);
       }
       if (/application\/vnd\.github(\.v3)?\.diff/.test(accept)) {
+        if (p.diff === null) {
+          return json(406, {
+            message: 'Sorry, the diff exceeded the maximum number of lines (20000)',
+            errors: [{ resource: 'PullRequest', field: 'diff', code: 'too_large' }],
+            documentation_url: 'https://docs.github.com/rest/pulls/pulls#get-a-pull-request',
+          });
+        }
         return { status: 200, body: p.diff, contentType: 'application/vnd.github.diff; charset=utf-8' };
       }
       return json(200, this.pullJson(p));

@@ -3,9 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Filters } from '../api/index.ts';
+import { CurationRunSpec, Filters } from '../api/index.ts';
 import { repoSlugFromURL } from './git.ts';
 import { GitPrSource, parsePrCommit } from './git-source.ts';
+import { createPrSource, GitHubPrSource } from './index.ts';
 import type { MiningFilters, MiningPage } from './types.ts';
 
 const filters = (over: object = {}): MiningFilters => Filters.parse(over) as MiningFilters;
@@ -283,5 +284,21 @@ describe('GitPrSource', () => {
     } finally {
       execFileSync('mv', [moved, repo.dir]);
     }
+  });
+});
+
+describe('createPrSource', () => {
+  it('builds the source the run spec names', async () => {
+    const spec = CurationRunSpec.parse({ source: { git: { url: repo.dir, repo: 'acme/calculator' } } });
+    const source = createPrSource(spec);
+    expect(source).toBeInstanceOf(GitPrSource);
+    const page = await source.nextPage(undefined, 100);
+    expect(page.candidates.map((c) => c.instanceId)).toEqual([
+      'acme__calculator-5',
+      'acme__calculator-3',
+      'acme__calculator-1',
+    ]);
+    const github = CurationRunSpec.parse({ source: { github: { repo: 'psf/requests' } } });
+    expect(createPrSource(github, { githubToken: 't' })).toBeInstanceOf(GitHubPrSource);
   });
 });

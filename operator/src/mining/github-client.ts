@@ -64,7 +64,8 @@ export function createGitHubClient(options: GitHubClientOptions): {
       onSecondaryRateLimit: onLimit('secondary'),
       retryAfterBaseValue: waitUnitMs,
     },
-    retry: { retryAfterBaseValue: waitUnitMs },
+    // 406 is GitHub refusing to render a huge diff: asking again will not help.
+    retry: { retryAfterBaseValue: waitUnitMs, doNotRetry: [400, 401, 403, 404, 406, 410, 422, 451] },
   });
 
   // Registered after the plugins, so it wraps them: one conditional request per call, and a 304

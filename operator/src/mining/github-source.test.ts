@@ -323,6 +323,15 @@ describe('GitHubPrSource', () => {
     }
   });
 
+  it('rejects a PR whose diff GitHub refuses to render (406) without retrying', async () => {
+    gh.pulls = [pull(40, { diff: null })];
+    const page = await source().nextPage(undefined, 100);
+    expect(page.rejected).toEqual([
+      { pullNumber: 40, reason: 'TooManyLines', detail: 'GitHub declines to render the diff: too large' },
+    ]);
+    expect(gh.countRequests((r) => r.status === 406)).toBe(1);
+  });
+
   it('falls back to the repository language when the diff names none', async () => {
     gh.pulls = [
       pull(30, {
@@ -332,7 +341,7 @@ describe('GitHubPrSource', () => {
     gh.pulls[0]!.merged_at = day('05-01');
     const page = await source().nextPage(undefined, 100);
     expect(page.candidates.map((c) => [c.pullNumber, c.language])).toEqual([[30, 'python']]);
-    expect(splitDiff(gh.pulls[0]!.diff).language).toBeUndefined();
+    expect(splitDiff(gh.pulls[0]!.diff!).language).toBeUndefined();
     expect(gh.countRequests((r) => r.path === '/repos/acme/widgets')).toBe(1);
   });
 });

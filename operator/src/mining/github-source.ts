@@ -110,10 +110,14 @@ export interface GitHubSourceOptions extends GitHubClientOptions {
  * so the merge window ends the walk: once `updated_at` < mergedAfter, nothing older can have
  * been merged inside the window).
  *
- * Requests per examined PR: the diff (one). Only when they can matter: the repository (once,
- * for the language when the diff names none), the PR's commits (a linked issue is required but
- * title and body name none, or an issue has comments and hints need the first commit's time),
- * each linked issue and its comments. Listing costs one request per `perPage` PRs.
+ * Requests: listing, one per `perPage` PRs (plus a free 304 re-read when a call resumes); the
+ * diff, one per examined merged PR; then for the PRs the diff did not reject, with a token, one
+ * GraphQL request per 25 PRs for commits, closing references, issue text and comments (a second
+ * when commit messages name issues the first did not fetch). Without a token (or when GraphQL
+ * fails) REST, only where it can matter: the PR's commits (a link is required but title and body
+ * name none, or an issue has comments and hints need the first commit's time), each linked issue,
+ * its comments. The repository itself once, when a diff names no language.
+ * bench/mining-github.ts measures it: about 1.4 requests per kept PR with a token, 2.2 without.
  */
 export class GitHubPrSource implements PrSource {
   readonly repo: string;
