@@ -90,10 +90,18 @@ async function beforeAfter(
  * generatedTestPatch (ScaleSWE's f2p_patch).
  */
 export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
+  const { instance, config } = ctx.input;
+  if (!instance.testPatch.trim() && (!config.generateTests || !ctx.llm)) {
+    // Nothing to run: decide before paying for a checkout and setup replay.
+    return {
+      outcome: 'rejected',
+      reason: 'NoTestsAndGenerationDisabled',
+      message: `the PR has no test changes; test generation is ${config.generateTests ? 'unavailable without an LLM' : 'disabled'}`,
+    };
+  }
   const prepared = await prepareWorkspace(ctx, 'tests');
   if (!('ws' in prepared)) return prepared;
   const { ws, recipe } = prepared;
-  const { instance, config } = ctx.input;
   let prNote = 'the PR has no test changes';
   let ranAny = false;
   if (instance.testPatch.trim()) {
@@ -103,12 +111,6 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
   }
   if (!config.generateTests || !ctx.llm) {
-    if (!instance.testPatch.trim())
-      return {
-        outcome: 'rejected',
-        reason: 'NoTestsAndGenerationDisabled',
-        message: `${prNote}; test generation is ${config.generateTests ? 'unavailable without an LLM' : 'disabled'}`,
-      };
     return { outcome: 'rejected', reason: ranAny ? 'NoFailToPass' : 'NoTestsRan', message: prNote };
   }
   return generateTests(ctx, ws, recipe, prNote);

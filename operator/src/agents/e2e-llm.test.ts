@@ -1,0 +1,260 @@
+/**
+ * The LLM paths end to end: the real runner and the real `openai` client against a local
+ * OpenAI-compatible server that replays scripted tool calls (test/support/openai-server.ts).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
+import {
+  type OpenAIServer,
+  type ScriptStep,
+  startOpenAIServer,
+} from '../../../test/support/openai-server.ts';
+import type { Recipe } from '../api/index.ts';
+import { runStage } from './runStage.ts';
+
+let root: string;
+let fixture: FixtureRepo;
+let recipe: Recipe;
+let server: OpenAIServer | undefined;
+
+async function llmWith(script: ScriptStep[], tokenBudget = 100_000) {
+  server = await startOpenAIServer(script);
+  return { baseURL: server.baseURL, model: 'scripted', apiKey: 'pod-token', tokenBudget };
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-llm-'));
+  fixture = await buildPythonRepo(root);
+  const env = await runStage({ stage: 'env', instance: fixture.spec }, { workDir: path.join(root, 'env') });
+  expect(env, env.logTail).toMatchObject({ outcome: 'succeeded' });
+  recipe = env.recipe!;
+}, 180_000);
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const GENERATED = 'tests/test_generated_clamp.py';
+const weakTest = 'from textutils import clamp\n\n\ndef test_clamp_low():\n    assert clamp(-1, 0, 10) == 0\n';
+const goodTest =
+  'from textutils import clamp\n\n\ndef test_clamp_respects_upper_bound():\n    assert clamp(11, 0, 10) == 10\n';
+
+describe('TestAgent writes tests for a PR without tests', () => {
+  it('generates, gets feedback, fixes, and the verifier accepts the generated tests', async () => {
+    const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-gen' });
+    const llm = await llmWith([
+      { content: 'Looking around.', toolCalls: [{ name: 'list_dir', arguments: { path: 'tests' } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: weakTest } }] },
+      { toolCalls: [{ name: 'finish', arguments: { summary: 'first try' } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: goodTest } }] },
+      {
+        toolCalls: [
+          {
+            name: 'run_command',
+            arguments: { cmd: `.venv/bin/python -m pytest -q -p no:cacheprovider ${GENERATED}`, timeout: 60 },
+          },
+        ],
+      },
+      { toolCalls: [{ name: 'finish', arguments: { summary: 'upper bound test' } }] },
+    ]);
+    const tests = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe }, config: { llm } },
+      { workDir: path.join(root, 'gen-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      testsSource: 'generated',
+      FAIL_TO_PASS: [`${GENERATED}::test_clamp_respects_upper_bound`],
+      PASS_TO_PASS: noTests.expected.PASS_TO_PASS,
+    });
+    expect(tests.generatedTestPatch).toContain(`+++ b/${GENERATED}`);
+    expect(tests.generatedTestPatch).toContain('test_clamp_respects_upper_bound');
+    expect(tests.generatedTestPatch).not.toContain('textutils/__init__.py');
+    const reqs = server!.requests;
+    expect(reqs).toHaveLength(6);
+    expect(reqs[1]!.messages.at(-1)).toMatchObject({
+      role: 'tool',
+      content: expect.stringContaining('test_textutils.py'),
+    });
+    expect(reqs[3]!.messages.at(-1)).toMatchObject({
+      content: expect.stringContaining('No test fails before the fix'),
+    });
+    expect(reqs[5]!.messages.at(-1)).toMatchObject({ content: expect.stringContaining('1 passed') });
+    expect(tests.trajectories).toHaveLength(1);
+    expect(tests.trajectories[0]).toMatchObject({
+      agent: 'TestAgent',
+      stage: 'tests',
+      instanceId: noTests.spec.instanceId,
+    });
+    expect(tests.trajectories[0]!.steps).toHaveLength(6);
+    expect(tests.tokensUsed).toBe(
+      tests.trajectories[0]!.steps.reduce((n, s) => n + (s.usage?.total_tokens ?? 0), 0),
+    );
+
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: noTests.spec,
+        previous: {
+          recipe,
+          testsSource: 'generated',
+          generatedTestPatch: tests.generatedTestPatch!,
+          FAIL_TO_PASS: tests.FAIL_TO_PASS,
+          PASS_TO_PASS: tests.PASS_TO_PASS,
+        },
+        config: { reruns: 2 },
+      },
+      { workDir: path.join(root, 'gen-verify') },
+    );
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'Verified',
+      testsSource: 'generated',
+      FAIL_TO_PASS: tests.FAIL_TO_PASS,
+      PASS_TO_PASS: tests.PASS_TO_PASS,
+    });
+  }, 300_000);
+
+  it('stops with TokenBudgetExhausted when the budget is spent', async () => {
+    const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-budget' });
+    const llm = await llmWith(
+      [
+        {
+          toolCalls: [{ name: 'list_dir', arguments: {} }],
+          usage: { prompt_tokens: 900, completion_tokens: 200 },
+        },
+      ],
+      1000,
+    );
+    const tests = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe }, config: { llm } },
+      { workDir: path.join(root, 'budget') },
+    );
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'TokenBudgetExhausted', tokensUsed: 1100 });
+    expect(tests.message).toContain('used 1100 of 1000');
+    expect(server!.requests).toHaveLength(1);
+  }, 300_000);
+});
+
+describe('EnvAgent tool loop', () => {
+  it('takes over when the standard recipes fail; its replayed recipe drives the tests stage', async () => {
+    const repo = await buildPythonRepo(root, { needsConfigure: true, dirName: 'textutils-configure' });
+    const test = '.venv/bin/python -m pytest -rA -p no:cacheprovider';
+    const llm = await llmWith([
+      { toolCalls: [{ name: 'read_file', arguments: { path: 'tests/conftest.py' } }] },
+      {
+        toolCalls: [
+          {
+            name: 'finish',
+            arguments: {
+              setup_script: 'python3 -m venv .venv\n.venv/bin/pip install -q pytest\n',
+              test_command: test,
+              result_format: 'pytest',
+            },
+          },
+        ],
+      },
+      {
+        toolCalls: [
+          {
+            name: 'finish',
+            arguments: {
+              setup_script:
+                'set -euo pipefail\npython3 -m venv .venv\n.venv/bin/pip install -q -e . pytest\n.venv/bin/python configure.py\n',
+              test_command: test,
+              result_format: 'pytest',
+            },
+          },
+        ],
+      },
+    ]);
+    const env = await runStage(
+      { stage: 'env', instance: repo.spec, config: { llm } },
+      { workDir: path.join(root, 'cfg-env') },
+    );
+    expect(env, env.logTail).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'EnvReady',
+      recipe: { source: 'llm', testCommand: test },
+    });
+    expect(env.recipe!.setupScript).toContain('configure.py');
+    expect(env.message).toContain('4 attempt(s)'); // two standard recipes, the rejected submission, the accepted one
+    const reqs = server!.requests;
+    expect(reqs[0]!.messages[1]).toMatchObject({
+      role: 'user',
+      content: expect.stringContaining('Standard recipes were tried'),
+    });
+    expect(reqs[1]!.messages.at(-1)).toMatchObject({ content: expect.stringContaining('_settings') });
+    expect(reqs[2]!.messages.at(-1)).toMatchObject({
+      content: expect.stringContaining('Replaying your recipe'),
+    });
+    expect(env.trajectories.map((t) => [t.agent, t.steps.length])).toEqual([['EnvAgent', 3]]);
+
+    const tests = await runStage(
+      { stage: 'tests', instance: repo.spec, previous: { recipe: env.recipe! } },
+      { workDir: path.join(root, 'cfg-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: repo.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: repo.expected.PASS_TO_PASS,
+    });
+  }, 300_000);
+});
+
+describe('PromptAgent with an LLM', () => {
+  const symptom =
+    'clamp(15, 0, 10) returns 15, but values above the maximum should come back as the maximum (10).';
+
+  it('writes the statement from the PR, then the judge clears it', async () => {
+    const llm = await llmWith([
+      { content: symptom },
+      { content: '{"leaks": false, "reason": "symptom only"}' },
+    ]);
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec, config: { llm } },
+      { workDir: path.join(root, 'p1') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'PromptReady',
+      problemStatement: symptom,
+      problemStatementSource: 'llm',
+    });
+    expect(prompt.trajectories.map((t) => t.agent)).toEqual(['PromptAgent', 'LeakJudge']);
+    const first = JSON.stringify(server!.requests[0]!.messages);
+    expect(first).toContain(fixture.spec.title);
+    expect(first).toContain('if value > high:'); // the writer sees the diff…
+  }, 60_000);
+
+  it('a synthesized statement quoting the fix is rejected by the pure check', async () => {
+    const llm = await llmWith([{ content: 'clamp is wrong; add `if value > high:` and return high.' }]);
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec, config: { llm } },
+      { workDir: path.join(root, 'p2') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'rejected',
+      reason: 'StatementLeaksSolution',
+      problemStatementSource: 'llm',
+    });
+    expect(server!.requests).toHaveLength(1); // no judge needed
+  }, 60_000);
+
+  it('the judge can reject what the pure check lets through', async () => {
+    const llm = await llmWith([
+      { content: 'clamp must compare against the upper bound too and return it when exceeded.' },
+      { content: 'Verdict: {"leaks": true, "reason": "spells out the fix"}' },
+    ]);
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec, config: { llm } },
+      { workDir: path.join(root, 'p3') },
+    );
+    expect(prompt).toMatchObject({ outcome: 'rejected', reason: 'StatementLeaksSolution' });
+    expect(prompt.message).toContain('spells out the fix');
+  }, 60_000);
+});

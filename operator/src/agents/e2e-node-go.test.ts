@@ -1,0 +1,44 @@
+/**
+ * End to end on a real Node package (npm + vitest) and a real Go module, no LLM:
+ * env → tests → prompt → verify through runPipeline, exact FAIL_TO_PASS / PASS_TO_PASS.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildGoRepo, buildNodeRepo } from '../../../test/fixtures/repos.ts';
+import { runPipeline } from './pipeline.ts';
+
+describe.each([
+  { name: 'node (npm + vitest)', build: buildNodeRepo, format: 'vitest-json', install: 'npm install' },
+  { name: 'go module', build: buildGoRepo, format: 'go-test-json', install: 'go mod download' },
+])('$name fixture, no LLM', ({ build, format, install }) => {
+  it('verifies with the exact FAIL_TO_PASS / PASS_TO_PASS', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await build(root);
+    const { results, previous } = await runPipeline(
+      fixture.spec,
+      { reruns: 2 },
+      { workDir: path.join(root, 'work') },
+    );
+    const [env, tests, prompt, verify] = results;
+    expect(
+      results.map((r) => [r.stage, r.outcome, r.reason]),
+      results.at(-1)?.logTail,
+    ).toEqual([
+      ['env', 'succeeded', 'EnvReady'],
+      ['tests', 'succeeded', 'TestsReady'],
+      ['prompt', 'succeeded', 'PromptReady'],
+      ['verify', 'succeeded', 'Verified'],
+    ]);
+    expect(env!.recipe).toMatchObject({ resultFormat: format, source: 'deterministic' });
+    expect(env!.recipe!.setupScript).toContain(install);
+    expect(previous.recipe).toEqual(env!.recipe);
+    for (const r of [tests!, verify!]) {
+      expect(r.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+      expect(r.PASS_TO_PASS).toEqual(fixture.expected.PASS_TO_PASS);
+    }
+    expect(prompt!.problemStatementSource).toBe('pr');
+    expect(results.every((r) => r.tokensUsed === 0 && r.trajectories.length === 0)).toBe(true);
+  }, 400_000);
+});

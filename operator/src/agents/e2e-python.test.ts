@@ -1,0 +1,205 @@
+/**
+ * End to end on a real Python repository built in the test: the real runner, real git,
+ * real venv/pip/pytest, no LLM (the deterministic path).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
+import type { Recipe } from '../api/index.ts';
+import { runStage } from './runStage.ts';
+import { createWorkspace } from './workspace.ts';
+
+let root: string;
+let fixture: FixtureRepo;
+let recipe: Recipe;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-py-'));
+  fixture = await buildPythonRepo(root);
+  const env = await runStage({ stage: 'env', instance: fixture.spec }, { workDir: path.join(root, 'env') });
+  expect(env, env.logTail).toMatchObject({ outcome: 'succeeded', reason: 'EnvReady', language: 'python' });
+  recipe = env.recipe!;
+}, 180_000);
+
+describe('python fixture, no LLM', () => {
+  it('the workspace holds the base commit only', async () => {
+    const ws = await createWorkspace(fixture.dir, fixture.baseCommit, path.join(root, 'ws-check'));
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: ws.dir, encoding: 'utf8' });
+    expect(git('log', '--all', '--format=%H').trim()).toBe(fixture.baseCommit);
+    expect(git('for-each-ref').trim()).toBe('');
+    expect(git('reflog').trim()).toBe('');
+    expect(() => git('cat-file', '-e', fixture.mergeCommit)).toThrow();
+    expect(git('status', '--porcelain').trim()).toBe('');
+  }, 240_000);
+
+  it('env recipe is deterministic and replayable', () => {
+    expect(recipe.source).toBe('deterministic');
+    expect(recipe.resultFormat).toBe('pytest');
+    expect(recipe.setupScript).toContain('pip install -q -e ".[test]"');
+  }, 240_000);
+
+  it('tests → prompt → verify give the exact FAIL_TO_PASS / PASS_TO_PASS', async () => {
+    const tests = await runStage(
+      { stage: 'tests', instance: fixture.spec, previous: { recipe } },
+      { workDir: path.join(root, 'tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'TestsReady',
+      testsSource: 'pr',
+      FAIL_TO_PASS: fixture.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: fixture.expected.PASS_TO_PASS,
+      tokensUsed: 0,
+      trajectories: [],
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec },
+      { workDir: path.join(root, 'prompt') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'succeeded',
+      problemStatementSource: 'pr',
+      problemStatement: `${fixture.spec.title}\n${fixture.spec.body}`,
+    });
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: fixture.spec,
+        previous: {
+          recipe,
+          testsSource: 'pr',
+          FAIL_TO_PASS: tests.FAIL_TO_PASS,
+          PASS_TO_PASS: tests.PASS_TO_PASS,
+        },
+        config: { reruns: 2 },
+      },
+      { workDir: path.join(root, 'verify') },
+    );
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'Verified',
+      FAIL_TO_PASS: fixture.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: fixture.expected.PASS_TO_PASS,
+    });
+    expect(verify.logTail).toContain('run 2/2');
+  }, 240_000);
+
+  it('a flaky test is caught by the reruns and dropped', async () => {
+    const control = path.join(root, 'flaky-control');
+    const flaky = await buildPythonRepo(root, { flakyControlDir: control, dirName: 'textutils-flaky' });
+    const timing = 'tests/test_timing.py::test_responds_in_time';
+    const tests = await runStage(
+      { stage: 'tests', instance: flaky.spec, previous: { recipe } },
+      { workDir: path.join(root, 'flaky-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: fixture.expected.FAIL_TO_PASS,
+    });
+    expect(tests.PASS_TO_PASS).toEqual([...fixture.expected.PASS_TO_PASS, timing].sort());
+    // From now on the timing test fails on every other run.
+    await writeFile(path.join(control, 'flaky'), '');
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: flaky.spec,
+        previous: {
+          recipe,
+          testsSource: 'pr',
+          FAIL_TO_PASS: tests.FAIL_TO_PASS,
+          PASS_TO_PASS: tests.PASS_TO_PASS,
+        },
+        config: { reruns: 3 },
+      },
+      { workDir: path.join(root, 'flaky-verify') },
+    );
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: fixture.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: fixture.expected.PASS_TO_PASS,
+    });
+    expect(verify.message).toContain(`flaky: ${timing}`);
+  }, 240_000);
+
+  it('a PR without tests is rejected when no LLM can write them', async () => {
+    const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-notests' });
+    expect(noTests.testPatch).toBe('');
+    const tests = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe } },
+      { workDir: path.join(root, 'notests') },
+    );
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'NoTestsAndGenerationDisabled' });
+  }, 240_000);
+
+  it('verify rejects when the tests no longer fail before the fix (NoFailToPass)', async () => {
+    // Claim the P2P tests were F2P: the verifier must not take the label on trust.
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: fixture.spec,
+        previous: { recipe, FAIL_TO_PASS: ['tests/test_textutils.py::test_slugify'] },
+        config: { reruns: 1 },
+      },
+      { workDir: path.join(root, 'verify-nof2p') },
+    );
+    expect(verify).toMatchObject({ outcome: 'rejected', reason: 'NoFailToPass', FAIL_TO_PASS: [] });
+  }, 240_000);
+
+  it('prompt: a PR description that contains the fix is rejected', async () => {
+    const leaky = await buildPythonRepo(root, {
+      dirName: 'textutils-leaky',
+      prBody: 'clamp ignored the upper bound. Added `if value > high: return high` before returning.',
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: leaky.spec },
+      { workDir: path.join(root, 'leaky') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'rejected',
+      reason: 'StatementLeaksSolution',
+      problemStatementSource: 'pr',
+    });
+    expect(prompt.message).toContain('if value > high:');
+  }, 240_000);
+
+  it('prompt: linked issues give the statement and the hints', async () => {
+    const withIssue = await buildPythonRepo(root, {
+      dirName: 'textutils-issue',
+      issues: [
+        {
+          number: 3,
+          title: 'clamp() returns values above the maximum',
+          body: 'clamp(15, 0, 10) gives 15.',
+          hints: ['Confirmed on 0.1.0.', 'Also for floats.'],
+        },
+      ],
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: withIssue.spec },
+      { workDir: path.join(root, 'issue') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'succeeded',
+      problemStatementSource: 'issue',
+      problemStatement: 'clamp() returns values above the maximum\nclamp(15, 0, 10) gives 15.',
+      hintsText: 'Confirmed on 0.1.0.\n\nAlso for floats.',
+    });
+  }, 240_000);
+
+  it('a gold patch that does not apply is a rejection, not a crash', async () => {
+    // The context line right after the change differs from the repository.
+    const spec = {
+      ...fixture.spec,
+      patch: fixture.spec.patch.replace(' return value\n', ' return value + 1\n'),
+    };
+    expect(spec.patch).not.toBe(fixture.spec.patch);
+    const tests = await runStage(
+      { stage: 'tests', instance: spec, previous: { recipe } },
+      { workDir: path.join(root, 'badpatch') },
+    );
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'GoldPatchDoesNotApply' });
+  }, 240_000);
+});
