@@ -9,6 +9,7 @@ import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
+import { connect, exportCluster, statusCommand } from './cluster.ts';
 import { exportLocal } from './export-local.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
@@ -184,14 +185,52 @@ async function runCommand(flags: RunFlags): Promise<void> {
   }
 }
 
-async function exportCommand(flags: { stateDir: string; out?: string }): Promise<void> {
-  const state = new StateDir(resolve(flags.stateDir));
+interface ExportFlags {
+  stateDir?: string;
+  run?: string;
+  namespace: string;
+  kubeconfig?: string;
+  out?: string;
+}
+
+async function exportCommand(flags: ExportFlags): Promise<void> {
+  if ((flags.stateDir === undefined) === (flags.run === undefined)) {
+    throw new UserError('give either --state-dir (a local run) or --run (a CurationRun in the cluster)');
+  }
+  if (flags.run) {
+    const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
+    const summary = await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out);
+    console.log(`dataset: ${summary.dataset} (${summary.verified} verified instances)`);
+    console.log(`report:  ${summary.report}`);
+    return;
+  }
+  const state = new StateDir(resolve(flags.stateDir!));
   if (!(await state.loadRun()))
     throw new UserError(`${state.root}: no local run state here (run.json missing)`);
   const summary = await exportLocal(state, resolve(flags.out ?? state.exportDir));
   console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
   console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
   console.log(`report:       ${summary.report}`);
+}
+
+async function statusAction(
+  run: string,
+  flags: { namespace: string; kubeconfig?: string; watch?: boolean; interval: number },
+): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.on('SIGINT', stop);
+  try {
+    await statusCommand(connect(flags.kubeconfig), flags.namespace, run, {
+      watch: flags.watch ?? false,
+      intervalMs: flags.interval * 1000,
+      signal: controller.signal,
+      write: (text) => process.stdout.write(text),
+      tty: Boolean(process.stdout.isTTY),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+  }
 }
 
 export function buildProgram(): Command {
@@ -219,9 +258,21 @@ export function buildProgram(): Command {
   program
     .command('export')
     .description('write dataset.jsonl (SWE-bench), trajectories.jsonl (OpenAI chat) and report.md')
-    .requiredOption('--state-dir <dir>', 'local run state directory')
-    .option('--out <dir>', 'output directory (default: <state-dir>/export)')
+    .option('--state-dir <dir>', 'a local run state directory')
+    .option('--run <name>', 'a CurationRun in the cluster (reads its SWEInstances)')
+    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
+    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')
     .action(exportCommand);
+  program
+    .command('status')
+    .description('show a CurationRun in the cluster: phase, counts, rejects by reason, instances')
+    .argument('<run>', 'CurationRun name')
+    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
+    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('-w, --watch', 'keep redrawing until the run ends')
+    .option('--interval <seconds>', 'redraw interval with --watch', positiveInt, 2)
+    .action(statusAction);
   return program;
 }
 
