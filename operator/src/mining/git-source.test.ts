@@ -302,3 +302,17 @@ describe('createPrSource', () => {
     expect(createPrSource(github, { githubToken: 't' })).toBeInstanceOf(GitHubPrSource);
   });
 });
+
+describe('GitPrSource on a history with a PR number twice', () => {
+  it('keeps the newest commit for the PR only', async () => {
+    const dup = new RepoBuilder(join(root, 'acme', 'dup'));
+    dup.commit('Initial import', { 'go.mod': 'module x\n', 'x.go': 'package x\n' });
+    dup.commit('Fix parse (#1)', { 'x.go': 'package x\n\nfunc A() {}\n', 'x_test.go': 'package x\n' });
+    const newest = dup.commit('Fix parse (#1)', { 'x.go': 'package x\n\nfunc A() int { return 1 }\n' });
+    const page = await new GitPrSource({ url: dup.dir, filters: filters() }).nextPage(undefined, 10);
+    expect(page.candidates.map((c) => [c.instanceId, c.mergeCommit, c.language])).toEqual([
+      ['acme__dup-1', newest, 'go'],
+    ]);
+    expect(page.rejected).toEqual([]);
+  });
+});

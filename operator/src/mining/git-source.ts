@@ -128,7 +128,14 @@ export class GitPrSource implements PrSource {
       last = sha;
       mainline.add(sha);
       const pr = parsePrCommit(sha, parents.split(' ').filter(Boolean), authoredAt, committedAt, message);
-      if (pr !== undefined && inWindow(committedAt, filters)) prs.push(pr);
+      // A PR number seen twice (a squash cherry-picked again) is one instance: the newest wins.
+      if (
+        pr !== undefined &&
+        inWindow(committedAt, filters) &&
+        !prs.some((p) => p.pullNumber === pr.pullNumber)
+      ) {
+        prs.push(pr);
+      }
     }
     const [diffs, branches] = await Promise.all([
       this.diffs(gitDir, prs),

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   FakeGitHub,
@@ -6,7 +9,7 @@ import {
 } from '../../../test/support/github-server.ts';
 import { Filters } from '../api/index.ts';
 import { splitDiff } from './diff-split.ts';
-import { MemoryEtagCache } from './etag-cache.ts';
+import { FileEtagCache, MemoryEtagCache } from './etag-cache.ts';
 import type { RateLimitEvent } from './github-client.ts';
 import { decodeGitHubCursor, GitHubPrSource, type GitHubSourceOptions } from './github-source.ts';
 import type { MiningFilters, MiningPage } from './types.ts';
@@ -234,24 +237,30 @@ describe('GitHubPrSource', () => {
     }
   });
 
-  it('pages through a resumable cursor; a resumed run re-reads with ETags for free', async () => {
-    const whole = await source().nextPage(undefined, 100);
-    const cache = new MemoryEtagCache();
-    const pages = await mineAll(() => source({ etagCache: cache }), 2);
-    expect(numbers(pages)).toEqual(numbers([whole]));
-    expect(pages.flatMap((p) => p.candidates)).toEqual(whole.candidates);
-    expect(pages.map((p) => p.exhausted)).toEqual([false, false, false, true]);
-    expect(decodeGitHubCursor(pages[0]!.cursor)).toEqual({ page: 1, updatedAt: day('05-19'), seen: [19] });
+  it.each([
+    ['memory', () => new MemoryEtagCache()],
+    ['file', () => new FileEtagCache(mkdtempSync(join(tmpdir(), 'etag-cache-')))],
+  ])(
+    'pages through a resumable cursor; a resumed run re-reads with ETags for free (%s cache)',
+    async (_, makeCache) => {
+      const whole = await source().nextPage(undefined, 100);
+      const cache = makeCache();
+      const pages = await mineAll(() => source({ etagCache: cache }), 2);
+      expect(numbers(pages)).toEqual(numbers([whole]));
+      expect(pages.flatMap((p) => p.candidates)).toEqual(whole.candidates);
+      expect(pages.map((p) => p.exhausted)).toEqual([false, false, false, true]);
+      expect(decodeGitHubCursor(pages[0]!.cursor)).toEqual({ page: 1, updatedAt: day('05-19'), seen: [19] });
 
-    // The same run restarted from scratch with its ETag cache: every answer is a 304.
-    const used = gh.rateLimitUsed;
-    const again = source({ etagCache: cache });
-    const rerun = await mineAll(() => again, 2);
-    expect(numbers(rerun)).toEqual(numbers([whole]));
-    expect(gh.rateLimitUsed).toBe(used);
-    expect(again.stats.notModified).toBe(again.stats.requests);
-    expect(gh.requests.at(-1)?.status).toBe(304);
-  });
+      // The same run restarted from scratch with its ETag cache: every answer is a 304.
+      const used = gh.rateLimitUsed;
+      const again = source({ etagCache: cache });
+      const rerun = await mineAll(() => again, 2);
+      expect(numbers(rerun)).toEqual(numbers([whole]));
+      expect(gh.rateLimitUsed).toBe(used);
+      expect(again.stats.notModified).toBe(again.stats.requests);
+      expect(gh.requests.at(-1)?.status).toBe(304);
+    },
+  );
 
   it('neither repeats nor skips PRs that slide down when others are updated mid-run', async () => {
     const first = await source().nextPage(undefined, 4); // 20 19 18 17

@@ -2,6 +2,7 @@ import type { Language } from '../api/index.ts';
 import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
 import { mapLimited } from './concurrency.ts';
 import { changeShape, type SplitDiff, splitDiff } from './diff-split.ts';
+import { MemoryEtagCache } from './etag-cache.ts';
 import {
   createGitHubClient,
   type GitHubClient,
@@ -135,7 +136,11 @@ export class GitHubPrSource implements PrSource {
     this.owner = owner;
     this.name = name;
     this.options = options;
-    const { octokit, stats } = createGitHubClient(options);
+    // Without a cache of the caller's, one in memory still makes the re-read of a resumed page free.
+    const { octokit, stats } = createGitHubClient({
+      ...options,
+      etagCache: options.etagCache ?? new MemoryEtagCache(1000),
+    });
     this.octokit = octokit;
     this.stats = stats;
   }
