@@ -109,7 +109,7 @@ describe('single node', () => {
       'python3 --version && pytest --version && pip download -q --no-deps -d /tmp/d six && ls /tmp/d && echo registry 200',
     node: 'node --version && npm view left-pad version && echo registry 200',
     go: 'go version && cd "$(mktemp -d)" && go mod init probe >/dev/null 2>&1 && go list -m -versions golang.org/x/text && echo registry 200',
-    rust: 'rustc --version && cargo search serde --limit 1 && echo registry 200',
+    rust: 'rustc --version && cargo new -q /tmp/probe && cd /tmp/probe && echo \'itoa = "1"\' >> Cargo.toml && cargo fetch && echo registry 200',
     java: `java -version && mvn --version && ${javaProbe}`,
   };
   it.each(cluster().images.map((ref) => [ref]))(
