@@ -19,8 +19,10 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
   const hintsText = instance.issues.flatMap((i) => i.hints).join('\n\n');
   let statement: string;
   let source: Source;
-  if (instance.issues.length > 0) {
-    statement = instance.issues.map((i) => `${i.title}\n${i.body}`.trim()).join('\n\n');
+  // The git source knows linked issue numbers but not their text: only issues with text count.
+  const describedIssues = instance.issues.filter((i) => `${i.title}${i.body}`.trim() !== '');
+  if (describedIssues.length > 0) {
+    statement = describedIssues.map((i) => `${i.title}\n${i.body}`.trim()).join('\n\n');
     source = 'issue';
   } else if (ctx.llm) {
     try {
