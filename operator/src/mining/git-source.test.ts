@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -300,6 +300,25 @@ describe('createPrSource', () => {
     ]);
     const github = CurationRunSpec.parse({ source: { github: { repo: 'psf/requests' } } });
     expect(createPrSource(github, { githubToken: 't' })).toBeInstanceOf(GitHubPrSource);
+  });
+});
+
+describe('GitPrSource input from the spec', () => {
+  it('treats a ref or URL that looks like an option as data', async () => {
+    const target = join(root, 'written-by-git');
+    const source = new GitPrSource({ url: repo.dir, ref: `--output=${target}`, filters: filters() });
+    await expect(source.nextPage(undefined, 10)).rejects.toThrow(/bad revision|unknown revision/);
+    expect(existsSync(target)).toBe(false);
+    await expect(source.nextPage('--all', 10)).rejects.toThrow(/not a git mining cursor/);
+    const cacheDir = join(root, 'cache-options');
+    const optionURL = new GitPrSource({
+      url: `--upload-pack=touch ${target}`,
+      repo: 'a/b',
+      filters: filters(),
+      cacheDir,
+    });
+    await expect(optionURL.nextPage(undefined, 10)).rejects.toThrow();
+    expect(existsSync(target)).toBe(false);
   });
 });
 

@@ -102,7 +102,13 @@ export class GitPrSource implements PrSource {
 
   async nextPage(cursor: string | undefined, limit: number): Promise<MiningPage> {
     const gitDir = await this.open();
-    const start = cursor === undefined ? [this.options.ref ?? 'HEAD'] : ['--skip=1', cursor];
+    if (cursor !== undefined && !/^[0-9a-f]{40,64}$/.test(cursor))
+      throw new Error(`not a git mining cursor: ${cursor}`);
+    // --end-of-options: a ref from the spec such as "--output=/x" must stay a ref, not become an option.
+    const start =
+      cursor === undefined
+        ? ['--end-of-options', this.options.ref ?? 'HEAD']
+        : ['--skip=1', '--end-of-options', cursor];
     const log = await git(gitDir, [
       'log',
       '--first-parent',

@@ -32,7 +32,8 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
   mkdirSync(cacheDir, { recursive: true });
   const dir = join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`);
   if (!existsSync(dir)) {
-    await run('git', ['clone', '--bare', '--quiet', url, dir], {
+    // `--` keeps a URL like "-uhttp://x" from being read as an option; ext:: (runs commands) stays off.
+    await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--bare', '--quiet', '--', url, dir], {
       env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
     });
     return dir;
