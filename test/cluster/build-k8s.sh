@@ -18,9 +18,23 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 command -v go >/dev/null || { echo "error: go is required to build Kubernetes ($K8S_VERSION)" >&2; exit 1; }
+mkdir -p "$CACHE_ROOT"
+# One build at a time per version (parallel CI runs on the same machine share the cache).
+exec 9>"$CACHE_ROOT/k8s-$K8S_VERSION.lock"
+flock 9
+missing=()
+for b in "${ALL_BINS[@]}"; do [[ -x "$OUT/$b" ]] || missing+=("$b"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "k8s binaries $K8S_VERSION cached in $OUT (built by a concurrent run)"
+  exit 0
+fi
 echo "building ${missing[*]} for Kubernetes $K8S_VERSION into $OUT"
 start=$(date +%s)
-mkdir -p "$OUT" "$WORK/etcd"
+# Binaries land in $STAGE first and move into $OUT only when complete, so an interrupted
+# build never leaves a truncated binary that a later run would take for cached.
+STAGE="$WORK/out"
+rm -rf "$STAGE"
+mkdir -p "$OUT" "$WORK/etcd" "$STAGE"
 cd "$WORK"
 
 export GOFLAGS="-buildvcs=false -mod=mod"
@@ -65,15 +79,18 @@ pkgs=()
 for b in "${K8S_BINS[@]}"; do [[ -x "$OUT/$b" ]] || pkgs+=("k8s.io/kubernetes/cmd/$b"); done
 if [[ ${#pkgs[@]} -gt 0 ]]; then
   echo "go build ${pkgs[*]}"
-  go build -trimpath -ldflags "$ldflags" -o "$OUT/" "${pkgs[@]}"
+  go build -trimpath -ldflags "$ldflags" -o "$STAGE/" "${pkgs[@]}"
+  for p in "${pkgs[@]}"; do mv "$STAGE/${p##*/}" "$OUT/"; done
 fi
 if [[ ! -x "$OUT/etcd" ]]; then
   echo "go build etcd $etcd_version"
-  go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" ./etcd
+  go build -trimpath -ldflags "-s -w" -o "$STAGE/etcd" ./etcd
+  mv "$STAGE/etcd" "$OUT/etcd"
 fi
 if [[ ! -x "$OUT/helm" ]]; then
   echo "go install helm $HELM_VERSION"
-  GOBIN="$OUT" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  GOBIN="$STAGE" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv "$STAGE/helm" "$OUT/helm"
 fi
 echo "built in $(( $(date +%s) - start ))s:"
 for b in "${ALL_BINS[@]}"; do echo "  $OUT/$b"; done

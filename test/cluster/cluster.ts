@@ -160,8 +160,8 @@ export async function ensureBinaries(): Promise<void> {
     'kube-scheduler',
     'kubelet',
     'kube-proxy',
+    'kubectl',
   ];
-  needed.push('kubectl');
   if (needed.every((b) => existsSync(bin(b)))) return;
   if (!which('go')) {
     throw new PrerequisiteError(
