@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type StageInput, StageResult } from '../api/index.ts';
@@ -36,8 +36,9 @@ export function bwrapAvailable(): boolean {
 }
 
 /**
- * The sandbox a stage pod gets, as bubblewrap flags: read-only root, private /tmp, only the
- * work and cache dirs writable, fresh pid/ipc/uts namespaces. Network stays shared because
+ * The sandbox a stage pod gets, as bubblewrap flags: read-only root (so /tmp too: TMPDIR
+ * points into the work dir; a tmpfs there would hide state and repos that live under /tmp),
+ * only the work and cache dirs writable, fresh pid/ipc/uts namespaces. Network stays shared because
  * the stages need the package registries, as the pods' NetworkPolicy allows.
  */
 export function bwrapArgs(workDir: string, cacheDir: string, command: string[]): string[] {
@@ -46,7 +47,6 @@ export function bwrapArgs(workDir: string, cacheDir: string, command: string[]):
     '--ro-bind', '/', '/',
     '--dev', '/dev',
     '--proc', '/proc',
-    '--tmpfs', '/tmp',
     '--bind', workDir, workDir,
     '--bind', cacheDir, cacheDir,
     '--unshare-all', '--share-net',
@@ -59,6 +59,7 @@ export function bwrapArgs(workDir: string, cacheDir: string, command: string[]):
 function cacheEnv(home: string, cacheDir: string): Record<string, string> {
   return {
     HOME: home,
+    TMPDIR: join(home, '..', 'tmp'),
     XDG_CACHE_HOME: cacheDir,
     PIP_CACHE_DIR: join(cacheDir, 'pip'),
     npm_config_cache: join(cacheDir, 'npm'),
@@ -74,7 +75,10 @@ export async function runStageProcess(
   opts: StageProcessOptions,
 ): Promise<StageOutcomeLocal> {
   const home = join(opts.workDir, 'home');
+  // A stage interrupted earlier may have left its work dir: start clean.
+  await rm(opts.workDir, { recursive: true, force: true });
   await mkdir(home, { recursive: true });
+  await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
   await mkdir(opts.cacheDir, { recursive: true });
   const inputPath = join(opts.workDir, 'input.json');
   const outputPath = join(opts.workDir, 'result.json');
