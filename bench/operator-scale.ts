@@ -12,8 +12,8 @@
  * (test/cluster, control-plane mode) for the run and stops it afterwards.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CURATIONRUNS, type RawObject } from '../operator/src/controller/resources.ts';
@@ -49,6 +49,14 @@ async function controlPlane(): Promise<{ kubeconfig: string; stop: () => Promise
   const state = await up({ name, mode: 'control-plane' });
   installCrds(state);
   return { kubeconfig: state.kubeconfig, stop: async () => (wasUp ? undefined : down(name)) };
+}
+
+/** User + system CPU seconds of a process so far (clock ticks of /proc/<pid>/stat, USER_HZ 100). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function peakRssMiB(pid: number): number {
@@ -94,11 +102,15 @@ function startOperator(kubeconfig: string, namespace: string): { proc: ChildProc
       '--git-cache-dir',
       join(tmpdir(), 'scaleswe-bench-git'),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
+    },
   );
   const port = new Promise<number>((resolve, reject) => {
     let buffer = '';
     proc.stdout?.on('data', (chunk: Buffer) => {
+      if (process.env.BENCH_OPERATOR_LOG) appendFileSync(process.env.BENCH_OPERATOR_LOG, chunk);
       buffer += chunk.toString();
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';
@@ -110,7 +122,6 @@ function startOperator(kubeconfig: string, namespace: string): { proc: ChildProc
     });
     proc.on('exit', (code) => reject(new Error(`operator exited with ${code}`)));
   });
-  // LOG_LEVEL=warn hides the start line; ask for info on that one line only.
   return { proc, port };
 }
 
@@ -223,6 +234,7 @@ try {
   const seconds = (performance.now() - t1) / 1000;
   const requests = await operatorRequests(port);
   const rss = peakRssMiB(operator.pid ?? 0);
+  const cpu = cpuSeconds(operator.pid ?? 0);
 
   console.log(
     `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}`,
@@ -236,6 +248,9 @@ try {
   for (const [k, n] of [...requests.byVerb].sort((a, b) => b[1] - a[1]))
     console.log(`  ${k.padEnd(28)} ${String(n).padStart(7)}  (${(n / INSTANCES).toFixed(2)}/instance)`);
   console.log(`operator peak RSS: ${rss.toFixed(0)} MiB`);
+  console.log(
+    `operator CPU: ${cpu.toFixed(1)} s = ${((cpu / INSTANCES) * 1000).toFixed(1)} ms per instance (the machine: ${cpus().length} CPUs, load ${loadavg()[0]?.toFixed(1)})`,
+  );
   await kubelet.pods.stop();
 } finally {
   operator?.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import type { CurationRun, SWEInstance } from '../api/index.ts';
 import type { EventRecorder, Informer, Kube, Logger, OperatorMetrics, WriteOverlay } from '../kube/index.ts';
 import type { ObservedStagePod } from './instance-plan.ts';
+import type { PodExpectations } from './pod-expectations.ts';
 import type { RawObject } from './resources.ts';
 import type { PrSourceFactory } from './sources.ts';
 
@@ -12,6 +13,7 @@ export interface ControllerContext {
   runs: Informer<RawObject>;
   instances: Informer<RawObject>;
   pods: Informer<RawPod>;
+  podExpectations: PodExpectations;
   runOverlay: WriteOverlay<RawObject>;
   instanceOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;

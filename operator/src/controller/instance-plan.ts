@@ -148,8 +148,21 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     plan.deletePods.push(currentName);
   }
 
-  plan.status = status;
   plan.events.push(...transitionEvents(instance.status, status, stage));
+  if (!isTerminal(status) && !status.retryAfter) {
+    // The next stage can start in the same reconcile: one round trip less per stage.
+    const next = planInstance({
+      ...obs,
+      instance: { ...instance, status },
+      pods: live.filter((p) => p !== current),
+    });
+    return {
+      ...next,
+      deletePods: [...new Set([...plan.deletePods, ...next.deletePods])],
+      events: plan.events,
+    };
+  }
+  plan.status = status;
   if (status.retryAfter)
     plan.requeueAfterMs = later(plan.requeueAfterMs, Date.parse(status.retryAfter) - now.getTime());
   return plan;

@@ -18,6 +18,7 @@ import {
   reconcileRun,
   recordRunTerminal,
 } from './curationrun-reconciler.ts';
+import { PodExpectations } from './pod-expectations.ts';
 import { CURATIONRUNS, key, ownerKey, type RawObject, SWEINSTANCES } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
 import { reconcileInstance, recordInstanceTerminal } from './sweinstance-reconciler.ts';
@@ -101,6 +102,7 @@ export class Manager {
       runs,
       instances,
       pods,
+      podExpectations: new PodExpectations(),
       runOverlay: new WriteOverlay(),
       instanceOverlay: new WriteOverlay(),
       events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
@@ -160,7 +162,8 @@ export class Manager {
         if (event !== 'resync') this.runController.queue.addAfter(owner, 200);
       }
     });
-    pods.onEvent((obj) => {
+    pods.onEvent((obj, event) => {
+      ctx.podExpectations.observe(obj, event === 'delete');
       const owner = ownerKey(obj, 'SWEInstance');
       if (owner) this.instanceController.enqueue(owner);
     });

@@ -48,6 +48,11 @@ async function readResult(
 ): Promise<DecodedStageResult> {
   const pod = ctx.pods.get(namespace, podName);
   const terminationMessage = pod ? terminationMessageOf(pod) : undefined;
+  // A result small enough for the termination message is complete there: no log request.
+  const fromTermination = decodeStageResult({
+    ...(terminationMessage !== undefined && { terminationMessage }),
+  });
+  if (fromTermination.ok) return fromTermination;
   let podLog: string | undefined;
   try {
     podLog = await ctx.kube.readPodLog(namespace, podName, AGENT_CONTAINER, ctx.logLimitBytes);
@@ -75,7 +80,7 @@ export async function reconcileInstance(
   if (!raw || raw.metadata.deletionTimestamp) return undefined;
   const instance = parseInstance(raw);
   const run = runOf(ctx, namespace, instance.spec.runRef);
-  const pods = ctx.pods.byIndex('instance', k);
+  const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
   let plan = planInstance({ instance, run, pods, now, results });
@@ -109,6 +114,7 @@ export async function reconcileInstance(
 
   for (const podName of finalPlan.deletePods) {
     try {
+      ctx.podExpectations.expectDeletion(namespace, podName);
       await ctx.kube.deletePod(namespace, podName);
       log.debug({ pod: podName }, 'deleted pod');
     } catch (err) {
@@ -116,7 +122,11 @@ export async function reconcileInstance(
     }
   }
 
-  if (finalPlan.createPod && run) {
+  if (
+    finalPlan.createPod &&
+    run &&
+    !ctx.podExpectations.creationPending(namespace, finalPlan.createPod.name)
+  ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
     const owner = { ...finalInstance, metadata: { ...finalInstance.metadata, uid: raw.metadata.uid } };
     const pod = buildStagePod({
@@ -131,6 +141,7 @@ export async function reconcileInstance(
         run.spec.llm && { gatewayURL: ctx.gateway.url, gatewayToken: ctx.gateway.token(instance, stage) }),
     });
     try {
+      ctx.podExpectations.expectCreation(namespace, podName);
       await ctx.kube.createPod(namespace, pod);
       log.info({ pod: podName, stage, attempt }, 'created sandbox pod');
     } catch (err) {
