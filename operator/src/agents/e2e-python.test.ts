@@ -2,7 +2,6 @@
  * End to end on a real Python repository built in the test: the real runner, real git,
  * real venv/pip/pytest, no LLM (the deterministic path).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
 import type { Recipe } from '../api/index.ts';
 import { runStage } from './runStage.ts';
-import { createWorkspace } from './workspace.ts';
 
 let root: string;
 let fixture: FixtureRepo;
@@ -25,16 +23,6 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('python fixture, no LLM', () => {
-  it('the workspace holds the base commit only', async () => {
-    const ws = await createWorkspace(fixture.dir, fixture.baseCommit, path.join(root, 'ws-check'));
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: ws.dir, encoding: 'utf8' });
-    expect(git('log', '--all', '--format=%H').trim()).toBe(fixture.baseCommit);
-    expect(git('for-each-ref').trim()).toBe('');
-    expect(git('reflog').trim()).toBe('');
-    expect(() => git('cat-file', '-e', fixture.mergeCommit)).toThrow();
-    expect(git('status', '--porcelain').trim()).toBe('');
-  }, 240_000);
-
   it('env recipe is deterministic and replayable', () => {
     expect(recipe.source).toBe('deterministic');
     expect(recipe.resultFormat).toBe('pytest');

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
+import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
 import type { StageContext } from './context.ts';
 import { truncateMiddle } from './exec.ts';
 import { candidateRecipes, detectLanguages, MANIFESTS, type RepoFacts } from './recipes.ts';
 import type { StageOutput } from './stageOutput.ts';
 import { loopFailure } from './stageOutput.ts';
-import { runSetup, runTests, type TestRun } from './testRun.ts';
+import { countStatuses, runSetup, runTests, type TestRun } from './testRun.ts';
 import { runToolLoop, type Tool } from './toolLoop.ts';
 import { workspaceTools } from './tools.ts';
 import {
@@ -40,7 +40,7 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
     ctx.log.info(
       `env: deterministic recipe (${recipe.resultFormat}) ${check.ok ? 'works' : `failed: ${check.note}`}`,
     );
-    if (check.ok) return envReady(recipe, facts, attempts, check.note);
+    if (check.ok) return envReady(recipe, facts, attempts, check.note, instance.language);
   }
   if (!ctx.llm) {
     return {
@@ -89,7 +89,7 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
     maxTurns: ctx.input.config.maxTurns,
   });
   if (outcome.status === 'done')
-    return envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent');
+    return envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent', instance.language);
   return loopFailure(
     outcome,
     'EnvSetupFailed',
@@ -97,18 +97,30 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   );
 }
 
-function envReady(recipe: Recipe, facts: RepoFacts, attempts: Attempt[], note: string): StageOutput {
-  const language = detectLanguages(facts)[0];
+function envReady(
+  recipe: Recipe,
+  facts: RepoFacts,
+  attempts: Attempt[],
+  note: string,
+  hint: Language,
+): StageOutput {
+  const detected = detectLanguages(facts);
+  const language = detected.includes(hint) ? hint : (detected[0] ?? hint);
   return {
     outcome: 'succeeded',
     reason: 'EnvReady',
     message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}`,
     recipe,
-    ...(language ? { language } : {}),
+    language,
   };
 }
 
-/** Pristine checkout → setup script → test command; ok when some test result was parsed. */
+/** Passed or failed tests: evidence the suite really runs (errors alone mean it does not build). */
+function ranCount(run: TestRun): number {
+  return [...run.results.values()].filter((s) => s === 'passed' || s === 'failed').length;
+}
+
+/** Pristine checkout → setup script → test command; ok when some test really ran. */
 async function checkRecipe(
   ctx: StageContext,
   ws: Workspace,
@@ -118,8 +130,8 @@ async function checkRecipe(
   if (setup.code !== 0)
     return { ok: false, note: setup.timedOut ? 'setup timed out' : `setup exited ${setup.code}` };
   let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
-  if (run.results.size === 0 && ctx.input.instance.testPatch.trim()) {
-    // A repository may have no tests at base; the PR's own tests must then be collectable.
+  if (ranCount(run) === 0 && !run.timedOut && ctx.input.instance.testPatch.trim()) {
+    // A repository may have no tests at base; the PR's own tests must then be runnable.
     if ((await applyPatch(ws, ctx.input.instance.testPatch)) === undefined) {
       run = await runTests(ctx, ws, recipe, 'at base + test patch');
     }
@@ -128,7 +140,9 @@ async function checkRecipe(
   if (run.timedOut) return { ok: false, note: 'test command timed out' };
   if (run.results.size === 0)
     return { ok: false, note: `test command (exit ${run.exitCode}) reported no tests` };
-  return { ok: true, note: `${run.results.size} test(s) collected` };
+  const ran = ranCount(run);
+  if (ran === 0) return { ok: false, note: `no test ran (${countStatuses(run.results)})` };
+  return { ok: true, note: `${ran} test(s) ran` };
 }
 
 async function repoFacts(ws: Workspace): Promise<RepoFacts> {

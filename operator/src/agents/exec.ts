@@ -36,34 +36,53 @@ export function sh(cmd: string, opts: ExecOptions): Promise<ExecResult> {
     let head = '';
     let tail = '';
     let dropped = 0;
+    const headMax = Math.floor(max / 4);
+    const tailMax = max - headMax;
     const onData = (chunk: Buffer) => {
-      const s = chunk.toString('utf8');
-      if (head.length < max / 4) {
-        head += s;
-        return;
+      let s = chunk.toString('utf8');
+      if (head.length < headMax) {
+        const take = headMax - head.length;
+        head += s.slice(0, take);
+        s = s.slice(take);
+        if (!s) return;
       }
       tail += s;
-      const keep = max - head.length;
-      if (tail.length > keep * 2) {
-        dropped += tail.length - keep;
-        tail = tail.slice(tail.length - keep);
+      // Trim lazily (at twice the limit) to keep appends cheap.
+      if (tail.length > tailMax * 2) {
+        dropped += tail.length - tailMax;
+        tail = tail.slice(tail.length - tailMax);
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     let timedOut = false;
+    let done = false;
+    // A killed tree, or a command that left a background process holding our pipes, may never
+    // emit 'close': give it a grace period, then stop reading and return anyway.
+    const abandon = (code: number) => {
+      setTimeout(() => {
+        if (done) return;
+        killGroup(child.pid);
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code);
+      }, 3000).unref();
+    };
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
+      abandon(137);
     }, opts.timeoutMs);
+    child.on('exit', (code, signal) => abandon(code ?? (signal ? 137 : 1)));
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
     const finish = (code: number) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      const keep = max - head.length;
-      if (tail.length > keep) {
-        dropped += tail.length - keep;
-        tail = tail.slice(tail.length - keep);
+      if (tail.length > tailMax) {
+        dropped += tail.length - tailMax;
+        tail = tail.slice(tail.length - tailMax);
       }
       const output = dropped > 0 ? `${head}\n…[${dropped} chars truncated]…\n${tail}` : head + tail;
       resolve({ code, output, timedOut, durationMs: Date.now() - started });
@@ -72,7 +91,7 @@ export function sh(cmd: string, opts: ExecOptions): Promise<ExecResult> {
       onData(Buffer.from(String(err)));
       finish(127);
     });
-    child.on('close', (code, signal) => finish(code ?? (signal ? 128 + 9 : 1)));
+    child.on('close', (code, signal) => finish(code ?? (signal ? 137 : 1)));
   });
 }
 

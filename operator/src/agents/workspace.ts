@@ -61,12 +61,13 @@ export async function createWorkspace(cloneURL: string, baseCommit: string, dir:
     );
   }
   await must(dir, `checkout -q --detach ${baseCommit}`, 'CheckoutFailed');
-  await stripHistory(dir);
+  // The shallow fetch brought the base commit's objects only; a full fetch must be pruned.
+  await stripHistory(dir, shallow.code !== 0);
   return { dir, baseCommit, setupDiff: '' };
 }
 
 /** Remove every ref, reflog and unreachable object so only the base commit's history remains. */
-async function stripHistory(dir: string): Promise<void> {
+async function stripHistory(dir: string, prune: boolean): Promise<void> {
   const refs = (await must(dir, "for-each-ref --format='%(refname)'", 'CheckoutFailed'))
     .split('\n')
     .filter(Boolean);
@@ -75,7 +76,7 @@ async function stripHistory(dir: string): Promise<void> {
   await rm(path.join(dir, '.git', 'ORIG_HEAD'), { force: true });
   await rm(path.join(dir, '.git', 'packed-refs'), { force: true });
   await must(dir, 'reflog expire --expire=now --all', 'CheckoutFailed');
-  await must(dir, 'gc -q --prune=now', 'CheckoutFailed');
+  if (prune) await must(dir, 'gc -q --prune=now', 'CheckoutFailed');
 }
 
 /** Applies a unified diff with git. Returns the error text, or undefined when applied. */
