@@ -30,6 +30,8 @@ describe('classifyPath', () => {
     ['src/test/java/org/x/FooTest.java', 'test'],
     ['core/src/main/java/org/x/FooTest.java', 'test'],
     ['tests/integration.rs', 'test'],
+    ['src/__snapshots__/app.test.ts.snap', 'test'],
+    ['src/ui/button.snap', 'test'],
     ['src/lib.rs', 'code'],
     ['src/main/java/org/x/Foo.java', 'code'],
     ['requests/sessions.py', 'code'],

@@ -7,7 +7,17 @@ import type { Language } from '../api/index.ts';
 export type PathKind = 'test' | 'code' | 'docs' | 'lockfile' | 'ci';
 
 /** Directory names that hold tests in the ecosystems we mine (any depth). */
-const TEST_DIRS = new Set(['test', 'tests', 'testing', '__tests__', '__test__', 'testdata', 'e2e', 'spec']);
+const TEST_DIRS = new Set([
+  'test',
+  'tests',
+  'testing',
+  '__tests__',
+  '__test__',
+  '__snapshots__',
+  'testdata',
+  'e2e',
+  'spec',
+]);
 
 /** File names that are tests wherever they live. */
 const TEST_FILE_PATTERNS: RegExp[] = [
@@ -17,6 +27,7 @@ const TEST_FILE_PATTERNS: RegExp[] = [
   /^.*_test\.go$/, // go test
   /^.*\.(test|spec)\.[cm]?[jt]sx?$/, // jest, vitest, mocha
   /^.*(Test|Tests|IT|TestCase)\.(java|kt)$/, // JUnit, failsafe
+  /^.*\.snap$/, // jest/vitest snapshots
 ];
 
 const LOCKFILES = new Set([
