@@ -7,6 +7,10 @@ echo "==> typecheck"; tsc -p tsconfig.json
 echo "==> lint"; biome check .
 echo "==> CRDs in sync"; node operator/src/api/generate.ts >/dev/null && git diff --exit-code -- crds charts
 echo "==> Kubernetes binaries, etcd, kubectl, helm (built from Go modules, cached)"; bash test/cluster/build-k8s.sh
+if ! command -v bwrap >/dev/null; then
+  echo "==> installing bubblewrap (the local stage sandbox the CLI tests use)"
+  apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+fi
 echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
 # (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).
