@@ -64,8 +64,11 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-async function operatorRequests(port: number): Promise<{ total: number; byVerb: Map<string, number> }> {
+async function operatorRequests(
+  port: number,
+): Promise<{ total: number; byVerb: Map<string, number>; heapUsedMiB: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const heap = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
   const byVerb = new Map<string, number>();
   let total = 0;
   for (const m of text.matchAll(/^scaleswe_api_requests_total\{([^}]*)\} (\d+)/gm)) {
@@ -77,7 +80,7 @@ async function operatorRequests(port: number): Promise<{ total: number; byVerb: 
     const k = `${labels.verb} ${labels.resource}`;
     byVerb.set(k, (byVerb.get(k) ?? 0) + n);
   }
-  return { total, byVerb };
+  return { total, byVerb, heapUsedMiB: heap ? Number(heap[1]) / 2 ** 20 : Number.NaN };
 }
 
 function startOperator(kubeconfig: string, namespace: string): { proc: ChildProcess; port: Promise<number> } {
@@ -247,7 +250,9 @@ try {
   );
   for (const [k, n] of [...requests.byVerb].sort((a, b) => b[1] - a[1]))
     console.log(`  ${k.padEnd(28)} ${String(n).padStart(7)}  (${(n / INSTANCES).toFixed(2)}/instance)`);
-  console.log(`operator peak RSS: ${rss.toFixed(0)} MiB`);
+  console.log(
+    `operator peak RSS: ${rss.toFixed(0)} MiB (V8 heap in use at the end: ${requests.heapUsedMiB.toFixed(0)} MiB)`,
+  );
   console.log(
     `operator CPU: ${cpu.toFixed(1)} s = ${((cpu / INSTANCES) * 1000).toFixed(1)} ms per instance (the machine: ${cpus().length} CPUs, load ${loadavg()[0]?.toFixed(1)})`,
   );

@@ -3,6 +3,7 @@
 // mode): a pod is marked Succeeded with the result envelope as its termination message.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { StageResultArg } from '../../operator/src/api/index.ts';
 import type { Kube } from '../../operator/src/kube/index.ts';
 import {
@@ -170,9 +171,10 @@ export function fakeKubelet(
     result: succeededResult(p.stage),
   }),
   intervalMs = 100,
-): { stop: () => Promise<number>; finished: () => number } {
+): { stop: () => Promise<number>; finished: () => number; pods: V1Pod[] } {
   let running = true;
   let finished = 0;
+  const seenPods: V1Pod[] = [];
   const seen = new Set<string>();
   const loop = (async () => {
     while (running) {
@@ -187,6 +189,7 @@ export function fakeKubelet(
           const verdict = decide({ name, stage: pod.metadata?.labels?.[LABEL_STAGE] ?? '' });
           if (verdict === 'skip') return;
           seen.add(name);
+          seenPods.push(pod);
           const now = new Date();
           const terminated =
             verdict.phase === 'Succeeded'
@@ -232,6 +235,7 @@ export function fakeKubelet(
   })();
   return {
     finished: () => finished,
+    pods: seenPods,
     stop: async () => {
       running = false;
       await loop;

@@ -45,7 +45,7 @@ describe('operator', () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
     const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'op-it-')), 'repo.git'), 6);
-    operator(namespace, 'op-a');
+    const op = operator(namespace, 'op-a');
     const kubelet = fakeKubelet(kube, namespace);
     try {
       await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, { maxPRs: 5, maxParallel: 2 }));
@@ -97,6 +97,43 @@ describe('operator', () => {
         (await kube.listPods(namespace)).items.length === 0 ? true : undefined,
       );
       expect(kubelet.finished()).toBe(20);
+      // Sandbox pods: owned by their instance, locked down, one per (instance, stage, attempt).
+      const byUid = new Map(instances.map((i) => [i.metadata.uid, i.metadata.name]));
+      for (const pod of kubelet.pods) {
+        const [owner] = pod.metadata?.ownerReferences ?? [];
+        expect(owner).toMatchObject({ kind: 'SWEInstance', controller: true });
+        expect(pod.metadata?.name).toBe(
+          `${byUid.get(owner?.uid)}-${pod.metadata?.labels?.['scaleswe.dev/stage']}-1`,
+        );
+        expect(pod.spec).toMatchObject({
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+        });
+      }
+
+      // Health and metrics of the leader.
+      const port = (await op.waitForLog((l) => l.msg === 'operator starting')).metricsPort as number;
+      const base = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^scaleswe_instances\{phase="Verified"\} 5$/m);
+      expect(metrics).toMatch(/^scaleswe_reconcile_total\{controller="sweinstance",result="success"\} \d+$/m);
+      expect(metrics).toMatch(/^scaleswe_workqueue_depth\{controller="sweinstance"\} 0$/m);
+      expect(metrics).toMatch(/^scaleswe_reconcile_duration_seconds_count\{controller="curationrun"\} \d+$/m);
+      expect(metrics).toMatch(
+        /^scaleswe_api_requests_total\{verb="create",resource="pods",code="200"\} 20$/m,
+      );
+      expect(metrics).toMatch(/^scaleswe_leader 1$/m);
+      // Every reconcile log line names its object.
+      const reconcileLines = op.logs.filter((l) => l.controller !== undefined);
+      expect(reconcileLines.length).toBeGreaterThan(0);
+      expect(
+        reconcileLines.every(
+          (l) => typeof l.key === 'string' && (l.key as string).startsWith(`${namespace}/`),
+        ),
+      ).toBe(true);
       const events = (
         await kube.list<{ reason: string; regarding: { kind: string } } & { metadata: object }>(
           EVENTS,

@@ -28,6 +28,8 @@ import {
 } from './run-plan.ts';
 import { InvalidSourceError } from './sources.ts';
 
+const CREATE_CONCURRENCY = 16;
+
 /**
  * Instances we created that the cache has not shown yet (controller-runtime's
  * "expectations"): counted as in flight, so a lagging cache never lets a run exceed
@@ -146,14 +148,19 @@ export async function reconcileRun(
     try {
       const source = await sourceFor(ctx, state, run);
       const page = await source.nextPage(fromCursor, capacity);
-      for (const instance of instancesFor(run, base, page)) {
-        state.expectations.expect(k, instance.metadata.name ?? '');
-        try {
-          await ctx.kube.create(SWEINSTANCES, namespace, instance);
-        } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
+      const pending = instancesFor(run, base, page);
+      // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
+      const createNext = async (): Promise<void> => {
+        for (let instance = pending.shift(); instance; instance = pending.shift()) {
+          state.expectations.expect(k, instance.metadata.name ?? '');
+          try {
+            await ctx.kube.create(SWEINSTANCES, namespace, instance);
+          } catch (err) {
+            if (!isAlreadyExists(err)) throw err;
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, createNext));
       mined = {
         fromCursor,
         page: {
