@@ -55,6 +55,8 @@ describe('candidate filter', () => {
     );
     expect(reason(fileDiff('a.py', 6) + fileDiff('tests/test_a.py', 5))).toBe('TooManyLines');
     expect(reason(fileDiff('main.c', 1) + fileDiff('tests/test.c', 1))).toBe('UnsupportedLanguage');
+    const hugeBinary = `diff --git a/tests/blob.bin b/tests/blob.bin\nGIT binary patch\nliteral 1\n${'z'.repeat(600 * 1024)}\n`;
+    expect(reason(fileDiff('a.py', 1) + hugeBinary)).toBe('TooManyLines');
     expect(reason(fileDiff('a.py', 1))).toBe('NoTestsAndGenerationDisabled');
     expect(reason(fileDiff('a.py', 1) + fileDiff('tests/test_a.py', 1))).toBeUndefined();
     const split = splitDiff(fileDiff('a.py', 1));

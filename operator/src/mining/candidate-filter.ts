@@ -38,6 +38,12 @@ export function screenMetadata(pr: PrMetadata, filters: MiningFilters): Rejected
   return undefined;
 }
 
+/**
+ * Patches travel in the SWEInstance spec, and Kubernetes objects must fit in etcd (~1.5 MiB):
+ * a PR within maxLines can still carry megabytes of binary fixtures.
+ */
+export const MAX_PATCH_BYTES = 512 * 1024;
+
 /** Decisions that need the diff. */
 export function screenChange(
   pullNumber: number,
@@ -57,6 +63,14 @@ export function screenChange(
   }
   if (split.lines > filters.maxLines) {
     return reject(pullNumber, 'TooManyLines', `${split.lines} changed lines > maxLines ${filters.maxLines}`);
+  }
+  const bytes = Buffer.byteLength(split.patch) + Buffer.byteLength(split.testPatch);
+  if (bytes > MAX_PATCH_BYTES) {
+    return reject(
+      pullNumber,
+      'TooManyLines',
+      `patches total ${bytes} bytes > ${MAX_PATCH_BYTES} (binary changes)`,
+    );
   }
   if (language === undefined) {
     return reject(pullNumber, 'UnsupportedLanguage', 'no python, node, go, rust or java code changed');

@@ -335,3 +335,27 @@ describe('GitPrSource on a history with a PR number twice', () => {
     expect(page.rejected).toEqual([]);
   });
 });
+
+describe('GitPrSource patches apply at the base commit', () => {
+  it('includes binary fixtures as applicable binary patches', async () => {
+    const bin = new RepoBuilder(join(root, 'acme', 'bin'));
+    bin.commit('Initial import', { 'setup.py': 'from setuptools import setup\n', 'img.py': 'X = 1\n' });
+    const base = bin.git('rev-parse', 'HEAD');
+    const fixture = Buffer.from([0, 1, 2, 255, 0, 10, 13, 0]).toString('latin1');
+    bin.commit('Read images (#2)', {
+      'img.py': 'X = 2\n',
+      'tests/data/pixel.bin': fixture,
+      'tests/test_img.py': 'def test(): pass\n',
+    });
+    const [pr] = (await new GitPrSource({ url: bin.dir, filters: filters() }).nextPage(undefined, 10))
+      .candidates;
+    expect(pr?.testPatch).toContain('GIT binary patch');
+    bin.git('checkout', '--quiet', base);
+    writeFileSync(join(root, 'gold.patch'), pr!.patch + pr!.testPatch);
+    bin.git('apply', '--check', join(root, 'gold.patch'));
+    bin.git('apply', join(root, 'gold.patch'));
+    // Gold patch + test patch at the base reproduce the merged tree exactly, binary fixture included.
+    bin.git('add', '--all');
+    expect(bin.git('write-tree')).toBe(bin.git('rev-parse', `${pr!.mergeCommit}^{tree}`));
+  });
+});

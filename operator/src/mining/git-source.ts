@@ -177,6 +177,8 @@ export class GitPrSource implements PrSource {
       '--diff-merges=first-parent',
       '-p',
       '-M',
+      // Binary changes (test fixtures, images) as applicable patches rather than "Binary files differ".
+      '--binary',
       '--no-color',
       '--no-ext-diff',
       '--no-textconv',
