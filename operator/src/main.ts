@@ -1,10 +1,12 @@
 // The `operator` command: node operator/src/main.ts [options]
 // Runs in-cluster (service account) or out-of-cluster (--kubeconfig / KUBECONFIG).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { Manager } from './controller/manager.ts';
+import { Manager, type ManagerOptions } from './controller/manager.ts';
 import { createLogger, Kube, LeaderElector, OperatorMetrics, serveHealth } from './kube/index.ts';
+import { mintGatewayToken } from './llm/gateway-token.ts';
 
 const env = process.env;
 const program = new Command('operator')
@@ -45,9 +47,44 @@ const program = new Command('operator')
   .option('--resync <seconds>', 'periodic resync of every cached object', env.RESYNC_SECONDS ?? '300')
   .option('--git-cache-dir <dir>', 'bare clones of git sources', env.GIT_CACHE_DIR)
   .option('--identity <id>', 'this replica in the Lease and in Events', env.POD_NAME)
+  .option(
+    '--gateway-url <url>',
+    "the operator's LLM gateway as sandbox pods reach it",
+    env.SCALESWE_GATEWAY_URL,
+  )
+  .option(
+    '--gateway-secret-file <path>',
+    'HMAC key signing per-pod gateway tokens (shared with the gateway)',
+    env.SCALESWE_GATEWAY_SECRET_FILE,
+  )
   .parse();
 
 const opts = program.opts<Record<string, string | undefined>>();
+
+const STAGE_SECONDS = {
+  env: 'envSeconds',
+  tests: 'testsSeconds',
+  prompt: 'promptSeconds',
+  verify: 'verifySeconds',
+} as const;
+
+/** Sandbox pods get a signed token for the gateway, valid for their stage's deadline only. */
+function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions['gateway']> {
+  const secret = readFileSync(secretFile);
+  return {
+    url,
+    token: ({ run, instance, stage, attempt }) =>
+      mintGatewayToken(secret, {
+        namespace: instance.metadata.namespace ?? '',
+        instance: instance.metadata.name ?? '',
+        instanceId: instance.spec.instanceId,
+        stage,
+        attempt,
+        budget: Math.max(0, (run.spec.llm?.tokenBudgetPerInstance ?? 0) - (instance.status?.tokensUsed ?? 0)),
+        expiresAt: Date.now() + (run.spec.agents.timeouts[STAGE_SECONDS[stage]] + 300) * 1000,
+      }),
+  };
+}
 const num = (v: string | undefined, fallback: number) => (v === undefined || v === '' ? fallback : Number(v));
 const log = createLogger();
 const identity = opts.identity || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -68,6 +105,8 @@ const manager = new Manager({
   instanceWorkers: num(opts.instanceWorkers, 8),
   resyncMs: num(opts.resync, 300) * 1000,
   ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
+  ...(opts.gatewayUrl &&
+    opts.gatewaySecretFile && { gateway: gatewayFor(opts.gatewayUrl, opts.gatewaySecretFile) }),
 });
 
 const leaseDuration = num(opts.leaseDuration, 15);

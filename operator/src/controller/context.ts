@@ -1,4 +1,4 @@
-import type { CurationRun, SWEInstance } from '../api/index.ts';
+import type { CurationRun, Stage, SWEInstance } from '../api/index.ts';
 import type { EventRecorder, Informer, Kube, Logger, OperatorMetrics, WriteOverlay } from '../kube/index.ts';
 import type { ObservedStagePod } from './instance-plan.ts';
 import type { PodExpectations } from './pod-expectations.ts';
@@ -22,7 +22,10 @@ export interface ControllerContext {
   sourceFactory: PrSourceFactory;
   gitCacheDir?: string;
   /** LLM gateway reachable from sandbox pods, and how to mint a per-pod token for it. */
-  gateway?: { url: string; token: (instance: SWEInstance, stage: string) => string };
+  gateway?: {
+    url: string;
+    token: (grant: { run: CurationRun; instance: SWEInstance; stage: Stage; attempt: number }) => string;
+  };
   /** Max bytes of a pod log read back for its result envelope. */
   logLimitBytes: number;
   now: () => Date;

@@ -29,6 +29,8 @@ import {
 import { InvalidSourceError } from './sources.ts';
 
 const CREATE_CONCURRENCY = 16;
+/** PRs examined per page: the cursor and counts reach status at least this often. */
+const MAX_PAGE = 200;
 
 /**
  * Instances we created that the cache has not shown yet (controller-runtime's
@@ -147,7 +149,7 @@ export async function reconcileRun(
     const fromCursor = run.status?.cursor?.[sourceKindOf(run)];
     try {
       const source = await sourceFor(ctx, state, run);
-      const page = await source.nextPage(fromCursor, capacity);
+      const page = await source.nextPage(fromCursor, Math.min(capacity, MAX_PAGE));
       const pending = instancesFor(run, base, page);
       // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
       const createNext = async (): Promise<void> => {

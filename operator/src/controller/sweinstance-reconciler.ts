@@ -138,7 +138,10 @@ export async function reconcileInstance(
       runnerImage: run.spec.agents.runnerImage,
       image: run.spec.agents.images[instance.spec.language],
       ...(ctx.gateway &&
-        run.spec.llm && { gatewayURL: ctx.gateway.url, gatewayToken: ctx.gateway.token(instance, stage) }),
+        run.spec.llm && {
+          gatewayURL: ctx.gateway.url,
+          gatewayToken: ctx.gateway.token({ run, instance, stage, attempt }),
+        }),
     });
     try {
       ctx.podExpectations.expectCreation(namespace, podName);
