@@ -1,10 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type StageInput, StageResult } from '../api/index.ts';
 
-const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
+/** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
+const AGENT_MAIN =
+  process.env.SCALESWE_AGENT_MAIN ??
+  [new URL('../agents/main.ts', import.meta.url), new URL('../agent/main.js', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((path) => existsSync(path)) ??
+  fileURLToPath(new URL('../agents/main.ts', import.meta.url));
 
 export type IsolationMode = 'bwrap' | 'none';
 
