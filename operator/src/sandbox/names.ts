@@ -13,7 +13,7 @@ function shortHash(text: string): string {
 }
 
 /** Shortens `text` to `max` chars keeping it unique (hash suffix) and DNS-safe at both ends. */
-function fit(text: string, max: number): string {
+function shorten(text: string, max: number): string {
   if (text.length <= max) return text;
   const hash = shortHash(text);
   const head = text.slice(0, max - hash.length - 1).replace(/[-.]+$/, '');
@@ -22,7 +22,7 @@ function fit(text: string, max: number): string {
 
 /** Label values are limited to 63 chars; long object names get a hashed tail. */
 export function labelValue(name: string): string {
-  return fit(name, 63).replace(/^[^A-Za-z0-9]+/, '');
+  return shorten(name, 63).replace(/^[^A-Za-z0-9]+/, '');
 }
 
 /**
@@ -30,5 +30,5 @@ export function labelValue(name: string): string {
  * again gets AlreadyExists instead of a duplicate sandbox.
  */
 export function stagePodName(instanceName: string, stage: Stage, attempt: number): string {
-  return fit(`${instanceName}-${stage}-${attempt}`, 253);
+  return shorten(`${instanceName}-${stage}-${attempt}`, 253);
 }

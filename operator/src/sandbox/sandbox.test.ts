@@ -101,8 +101,15 @@ describe('stage pod', () => {
     gatewayURL: 'http://gateway:8080/v1',
     gatewayToken: 'pod-token',
   });
-  const spec = pod.spec as Record<string, any>;
-  const main = spec.containers[0];
+  interface Container {
+    command: string[];
+    env: Array<{ name: string; value: string }>;
+    resources?: unknown;
+    securityContext: unknown;
+    terminationMessagePolicy: string;
+  }
+  const spec = pod.spec as { containers: Container[]; initContainers: Container[] };
+  const main = spec.containers[0]!;
 
   it('is locked down', () => {
     expect(spec).toMatchObject({
@@ -138,7 +145,7 @@ describe('stage pod', () => {
 
   it('passes a valid StageInput with the gateway, never a provider key', () => {
     expect(main.command).toEqual(['/scaleswe/bin/node', '/scaleswe/agent/main.js', 'tests']);
-    const env = main.env.find((e: { name: string }) => e.name === STAGE_INPUT_ENV);
+    const env = main.env.find((e) => e.name === STAGE_INPUT_ENV)!;
     const input = StageInput.parse(JSON.parse(gunzipSync(Buffer.from(env.value, 'base64')).toString()));
     expect(input.previous.recipe?.testCommand).toBe('pytest');
     expect(input.config.llm).toEqual({
