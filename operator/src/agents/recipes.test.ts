@@ -15,8 +15,7 @@ describe('recipe choice', () => {
       files: ['pyproject.toml', 'requirements-dev.txt'],
       manifests: { 'pyproject.toml': pyproject },
     });
-    expect(first!.setupScript).toContain('pip install -q -e ".[test]"');
-    expect(first!.setupScript).toContain('pip install -q -r requirements-dev.txt');
+    expect(first!.setupScript).toContain('pip install -q -e ".[test]" -r requirements-dev.txt pytest\n');
     expect(first!.resultFormat).toBe('pytest');
     expect(second!.testCommand).toMatch(/^PYTHONPATH=/);
   });

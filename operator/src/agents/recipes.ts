@@ -87,12 +87,13 @@ function pythonRecipes(facts: RepoFacts): Recipe[] {
     .sort((a, b) => Number(/dev|test/.test(a)) - Number(/dev|test/.test(b)));
   const extras = pythonTestExtras(facts.manifests['pyproject.toml'], facts.manifests['setup.cfg']);
   const venv = 'python3 -m venv .venv\n. .venv/bin/activate\nexport PIP_DISABLE_PIP_VERSION_CHECK=1\n';
-  const reqLines = reqs.map((r) => `pip install -q -r ${r}\n`).join('');
+  // One pip call: one resolver run, and conflicts between the files surface as a failure.
+  const reqArgs = reqs.map((r) => ` -r ${r}`).join('');
   const out: Recipe[] = [];
   if (installable) {
     const target = extras.length ? `".[${extras.join(',')}]"` : '.';
     out.push({
-      setupScript: `${HEADER}${venv}pip install -q -e ${target}\n${reqLines}pip install -q pytest\n`,
+      setupScript: `${HEADER}${venv}pip install -q -e ${target}${reqArgs} pytest\n`,
       testCommand: PYTEST,
       resultFormat: 'pytest',
       source: 'deterministic',
@@ -100,7 +101,7 @@ function pythonRecipes(facts: RepoFacts): Recipe[] {
   }
   // Flat layouts (or packages that do not build): dependencies only, sources from the checkout.
   out.push({
-    setupScript: `${HEADER}${venv}${reqLines}pip install -q pytest\n`,
+    setupScript: `${HEADER}${venv}pip install -q${reqArgs} pytest\n`,
     testCommand: `PYTHONPATH=.:src ${PYTEST}`,
     resultFormat: 'pytest',
     source: 'deterministic',
