@@ -48,8 +48,9 @@ export class Llm {
     this.#recorder = recorder;
     this.#client = new OpenAI({
       baseURL: cfg.baseURL,
-      // Gateways and local servers often need no key; the client insists on a string.
-      apiKey: cfg.apiKey || 'unused',
+      // A local run hands the key over by environment (never in the stage input on disk);
+      // gateways and local servers often need no key, but the client insists on a string.
+      apiKey: cfg.apiKey || process.env.SCALESWE_LLM_API_KEY || 'unused',
       timeout: cfg.timeoutMs ?? 300_000,
       maxRetries: cfg.maxRetries ?? 4,
     });
