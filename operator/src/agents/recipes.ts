@@ -113,6 +113,7 @@ function nodeRecipes(facts: RepoFacts): Recipe[] {
   const has = (f: string) => facts.files.includes(f);
   let install = 'npm install --no-audit --no-fund --prefer-offline';
   if (has('pnpm-lock.yaml')) install = 'npx --yes pnpm install --frozen-lockfile';
+  else if (has('yarn.lock') && has('.yarnrc.yml')) install = 'corepack yarn install --immutable';
   else if (has('yarn.lock')) install = 'npx --yes yarn@1 install --frozen-lockfile --non-interactive';
   else if (has('package-lock.json') || has('npm-shrinkwrap.json'))
     install = 'npm ci --no-audit --no-fund --prefer-offline';

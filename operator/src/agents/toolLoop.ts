@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatTool, Llm } from '../llm/client.ts';
 import { TokenBudgetExhausted } from '../llm/client.ts';
+import { truncateMiddle } from './exec.ts';
 
 /** A tool the model may call. `run` returns text for the model, or `{ done }` to end the loop. */
 export interface Tool<T = unknown> {
@@ -40,7 +41,7 @@ export async function runToolLoop<T>(opts: LoopOptions): Promise<LoopOutcome<T>>
   for (let turn = 1; turn <= opts.maxTurns; turn++) {
     let reply: Awaited<ReturnType<Llm['chat']>>;
     try {
-      reply = await opts.llm.chat(trajectory, { messages: [...messages], tools, tool_choice: 'auto' });
+      reply = await opts.llm.chat(trajectory, { messages: compact(messages), tools, tool_choice: 'auto' });
     } catch (err) {
       if (err instanceof TokenBudgetExhausted)
         return { status: 'budget', message: err.message, turns: turn - 1 };
@@ -87,4 +88,24 @@ export async function runToolLoop<T>(opts: LoopOptions): Promise<LoopOutcome<T>>
     }
   }
   return { status: 'maxTurns', message: `no finish after ${opts.maxTurns} turns`, turns: opts.maxTurns };
+}
+
+const KEEP_RECENT_TOOL_RESULTS = 8;
+const OLD_TOOL_RESULT_CHARS = 1500;
+
+/**
+ * The conversation as sent: tool results older than the last few are shortened, so a long
+ * loop does not resend megabytes of old command output (prompt tokens count against the budget).
+ */
+export function compact(messages: ChatMessage[]): ChatMessage[] {
+  let recent = 0;
+  const out = [...messages];
+  for (let i = out.length - 1; i >= 0; i--) {
+    const m = out[i]!;
+    if (m.role !== 'tool' || typeof m.content !== 'string') continue;
+    if (++recent <= KEEP_RECENT_TOOL_RESULTS) continue;
+    if (m.content.length > OLD_TOOL_RESULT_CHARS)
+      out[i] = { ...m, content: truncateMiddle(m.content, OLD_TOOL_RESULT_CHARS) };
+  }
+  return out;
 }
