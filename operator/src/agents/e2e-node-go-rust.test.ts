@@ -1,17 +1,18 @@
 /**
- * End to end on a real Node package (npm + vitest) and a real Go module, no LLM:
+ * End to end on a real Node package (npm + vitest), Go module and Rust crate, no LLM:
  * env → tests → prompt → verify through runPipeline, exact FAIL_TO_PASS / PASS_TO_PASS.
  */
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildGoRepo, buildNodeRepo } from '../../../test/fixtures/repos.ts';
+import { buildGoRepo, buildNodeRepo, buildRustRepo } from '../../../test/fixtures/repos.ts';
 import { runPipeline } from './pipeline.ts';
 
 describe.each([
   { name: 'node (npm + vitest)', build: buildNodeRepo, format: 'vitest-json', install: 'npm install' },
   { name: 'go module', build: buildGoRepo, format: 'go-test-json', install: 'go mod download' },
+  { name: 'rust crate', build: buildRustRepo, format: 'cargo', install: 'cargo fetch' },
 ])('$name fixture, no LLM', ({ build, format, install }) => {
   it('verifies with the exact FAIL_TO_PASS / PASS_TO_PASS', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
