@@ -245,6 +245,16 @@ describe('PromptAgent with an LLM', () => {
     expect(server!.requests).toHaveLength(1); // no judge needed
   }, 60_000);
 
+  it('an LLM error is a retryable failure, not a rejection', async () => {
+    const llm = await llmWith([]); // the server answers 400: nothing scripted
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec, config: { llm } },
+      { workDir: path.join(root, 'p4') },
+    );
+    expect(prompt).toMatchObject({ outcome: 'failed', reason: 'LlmUnavailable' });
+    expect(prompt.message).toContain('script exhausted');
+  }, 60_000);
+
   it('the judge can reject what the pure check lets through', async () => {
     const llm = await llmWith([
       { content: 'clamp must compare against the upper bound too and return it when exceeded.' },

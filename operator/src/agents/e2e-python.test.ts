@@ -136,6 +136,16 @@ describe('python fixture, no LLM', () => {
     expect(verify).toMatchObject({ outcome: 'rejected', reason: 'NoFailToPass', FAIL_TO_PASS: [] });
   }, 240_000);
 
+  it('verify rejects a gold patch that breaks a passing test (PassToFail)', async () => {
+    const careless = await buildPythonRepo(root, { fixBreaksSlugify: true, dirName: 'textutils-careless' });
+    const verify = await runStage(
+      { stage: 'verify', instance: careless.spec, previous: { recipe }, config: { reruns: 2 } },
+      { workDir: path.join(root, 'verify-p2f') },
+    );
+    expect(verify, verify.logTail).toMatchObject({ outcome: 'rejected', reason: 'PassToFail' });
+    expect(verify.message).toContain('tests/test_textutils.py::test_slugify');
+  }, 240_000);
+
   it('prompt: a PR description that contains the fix is rejected', async () => {
     const leaky = await buildPythonRepo(root, {
       dirName: 'textutils-leaky',
