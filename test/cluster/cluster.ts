@@ -29,6 +29,7 @@ import {
   log,
   PrerequisiteError,
   type ProcRecord,
+  procStartTime,
   REPO_ROOT,
   run,
   runAsync,
@@ -65,6 +66,8 @@ export interface ClusterState {
   startedAt: string;
   /** Who started it: 'cli' (kept until `down`) or a test tier's global setup. */
   owner: string;
+  /** The process that ran `up` (pid + kernel start time), to recognize orphaned clusters. */
+  ownerProc?: ProcRecord;
   /** What `up` changed on the host, so `down` can undo exactly that. */
   host: {
     containerdSocket?: string;
@@ -105,6 +108,33 @@ function otherClusters(name: string): ClusterState[] {
     .filter((n) => n !== name)
     .map((n) => readState(n))
     .filter((s): s is ClusterState => s !== undefined);
+}
+
+/** Clusters whose owner matches and whose owning process is gone (a killed test run). */
+export function orphanedClusters(ownerPrefix: string): string[] {
+  const root = join(CACHE_ROOT, 'cluster');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((n) => {
+    const st = readState(n);
+    return (st?.owner ?? '').startsWith(ownerPrefix) && st?.ownerProc !== undefined && !alive(st.ownerProc);
+  });
+}
+
+/** Tears down clusters that test runs started and could not stop (killed, timed out). */
+export async function reapOrphans(ownerPrefix: string): Promise<void> {
+  for (const n of orphanedClusters(ownerPrefix)) {
+    log(`cluster '${n}' was left behind by a test run that is gone; tearing it down`);
+    await down(n);
+  }
+}
+
+/** Removes the state dirs (logs, certs) of stopped clusters whose name matches. */
+export function pruneStoppedClusters(pattern: RegExp): void {
+  const root = join(CACHE_ROOT, 'cluster');
+  if (!existsSync(root)) return;
+  for (const n of readdirSync(root)) {
+    if (pattern.test(n) && !existsSync(statePath(n))) rmSync(join(root, n), { recursive: true, force: true });
+  }
 }
 
 function saveState(s: ClusterState): void {
@@ -351,6 +381,7 @@ export async function up(opts: UpOptions): Promise<ClusterState> {
     procs: [],
     startedAt: new Date().toISOString(),
     owner: opts.owner ?? 'cli',
+    ownerProc: { name: 'owner', pid: process.pid, start: procStartTime(process.pid) ?? '', log: '' },
     host: {},
   };
   saveState(s);

@@ -1,21 +1,26 @@
 // e2e tier: a real single-node cluster (kubelet + containerd + runc + bridge CNI + kube-proxy)
 // with crds/ installed and the sandbox images built locally and imported into containerd.
 // SCALESWE_SANDBOX_IMAGES=all also builds go/rust/java (default: python,node).
-// SCALESWE_KEEP_CLUSTER=1 leaves the cluster running; one that was already up is reused.
+// SCALESWE_KEEP_CLUSTER=1 leaves the cluster running; one started by hand under the same name
+// (cluster.ts up --mode node --name scaleswe-e2e) is reused and left running.
 import type { TestProject } from 'vitest/node';
-import { down, readState, status, up } from '../cluster/cluster.ts';
+import { down, readState, reapOrphans, status, up } from '../cluster/cluster.ts';
 import { installCrds } from '../cluster/crds.ts';
 import { ensureSandboxImages, langsFromEnv } from '../cluster/images.ts';
-import { bin } from '../cluster/lib.ts';
+import { alive, bin } from '../cluster/lib.ts';
 import type { ClusterContext } from '../integration/provided.ts';
 
 const OWNER = 'vitest-e2e';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // There is one node per machine: clusters of killed test runs are removed first, and a
+  // node another live test run is using is an error, not something to take over.
+  await reapOrphans('vitest-');
   const name = process.env.SCALESWE_E2E_CLUSTER ?? 'scaleswe-e2e';
-  // A cluster started by hand (cluster.ts up) is reused and left running; one that a killed
-  // test run left behind is replaced, so every run starts from a clean cluster.
-  if (readState(name)?.owner === OWNER) await down(name);
+  const existing = readState(name);
+  if (existing?.owner === OWNER && existing.ownerProc && alive(existing.ownerProc)) {
+    throw new Error(`cluster '${name}' is in use by another e2e run (pid ${existing.ownerProc.pid})`);
+  }
   const wasUp = (await status(name)).up;
   const t0 = Date.now();
   const s = await up({ name, mode: 'node', owner: OWNER });

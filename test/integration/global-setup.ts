@@ -1,9 +1,8 @@
 // Integration tier: one real control plane (etcd + kube-apiserver built from source) per run,
 // with crds/ installed. Tests get its kubeconfig through inject('cluster').
-// SCALESWE_KEEP_CLUSTER=1 leaves it running afterwards; a cluster that was already up before
-// the run is reused and left running.
+// SCALESWE_KEEP_CLUSTER=1 leaves it running afterwards.
 import type { TestProject } from 'vitest/node';
-import { down, readState, status, up } from '../cluster/cluster.ts';
+import { down, pruneStoppedClusters, reapOrphans, status, up } from '../cluster/cluster.ts';
 import { installCrds } from '../cluster/crds.ts';
 import { bin } from '../cluster/lib.ts';
 import type { ClusterContext } from './provided.ts';
@@ -11,10 +10,12 @@ import type { ClusterContext } from './provided.ts';
 const OWNER = 'vitest-integration';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const name = process.env.SCALESWE_IT_CLUSTER ?? 'scaleswe-it';
-  // A cluster started by hand (cluster.ts up) is reused and left running; one that a killed
-  // test run left behind is replaced, so every run starts from a clean cluster.
-  if (readState(name)?.owner === OWNER) await down(name);
+  // Clusters of killed test runs are removed; then this run gets its own control plane
+  // (random ports, so concurrent runs do not meet). SCALESWE_IT_CLUSTER names a cluster to
+  // use instead: one started by hand (cluster.ts up --name N) is reused and left running.
+  await reapOrphans('vitest-');
+  pruneStoppedClusters(/^it-\d+$/); // earlier runs' logs; the last run's stay until the next
+  const name = process.env.SCALESWE_IT_CLUSTER ?? `it-${process.pid}`;
   const wasUp = (await status(name)).up;
   const t0 = Date.now();
   const s = await up({ name, mode: 'control-plane', owner: OWNER });
