@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import { CACHE_ROOT, log, PrerequisiteError, REPO_ROOT, run } from './lib.ts';
 
@@ -184,6 +184,18 @@ export function ensureBaseImage(): string {
   }
   podman(['import', '--change', 'CMD ["/bin/bash"]', '--change', 'ENV LANG=C.UTF-8', tar, ref]);
   log(`imported base ${ref}`);
+  // Older bases (other keys) are superseded: drop their tags and cached tarballs.
+  const repo = ref.slice(0, ref.lastIndexOf(':'));
+  const tags = run('podman', [...PODMAN_FLAGS, 'images', '--format', '{{.Repository}}:{{.Tag}}', repo], {
+    allowFail: true,
+  });
+  for (const t of tags.stdout.split('\n').filter((x) => x.startsWith(`${repo}:`) && x !== ref)) {
+    run('podman', [...PODMAN_FLAGS, 'untag', t], { allowFail: true });
+  }
+  for (const f of readdirSync(IMAGE_CACHE)) {
+    if (f.startsWith('debian-bookworm-minbase-') && f !== basename(tar))
+      rmSync(join(IMAGE_CACHE, f), { force: true });
+  }
   return ref;
 }
 
