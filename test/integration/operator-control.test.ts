@@ -228,17 +228,21 @@ describe('leader election', () => {
       expect(b.logs.some((l) => l.msg === 'became leader' || typeof l.controller === 'string')).toBe(false);
       expect(a.logs.some((l) => l.controller === 'sweinstance')).toBe(true);
 
-      const killedAt = Date.now();
+      type Lease = RawObject & {
+        spec: { holderIdentity: string; leaseTransitions: number; renewTime: string; acquireTime: string };
+      };
       a.proc.kill('SIGKILL');
+      await a.exited;
+      const dead = await k.get<Lease>(LEASES, namespace, 'scaleswe-operator');
+      expect(dead.spec.holderIdentity).toBe('replica-a');
       await b.waitForLog((l) => l.msg === 'became leader', 15_000);
-      const takeover = Date.now() - killedAt;
-      expect(takeover).toBeLessThan(4_000 + 2_000); // lease duration + retry period and jitter
-      const lease = await k.get<{ spec: { holderIdentity: string; leaseTransitions: number } } & RawObject>(
-        LEASES,
-        namespace,
-        'scaleswe-operator',
-      );
+      const lease = await k.get<Lease>(LEASES, namespace, 'scaleswe-operator');
       expect(lease.spec).toMatchObject({ holderIdentity: 'replica-b', leaseTransitions: 1 });
+      // Safe: not before the dead leader's lease (4 s) ran out. Live: soon after (retry
+      // period 0.5 s, plus slack for a loaded 2-CPU machine).
+      const gap = Date.parse(lease.spec.acquireTime) - Date.parse(dead.spec.renewTime);
+      expect(gap).toBeGreaterThanOrEqual(4_000);
+      expect(gap).toBeLessThan(4_000 + 3_000);
 
       // A graceful leader releases the lease: the next standby does not wait for expiry.
       const c = operator(namespace, 'replica-c');
