@@ -3,7 +3,7 @@ import type { StageContext } from './context.ts';
 import { truncateMiddle } from './exec.ts';
 import { type Classification, classify } from './grading.ts';
 import { loopFailure, type StageOutput } from './stageOutput.ts';
-import { countStatuses, runSetup, runTests } from './testRun.ts';
+import { countStatuses, exitNote, runSetup, runTests } from './testRun.ts';
 import { runToolLoop, type Tool } from './toolLoop.ts';
 import { workspaceTools } from './tools.ts';
 import {
@@ -80,7 +80,7 @@ async function beforeAfter(
   await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
   const post = await runTests(ctx, ws, recipe, 'after gold patch');
   const c = classify(pre.results, post.results);
-  const summary = `before: ${countStatuses(pre.results)}; after: ${countStatuses(post.results)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
+  const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
   return { c, summary, ran: post.results.size > 0, postOutput: post.output, preOutput: pre.output };
 }
 

@@ -82,3 +82,15 @@ export function countStatuses(results: TestResults): string {
       .join(', ') || 'no tests'
   );
 }
+
+/**
+ * The exit code next to the parsed results: a runner that failed while no test failed means
+ * something outside the reported tests broke (a module that did not compile, a crash after the
+ * run, a coverage gate), so the results may be incomplete. Labels still come from the parsed
+ * results only (missing tests count as not passing); this note makes the doubt visible.
+ */
+export function exitNote(run: TestRun): string {
+  if (run.timedOut) return ' [timed out: results incomplete]';
+  const failing = [...run.results.values()].some((s) => s === 'failed' || s === 'error');
+  return run.exitCode !== 0 && !failing ? ` [runner exited ${run.exitCode} without a failing test]` : '';
+}

@@ -3,7 +3,7 @@ import { verifyRuns } from './grading.ts';
 import type { TestResults } from './parsers/index.ts';
 import type { StageOutput } from './stageOutput.ts';
 import { applyOrThrow, prepareWorkspace } from './testAgent.ts';
-import { runTests } from './testRun.ts';
+import { exitNote, runTests, type TestRun } from './testRun.ts';
 
 /**
  * Verifier: a fresh replay of the recipe, the pre state once more and the post-gold state
@@ -16,17 +16,19 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
   const { instance, previous, config } = ctx.input;
   await applyOrThrow(ws, instance.testPatch, 'test patch');
   if (previous.generatedTestPatch) await applyOrThrow(ws, previous.generatedTestPatch, 'generated tests');
-  const pre = [(await runTests(ctx, ws, recipe, 'before gold patch')).results];
+  const runs: TestRun[] = [await runTests(ctx, ws, recipe, 'before gold patch')];
   await applyOrThrow(ws, instance.patch, 'gold patch');
-  const post: TestResults[] = [];
   for (let i = 1; i <= config.reruns; i++)
-    post.push((await runTests(ctx, ws, recipe, `after gold patch, run ${i}/${config.reruns}`)).results);
+    runs.push(await runTests(ctx, ws, recipe, `after gold patch, run ${i}/${config.reruns}`));
+  const pre: TestResults[] = [runs[0]!.results];
+  const post: TestResults[] = runs.slice(1).map((r) => r.results);
+  const notes = [...new Set(runs.map(exitNote).filter(Boolean))].join('');
   const v = verifyRuns(pre, post, previous);
   const flaky = v.flaky.length ? `; flaky: ${v.flaky.slice(0, 10).join(', ')}` : '';
   return {
     outcome: v.outcome,
     reason: v.reason,
-    message: `${v.message}${flaky}`,
+    message: `${v.message}${flaky}${notes}`,
     FAIL_TO_PASS: v.FAIL_TO_PASS,
     PASS_TO_PASS: v.PASS_TO_PASS,
     ...(previous.testsSource ? { testsSource: previous.testsSource } : {}),
