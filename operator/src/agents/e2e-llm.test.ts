@@ -226,6 +226,7 @@ describe('PromptAgent with an LLM', () => {
       problemStatementSource: 'llm',
     });
     expect(prompt.trajectories.map((t) => t.agent)).toEqual(['PromptAgent', 'LeakJudge']);
+    expect(prompt.message).toContain('LLM judge: no leak (symptom only)');
     const first = JSON.stringify(server!.requests[0]!.messages);
     expect(first).toContain(fixture.spec.title);
     expect(first).toContain('if value > high:'); // the writer sees the diff…

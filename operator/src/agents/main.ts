@@ -3,13 +3,23 @@
  * scaleswe-agent <stage> --input input.json --output result.json [--workdir DIR]
  * Runs one stage and writes its StageResult JSON (also to stdout when --output is absent).
  * Input comes from --input or stdin. Always writes a result: crashes become AgentCrashed.
+ *
+ * In a sandbox pod the input comes from $SCALESWE_STAGE_INPUT (base64 gzip JSON, set by the
+ * operator's pod builder) and the result goes back as the result envelope: last thing on
+ * stdout (the log) and, when it fits, the termination message.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { STAGES, type StageResult } from '../api/index.ts';
+import { encodeResultEnvelope } from '../sandbox/envelope.ts';
 import { runStage } from './runStage.ts';
+
+const POD_INPUT = process.env.SCALESWE_STAGE_INPUT;
+const TERMINATION_LOG = '/dev/termination-log';
+const TERMINATION_LIMIT = 4096;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -38,11 +48,17 @@ const program = new Command('scaleswe-agent')
     const started = Date.now();
     let result: StageResult;
     try {
-      const raw = opts.input ? await readFile(opts.input, 'utf8') : await readStdin();
+      const raw = opts.input
+        ? await readFile(opts.input, 'utf8')
+        : POD_INPUT
+          ? gunzipSync(Buffer.from(POD_INPUT, 'base64')).toString('utf8')
+          : await readStdin();
       const input = JSON.parse(raw) as Record<string, unknown>;
       if (input.stage !== undefined && input.stage !== stage)
         throw new Error(`input is for stage ${String(input.stage)}, not ${stage}`);
-      const workDir = opts.workdir ?? (await mkdtemp(path.join(os.tmpdir(), `scaleswe-${stage}-`)));
+      // In a pod the working directory is the workspace emptyDir (sized by the pod's limits).
+      const scratch = POD_INPUT ? process.cwd() : os.tmpdir();
+      const workDir = opts.workdir ?? (await mkdtemp(path.join(scratch, `scaleswe-${stage}-`)));
       const log = {
         info: (m: string) => process.stderr.write(`[${stage}] ${m}\n`),
         warn: (m: string) => process.stderr.write(`[${stage}] WARN ${m}\n`),
@@ -50,6 +66,15 @@ const program = new Command('scaleswe-agent')
       result = await runStage({ ...input, stage } as Parameters<typeof runStage>[0], { workDir, log });
     } catch (err) {
       result = crashed(stage, err, started);
+    }
+    if (POD_INPUT && !opts.output) {
+      const envelope = encodeResultEnvelope(result);
+      process.stderr.write(`[${stage}] result: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}\n`);
+      if (Buffer.byteLength(envelope) <= TERMINATION_LIMIT)
+        await writeFile(TERMINATION_LOG, envelope).catch(() => undefined);
+      process.stdout.write(envelope);
+      process.exitCode = 0;
+      return;
     }
     const json = `${JSON.stringify(result, null, 2)}\n`;
     if (opts.output) await writeFile(opts.output, json);

@@ -62,6 +62,7 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
       message: `${source} statement leaks the fix: ${describe(findings)}`,
     };
   }
+  let judged = 'no LLM judge';
   if (ctx.llm) {
     let verdict: { leaks: boolean; reason: string } | undefined;
     try {
@@ -79,12 +80,14 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
         message: `LLM judge: ${verdict.reason}`,
       };
     }
+    // An unreadable verdict does not block: the pure check already passed.
+    judged = verdict ? `LLM judge: no leak (${verdict.reason})` : 'LLM judge gave no readable verdict';
   }
   return {
     ...common,
     outcome: 'succeeded',
     reason: 'PromptReady',
-    message: `problem statement from ${source}`,
+    message: `problem statement from ${source}; leak check passed; ${judged}`,
   };
 }
 
