@@ -69,7 +69,9 @@ const program = new Command('scaleswe-agent')
     }
     if (POD_INPUT && !opts.output) {
       const envelope = encodeResultEnvelope(result);
-      process.stderr.write(`[${stage}] result: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}\n`);
+      process.stderr.write(
+        `[${stage}] result: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}\n`,
+      );
       if (Buffer.byteLength(envelope) <= TERMINATION_LIMIT)
         await writeFile(TERMINATION_LOG, envelope).catch(() => undefined);
       process.stdout.write(envelope);
