@@ -1,0 +1,61 @@
+/** PromptAgent without an LLM: issue text, PR text, and the pure leak check (no setup needed). */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPythonRepo } from '../../../test/fixtures/repos.ts';
+import { runStage } from './runStage.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-prompt-'));
+});
+
+describe('prompt stage, no LLM', () => {
+  it('prompt: a PR description that contains the fix is rejected', async () => {
+    const leaky = await buildPythonRepo(root, {
+      dirName: 'textutils-leaky',
+      prBody: 'clamp ignored the upper bound. Added `if value > high: return high` before returning.',
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: leaky.spec },
+      { workDir: path.join(root, 'leaky') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'rejected',
+      reason: 'StatementLeaksSolution',
+      problemStatementSource: 'pr',
+    });
+    expect(prompt.message).toContain('if value > high:');
+  }, 60_000);
+
+  it('prompt: linked issues give the statement and the hints', async () => {
+    const withIssue = await buildPythonRepo(root, {
+      dirName: 'textutils-issue',
+      issues: [
+        {
+          number: 3,
+          title: 'clamp() returns values above the maximum',
+          body: 'clamp(15, 0, 10) gives 15.',
+          hints: ['Confirmed on 0.1.0.', 'Also for floats.'],
+        },
+      ],
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: withIssue.spec },
+      { workDir: path.join(root, 'issue') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'succeeded',
+      problemStatementSource: 'issue',
+      problemStatement: 'clamp() returns values above the maximum\nclamp(15, 0, 10) gives 15.',
+      hintsText: 'Confirmed on 0.1.0.\n\nAlso for floats.',
+    });
+  }, 60_000);
+  it('prompt: nothing to write a statement from is a rejection', async () => {
+    const bare = await buildPythonRepo(root, { dirName: 'textutils-bare', prBody: '' });
+    const spec = { ...bare.spec, title: '' };
+    const prompt = await runStage({ stage: 'prompt', instance: spec }, { workDir: path.join(root, 'bare') });
+    expect(prompt).toMatchObject({ outcome: 'rejected', reason: 'NoProblemStatement' });
+  }, 60_000);
+});
