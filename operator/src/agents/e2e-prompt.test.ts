@@ -58,4 +58,34 @@ describe('prompt stage, no LLM', () => {
     const prompt = await runStage({ stage: 'prompt', instance: spec }, { workDir: path.join(root, 'bare') });
     expect(prompt).toMatchObject({ outcome: 'rejected', reason: 'NoProblemStatement' });
   }, 60_000);
+  it('prompt: names new in the fix leak, names already in the repository do not', async () => {
+    const repo = await buildPythonRepo(root, { dirName: 'textutils-names' });
+    // A gold patch introducing normalize_range and mentioning the existing test_clamp_below.
+    const patch = `diff --git a/textutils/__init__.py b/textutils/__init__.py
+--- a/textutils/__init__.py
++++ b/textutils/__init__.py
+@@ -5,4 +5,6 @@ def clamp(value, low, high):
+     if value < low:
+         return low
++    value = normalize_range(value, high)  # keeps test_clamp_below green
++
+     return value
+`;
+    const run = (body: string, dir: string) =>
+      runStage(
+        { stage: 'prompt', instance: { ...repo.spec, patch, body } },
+        { workDir: path.join(root, dir) },
+      );
+    const existing = await run(
+      'Since 0.1 clamp(15, 0, 10) returns 15; test_clamp_below still passes.',
+      'names-1',
+    );
+    expect(existing).toMatchObject({ outcome: 'succeeded', problemStatementSource: 'pr' });
+    const leaking = await run(
+      'clamp(15, 0, 10) returns 15; it should call normalize_range first.',
+      'names-2',
+    );
+    expect(leaking).toMatchObject({ outcome: 'rejected', reason: 'StatementLeaksSolution' });
+    expect(leaking.message).toContain('new identifier normalize_range');
+  }, 60_000);
 });
