@@ -119,6 +119,28 @@ describe('TestAgent writes tests for a PR without tests', () => {
     });
   }, 300_000);
 
+  it("also when the PR's own tests give no FAIL_TO_PASS; both sets stay applied", async () => {
+    const weak = await buildPythonRepo(root, { weakTests: true, dirName: 'textutils-weak' });
+    expect(weak.testPatch).toContain('test_clamp_inside');
+    expect(weak.testPatch).not.toContain('test_clamp_above');
+    const llm = await llmWith([
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: goodTest } }] },
+      { toolCalls: [{ name: 'finish', arguments: {} }] },
+    ]);
+    const tests = await runStage(
+      { stage: 'tests', instance: weak.spec, previous: { recipe }, config: { llm } },
+      { workDir: path.join(root, 'weak-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      testsSource: 'generated',
+      FAIL_TO_PASS: [`${GENERATED}::test_clamp_respects_upper_bound`],
+      PASS_TO_PASS: weak.expected.PASS_TO_PASS,
+    });
+    expect(tests.generatedTestPatch).not.toContain('test_clamp_inside');
+    expect(JSON.stringify(server!.requests[0]!.messages)).toContain('Respect the upper bound');
+  }, 300_000);
+
   it('stops with TokenBudgetExhausted when the budget is spent', async () => {
     const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-budget' });
     const llm = await llmWith(
