@@ -20,6 +20,7 @@ import { stringify } from 'yaml';
 import { type ClientCert, ensureClientCert, ensurePki, type Pki } from './certs.ts';
 import { ensurePauseImage, PAUSE_IMAGE } from './images.ts';
 import {
+  acquireLock,
   alive,
   BIN_DIR,
   bin,
@@ -105,7 +106,7 @@ function otherClusters(name: string): ClusterState[] {
   const root = join(CACHE_ROOT, 'cluster');
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .filter((n) => n !== name)
+    .filter((n) => n !== name && !n.endsWith('.lock'))
     .map((n) => readState(n))
     .filter((s): s is ClusterState => s !== undefined);
 }
@@ -115,6 +116,7 @@ export function orphanedClusters(ownerPrefix: string): string[] {
   const root = join(CACHE_ROOT, 'cluster');
   if (!existsSync(root)) return [];
   return readdirSync(root).filter((n) => {
+    if (n.endsWith('.lock')) return false;
     const st = readState(n);
     return (st?.owner ?? '').startsWith(ownerPrefix) && st?.ownerProc !== undefined && !alive(st.ownerProc);
   });
@@ -133,7 +135,8 @@ export function pruneStoppedClusters(pattern: RegExp): void {
   const root = join(CACHE_ROOT, 'cluster');
   if (!existsSync(root)) return;
   for (const n of readdirSync(root)) {
-    if (pattern.test(n) && !existsSync(statePath(n))) rmSync(join(root, n), { recursive: true, force: true });
+    if (pattern.test(n) && !n.endsWith('.lock') && !existsSync(statePath(n)))
+      rmSync(join(root, n), { recursive: true, force: true });
   }
 }
 
@@ -316,6 +319,17 @@ export interface UpOptions {
 /** Brings the cluster up, or reuses it when it already runs in (at least) the requested mode. */
 export async function up(opts: UpOptions): Promise<ClusterState> {
   const name = opts.name ?? 'scaleswe';
+  mkdirSync(join(CACHE_ROOT, 'cluster'), { recursive: true });
+  // Two `up`s of one cluster at once would wipe each other's state.
+  const release = await acquireLock(join(CACHE_ROOT, 'cluster', `${name}.up.lock`), `up ${name}`, 600_000);
+  try {
+    return await upLocked(name, opts);
+  } finally {
+    release();
+  }
+}
+
+async function upLocked(name: string, opts: UpOptions): Promise<ClusterState> {
   const t0 = Date.now();
   checkPrereqs(opts.mode);
   const existing = readState(name);
@@ -778,6 +792,27 @@ function ourShims(sock: string): number[] {
   return pids;
 }
 
+/** Processes running one of our binaries with this cluster's state or run dir in their argv. */
+function strayComponents(s: ClusterState): ProcRecord[] {
+  const out: ProcRecord[] = [];
+  const ours = new Set<string>(ALL_COMPONENTS);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      const base = (argv[0] ?? '').split('/').pop() ?? '';
+      if (!ours.has(base)) continue;
+      if (!argv.some((a) => a.includes(`${s.stateDir}/`) || a.includes(`${s.runDir}/`))) continue;
+      const pid = Number(d);
+      const start = procStartTime(pid);
+      if (start) out.push({ name: base, pid, start, log: '' });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 function ctr(sock: string, args: string[]) {
   return run('ctr', ['--address', sock, '-n', 'k8s.io', ...args], { allowFail: true, timeoutMs: 30_000 });
 }
@@ -881,6 +916,12 @@ export async function down(name = 'scaleswe'): Promise<void> {
   }
   for (const n of ['kube-apiserver', 'etcd']) for (const p of byName(n)) await stopProcess(p);
   for (const p of s.procs) await stopProcess(p); // anything else we recorded
+  // Safety net: a component of this cluster that lost its record (e.g. an `up` interrupted
+  // between starting a daemon and saving the state) still names our state dir in its argv.
+  for (const p of strayComponents(s)) {
+    log(`stopping unrecorded ${p.name} (pid ${p.pid}) of cluster '${name}'`);
+    await stopProcess(p);
+  }
 
   if (s.mode === 'node') {
     unmountAll([...mountsUnder([s.stateDir, s.runDir]), ...netns.flatMap((n) => mountsUnder([n]))]);

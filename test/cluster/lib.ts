@@ -1,6 +1,6 @@
 // Small process/file helpers shared by the cluster and image scripts. Node built-ins only.
 import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -200,4 +200,50 @@ export async function waitFor<T>(
     `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}` +
       (onTimeout ? `\n${onTimeout()}` : ''),
   );
+}
+
+/**
+ * A lock file owned by this process (pid + start time inside). A lock whose owner is gone is
+ * taken over; otherwise waits up to timeoutMs. Returns the release function.
+ */
+export async function acquireLock(path: string, what: string, timeoutMs: number): Promise<() => void> {
+  const me: ProcRecord = { name: 'lock', pid: process.pid, start: procStartTime(process.pid) ?? '', log: '' };
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(path, JSON.stringify(me), { flag: 'wx' });
+      return () => {
+        try {
+          const cur = JSON.parse(readFileSync(path, 'utf8')) as ProcRecord;
+          if (cur.pid === me.pid && cur.start === me.start) unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder: ProcRecord | undefined;
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as ProcRecord;
+    } catch {
+      holder = undefined; // being written or removed; retry
+    }
+    if (holder && !alive(holder)) {
+      log(`${what}: lock holder pid ${holder.pid} is gone; taking over`);
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: still held by pid ${holder?.pid ?? '?'} after ${timeoutMs / 1000}s (${path})`,
+      );
+    }
+    if (!announced && holder) {
+      log(`${what}: waiting for pid ${holder.pid} to finish`);
+      announced = true;
+    }
+    await sleep(1000);
+  }
 }

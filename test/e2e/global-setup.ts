@@ -3,30 +3,43 @@
 // SCALESWE_SANDBOX_IMAGES=all also builds go/rust/java (default: python,node).
 // SCALESWE_KEEP_CLUSTER=1 leaves the cluster running; one started by hand under the same name
 // (cluster.ts up --mode node --name scaleswe-e2e) is reused and left running.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { down, readState, reapOrphans, status, up } from '../cluster/cluster.ts';
+import { type ClusterState, down, reapOrphans, status, up } from '../cluster/cluster.ts';
 import { installCrds } from '../cluster/crds.ts';
 import { ensureSandboxImages, langsFromEnv } from '../cluster/images.ts';
-import { alive, bin } from '../cluster/lib.ts';
+import { acquireLock, bin, CACHE_ROOT } from '../cluster/lib.ts';
 import type { ClusterContext } from '../integration/provided.ts';
 
 const OWNER = 'vitest-e2e';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // There is one node per machine: clusters of killed test runs are removed first, and a
-  // node another live test run is using is an error, not something to take over.
+  // There is one node per machine: e2e runs take turns (a lock held for the whole run; a
+  // dead holder's lock is taken over), and clusters of killed runs are removed first.
+  mkdirSync(join(CACHE_ROOT, 'cluster'), { recursive: true });
+  const release = await acquireLock(
+    join(CACHE_ROOT, 'cluster', 'node.lock'),
+    'e2e node',
+    Number(process.env.SCALESWE_E2E_LOCK_WAIT_SECONDS ?? 1800) * 1000,
+  );
   await reapOrphans('vitest-');
   const name = process.env.SCALESWE_E2E_CLUSTER ?? 'scaleswe-e2e';
-  const existing = readState(name);
-  if (existing?.owner === OWNER && existing.ownerProc && alive(existing.ownerProc)) {
-    throw new Error(`cluster '${name}' is in use by another e2e run (pid ${existing.ownerProc.pid})`);
-  }
   const wasUp = (await status(name)).up;
   const t0 = Date.now();
-  const s = await up({ name, mode: 'node', owner: OWNER });
+  let s: ClusterState;
+  try {
+    s = await up({ name, mode: 'node', owner: OWNER });
+  } catch (e) {
+    release();
+    throw e;
+  }
   const teardown = async () => {
-    if (wasUp || process.env.SCALESWE_KEEP_CLUSTER === '1') return;
-    await down(name);
+    try {
+      if (!wasUp && process.env.SCALESWE_KEEP_CLUSTER !== '1') await down(name);
+    } finally {
+      release();
+    }
   };
   let images: string[];
   try {

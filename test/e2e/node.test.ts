@@ -6,6 +6,8 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { cluster, kubeConfig, kubectl, poll, useTestNamespace } from '../integration/support.ts';
 
+const PAUSE = 'localhost/pause:3.9';
+
 interface PodRun {
   phase: string;
   log: string;
@@ -60,9 +62,16 @@ describe('single node', () => {
     const node = nodes.items[0]!;
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     expect(node.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
-    const images = (node.status?.images ?? []).flatMap((i) => i.names ?? []);
-    expect(images).toContain('docker.io/scaleswe/sandbox-python:0.1.0');
     expect(cluster().images).toContain('docker.io/scaleswe/sandbox-python:0.1.0');
+    // The kubelet reports images in its periodic node status; on a cold run they were
+    // imported only after the node registered, so give it a status cycle or two.
+    const images = await poll('node status to list the imported images', 60_000, async () => {
+      const n = await core.readNode({ name: node.metadata!.name! });
+      const names = (n.status?.images ?? []).flatMap((i) => i.names ?? []);
+      return cluster().images.every((ref) => names.includes(ref)) ? names : undefined;
+    });
+    expect(images).toContain('docker.io/scaleswe/sandbox-python:0.1.0');
+    expect(images).toContain(PAUSE);
   });
 
   it('runs a pod from the local python image to completion and reads its log', async () => {

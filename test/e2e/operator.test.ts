@@ -1,0 +1,376 @@
+// The whole product on a real node, the way a user runs it: the operator image built
+// locally and imported, `helm install` of charts/scaleswe-operator, `kubectl apply` of a
+// CurationRun whose git source is the bundled sample repository served from the host over
+// smart HTTP, `kubectl wait` until it succeeds. Sandbox pods run the agent stages for real.
+// Faults injected into that same run: a running sandbox pod is deleted (its stage retries)
+// and the leading operator pod is force-killed (the standby takes over; deterministic names
+// mean no duplicate and no lost instance). Invalid CurationRuns are rejected at apply time.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
+import { readState } from '../cluster/cluster.ts';
+import { bin, REPO_ROOT } from '../cluster/lib.ts';
+import {
+  cluster,
+  createNamespace,
+  deleteNamespace,
+  kubectl,
+  poll,
+  type TestNamespace,
+} from '../integration/support.ts';
+import { type GitServer, startGitServer } from '../support/git-server.ts';
+import { ensureOperatorImage } from './operator-image.ts';
+
+const RELEASE = 'scaleswe-operator';
+const RUN = 'minicalc';
+const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;
+const STAGE_CONDITION = { env: 'EnvReady', tests: 'TestsReady', prompt: 'PromptReady', verify: 'Verified' };
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  lastTransitionTime?: string;
+}
+interface Instance {
+  metadata: { name: string; uid: string; creationTimestamp: string };
+  spec: { instanceId: string; pullNumber: number };
+  status?: {
+    phase?: string;
+    FAIL_TO_PASS?: string[];
+    PASS_TO_PASS?: string[];
+    problemStatement?: string;
+    attempts?: Record<string, number>;
+    lastError?: { stage?: string; reason: string; message: string };
+    conditions?: Condition[];
+    startedAt?: string;
+    completedAt?: string;
+  };
+}
+interface Run {
+  status?: {
+    phase?: string;
+    progress?: string;
+    counts?: Record<string, number>;
+    rejectedByReason?: Record<string, number>;
+    startedAt?: string;
+    completedAt?: string;
+  };
+}
+
+function k(args: string[], input?: string): string {
+  const r = kubectl(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+function helm(args: string[]): string {
+  return execFileSync(bin('helm'), ['--kubeconfig', cluster().kubeconfig, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function instances(ns: string): Instance[] {
+  return (JSON.parse(k(['get', 'sweinstances', '-n', ns, '-o', 'json'])) as { items: Instance[] }).items;
+}
+
+interface SandboxPod {
+  name: string;
+  uid: string;
+  phase: string;
+  stage: string;
+  instance: string;
+}
+
+function sandboxPods(ns: string): SandboxPod[] {
+  const out = k([
+    'get',
+    'pods',
+    '-n',
+    ns,
+    '-l',
+    'app.kubernetes.io/managed-by=scaleswe-operator',
+    '-o',
+    'json',
+  ]);
+  return (
+    JSON.parse(out) as {
+      items: {
+        metadata: { name: string; uid: string; labels: Record<string, string> };
+        status: { phase: string };
+      }[];
+    }
+  ).items.map((p) => ({
+    name: p.metadata.name,
+    uid: p.metadata.uid,
+    phase: p.status.phase,
+    stage: p.metadata.labels['scaleswe.dev/stage'] ?? '',
+    instance: p.metadata.labels['scaleswe.dev/instance'] ?? '',
+  }));
+}
+
+const secs = (from?: string, to?: string) =>
+  from && to ? ((Date.parse(to) - Date.parse(from)) / 1000).toFixed(0).padStart(5) : '    -';
+
+/** Per instance: seconds per stage from the stage conditions' transition times. */
+function timingTable(items: Instance[]): string {
+  const rows = [
+    `${'instance'.padEnd(24)} ${'phase'.padEnd(9)} ${STAGES.map((s) => s.padStart(6)).join('')}  total`,
+  ];
+  for (const i of items) {
+    let prev = i.status?.startedAt;
+    const cells = STAGES.map((s) => {
+      const c = i.status?.conditions?.find((x) => x.type === STAGE_CONDITION[s]);
+      const at = c?.lastTransitionTime && c.status !== 'Unknown' ? c.lastTransitionTime : undefined;
+      const cell = at ? secs(prev, at) : '    -';
+      if (at) prev = at;
+      return ` ${cell}`;
+    });
+    rows.push(
+      `${i.spec.instanceId.padEnd(24)} ${(i.status?.phase ?? '').padEnd(9)} ${cells.join('')}  ${secs(i.status?.startedAt, i.status?.completedAt)}`,
+    );
+  }
+  return rows.join('\n');
+}
+
+describe('operator on a real node: helm install, kubectl apply, verified instances', () => {
+  let ns: TestNamespace;
+  let work: string;
+  let git: GitServer;
+  let repoURL: string;
+  let image: { repository: string; tag: string; ref: string };
+  let uninstalled = false;
+
+  beforeAll(async () => {
+    const c = cluster();
+    const state = readState(c.clusterName);
+    if (!state?.host.containerdSocket) throw new Error(`cluster ${c.clusterName} is not in node mode`);
+    const t0 = Date.now();
+    image = ensureOperatorImage(state.host.containerdSocket);
+    process.stderr.write(`[e2e] operator image ${image.ref} ready in ${Date.now() - t0} ms\n`);
+
+    // The sample repository, bare, served on the node IP (pods reach the host there).
+    work = mkdtempSync(join(tmpdir(), 'scaleswe-op-e2e-'));
+    const src = createSampleRepo(join(work, 'src'));
+    mkdirSync(join(work, 'srv', 'scaleswe'), { recursive: true });
+    execFileSync('git', ['clone', '-q', '--bare', src, join(work, 'srv', 'scaleswe', 'minicalc.git')]);
+    git = await startGitServer(join(work, 'srv'), state.nodeIP, 0);
+    repoURL = `${git.url}/scaleswe/minicalc.git`;
+
+    ns = await createNamespace('op-e2e');
+  });
+
+  afterAll(async () => {
+    if (ns && !uninstalled) {
+      try {
+        helm(['uninstall', RELEASE, '-n', ns.name, '--wait', '--timeout', '60s']);
+      } catch {
+        // best effort: the namespace goes next
+      }
+    }
+    if (ns) await deleteNamespace(ns);
+    await git?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('helm install: the operator rolls out, one replica leads', () => {
+    const t0 = Date.now();
+    helm([
+      'install',
+      RELEASE,
+      join(REPO_ROOT, 'charts/scaleswe-operator'),
+      '-n',
+      ns.name,
+      // The tier's global setup installed crds/ already (the same files the chart carries).
+      '--set',
+      'crds.install=false',
+      '--set',
+      `image.repository=${image.repository}`,
+      '--set',
+      `image.tag=${image.tag}`,
+      '--set',
+      'image.pullPolicy=Never',
+      '--set',
+      'replicaCount=2',
+      '--set',
+      'leaderElection.leaseDurationSeconds=6',
+      '--set',
+      'resources.requests.cpu=50m',
+      '--set',
+      `logLevel=${process.env.SCALESWE_E2E_LOG_LEVEL ?? 'info'}`,
+      '--wait',
+      '--timeout',
+      '180s',
+    ]);
+    process.stderr.write(`[e2e] helm install + rollout in ${Date.now() - t0} ms\n`);
+    const lease = JSON.parse(k(['get', 'lease', RELEASE, '-n', ns.name, '-o', 'json'])) as {
+      spec: { holderIdentity?: string };
+    };
+    expect(lease.spec.holderIdentity).toMatch(new RegExp(`^${RELEASE}-`));
+  });
+
+  it('rejects invalid CurationRuns at apply time, naming the field', () => {
+    const dir = join(REPO_ROOT, 'examples/invalid');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) {
+      const doc = parseYaml(readFileSync(join(dir, f), 'utf8')) as {
+        metadata: { annotations: Record<string, string> };
+      };
+      const field = doc.metadata.annotations['scaleswe.dev/expected-field']!;
+      const r = kubectl(['apply', '-n', ns.name, '-f', join(dir, f)]);
+      expect(r.code, `${f} was accepted`).not.toBe(0);
+      expect(r.stderr, f).toContain(field);
+      expect(r.stderr, f).toContain(doc.metadata.annotations['scaleswe.dev/expected-error']!);
+    }
+    expect(k(['get', 'curationruns', '-n', ns.name, '-o', 'name'])).toBe('');
+  });
+
+  it('curates the sample: kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
+    timeout: 1_200_000,
+  }, async () => {
+    const namespace = ns.name;
+    const manifest = {
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: RUN, namespace },
+      spec: {
+        source: { git: { url: repoURL, repo: SAMPLE_REPO, ref: 'main' } },
+        limits: { maxPRs: 10, maxParallel: 4 },
+        agents: {
+          runnerImage: image.ref,
+          maxAttempts: 3,
+          timeouts: { envSeconds: 600, testsSeconds: 600, promptSeconds: 120, verifySeconds: 600 },
+        },
+        verification: { reruns: 2 },
+      },
+    };
+    const t0 = Date.now();
+    k(['apply', '-f', '-'], toYaml(manifest));
+
+    // Fault 1: delete a sandbox pod while it runs (the tests stage of the first instance
+    // to get there); the operator runs that stage again in a new pod.
+    const victim = await poll('a running tests-stage sandbox pod', 600_000, async () =>
+      sandboxPods(namespace).find((p) => p.stage === 'tests' && p.phase === 'Running'),
+    );
+    k(['delete', 'pod', '-n', namespace, victim.name, '--wait=false']);
+    process.stderr.write(`[e2e] deleted running sandbox pod ${victim.name} at +${Date.now() - t0} ms\n`);
+    const retry = await poll(`a new tests pod for ${victim.instance}`, 120_000, async () =>
+      sandboxPods(namespace).find(
+        (p) => p.instance === victim.instance && p.stage === 'tests' && p.uid !== victim.uid,
+      ),
+    );
+    process.stderr.write(`[e2e] the operator retried the stage in ${retry.name} (${retry.phase})\n`);
+
+    // Fault 2: force-kill the leading operator while instances are mid-pipeline.
+    const before = instances(namespace);
+    const leader = (
+      JSON.parse(k(['get', 'lease', RELEASE, '-n', namespace, '-o', 'json'])) as {
+        spec: { holderIdentity: string };
+      }
+    ).spec.holderIdentity;
+    k(['delete', 'pod', '-n', namespace, leader, '--grace-period=0', '--force']);
+    process.stderr.write(
+      `[e2e] killed leader ${leader} at +${Date.now() - t0} ms with ${before.length} instances: ${before
+        .map((i) => `${i.spec.instanceId}=${i.status?.phase ?? 'new'}`)
+        .join(' ')}\n`,
+    );
+
+    const wait = kubectl([
+      'wait',
+      '-n',
+      namespace,
+      `curationrun/${RUN}`,
+      '--for=jsonpath={.status.phase}=Succeeded',
+      '--timeout=900s',
+    ]);
+    const wall = Date.now() - t0;
+    const items = instances(namespace).sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
+    process.stderr.write(
+      `[e2e] run ${RUN}: wall time ${(wall / 1000).toFixed(1)} s\n${timingTable(items)}\n`,
+    );
+    expect(
+      wait.code,
+      `${wait.stderr}\n${JSON.stringify(
+        items.map((i) => [i.metadata.name, i.status]),
+        null,
+        1,
+      )}`,
+    ).toBe(0);
+
+    const newLeader = (
+      JSON.parse(k(['get', 'lease', RELEASE, '-n', namespace, '-o', 'json'])) as {
+        spec: { holderIdentity: string };
+      }
+    ).spec.holderIdentity;
+    expect(newLeader).not.toBe(leader);
+
+    // No duplicate, no lost instance: exactly the PRs the pipeline kept, and the objects
+    // that existed before the kill are the same objects (same uid) now.
+    const ids = items.map((i) => i.spec.instanceId);
+    expect(ids).toEqual(
+      [...Object.keys(SAMPLE_EXPECTED.verified), ...SAMPLE_EXPECTED.rejectedInPipeline].sort((a, b) =>
+        a.localeCompare(b, 'en', { numeric: true }),
+      ),
+    );
+    for (const b of before) {
+      expect(items.find((i) => i.metadata.name === b.metadata.name)?.metadata.uid, b.metadata.name).toBe(
+        b.metadata.uid,
+      );
+    }
+
+    for (const [id, expected] of Object.entries(SAMPLE_EXPECTED.verified)) {
+      const i = items.find((x) => x.spec.instanceId === id)!;
+      expect(i.status?.phase, `${id}: ${JSON.stringify(i.status?.lastError)}`).toBe('Verified');
+      expect([...(i.status?.FAIL_TO_PASS ?? [])].sort(), id).toEqual([...expected.FAIL_TO_PASS].sort());
+      expect([...(i.status?.PASS_TO_PASS ?? [])].sort(), id).toEqual([...expected.PASS_TO_PASS].sort());
+      expect(i.status?.problemStatement?.length ?? 0, id).toBeGreaterThan(20);
+      expect(i.status?.conditions?.find((c) => c.type === 'Verified')?.status).toBe('True');
+    }
+    const reasons = Object.fromEntries(
+      items
+        .filter((i) => i.status?.phase === 'Rejected')
+        .map((i) => [i.spec.instanceId, i.status?.lastError?.reason]),
+    );
+    expect(reasons).toEqual({
+      'scaleswe__minicalc-4': 'NoFailToPass',
+      'scaleswe__minicalc-5': 'NoTestsAndGenerationDisabled',
+    });
+
+    // The instance whose tests pod was deleted still verified or was judged on its merits.
+    const retried = items.find((i) => i.metadata.name === victim.instance);
+    expect(['Verified', 'Rejected'], victim.name).toContain(retried?.status?.phase);
+
+    const run = JSON.parse(k(['get', 'curationrun', RUN, '-n', namespace, '-o', 'json'])) as Run;
+    expect(run.status).toMatchObject({
+      phase: 'Succeeded',
+      counts: { verified: 2, failed: 2, rejected: SAMPLE_EXPECTED.rejectedAtMining.length, instances: 4 },
+    });
+    // Every sandbox pod is deleted once its result is recorded.
+    await poll('sandbox pods to be deleted', 60_000, async () =>
+      sandboxPods(namespace).length === 0 ? true : undefined,
+    );
+  });
+
+  it('kubectl get curationruns,sweinstances shows phase, progress and verified counts', () => {
+    const out = k(['get', 'curationruns,sweinstances', '-n', ns.name]);
+    process.stderr.write(`[e2e] kubectl get curationruns,sweinstances\n${out}`);
+    expect(out).toMatch(/NAME\s+PHASE\s+PROGRESS\s+VERIFIED/);
+    expect(out).toMatch(new RegExp(`curationrun\\.scaleswe\\.dev/${RUN}\\s+Succeeded\\s+\\S+\\s+2\\s`));
+    expect(out).toMatch(/NAME\s+INSTANCE\s+PHASE\s+REASON/);
+    expect(out).toMatch(/scaleswe__minicalc-1\s+Verified/);
+    expect(out).toMatch(/scaleswe__minicalc-4\s+Rejected\s+NoFailToPass/);
+  });
+
+  it('helm uninstall leaves no pods behind and keeps the curated data', () => {
+    helm(['uninstall', RELEASE, '-n', ns.name, '--wait', '--timeout', '120s']);
+    uninstalled = true;
+    expect(k(['get', 'pods', '-n', ns.name, '-o', 'name']).trim()).toBe('');
+    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(4);
+  });
+});
