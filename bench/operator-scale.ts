@@ -217,6 +217,7 @@ try {
     },
   });
   let lastReport = 0;
+  let peakHeapMiB = 0;
   for (;;) {
     const run = await kube.get<
       RawObject & { status?: { phase?: string; progress?: string; counts?: { verified?: number } } }
@@ -228,6 +229,7 @@ try {
     }
     if (performance.now() - lastReport > 5000) {
       lastReport = performance.now();
+      peakHeapMiB = Math.max(peakHeapMiB, (await operatorRequests(port)).heapUsedMiB);
       console.log(
         `  ${((lastReport - t1) / 1000).toFixed(0)} s: ${run.status?.phase ?? '-'} ${run.status?.progress ?? ''}`,
       );
@@ -251,7 +253,7 @@ try {
   for (const [k, n] of [...requests.byVerb].sort((a, b) => b[1] - a[1]))
     console.log(`  ${k.padEnd(28)} ${String(n).padStart(7)}  (${(n / INSTANCES).toFixed(2)}/instance)`);
   console.log(
-    `operator peak RSS: ${rss.toFixed(0)} MiB (V8 heap in use at the end: ${requests.heapUsedMiB.toFixed(0)} MiB)`,
+    `operator peak RSS: ${rss.toFixed(0)} MiB (V8 heap in use: peak of 5 s samples ${peakHeapMiB.toFixed(0)} MiB, at the end ${requests.heapUsedMiB.toFixed(0)} MiB)`,
   );
   console.log(
     `operator CPU: ${cpu.toFixed(1)} s = ${((cpu / INSTANCES) * 1000).toFixed(1)} ms per instance (the machine: ${cpus().length} CPUs, load ${loadavg()[0]?.toFixed(1)})`,
