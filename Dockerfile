@@ -20,6 +20,11 @@ RUN node scripts/bundle.ts --out /out \
  && cp -a /out/agent /out/runner/agent
 
 FROM ${BASE_IMAGE}
+# Mining a git source clones it: the operator itself needs git (and CAs for https remotes).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && git --version
 LABEL org.opencontainers.image.title="scaleswe-operator" \
       org.opencontainers.image.description="ScaleSWE operator and sandbox agent runner"
 COPY --from=bundle /out/runner /opt/scaleswe
@@ -28,6 +33,7 @@ COPY --from=bundle /out/cli /app/cli
 # The agent runner is readable and runnable by any sandbox uid.
 RUN chmod -R a+rX /opt/scaleswe /app
 USER 65532:65532
-ENV NODE_ENV=production
+# HOME: git reads (and may write) config there; /tmp is the one writable path in the pod.
+ENV NODE_ENV=production HOME=/tmp
 EXPOSE 8080 8081
 ENTRYPOINT ["/opt/scaleswe/bin/node", "/app/main.mjs"]

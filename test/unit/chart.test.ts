@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,10 +96,18 @@ describe('helm chart', () => {
     expect(byKind(manifests, 'ServiceMonitor')).toHaveLength(1);
   });
 
-  it('passes secret references as flags, never secret values', () => {
-    const manifests = render('secrets.llmApiKey.name=llm', 'secrets.llmApiKey.key=token');
-    const text = JSON.stringify(byKind(manifests, 'Deployment'));
-    expect(text).toContain('--default-llm-key-secret=llm/token');
+  it('passes only flags the operator entrypoint accepts', () => {
+    const main = readFileSync(join(import.meta.dirname, '../../operator/src/main.ts'), 'utf8');
+    const accepted = new Set([...main.matchAll(/\.option\(\s*'(--[a-z-]+)/g)].map((m) => m[1]));
+    expect(accepted.size).toBeGreaterThan(5);
+    for (const sets of [[], ['leaderElection.enabled=false', 'clusterScoped=true']]) {
+      const [deployment] = byKind(render(...sets), 'Deployment') as unknown as {
+        spec: { template: { spec: { containers: { args: string[] }[] } } };
+      }[];
+      const args = deployment!.spec.template.spec.containers[0]!.args;
+      expect(args.length).toBeGreaterThan(0);
+      for (const arg of args) expect(accepted, arg).toContain(arg.split('=')[0]);
+    }
   });
 
   it('rejects invalid values through values.schema.json', () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
 import { StageResult } from '../api/index.ts';
+import { decodeStageResult, encodeStageInput } from '../sandbox/index.ts';
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 let root: string;
@@ -44,6 +45,21 @@ describe('scaleswe-agent CLI', () => {
     const result = StageResult.parse(JSON.parse(await readFile(output, 'utf8')));
     expect(result).toMatchObject({ stage: 'tests', outcome: 'failed', reason: 'InvalidInput' });
     expect(result.message).toContain('baseCommit');
+  }, 60_000);
+
+  it('in a pod: input from $SCALESWE_STAGE_INPUT, result as the envelope the operator decodes', async () => {
+    const input = encodeStageInput({ stage: 'prompt', instance: fixture.spec } as never);
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        process.execPath,
+        [MAIN, 'prompt'],
+        { cwd: root, env: { ...process.env, SCALESWE_STAGE_INPUT: input } },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      );
+      child.stdin!.end();
+    });
+    const decoded = decodeStageResult({ log: `agent chatter\n${stdout}` });
+    expect(decoded.ok && decoded.result).toMatchObject({ stage: 'prompt', outcome: 'succeeded' });
   }, 60_000);
 
   it('unparseable input still yields a result (AgentCrashed)', async () => {

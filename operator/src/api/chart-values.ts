@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Resources, SecretKeyRef } from './meta.ts';
+import { Resources } from './meta.ts';
 
 /** Values of charts/scaleswe-operator; values.schema.json is generated from this. */
 export const ChartValues = z
@@ -50,18 +50,6 @@ export const ChartValues = z
           })
           .strict()
           .prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    gateway: z
-      .object({ port: z.number().int().min(1).max(65535).default(8081) })
-      .strict()
-      .prefault({})
-      .describe('LLM gateway the sandbox pods call instead of the provider'),
-    secrets: z
-      .object({
-        githubToken: SecretKeyRef.optional().describe('Default GitHub token for runs that name none'),
-        llmApiKey: SecretKeyRef.optional().describe('Default LLM provider key for runs that name none'),
       })
       .strict()
       .prefault({}),

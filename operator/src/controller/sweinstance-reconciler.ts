@@ -128,7 +128,13 @@ export async function reconcileInstance(
     !ctx.podExpectations.creationPending(namespace, finalPlan.createPod.name)
   ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
-    const owner = { ...finalInstance, metadata: { ...finalInstance.metadata, uid: raw.metadata.uid } };
+    // The pod's input is the status just written (the stage may start in the same reconcile
+    // that recorded the previous stage's recipe/tests): never the status read before it.
+    const owner = {
+      ...finalInstance,
+      status: finalPlan.status,
+      metadata: { ...finalInstance.metadata, uid: raw.metadata.uid },
+    };
     const pod = buildStagePod({
       run,
       instance: owner,

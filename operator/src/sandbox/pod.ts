@@ -148,7 +148,8 @@ export function buildStagePod(input: StagePodInput): PodManifest {
         {
           name: 'install-runner',
           image: input.runnerImage,
-          command: ['cp', '-a', `${RUNNER_SOURCE}/.`, `${RUNNER_MOUNT}/`],
+          // Not `cp -a`: a non-root init container cannot set times/owner on the emptyDir root.
+          command: ['cp', '-R', `${RUNNER_SOURCE}/.`, `${RUNNER_MOUNT}/`],
           volumeMounts: [{ name: 'runner', mountPath: RUNNER_MOUNT }],
           securityContext: restrictedSecurityContext,
           resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
