@@ -4,7 +4,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "==> npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock, not `npm ci`: the registry mirror here lacks some
+  # of biome's per-platform optional packages, which `npm ci` insists on finding in the lock.
+  echo "==> npm install (locked versions)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 export PATH="$ROOT/node_modules/.bin:$PATH"
