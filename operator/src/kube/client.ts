@@ -252,6 +252,12 @@ export class Kube {
     return value === undefined ? secret.stringData?.[key] : Buffer.from(value, 'base64').toString('utf8');
   }
 
+  async createSecret(namespace: string, name: string, stringData: Record<string, string>): Promise<void> {
+    await this.call('create', 'secrets', () =>
+      this.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } }),
+    );
+  }
+
   async createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
     await this.call('create', 'namespaces', () =>
       this.core.createNamespace({ body: { metadata: { name, labels } } }),
