@@ -42,7 +42,8 @@ export function ttyProgress(): ProgressView {
   );
   const bars = new Map<Stage, cliProgress.SingleBar>();
   for (const stage of STAGES) bars.set(stage, multibar.create(0, 0, { label: stage.padEnd(7), info: '' }));
-  const summary = multibar.create(0, 0, { label: 'phases ', info: '' });
+  const summary = multibar.create(0, 0, { label: 'phases ', info: '' }, { format: ' {label} {info}' });
+  const running = new Map<Stage, number>();
   const done = new Map<Stage, number>();
   const phases: Record<string, number> = {};
   const reasons: Record<string, number> = {};
@@ -62,10 +63,13 @@ export function ttyProgress(): ProgressView {
       if (event.type === 'mined') {
         total = event.instances;
       } else if (event.type === 'stage-start') {
-        bars.get(event.stage)?.update({ info: `running ${event.instanceId}` });
-      } else if (event.type === 'stage-end' && event.ok) {
-        done.set(event.stage, (done.get(event.stage) ?? 0) + 1);
-        bars.get(event.stage)?.update(done.get(event.stage) ?? 0, { info: '' });
+        running.set(event.stage, (running.get(event.stage) ?? 0) + 1);
+        bars.get(event.stage)?.update({ info: `${running.get(event.stage)} running` });
+      } else if (event.type === 'stage-end') {
+        const now = (running.get(event.stage) ?? 1) - 1;
+        running.set(event.stage, now);
+        if (event.ok) done.set(event.stage, (done.get(event.stage) ?? 0) + 1);
+        bars.get(event.stage)?.update(done.get(event.stage) ?? 0, { info: now > 0 ? `${now} running` : '' });
       } else if (event.type === 'instance-done') {
         phases[event.phase] = (phases[event.phase] ?? 0) + 1;
         if (event.reason && event.phase !== 'Verified')
