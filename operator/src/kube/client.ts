@@ -82,6 +82,16 @@ function reuseConnections(config: k8s.KubeConfig): void {
   };
 }
 
+/**
+ * managedFields (server-side apply bookkeeping) is often the largest part of an object and
+ * the operator never reads it: informer caches drop it.
+ */
+export function withoutManagedFields<T>(obj: T): T {
+  const meta = (obj as { metadata?: { managedFields?: unknown } } | undefined)?.metadata;
+  if (meta && 'managedFields' in meta) delete meta.managedFields;
+  return obj;
+}
+
 export interface KubeOptions {
   /** Path of a kubeconfig; default: KUBECONFIG, ~/.kube/config, then in-cluster. */
   kubeconfig?: string;
@@ -274,7 +284,9 @@ export class Kube {
         cb: (phase: string, obj: unknown, watchObj?: unknown) => void,
         done: (err: unknown) => void,
       ): Promise<AbortController> {
-        return kube.call('watch', path.split('/').pop() ?? path, () => super.watch(path, query, cb, done));
+        const slim = (phase: string, obj: unknown, watchObj?: unknown) =>
+          cb(phase, withoutManagedFields(obj), watchObj);
+        return kube.call('watch', path.split('/').pop() ?? path, () => super.watch(path, query, slim, done));
       }
     })(this.config);
   }

@@ -1,6 +1,6 @@
 import { type KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Kube, KubeObject, ObjectList } from './client.ts';
+import { type Kube, type KubeObject, type ObjectList, withoutManagedFields } from './client.ts';
 import { exponentialBackoffMs } from './rate-limit.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
@@ -48,6 +48,7 @@ export class Informer<T extends KubeObject> {
     this.name = opts.name;
     const list = async () => {
       const result = await opts.list();
+      for (const item of result.items) withoutManagedFields(item);
       this.failures = 0;
       // ListWatch fills its cache synchronously once this promise resolves.
       setImmediate(() => {
