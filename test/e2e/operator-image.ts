@@ -11,8 +11,9 @@ export const OPERATOR_REPOSITORY = 'docker.io/scaleswe/operator';
 const PODMAN = ['--runtime', '/usr/sbin/runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
 
 function hashTree(h: ReturnType<typeof createHash>, dir: string): void {
+  // Tests and docs are not bundled: editing them must not cost an image build.
   for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
+    .filter((e) => e.isFile() && !e.name.endsWith('.test.ts') && !e.name.endsWith('.md'))
     .map((e) => join(e.parentPath, e.name))
     .sort()) {
     h.update(f.slice(REPO_ROOT.length)).update('\0').update(readFileSync(f)).update('\0');
