@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
   type Stage,
-  StageInput,
+  type StageInput,
   SWEInstanceSpec,
   type SWEInstanceStatus,
 } from '../api/index.ts';
@@ -14,6 +14,7 @@ import {
   applyStageResult,
   initialStatus,
   nextStage,
+  stageInputFor,
   startStage,
 } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
@@ -87,31 +88,15 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
   return current;
 }
 
-function stageInputFor(opts: LocalRunOptions, instance: LocalInstance, stage: Stage): StageInput {
-  const { status, spec } = instance;
+function stageInput(opts: LocalRunOptions, instance: LocalInstance, stage: Stage): StageInput {
   const llm = opts.spec.llm;
-  return StageInput.parse({
+  // Locally the agents call the provider directly; the key travels by environment.
+  return stageInputFor({
+    runSpec: opts.spec,
+    instance: instance.spec,
+    status: instance.status,
     stage,
-    instance: spec,
-    previous: {
-      ...(status.recipe && { recipe: status.recipe }),
-      ...(status.testsSource && { testsSource: status.testsSource }),
-      ...(status.generatedTestPatch !== undefined && { generatedTestPatch: status.generatedTestPatch }),
-      ...(status.FAIL_TO_PASS && { FAIL_TO_PASS: status.FAIL_TO_PASS }),
-      ...(status.PASS_TO_PASS && { PASS_TO_PASS: status.PASS_TO_PASS }),
-    },
-    config: {
-      maxTurns: opts.spec.agents.maxTurns,
-      reruns: opts.spec.verification.reruns,
-      generateTests: opts.spec.filters.generateTests,
-      ...(llm && {
-        llm: {
-          baseURL: llm.baseURL,
-          model: llm.model,
-          tokenBudget: Math.max(1, llm.tokenBudgetPerInstance - (status.tokensUsed ?? 0)),
-        },
-      }),
-    },
+    llmEndpoint: llm ? { baseURL: llm.baseURL } : undefined,
   });
 }
 
@@ -133,7 +118,7 @@ async function processInstance(opts: LocalRunOptions, initial: LocalInstance): P
     opts.onEvent({ type: 'stage-start', instanceId: instance.spec.instanceId, stage, attempt });
     const started = Date.now();
     const workDir = opts.state.workDir(instance.spec.instanceId, stage, attempt);
-    const outcome = await runStageProcess(stageInputFor(opts, instance, stage), {
+    const outcome = await runStageProcess(stageInput(opts, instance, stage), {
       workDir,
       cacheDir: join(opts.state.root, 'cache'),
       timeoutSeconds: opts.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]],

@@ -1,10 +1,13 @@
 import {
   type Condition,
+  type CurationRunSpec,
   type InstancePhase,
   STAGE_CONDITION,
   STAGES,
   type Stage,
+  type StageInput,
   type StageResult,
+  type SWEInstanceSpec,
   type SWEInstanceStatus,
   setCondition,
 } from '../api/index.ts';
@@ -176,5 +179,49 @@ export function applyStageFailure(
     phase: STAGE_PHASE[stage],
     lastError,
     retryAfter: new Date(opts.now.getTime() + retryDelayMs(count)).toISOString(),
+  };
+}
+
+export interface StageInputArgs {
+  runSpec: CurationRunSpec;
+  instance: SWEInstanceSpec;
+  status: SWEInstanceStatus | undefined;
+  stage: Stage;
+  /** Where the agents reach the LLM: the provider (local run) or the operator's gateway (pod). */
+  llmEndpoint?: { baseURL: string; apiKey?: string | undefined } | undefined;
+}
+
+/**
+ * What one stage gets to work with: the instance, what earlier stages established, and the
+ * run's agent settings. The token budget is per instance, so each stage gets what is left.
+ */
+export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }: StageInputArgs): StageInput {
+  const llm = runSpec.llm;
+  const s = status ?? {};
+  return {
+    stage,
+    instance,
+    previous: {
+      ...(s.recipe && { recipe: s.recipe }),
+      ...(s.testsSource && { testsSource: s.testsSource }),
+      ...(s.generatedTestPatch !== undefined && { generatedTestPatch: s.generatedTestPatch }),
+      ...(s.FAIL_TO_PASS && { FAIL_TO_PASS: s.FAIL_TO_PASS }),
+      ...(s.PASS_TO_PASS && { PASS_TO_PASS: s.PASS_TO_PASS }),
+    },
+    config: {
+      maxTurns: runSpec.agents.maxTurns,
+      reruns: runSpec.verification.reruns,
+      generateTests: runSpec.filters.generateTests,
+      commandTimeoutSeconds: 900,
+      ...(llm &&
+        llmEndpoint && {
+          llm: {
+            baseURL: llmEndpoint.baseURL,
+            model: llm.model,
+            ...(llmEndpoint.apiKey && { apiKey: llmEndpoint.apiKey }),
+            tokenBudget: Math.max(1, llm.tokenBudgetPerInstance - (s.tokensUsed ?? 0)),
+          },
+        }),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import type { CurationRun, Stage, StageInput, SWEInstance } from '../api/index.ts';
+import { stageInputFor as stageInputFromStatus } from '../pipeline/pipeline.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -60,35 +61,13 @@ export interface PodManifest {
 }
 
 export function stageInputFor(input: StagePodInput): StageInput {
-  const { run, instance, stage } = input;
-  const status = instance.status ?? {};
-  const llm = run.spec.llm;
-  return {
-    stage,
-    instance: instance.spec,
-    previous: {
-      ...(status.recipe && { recipe: status.recipe }),
-      ...(status.testsSource && { testsSource: status.testsSource }),
-      ...(status.generatedTestPatch !== undefined && { generatedTestPatch: status.generatedTestPatch }),
-      ...(status.FAIL_TO_PASS && { FAIL_TO_PASS: status.FAIL_TO_PASS }),
-      ...(status.PASS_TO_PASS && { PASS_TO_PASS: status.PASS_TO_PASS }),
-    },
-    config: {
-      maxTurns: run.spec.agents.maxTurns,
-      reruns: run.spec.verification.reruns,
-      generateTests: run.spec.filters.generateTests,
-      commandTimeoutSeconds: 900,
-      ...(llm &&
-        input.gatewayURL && {
-          llm: {
-            baseURL: input.gatewayURL,
-            model: llm.model,
-            ...(input.gatewayToken && { apiKey: input.gatewayToken }),
-            tokenBudget: llm.tokenBudgetPerInstance,
-          },
-        }),
-    },
-  };
+  return stageInputFromStatus({
+    runSpec: input.run.spec,
+    instance: input.instance.spec,
+    status: input.instance.status,
+    stage: input.stage,
+    llmEndpoint: input.gatewayURL ? { baseURL: input.gatewayURL, apiKey: input.gatewayToken } : undefined,
+  });
 }
 
 /** base64(gzip(JSON)): patches compress well, and env values must stay far below ARG_MAX. */
