@@ -14,6 +14,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
 import { readState } from '../cluster/cluster.ts';
 import { bin, REPO_ROOT } from '../cluster/lib.ts';
+import { buildNodeRepo, type FixtureRepo } from '../fixtures/repos.ts';
 import {
   cluster,
   createNamespace,
@@ -27,6 +28,7 @@ import { ensureOperatorImage } from './operator-image.ts';
 
 const RELEASE = 'scaleswe-operator';
 const RUN = 'minicalc';
+const NODE_RUN = 'rangekit';
 const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;
 const STAGE_CONDITION = { env: 'EnvReady', tests: 'TestsReady', prompt: 'PromptReady', verify: 'Verified' };
 
@@ -38,7 +40,7 @@ interface Condition {
 }
 interface Instance {
   metadata: { name: string; uid: string; creationTimestamp: string };
-  spec: { instanceId: string; pullNumber: number };
+  spec: { instanceId: string; pullNumber: number; runRef: string };
   status?: {
     phase?: string;
     FAIL_TO_PASS?: string[];
@@ -85,8 +87,10 @@ function helm(args: string[]): string {
   });
 }
 
-function instances(ns: string): Instance[] {
-  return (JSON.parse(k(['get', 'sweinstances', '-n', ns, '-o', 'json'])) as { items: Instance[] }).items;
+function instances(ns: string, run = RUN): Instance[] {
+  return (
+    JSON.parse(k(['get', 'sweinstances', '-n', ns, '-o', 'json'])) as { items: Instance[] }
+  ).items.filter((i) => i.spec.runRef === run);
 }
 
 interface SandboxPod {
@@ -95,6 +99,7 @@ interface SandboxPod {
   phase: string;
   stage: string;
   instance: string;
+  run: string;
 }
 
 function sandboxPods(ns: string): SandboxPod[] {
@@ -121,6 +126,7 @@ function sandboxPods(ns: string): SandboxPod[] {
     phase: p.status.phase,
     stage: p.metadata.labels['scaleswe.dev/stage'] ?? '',
     instance: p.metadata.labels['scaleswe.dev/instance'] ?? '',
+    run: p.metadata.labels['scaleswe.dev/run'] ?? '',
   }));
 }
 
@@ -153,6 +159,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
   let work: string;
   let git: GitServer;
   let repoURL: string;
+  let node: FixtureRepo;
   let image: { repository: string; tag: string; ref: string };
   let uninstalled = false;
 
@@ -169,6 +176,13 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     const src = createSampleRepo(join(work, 'src'));
     mkdirSync(join(work, 'srv', 'scaleswe'), { recursive: true });
     execFileSync('git', ['clone', '-q', '--bare', src, join(work, 'srv', 'scaleswe', 'minicalc.git')]);
+    // The agents' Node fixture (vitest), its fix commit named like a squash-merged PR.
+    node = await buildNodeRepo(work);
+    execFileSync('git', ['-C', node.dir, 'commit', '-q', '--amend', '-m', `${node.spec.title} (#1)`], {
+      env: { ...process.env, GIT_COMMITTER_NAME: 'Fixture', GIT_COMMITTER_EMAIL: 'fixture@example.com' },
+    });
+    mkdirSync(join(work, 'srv', 'fixtures'), { recursive: true });
+    execFileSync('git', ['clone', '-q', '--bare', node.dir, join(work, 'srv', 'fixtures', 'rangekit.git')]);
     git = await startGitServer(join(work, 'srv'), state.nodeIP, 0);
     repoURL = `${git.url}/scaleswe/minicalc.git`;
 
@@ -241,32 +255,39 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(k(['get', 'curationruns', '-n', ns.name, '-o', 'name'])).toBe('');
   });
 
-  it('curates the sample: kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
+  it('curates the sample and the Node fixture: kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
     timeout: 1_200_000,
   }, async () => {
     const namespace = ns.name;
-    const manifest = {
+    // The example a user applies, pointed at the host's git server and this build's runner.
+    const manifest = parseYaml(
+      readFileSync(join(REPO_ROOT, 'examples/curationrun-sample-cluster.yaml'), 'utf8'),
+    ) as {
+      metadata: { name: string };
+      spec: { source: { git: { url: string; repo: string } }; agents: Record<string, unknown> };
+    };
+    expect(manifest.metadata.name).toBe(RUN);
+    expect(manifest.spec.source.git.repo).toBe(SAMPLE_REPO);
+    manifest.spec.source.git.url = repoURL;
+    manifest.spec.agents.runnerImage = image.ref;
+    const nodeRun = {
       apiVersion: 'scaleswe.dev/v1alpha1',
       kind: 'CurationRun',
-      metadata: { name: RUN, namespace },
+      metadata: { name: NODE_RUN },
       spec: {
-        source: { git: { url: repoURL, repo: SAMPLE_REPO, ref: 'main' } },
-        limits: { maxPRs: 10, maxParallel: 4 },
-        agents: {
-          runnerImage: image.ref,
-          maxAttempts: 3,
-          timeouts: { envSeconds: 600, testsSeconds: 600, promptSeconds: 120, verifySeconds: 600 },
-        },
+        source: { git: { url: `${git.url}/fixtures/rangekit.git`, repo: 'fixtures/rangekit', ref: 'main' } },
+        limits: { maxPRs: 5, maxParallel: 1 },
+        agents: { runnerImage: image.ref, maxAttempts: 3 },
         verification: { reruns: 2 },
       },
     };
     const t0 = Date.now();
-    k(['apply', '-f', '-'], toYaml(manifest));
+    k(['apply', '-n', namespace, '-f', '-'], `${toYaml(manifest)}---\n${toYaml(nodeRun)}`);
 
     // Fault 1: delete a sandbox pod while it runs (the tests stage of the first instance
     // to get there); the operator runs that stage again in a new pod.
     const victim = await poll('a running tests-stage sandbox pod', 600_000, async () =>
-      sandboxPods(namespace).find((p) => p.stage === 'tests' && p.phase === 'Running'),
+      sandboxPods(namespace).find((p) => p.run === RUN && p.stage === 'tests' && p.phase === 'Running'),
     );
     k(['delete', 'pod', '-n', namespace, victim.name, '--wait=false']);
     process.stderr.write(`[e2e] deleted running sandbox pod ${victim.name} at +${Date.now() - t0} ms\n`);
@@ -362,6 +383,33 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
       phase: 'Succeeded',
       counts: { verified: 2, failed: 2, rejected: SAMPLE_EXPECTED.rejectedAtMining.length, instances: 4 },
     });
+    // The Node fixture (npm + vitest in the node sandbox image), run beside the sample.
+    const nodeWait = await kubectlAsync([
+      'wait',
+      '-n',
+      namespace,
+      `curationrun/${NODE_RUN}`,
+      '--for=jsonpath={.status.phase}=Succeeded',
+      '--timeout=600s',
+    ]);
+    const nodeItems = instances(namespace, NODE_RUN);
+    process.stderr.write(
+      `[e2e] run ${NODE_RUN}: done at +${((Date.now() - t0) / 1000).toFixed(1)} s\n${timingTable(nodeItems)}\n`,
+    );
+    expect(
+      nodeWait.code,
+      `${nodeWait.stderr}\n${JSON.stringify(
+        nodeItems.map((i) => i.status),
+        null,
+        1,
+      )}`,
+    ).toBe(0);
+    expect(nodeItems.map((i) => i.spec.instanceId)).toEqual(['fixtures__rangekit-1']);
+    const rangekit = nodeItems[0]!;
+    expect(rangekit.status?.phase, JSON.stringify(rangekit.status?.lastError)).toBe('Verified');
+    expect([...(rangekit.status?.FAIL_TO_PASS ?? [])].sort()).toEqual([...node.expected.FAIL_TO_PASS].sort());
+    expect([...(rangekit.status?.PASS_TO_PASS ?? [])].sort()).toEqual([...node.expected.PASS_TO_PASS].sort());
+
     // Every sandbox pod is deleted once its result is recorded.
     await poll('sandbox pods to be deleted', 60_000, async () =>
       sandboxPods(namespace).length === 0 ? true : undefined,
@@ -375,6 +423,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(out).toMatch(new RegExp(`curationrun\\.scaleswe\\.dev/${RUN}\\s+Succeeded\\s+\\S+\\s+2\\s`));
     expect(out).toMatch(/NAME\s+INSTANCE\s+PHASE\s+REASON/);
     expect(out).toMatch(/scaleswe__minicalc-1\s+Verified/);
+    expect(out).toMatch(/fixtures__rangekit-1\s+Verified/);
     expect(out).toMatch(/scaleswe__minicalc-4\s+Rejected\s+NoFailToPass/);
   });
 
@@ -385,6 +434,6 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     await poll('no pods left in the release namespace', 90_000, async () =>
       k(['get', 'pods', '-n', ns.name, '-o', 'name']).trim() === '' ? true : undefined,
     );
-    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(4);
+    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(5);
   });
 });
