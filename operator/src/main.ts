@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
+import { GatewayBackend } from './controller/gateway-backend.ts';
 import { Manager, type ManagerOptions } from './controller/manager.ts';
 import { createLogger, Kube, LeaderElector, OperatorMetrics, serveHealth } from './kube/index.ts';
+import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
 
 const env = process.env;
@@ -56,6 +58,11 @@ const program = new Command('operator')
     '--gateway-secret-file <path>',
     'HMAC key signing per-pod gateway tokens (shared with the gateway)',
     env.SCALESWE_GATEWAY_SECRET_FILE,
+  )
+  .option(
+    '--gateway-port <port>',
+    'serve the LLM gateway on this port (needs --gateway-secret-file; 0 = off)',
+    env.SCALESWE_GATEWAY_PORT ?? '8081',
   )
   .parse();
 
@@ -109,6 +116,26 @@ const manager = new Manager({
     opts.gatewaySecretFile && { gateway: gatewayFor(opts.gatewayUrl, opts.gatewaySecretFile) }),
 });
 
+// Every replica serves the gateway (tokens are stateless); a standby resolves runs through the API.
+const gatewayBackend = new GatewayBackend({
+  kube,
+  log,
+  ctx: () => (manager.hasSynced() ? manager.ctx : undefined),
+});
+let gateway: LlmGateway | undefined;
+const gatewayPort = num(opts.gatewayPort, 8081);
+if (gatewayPort > 0 && opts.gatewaySecretFile) {
+  gateway = new LlmGateway({
+    secret: readFileSync(opts.gatewaySecretFile),
+    resolveProvider: gatewayBackend.resolveProvider,
+    onExchange: gatewayBackend.onExchange,
+  });
+  const port = await gateway.listen(gatewayPort);
+  log.info({ gatewayPort: port }, 'LLM gateway serving');
+} else if (gatewayPort > 0) {
+  log.warn('LLM gateway off: no --gateway-secret-file');
+}
+
 const leaseDuration = num(opts.leaseDuration, 15);
 const elector =
   opts.leaderElect === 'false'
@@ -154,6 +181,8 @@ async function shutdown(signal: string, code: number): Promise<void> {
   await elector?.release();
   metrics.leader.set(0);
   server.close();
+  await gateway?.close();
+  await gatewayBackend.flush();
   log.info('stopped');
   process.exit(code);
 }

@@ -55,6 +55,7 @@ describe('helm chart', () => {
       rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
     expect(verbsOf('pods/log')).toEqual(['get']);
     expect(verbsOf('secrets')).toEqual(['get']);
+    expect(verbsOf('configmaps').sort()).toEqual(['create', 'get', 'list', 'update']);
     expect(verbsOf('pods')).not.toContain('update');
     const crds = byKind(manifests, 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
@@ -82,6 +83,52 @@ describe('helm chart', () => {
       readOnlyRootFilesystem: true,
     });
     expect(byKind(manifests, 'ServiceMonitor')).toHaveLength(0);
+  });
+
+  it('serves the LLM gateway: Service port, container port, URL, a generated HMAC key mounted read-only', () => {
+    const manifests = render();
+    const [service] = byKind(manifests, 'Service') as unknown as {
+      spec: { ports: { name: string; port: number; targetPort: string }[] };
+    }[];
+    expect(service!.spec.ports).toContainEqual({ name: 'gateway', port: 8081, targetPort: 'gateway' });
+    const [deployment] = byKind(manifests, 'Deployment') as unknown as {
+      spec: {
+        template: {
+          spec: {
+            containers: {
+              args: string[];
+              ports: { name: string; containerPort: number }[];
+              volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+            }[];
+            volumes: { name: string; secret?: { secretName: string } }[];
+          };
+        };
+      };
+    }[];
+    const pod = deployment!.spec.template.spec;
+    const container = pod.containers[0]!;
+    expect(container.ports).toContainEqual({ name: 'gateway', containerPort: 8081 });
+    expect(container.args).toContain('--gateway-port=8081');
+    expect(container.args).toContain('--gateway-url=http://rel-scaleswe-operator.curation.svc:8081');
+    expect(container.args).toContain('--gateway-secret-file=/etc/scaleswe/gateway/hmac-key');
+    expect(container.volumeMounts).toContainEqual({
+      name: 'gateway-secret',
+      mountPath: '/etc/scaleswe/gateway',
+      readOnly: true,
+    });
+    const volume = pod.volumes.find((v) => v.name === 'gateway-secret');
+    expect(volume?.secret?.secretName).toBe('rel-scaleswe-operator-gateway');
+    const secret = byKind(manifests, 'Secret').find(
+      (s) => s.metadata.name === 'rel-scaleswe-operator-gateway',
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    expect(Buffer.from(secret!.data['hmac-key']!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+
+    const off = render('gateway.port=0');
+    expect(byKind(off, 'Secret')).toHaveLength(0);
+    const [offDeployment] = byKind(off, 'Deployment') as unknown as (typeof deployment)[];
+    const offArgs = offDeployment!.spec.template.spec.containers[0]!.args;
+    expect(offArgs).toContain('--gateway-port=0');
+    expect(offArgs.some((a) => a.startsWith('--gateway-url'))).toBe(false);
   });
 
   it('clusterScoped uses a ClusterRole; crds.install=false leaves CRDs out; ServiceMonitor on demand', () => {

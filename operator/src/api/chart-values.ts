@@ -53,6 +53,20 @@ export const ChartValues = z
       })
       .strict()
       .prefault({}),
+    gateway: z
+      .object({
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(8081)
+          .describe(
+            'Port of the LLM gateway sandbox pods call (0 = off); its HMAC key is a generated Secret',
+          ),
+      })
+      .strict()
+      .prefault({}),
     crds: z
       .object({
         install: z.boolean().default(true),

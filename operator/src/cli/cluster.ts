@@ -4,7 +4,14 @@ import { CurationRunStatus, SWEInstanceSpec, SWEInstanceStatus } from '../api/in
 import { CURATIONRUNS, SWEINSTANCES } from '../controller/resources.ts';
 import { renderReport } from '../export/report.ts';
 import { type InstanceRecord, type SweBenchRecord, toJsonl, toSweBenchRecord } from '../export/swebench.ts';
+import { type ChatExample, toChatExample } from '../export/trajectories.ts';
 import { Kube, type KubeObject } from '../kube/index.ts';
+import {
+  decodeTrajectory,
+  LABEL_TRAJECTORY,
+  TRAJECTORY_KEY,
+  trajectoriesOf,
+} from '../llm/trajectory-configmap.ts';
 import { writeFileAtomic } from '../local/atomic.ts';
 import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
 
@@ -90,13 +97,46 @@ export async function statusCommand(
   }
 }
 
-/** Dataset and report from a cluster run (trajectories stay with the LLM gateway's store). */
+/**
+ * The chat examples of a run's LLM exchanges, from the trajectory ConfigMaps the operator's
+ * gateway writes (one per instance, stage and attempt), ordered by instance, stage, attempt.
+ */
+export async function readClusterTrajectories(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<ChatExample[]> {
+  const list = await kube.listConfigMaps(
+    namespace,
+    `${LABEL_RUN}=${labelValue(name)},${LABEL_TRAJECTORY}=true`,
+  );
+  const payloads = list.items.flatMap((cm) => {
+    const payload = decodeTrajectory(cm.data?.[TRAJECTORY_KEY]);
+    return payload ? [payload] : [];
+  });
+  const order = ['env', 'tests', 'prompt', 'verify'];
+  payloads.sort(
+    (a, b) =>
+      a.instanceId.localeCompare(b.instanceId) ||
+      order.indexOf(a.stage) - order.indexOf(b.stage) ||
+      a.attempt - b.attempt,
+  );
+  return payloads
+    .flatMap(trajectoriesOf)
+    .map(toChatExample)
+    .filter((e): e is ChatExample => e !== undefined);
+}
+
+/** Dataset, trajectories (from the gateway's ConfigMaps) and report from a cluster run. */
 export async function exportCluster(kube: Kube, namespace: string, name: string, outDir: string) {
   const run = await readClusterRun(kube, namespace, name);
   const records = run.instances.map(toSweBenchRecord).filter((r): r is SweBenchRecord => r !== undefined);
+  const examples = await readClusterTrajectories(kube, namespace, name);
   const dataset = join(outDir, 'dataset.jsonl');
+  const trajectories = join(outDir, 'trajectories.jsonl');
   const report = join(outDir, 'report.md');
   await writeFileAtomic(dataset, toJsonl(records));
+  await writeFileAtomic(trajectories, toJsonl(examples));
   await writeFileAtomic(
     report,
     renderReport({
@@ -107,7 +147,7 @@ export async function exportCluster(kube: Kube, namespace: string, name: string,
       stageDurationsMs: {},
     }),
   );
-  return { dataset, report, verified: records.length };
+  return { dataset, trajectories, report, verified: records.length, examples: examples.length };
 }
 
 export function connect(kubeconfig: string | undefined): Kube {

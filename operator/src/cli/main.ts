@@ -200,8 +200,9 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
     const summary = await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out);
-    console.log(`dataset: ${summary.dataset} (${summary.verified} verified instances)`);
-    console.log(`report:  ${summary.report}`);
+    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
+    console.log(`report:       ${summary.report}`);
     return;
   }
   const state = new StateDir(resolve(flags.stateDir!));

@@ -268,6 +268,44 @@ export class Kube {
     );
   }
 
+  /** A whole Secret's data, decoded (undefined when it does not exist). */
+  async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const secret = await this.call('get', 'secrets', () =>
+        this.core.readNamespacedSecret({ namespace, name }),
+      );
+      const data: Record<string, string> = { ...secret.stringData };
+      for (const [k, v] of Object.entries(secret.data ?? {}))
+        data[k] = Buffer.from(v, 'base64').toString('utf8');
+      return data;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async createConfigMap(namespace: string, body: k8s.V1ConfigMap): Promise<k8s.V1ConfigMap> {
+    return this.call('create', 'configmaps', () => this.core.createNamespacedConfigMap({ namespace, body }));
+  }
+
+  async getConfigMap(namespace: string, name: string): Promise<k8s.V1ConfigMap> {
+    return this.call('get', 'configmaps', () => this.core.readNamespacedConfigMap({ namespace, name }));
+  }
+
+  /** PUT with the body's resourceVersion (409 when someone wrote first). */
+  async replaceConfigMap(namespace: string, body: k8s.V1ConfigMap): Promise<k8s.V1ConfigMap> {
+    const name = body.metadata?.name ?? '';
+    return this.call('update', 'configmaps', () =>
+      this.core.replaceNamespacedConfigMap({ namespace, name, body }),
+    );
+  }
+
+  listConfigMaps(namespace: string, labelSelector?: string): Promise<ObjectList<k8s.V1ConfigMap>> {
+    return this.call('list', 'configmaps', () =>
+      this.core.listNamespacedConfigMap({ namespace, ...(labelSelector && { labelSelector }) }),
+    ) as Promise<ObjectList<k8s.V1ConfigMap>>;
+  }
+
   async createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
     await this.call('create', 'namespaces', () =>
       this.core.createNamespace({ body: { metadata: { name, labels } } }),
