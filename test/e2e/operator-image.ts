@@ -34,6 +34,26 @@ export function operatorImageKey(base: string): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/** Every source change makes a new ~400 MB image: keep only the current e2e build. */
+function pruneOtherBuilds(containerdSocket: string, keep: string): void {
+  const prefix = `${OPERATOR_REPOSITORY}:e2e-`;
+  const podmanRefs = run('podman', [...PODMAN, 'images', '--format', '{{.Repository}}:{{.Tag}}'], {
+    allowFail: true,
+  }).stdout.split('\n');
+  const stale = podmanRefs.filter((r) => r.startsWith(prefix) && r !== keep);
+  if (stale.length) run('podman', [...PODMAN, 'rmi', '--force', ...stale], { allowFail: true });
+  const ctrRefs = run('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'images', 'ls', '-q'], {
+    allowFail: true,
+  }).stdout.split('\n');
+  const staleCtr = ctrRefs.filter((r) => r.startsWith(prefix) && r !== keep);
+  if (staleCtr.length)
+    run('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'images', 'rm', ...staleCtr], {
+      allowFail: true,
+    });
+  if (stale.length || staleCtr.length)
+    log(`pruned older operator builds: ${[...new Set([...stale, ...staleCtr])].join(', ')}`);
+}
+
 /** Builds (unless cached) and imports the operator image; returns its full reference. */
 export function ensureOperatorImage(containerdSocket: string): {
   repository: string;
@@ -65,5 +85,6 @@ export function ensureOperatorImage(containerdSocket: string): {
     log(`built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
   importToContainerd(containerdSocket, ref);
+  pruneOtherBuilds(containerdSocket, ref);
   return { repository: OPERATOR_REPOSITORY, tag, ref };
 }
