@@ -1,4 +1,5 @@
 export * from './classify.ts';
 export * from './envelope.ts';
 export * from './names.ts';
+export * from './networkpolicy.ts';
 export * from './pod.ts';
