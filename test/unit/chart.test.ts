@@ -78,6 +78,8 @@ describe('helm chart', () => {
     const pod = deployment!.spec.template.spec;
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.containers[0]!.args).toContain('--leader-elect=true');
+    // One Lease per release: two releases in a namespace never share a leader.
+    expect(pod.containers[0]!.args).toContain('--leader-election-id=rel-scaleswe-operator');
     expect(pod.containers[0]!.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
