@@ -2,6 +2,7 @@
 // Runs in-cluster (service account) or out-of-cluster (--kubeconfig / KUBECONFIG).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { GatewayBackend } from './controller/gateway-backend.ts';
@@ -64,6 +65,16 @@ const program = new Command('operator')
     'serve the LLM gateway on this port (needs --gateway-secret-file; 0 = off)',
     env.SCALESWE_GATEWAY_PORT ?? '8081',
   )
+  .option(
+    '--gateway-pod-selector <labels>',
+    "labels of the operator's pods (k=v,...): sandbox NetworkPolicies allow egress to them",
+    env.SCALESWE_GATEWAY_POD_SELECTOR,
+  )
+  .option(
+    '--sandbox-deny-cidrs <cidrs>',
+    'addresses sandbox pods never reach, even with allowAll (API server endpoints; comma-separated)',
+    env.SCALESWE_SANDBOX_DENY_CIDRS,
+  )
   .parse();
 
 const opts = program.opts<Record<string, string | undefined>>();
@@ -92,6 +103,21 @@ function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions
       }),
   };
 }
+/** The API server (service IP in-cluster, the kubeconfig's host) plus --sandbox-deny-cidrs. */
+function denyCIDRs(server: string, extra: string | undefined): string[] {
+  const hosts = [env.KUBERNETES_SERVICE_HOST, URL.canParse(server) ? new URL(server).hostname : undefined];
+  const cidrs = [...hosts, ...(extra ?? '').split(',')]
+    .map((h) => h?.trim().replace(/^\[|\]$/g, ''))
+    .filter((h): h is string => !!h && (h.includes('/') || isIP(h) !== 0))
+    .map((h) => (h.includes('/') ? h : `${h}/${isIP(h) === 6 ? 128 : 32}`));
+  return [...new Set(cidrs)];
+}
+function labelsOf(selector: string | undefined): Record<string, string> | undefined {
+  if (!selector) return undefined;
+  return Object.fromEntries(
+    selector.split(',').map((kv) => kv.split('=', 2).map((x) => x.trim()) as [string, string]),
+  );
+}
 const num = (v: string | undefined, fallback: number) => (v === undefined || v === '' ? fallback : Number(v));
 const log = createLogger();
 const identity = opts.identity || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -102,6 +128,8 @@ const kube = new Kube({
   burst: num(opts.burst, 100),
   onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
 });
+const gatewayPort = num(opts.gatewayPort, 8081);
+const podLabels = labelsOf(opts.gatewayPodSelector);
 const manager = new Manager({
   kube,
   ...(opts.namespace && { namespace: opts.namespace }),
@@ -114,6 +142,17 @@ const manager = new Manager({
   ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
   ...(opts.gatewayUrl &&
     opts.gatewaySecretFile && { gateway: gatewayFor(opts.gatewayUrl, opts.gatewaySecretFile) }),
+  sandboxNetwork: {
+    ...(opts.gatewayUrl && {
+      gateway: {
+        url: opts.gatewayUrl,
+        port: gatewayPort,
+        ...(env.POD_NAMESPACE && { namespace: env.POD_NAMESPACE }),
+        ...(podLabels && { podLabels }),
+      },
+    }),
+    denyCIDRs: denyCIDRs(kube.server, opts.sandboxDenyCidrs),
+  },
 });
 
 // Every replica serves the gateway (tokens are stateless); a standby resolves runs through the API.
@@ -123,7 +162,6 @@ const gatewayBackend = new GatewayBackend({
   ctx: () => (manager.hasSynced() ? manager.ctx : undefined),
 });
 let gateway: LlmGateway | undefined;
-const gatewayPort = num(opts.gatewayPort, 8081);
 if (gatewayPort > 0 && opts.gatewaySecretFile) {
   gateway = new LlmGateway({
     secret: readFileSync(opts.gatewaySecretFile),

@@ -11,8 +11,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
-import { EVENTS, Kube } from '../../operator/src/kube/index.ts';
+import { CURATIONRUNS, NETWORKPOLICIES, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
+import { EVENTS, Kube, type KubeObject } from '../../operator/src/kube/index.ts';
 import { decodeTrajectory, TRAJECTORY_KEY } from '../../operator/src/llm/trajectory-configmap.ts';
 import { STAGE_INPUT_ENV } from '../../operator/src/sandbox/index.ts';
 import { createSquashHistory } from './git-history.ts';
@@ -115,6 +115,7 @@ describe('LLM gateway served by the operator', () => {
           apiKeySecretRef: { name: 'llm-provider', key: 'apiKey' },
           tokenBudgetPerInstance: 10000,
         },
+        sandbox: { egress: { allowCIDRs: ['10.20.0.0/16'] } },
       },
     });
     await poll('run Succeeded', 90_000, async () => {
@@ -190,6 +191,40 @@ describe('LLM gateway served by the operator', () => {
       .map((l) => JSON.parse(l));
     expect(example.messages).toEqual([...messages, { role: 'assistant', content: 'pong' }]);
     expect(example.metadata).toMatchObject({ instance_id: 'acme__widgets-2', stage: 'env', total_tokens: 8 });
+
+    // The run's sandbox NetworkPolicy: no ingress; egress to DNS, the gateway (an IP here: the
+    // operator runs outside the cluster), the listed CIDR and the repository host (a local path: none).
+    const policy = await poll('NetworkPolicy', 10_000, () =>
+      kube
+        .get<KubeObject & { spec: Record<string, unknown> }>(NETWORKPOLICIES, namespace, 'gw-sandbox')
+        .catch(() => undefined),
+    );
+    expect(policy.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'CurationRun', name: 'gw' }),
+    ]);
+    expect(policy.spec).toMatchObject({
+      podSelector: { matchLabels: { 'scaleswe.dev/run': 'gw' } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        { to: [{ ipBlock: { cidr: '127.0.0.1/32' } }], ports: [{ protocol: 'TCP', port }] },
+        { to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] },
+      ],
+    });
+    expect(policy.spec.ingress ?? []).toEqual([]);
+    // The pods it selects are this run's sandbox pods.
+    for (const pod of kubelet.pods) expect(pod.metadata?.labels?.['scaleswe.dev/run']).toBe('gw');
 
     // The key is nowhere: pod specs (and their decoded stage inputs), statuses, Events, logs.
     const haystacks = {

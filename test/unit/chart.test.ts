@@ -113,6 +113,9 @@ describe('helm chart', () => {
     expect(container.args).toContain('--gateway-port=8081');
     expect(container.args).toContain('--gateway-url=http://rel-scaleswe-operator.curation.svc:8081');
     expect(container.args).toContain('--gateway-secret-file=/etc/scaleswe/gateway/hmac-key');
+    expect(container.args).toContain(
+      '--gateway-pod-selector=app.kubernetes.io/name=scaleswe-operator,app.kubernetes.io/instance=rel',
+    );
     expect(container.volumeMounts).toContainEqual({
       name: 'gateway-secret',
       mountPath: '/etc/scaleswe/gateway',

@@ -26,6 +26,12 @@ export interface ControllerContext {
     url: string;
     token: (grant: { run: CurationRun; instance: SWEInstance; stage: Stage; attempt: number }) => string;
   };
+  /** What each run's sandbox NetworkPolicy lets pods reach besides DNS and the run's own list. */
+  sandboxNetwork?: {
+    gateway?: { url?: string; namespace?: string; podLabels?: Record<string, string>; port: number };
+    /** The API server's service IP and endpoints, excluded even from allowAll. */
+    denyCIDRs: string[];
+  };
   /** Max bytes of a pod log read back for its result envelope. */
   logLimitBytes: number;
   now: () => Date;

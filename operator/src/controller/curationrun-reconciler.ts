@@ -9,15 +9,24 @@ import {
 import {
   errorMessage,
   isAlreadyExists,
+  isNotFound,
   type Logger,
   type ReconcileResult,
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
 import type { MiningPage, PrSource } from '../mining/types.ts';
-import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
 import type { ControllerContext } from './context.ts';
-import { CURATIONRUNS, controllerRef, key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
+import {
+  CURATIONRUNS,
+  controllerRef,
+  key,
+  NETWORKPOLICIES,
+  type RawObject,
+  SWEINSTANCES,
+  splitKey,
+} from './resources.ts';
 import {
   computeRunStatus,
   failedRunStatus,
@@ -66,6 +75,57 @@ export interface RunReconcilerState {
   expectations: CreationExpectations;
   /** One source per run generation: git clones and GitHub ETag caches are reused across pages. */
   sources: Map<string, { generation: number | undefined; source: Promise<PrSource> }>;
+  /** The NetworkPolicy spec last written per run (skips the API when nothing changed). */
+  policies?: Map<string, string>;
+}
+
+/** Creates or updates the run's sandbox NetworkPolicy (owned by the run). */
+async function ensureNetworkPolicy(
+  ctx: ControllerContext,
+  state: RunReconcilerState,
+  run: CurationRun,
+  raw: RawObject,
+): Promise<void> {
+  const namespace = run.metadata.namespace ?? '';
+  const runName = run.metadata.name ?? '';
+  const net = ctx.sandboxNetwork;
+  const source = run.spec.source;
+  const desired = buildSandboxNetworkPolicy({
+    runName,
+    namespace,
+    owner: controllerRef(raw),
+    egress: run.spec.sandbox?.egress ?? { allowCIDRs: [], allowAll: false },
+    ...((source.git?.url ?? source.github?.baseURL) && {
+      repositoryURL: source.git?.url ?? source.github?.baseURL,
+    }),
+    ...(net?.gateway && { gateway: net.gateway }),
+    denyCIDRs: net?.denyCIDRs ?? [],
+  });
+  state.policies ??= new Map();
+  const k = key(namespace, runName);
+  const fingerprint = JSON.stringify([raw.metadata.uid, desired.spec]);
+  if (state.policies.get(k) === fingerprint) return;
+  const name = networkPolicyName(runName);
+  let existing: (RawObject & { spec?: unknown }) | undefined;
+  try {
+    existing = await ctx.kube.get<RawObject>(NETWORKPOLICIES, namespace, name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (!existing) {
+    try {
+      await ctx.kube.create(NETWORKPOLICIES, namespace, desired);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      return; // written meanwhile: the next reconcile compares it
+    }
+  } else if (JSON.stringify(existing.spec) !== JSON.stringify(desired.spec)) {
+    await ctx.kube.replace(NETWORKPOLICIES, {
+      ...desired,
+      metadata: { ...desired.metadata, resourceVersion: existing.metadata.resourceVersion },
+    });
+  }
+  state.policies.set(k, fingerprint);
 }
 
 function parseRun(raw: RawObject): CurationRun {
@@ -128,6 +188,7 @@ export async function reconcileRun(
     return undefined;
   let run = parseRun(raw);
   let base = raw;
+  await ensureNetworkPolicy(ctx, state, run, raw);
 
   const cachedInstances = ctx.instances.byIndex('run', k);
   const names = new Set(cachedInstances.map((i) => i.metadata.name ?? ''));

@@ -38,6 +38,7 @@ export interface ManagerOptions {
   resyncMs?: number;
   gitCacheDir?: string;
   gateway?: ControllerContext['gateway'];
+  sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
   now?: () => Date;
 }
@@ -111,6 +112,7 @@ export class Manager {
       sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
       ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
       ...(opts.gateway && { gateway: opts.gateway }),
+      ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),

@@ -14,6 +14,13 @@ export const SWEINSTANCES: GroupResource = {
   kind: 'SWEInstance',
 };
 
+export const NETWORKPOLICIES: GroupResource = {
+  group: 'networking.k8s.io',
+  version: 'v1',
+  plural: 'networkpolicies',
+  kind: 'NetworkPolicy',
+};
+
 /** Objects as the informers hold them: JSON from the API server, not yet parsed. */
 export interface RawObject extends KubeObject {
   spec?: unknown;
