@@ -11,7 +11,16 @@
 // `down` stops exactly the processes `up` started (by pid + start time) and removes the
 // mounts, bridge, iptables chains and sysctl changes it made.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:https';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -761,7 +770,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 // ---------------------------------------------------------------- down
 
-function mountsUnder(prefixes: string[]): string[] {
+function mountsUnder(rawPrefixes: string[]): string[] {
+  // /proc/self/mountinfo names real paths (/run/netns/…), callers may hold /var/run/… ones.
+  const prefixes = rawPrefixes.map((p) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  });
   const unescapeOctal = (p: string) =>
     p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -924,8 +941,22 @@ export async function down(name = 'scaleswe'): Promise<void> {
   }
 
   if (s.mode === 'node') {
-    unmountAll([...mountsUnder([s.stateDir, s.runDir]), ...netns.flatMap((n) => mountsUnder([n]))]);
-    for (const n of netns) rmSync(n, { force: true });
+    // Pod network namespaces: the ones our containers used, and any CNI left behind by an
+    // earlier cluster that died (only this project's node uses CNI on the machine).
+    const leftover = existsSync('/run/netns')
+      ? readdirSync('/run/netns')
+          .filter((f) => f.startsWith('cni-'))
+          .map((f) => `/run/netns/${f}`)
+      : [];
+    const allNetns = [...new Set([...netns, ...leftover])];
+    unmountAll([...mountsUnder([s.stateDir, s.runDir]), ...allNetns.flatMap((n) => mountsUnder([n]))]);
+    for (const n of allNetns) {
+      try {
+        rmSync(n, { force: true });
+      } catch (err) {
+        log(`could not remove ${n}: ${(err as Error).message}`);
+      }
+    }
     if (existsSync(bin('kube-proxy'))) run(bin('kube-proxy'), ['--cleanup'], { allowFail: true });
     if (s.host.chainsBefore) cleanIptables(s.host.chainsBefore);
     if (s.host.bridgeExisted === false && linkExists(BRIDGE))
