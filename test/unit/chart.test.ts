@@ -77,6 +77,8 @@ describe('helm chart', () => {
     expect(deployment!.spec.replicas).toBe(2);
     const pod = deployment!.spec.template.spec;
     expect(pod.securityContext.runAsNonRoot).toBe(true);
+    // The non-root operator must be able to read its 0400 Secret volume (gateway HMAC key).
+    expect(pod.securityContext).toMatchObject({ fsGroup: 65532 });
     expect(pod.containers[0]!.args).toContain('--leader-elect=true');
     // One Lease per release: two releases in a namespace never share a leader.
     expect(pod.containers[0]!.args).toContain('--leader-election-id=rel-scaleswe-operator');
