@@ -87,6 +87,21 @@ function helm(args: string[]): string {
   });
 }
 
+/** The operator pods' state and last log lines, for failure messages. */
+function operatorDiagnostics(ns: string): string {
+  const pods = kubectl(['get', 'pods', '-n', ns, '-o', 'wide']).stdout;
+  const logs = kubectl([
+    'logs',
+    '-n',
+    ns,
+    '-l',
+    'app.kubernetes.io/name=scaleswe-operator',
+    '--tail=40',
+    '--prefix',
+  ]);
+  return `${pods}\n${logs.stdout}${logs.stderr}`;
+}
+
 function instances(ns: string, run = RUN): Instance[] {
   return (
     JSON.parse(k(['get', 'sweinstances', '-n', ns, '-o', 'json'])) as { items: Instance[] }
@@ -204,33 +219,39 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
 
   it('helm install: the operator rolls out, one replica leads', () => {
     const t0 = Date.now();
-    helm([
-      'install',
-      RELEASE,
-      join(REPO_ROOT, 'charts/scaleswe-operator'),
-      '-n',
-      ns.name,
-      // The tier's global setup installed crds/ already (the same files the chart carries).
-      '--set',
-      'crds.install=false',
-      '--set',
-      `image.repository=${image.repository}`,
-      '--set',
-      `image.tag=${image.tag}`,
-      '--set',
-      'image.pullPolicy=Never',
-      '--set',
-      'replicaCount=2',
-      '--set',
-      'leaderElection.leaseDurationSeconds=6',
-      '--set',
-      'resources.requests.cpu=50m',
-      '--set',
-      `logLevel=${process.env.SCALESWE_E2E_LOG_LEVEL ?? 'info'}`,
-      '--wait',
-      '--timeout',
-      '180s',
-    ]);
+    const install = () =>
+      helm([
+        'install',
+        RELEASE,
+        join(REPO_ROOT, 'charts/scaleswe-operator'),
+        '-n',
+        ns.name,
+        // The tier's global setup installed crds/ already (the same files the chart carries).
+        '--set',
+        'crds.install=false',
+        '--set',
+        `image.repository=${image.repository}`,
+        '--set',
+        `image.tag=${image.tag}`,
+        '--set',
+        'image.pullPolicy=Never',
+        '--set',
+        'replicaCount=2',
+        '--set',
+        'leaderElection.leaseDurationSeconds=6',
+        '--set',
+        'resources.requests.cpu=50m',
+        '--set',
+        `logLevel=${process.env.SCALESWE_E2E_LOG_LEVEL ?? 'info'}`,
+        '--wait',
+        '--timeout',
+        '180s',
+      ]);
+    try {
+      install();
+    } catch (e) {
+      throw new Error(`helm install failed: ${(e as Error).message}\n${operatorDiagnostics(ns.name)}`);
+    }
     process.stderr.write(`[e2e] helm install + rollout in ${Date.now() - t0} ms\n`);
     const lease = JSON.parse(k(['get', 'lease', RELEASE, '-n', ns.name, '-o', 'json'])) as {
       spec: { holderIdentity?: string };
@@ -332,7 +353,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     );
     expect(
       wait.code,
-      `${wait.stderr}\n${JSON.stringify(
+      `${wait.stderr}\n${wait.code ? operatorDiagnostics(namespace) : ''}\n${JSON.stringify(
         items.map((i) => [i.metadata.name, i.status]),
         null,
         1,
