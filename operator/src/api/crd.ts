@@ -157,7 +157,9 @@ export function curationRunCrd(): JsonSchema {
       { name: 'Verified', type: 'integer', jsonPath: '.status.counts.verified' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed' },
       { name: 'Rejected', type: 'integer', jsonPath: '.status.counts.rejected', priority: 1 },
-      { name: 'Source', type: 'string', jsonPath: '.spec.source.github.repo', priority: 1 },
+      // JSONPath has no "either": one wide column per kind of source.
+      { name: 'GitHub', type: 'string', jsonPath: '.spec.source.github.repo', priority: 1 },
+      { name: 'Git', type: 'string', jsonPath: '.spec.source.git.url', priority: 1 },
       age,
     ],
   });
