@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { afterEach } from 'vitest';
 import type { StageResultArg } from '../../operator/src/api/index.ts';
 import type { Kube } from '../../operator/src/kube/index.ts';
 import {
@@ -12,6 +13,7 @@ import {
   LABEL_STAGE,
   MANAGED_BY,
 } from '../../operator/src/sandbox/index.ts';
+import { cluster } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -241,5 +243,24 @@ export function fakeKubelet(
       await loop;
       return finished;
     },
+  };
+}
+
+/**
+ * Registers an afterEach that SIGKILLs every operator a test started; returns the starter
+ * (one operator process per call, against the tier's cluster).
+ */
+export function useOperators(): (namespace: string, identity: string) => OperatorProcess {
+  const running: OperatorProcess[] = [];
+  afterEach(async () => {
+    for (const op of running.splice(0)) {
+      op.proc.kill('SIGKILL');
+      await op.exited;
+    }
+  });
+  return (namespace, identity) => {
+    const op = startOperator({ kubeconfig: cluster().kubeconfig, namespace, identity });
+    running.push(op);
+    return op;
   };
 }

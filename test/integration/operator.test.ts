@@ -4,28 +4,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
 import { EVENTS, Kube } from '../../operator/src/kube/index.ts';
 import { createSquashHistory } from './git-history.ts';
-import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';
+import { fakeKubelet, useOperators } from './operator-harness.ts';
 import { cluster, poll, useTestNamespace } from './support.ts';
 
 const ns = useTestNamespace('op');
-const running: OperatorProcess[] = [];
-afterEach(async () => {
-  for (const op of running.splice(0)) {
-    op.proc.kill('SIGKILL');
-    await op.exited;
-  }
-});
-
-function operator(namespace: string, identity: string): OperatorProcess {
-  const op = startOperator({ kubeconfig: cluster().kubeconfig, namespace, identity });
-  running.push(op);
-  return op;
-}
+const operator = useOperators();
 
 function gitRun(name: string, url: string, limits: { maxPRs: number; maxParallel: number }) {
   return {
