@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SAMPLE_EXPECTED } from '../../operator/src/cli/sample.ts';
 import { bwrapAvailable } from '../../operator/src/local/executor.ts';
+import { initialStatus, startStage } from '../../operator/src/pipeline/pipeline.ts';
 
 // The README's first command, end to end on the bundled sample, including the two ways a
 // run is cut short: Ctrl-C (SIGINT) and a hard kill. Stages run under bubblewrap, as the
@@ -90,6 +91,14 @@ describe('scaleswe run --sample', () => {
     await killed.exit;
     const beforeResume = results();
     expect(beforeResume.size).toBeGreaterThan(0);
+    // Widen the window a kill can land in: one instance's file goes back to "env started",
+    // as if the run died after env's result was written but before the instance caught up.
+    const rewound = [...beforeResume.keys()].find((f) => f.endsWith('/env-1.json'))!.split('/')[0]!;
+    const instanceFile = join(state, 'instances', `${rewound}.json`);
+    const instance = JSON.parse(readFileSync(instanceFile, 'utf8'));
+    const opts = { now: new Date(), maxAttempts: 3 };
+    instance.status = startStage(initialStatus(opts), 'env', opts);
+    writeFileSync(instanceFile, JSON.stringify(instance));
 
     const resumed = start();
     expect(await resumed.exit, resumed.err()).toBe(0);

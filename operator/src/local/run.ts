@@ -17,7 +17,7 @@ import {
   stageInputFor,
   startStage,
 } from '../pipeline/pipeline.ts';
-import { type IsolationMode, runStageProcess } from './executor.ts';
+import { type IsolationMode, runStageProcess, type StageOutcomeLocal } from './executor.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
@@ -113,26 +113,39 @@ async function processInstance(opts: LocalRunOptions, initial: LocalInstance): P
     await waitForRetry(instance.status, opts.signal);
     if (opts.signal.aborted) return;
     const attempt = (instance.status.attempts?.[stage] ?? 0) + 1;
-    instance = { ...instance, status: startStage(instance.status, stage, { now: new Date(), maxAttempts }) };
-    await opts.state.saveInstance(instance);
-    opts.onEvent({ type: 'stage-start', instanceId: instance.spec.instanceId, stage, attempt });
-    const started = Date.now();
-    const workDir = opts.state.workDir(instance.spec.instanceId, stage, attempt);
-    const outcome = await runStageProcess(stageInput(opts, instance, stage), {
-      workDir,
-      cacheDir: join(opts.state.root, 'cache'),
-      timeoutSeconds: opts.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]],
-      isolation: opts.isolation,
-      signal: opts.signal,
-      env: opts.llmApiKey ? { SCALESWE_LLM_API_KEY: opts.llmApiKey } : {},
-    });
-    // Interrupted: record nothing, so the stage is simply run again on resume.
-    if (opts.signal.aborted) return;
-    const durationMs = Date.now() - started;
+    const id = instance.spec.instanceId;
+    // A result recorded before a kill is applied, not redone: the run died after the result
+    // file was written but before the instance file caught up.
+    const recalled = await opts.state.loadStageResult(id, stage, attempt);
+    let outcome: StageOutcomeLocal;
+    let durationMs: number;
+    if (recalled) {
+      outcome = { ok: true, result: recalled.result };
+      durationMs = recalled.durationMs;
+    } else {
+      instance = {
+        ...instance,
+        status: startStage(instance.status, stage, { now: new Date(), maxAttempts }),
+      };
+      await opts.state.saveInstance(instance);
+      opts.onEvent({ type: 'stage-start', instanceId: id, stage, attempt });
+      const started = Date.now();
+      outcome = await runStageProcess(stageInput(opts, instance, stage), {
+        workDir: opts.state.workDir(id, stage, attempt),
+        cacheDir: join(opts.state.root, 'cache'),
+        timeoutSeconds: opts.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]],
+        isolation: opts.isolation,
+        signal: opts.signal,
+        env: opts.llmApiKey ? { SCALESWE_LLM_API_KEY: opts.llmApiKey } : {},
+      });
+      // Interrupted: record nothing, so the stage is simply run again on resume.
+      if (opts.signal.aborted) return;
+      durationMs = Date.now() - started;
+      if (outcome.ok) await opts.state.saveStageResult(id, attempt, outcome.result, durationMs);
+    }
     const now = new Date();
     let status: SWEInstanceStatus;
     if (outcome.ok) {
-      await opts.state.saveStageResult(instance.spec.instanceId, attempt, outcome.result);
       status = applyStageResult(instance.status, outcome.result, { now, maxAttempts });
     } else {
       status = applyStageFailure(instance.status, stage, outcome.reason, outcome.message, {
@@ -146,7 +159,8 @@ async function processInstance(opts: LocalRunOptions, initial: LocalInstance): P
       stageDurationsMs: { ...instance.stageDurationsMs, [stage]: durationMs },
     };
     await opts.state.saveInstance(instance);
-    if (!opts.keepWorkDirs) await rm(join(workDir, 'ws'), { recursive: true, force: true });
+    if (!opts.keepWorkDirs)
+      await rm(join(opts.state.workDir(id, stage, attempt), 'ws'), { recursive: true, force: true });
     const reason = outcome.ok ? outcome.result.reason : outcome.reason;
     opts.onEvent({
       type: 'stage-end',

@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type {
-  CurationRunSpec,
+import {
+  type CurationRunSpec,
   StageResult,
-  SWEInstanceSpec,
-  SWEInstanceStatus,
-  Trajectory,
+  type SWEInstanceSpec,
+  type SWEInstanceStatus,
+  type Trajectory,
 } from '../api/index.ts';
 import { readJsonIfExists, writeFileAtomic } from './atomic.ts';
 
@@ -91,16 +91,47 @@ export class StateDir {
       .sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
   }
 
-  async saveStageResult(instanceId: string, attempt: number, result: StageResult): Promise<void> {
+  private resultName(stage: string, attempt: number): string {
+    return `${stage}-${attempt}.json`;
+  }
+
+  /**
+   * The result file is the commit record of a stage attempt: it is written last (after its
+   * trajectories), so a run killed before the instance file caught up can still recall it.
+   */
+  async saveStageResult(
+    instanceId: string,
+    attempt: number,
+    result: StageResult,
+    durationMs: number,
+  ): Promise<void> {
     const { trajectories, ...rest } = result;
-    const name = `${result.stage}-${attempt}.json`;
-    await writeFileAtomic(join(this.root, 'results', instanceId, name), `${JSON.stringify(rest, null, 2)}\n`);
+    const name = this.resultName(result.stage, attempt);
     if (trajectories.length > 0) {
       await writeFileAtomic(
         join(this.root, 'trajectories', instanceId, name),
         `${JSON.stringify(trajectories)}\n`,
       );
     }
+    await writeFileAtomic(
+      join(this.root, 'results', instanceId, name),
+      `${JSON.stringify({ ...rest, durationMs }, null, 2)}\n`,
+    );
+  }
+
+  /** A stage attempt recorded by an earlier (possibly killed) run, with its duration. */
+  async loadStageResult(
+    instanceId: string,
+    stage: string,
+    attempt: number,
+  ): Promise<{ result: StageResult; durationMs: number } | undefined> {
+    const name = this.resultName(stage, attempt);
+    const raw = await readJsonIfExists<Record<string, unknown>>(join(this.root, 'results', instanceId, name));
+    if (!raw) return undefined;
+    const trajectories =
+      (await readJsonIfExists<unknown[]>(join(this.root, 'trajectories', instanceId, name))) ?? [];
+    const result = StageResult.parse({ ...raw, trajectories });
+    return { result, durationMs: typeof raw.durationMs === 'number' ? raw.durationMs : 0 };
   }
 
   async listTrajectories(): Promise<Trajectory[]> {
