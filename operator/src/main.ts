@@ -56,6 +56,11 @@ const program = new Command('operator')
     env.SCALESWE_GATEWAY_URL,
   )
   .option(
+    '--gateway-service <name>',
+    "without --gateway-url: sandbox pods reach the gateway at this Service's cluster IP (port named gateway), so clusters without DNS work too",
+    env.SCALESWE_GATEWAY_SERVICE,
+  )
+  .option(
     '--gateway-secret-file <path>',
     'HMAC key signing per-pod gateway tokens (shared with the gateway)',
     env.SCALESWE_GATEWAY_SECRET_FILE,
@@ -112,6 +117,14 @@ function denyCIDRs(server: string, extra: string | undefined): string[] {
     .map((h) => (h.includes('/') ? h : `${h}/${isIP(h) === 6 ? 128 : 32}`));
   return [...new Set(cidrs)];
 }
+/** http://<cluster IP>:<port> of the operator's own Service: no DNS needed in the sandbox. */
+async function gatewayServiceURL(name: string): Promise<string> {
+  const namespace = env.POD_NAMESPACE || opts.namespace || 'default';
+  const { clusterIP, port } = await kube.getServiceAddress(namespace, name, 'gateway');
+  if (!clusterIP || !port)
+    throw new Error(`--gateway-service ${namespace}/${name} has no cluster IP or no port named "gateway"`);
+  return `http://${isIP(clusterIP) === 6 ? `[${clusterIP}]` : clusterIP}:${port}`;
+}
 function labelsOf(selector: string | undefined): Record<string, string> | undefined {
   if (!selector) return undefined;
   return Object.fromEntries(
@@ -130,6 +143,7 @@ const kube = new Kube({
 });
 const gatewayPort = num(opts.gatewayPort, 8081);
 const podLabels = labelsOf(opts.gatewayPodSelector);
+const gatewayUrl = opts.gatewayUrl || (opts.gatewayService && (await gatewayServiceURL(opts.gatewayService)));
 const manager = new Manager({
   kube,
   ...(opts.namespace && { namespace: opts.namespace }),
@@ -140,12 +154,11 @@ const manager = new Manager({
   instanceWorkers: num(opts.instanceWorkers, 8),
   resyncMs: num(opts.resync, 300) * 1000,
   ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
-  ...(opts.gatewayUrl &&
-    opts.gatewaySecretFile && { gateway: gatewayFor(opts.gatewayUrl, opts.gatewaySecretFile) }),
+  ...(gatewayUrl && opts.gatewaySecretFile && { gateway: gatewayFor(gatewayUrl, opts.gatewaySecretFile) }),
   sandboxNetwork: {
-    ...(opts.gatewayUrl && {
+    ...(gatewayUrl && {
       gateway: {
-        url: opts.gatewayUrl,
+        url: gatewayUrl,
         port: gatewayPort,
         ...(env.POD_NAMESPACE && { namespace: env.POD_NAMESPACE }),
         ...(podLabels && { podLabels }),
@@ -205,6 +218,7 @@ log.info(
     server: kube.server,
     namespace: opts.namespace ?? '*',
     metricsPort: typeof address === 'object' ? address?.port : address,
+    gatewayUrl,
   },
   'operator starting',
 );

@@ -44,6 +44,7 @@ describe('helm chart', () => {
     const roles = byKind(manifests, 'Role');
     expect(roles.map((r) => r.metadata.name).sort()).toEqual([
       'rel-scaleswe-operator',
+      'rel-scaleswe-operator-gateway',
       'rel-scaleswe-operator-leader-election',
     ]);
     const rules = (
@@ -113,7 +114,24 @@ describe('helm chart', () => {
     const container = pod.containers[0]!;
     expect(container.ports).toContainEqual({ name: 'gateway', containerPort: 8081 });
     expect(container.args).toContain('--gateway-port=8081');
-    expect(container.args).toContain('--gateway-url=http://rel-scaleswe-operator.curation.svc:8081');
+    // By default the operator looks up its Service's cluster IP (no cluster DNS needed) …
+    expect(container.args).toContain('--gateway-service=rel-scaleswe-operator');
+    expect(container.args.some((a) => a.startsWith('--gateway-url'))).toBe(false);
+    const gatewayRole = byKind(manifests, 'Role').find(
+      (r) => r.metadata.name === 'rel-scaleswe-operator-gateway',
+    ) as (Manifest & { rules: object[] }) | undefined;
+    expect(gatewayRole?.rules).toEqual([
+      { apiGroups: [''], resources: ['services'], resourceNames: ['rel-scaleswe-operator'], verbs: ['get'] },
+    ]);
+    // … unless an address is given.
+    const byURL = render('gateway.url=http://gw.example:8081');
+    const [urlDeployment] = byKind(byURL, 'Deployment') as unknown as (typeof deployment)[];
+    const urlArgs = urlDeployment!.spec.template.spec.containers[0]!.args;
+    expect(urlArgs).toContain('--gateway-url=http://gw.example:8081');
+    expect(urlArgs.some((a) => a.startsWith('--gateway-service'))).toBe(false);
+    expect(byKind(byURL, 'Role').some((r) => r.metadata.name === 'rel-scaleswe-operator-gateway')).toBe(
+      false,
+    );
     expect(container.args).toContain('--gateway-secret-file=/etc/scaleswe/gateway/hmac-key');
     expect(container.args).toContain(
       '--gateway-pod-selector=app.kubernetes.io/name=scaleswe-operator,app.kubernetes.io/instance=rel',
@@ -135,7 +153,9 @@ describe('helm chart', () => {
     const [offDeployment] = byKind(off, 'Deployment') as unknown as (typeof deployment)[];
     const offArgs = offDeployment!.spec.template.spec.containers[0]!.args;
     expect(offArgs).toContain('--gateway-port=0');
-    expect(offArgs.some((a) => a.startsWith('--gateway-url'))).toBe(false);
+    expect(offArgs.some((a) => a.startsWith('--gateway-url') || a.startsWith('--gateway-service'))).toBe(
+      false,
+    );
   });
 
   it('clusterScoped uses a ClusterRole; crds.install=false leaves CRDs out; ServiceMonitor on demand', () => {

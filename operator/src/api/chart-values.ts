@@ -64,6 +64,13 @@ export const ChartValues = z
           .describe(
             'Port of the LLM gateway sandbox pods call (0 = off); its HMAC key is a generated Secret',
           ),
+        url: z
+          .string()
+          .url()
+          .optional()
+          .describe(
+            "The gateway's address as sandbox pods reach it; default: the operator Service's cluster IP (no DNS needed)",
+          ),
       })
       .strict()
       .prefault({}),

@@ -284,6 +284,22 @@ export class Kube {
     }
   }
 
+  /** A Service's cluster IP (undefined when headless) and the port named `portName`. */
+  async getServiceAddress(
+    namespace: string,
+    name: string,
+    portName: string,
+  ): Promise<{ clusterIP: string | undefined; port: number | undefined }> {
+    const svc = await this.call('get', 'services', () =>
+      this.core.readNamespacedService({ namespace, name }),
+    );
+    const ip = svc.spec?.clusterIP;
+    return {
+      clusterIP: ip && ip !== 'None' ? ip : undefined,
+      port: svc.spec?.ports?.find((p) => p.name === portName)?.port,
+    };
+  }
+
   async createConfigMap(namespace: string, body: k8s.V1ConfigMap): Promise<k8s.V1ConfigMap> {
     return this.call('create', 'configmaps', () => this.core.createNamespacedConfigMap({ namespace, body }));
   }
