@@ -39,7 +39,7 @@ describe('sandbox NetworkPolicy', () => {
     });
   });
 
-  it('allows the gateway pods, listed CIDRs and an IP-literal repository host', () => {
+  it('allows the gateway pods, listed CIDRs and an IP-literal repository host on its port only', () => {
     const p = buildSandboxNetworkPolicy({
       ...base,
       egress: { allowCIDRs: ['10.1.0.0/16'], allowAll: false },
@@ -57,8 +57,20 @@ describe('sandbox NetworkPolicy', () => {
         ],
         ports: [{ protocol: 'TCP', port: 8081 }],
       },
-      { to: [{ ipBlock: { cidr: '10.1.0.0/16' } }, { ipBlock: { cidr: '192.0.2.7/32' } }] },
+      { to: [{ ipBlock: { cidr: '192.0.2.7/32' } }], ports: [{ protocol: 'TCP', port: 8080 }] },
+      { to: [{ ipBlock: { cidr: '10.1.0.0/16' } }] },
     ]);
+  });
+
+  it('a repository host is allowed on the port its URL scheme implies', () => {
+    const portFor = (repositoryURL: string) =>
+      (buildSandboxNetworkPolicy({ ...base, repositoryURL }).spec.egress[1] as { ports: { port: number }[] })
+        .ports[0]!.port;
+    expect(portFor('https://192.0.2.7/acme/widgets.git')).toBe(443);
+    expect(portFor('http://192.0.2.7/acme/widgets.git')).toBe(80);
+    expect(portFor('ssh://git@192.0.2.7/acme/widgets.git')).toBe(22);
+    expect(portFor('git@192.0.2.7:acme/widgets.git')).toBe(22);
+    expect(portFor('git://192.0.2.7/acme/widgets.git')).toBe(9418);
   });
 
   it('a hostname repository adds nothing (NetworkPolicy cannot name hosts); a gateway URL on an IP is allowed on its port', () => {

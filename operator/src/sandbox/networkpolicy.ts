@@ -40,20 +40,24 @@ function hostCIDR(host: string | undefined): string | undefined {
   return v === 4 ? `${host}/32` : v === 6 ? `${host}/128` : undefined;
 }
 
+const DEFAULT_PORTS: Record<string, number> = { 'https:': 443, 'http:': 80, 'ssh:': 22, 'git:': 9418 };
+
+/** The TCP port a URL (or scp-like git address, i.e. ssh) connects to. */
 function portOf(url: string | undefined, fallback: number): number {
   if (!url) return fallback;
   try {
     const u = new URL(url);
-    return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+    return u.port ? Number(u.port) : (DEFAULT_PORTS[u.protocol] ?? fallback);
   } catch {
-    return fallback;
+    return /^[^/@]+@[^:/]+:/.test(url) ? 22 : fallback;
   }
 }
 
 /**
  * Pure: the NetworkPolicy of a run's sandbox pods. No ingress; egress only to cluster DNS,
  * the operator's LLM gateway, the CIDRs the run lists, the repository host when it is an IP
- * literal (a NetworkPolicy cannot name hosts: list a hostname's addresses in allowCIDRs),
+ * literal, on its port only (a NetworkPolicy cannot name hosts: list a hostname's addresses
+ * in allowCIDRs; and the repository may sit beside the API server on the same address),
  * and with allowAll every address except the API server's and the metadata endpoints.
  * Enforcement needs a policy engine on the nodes (kube-router, Calico, Cilium …).
  */
@@ -89,10 +93,15 @@ export function buildSandboxNetworkPolicy(input: SandboxNetworkInput) {
     const ports = [...new Set([gw.port, portOf(gw.url, gw.port)])].map((port) => ({ protocol: 'TCP', port }));
     if (peers.length) egress.push({ to: peers, ports });
   }
-  const cidrs = [...input.egress.allowCIDRs];
   const repo = hostCIDR(input.repositoryURL ? hostOf(input.repositoryURL) : undefined);
-  if (repo) cidrs.push(repo);
-  if (cidrs.length) egress.push({ to: [...new Set(cidrs)].map((cidr) => ({ ipBlock: { cidr } })) });
+  if (repo) {
+    egress.push({
+      to: [{ ipBlock: { cidr: repo } }],
+      ports: [{ protocol: 'TCP', port: portOf(input.repositoryURL, 443) }],
+    });
+  }
+  const cidrs = [...new Set(input.egress.allowCIDRs)];
+  if (cidrs.length) egress.push({ to: cidrs.map((cidr) => ({ ipBlock: { cidr } })) });
   if (input.egress.allowAll) {
     const denied = [...new Set([...(input.denyCIDRs ?? []), ...METADATA_CIDRS])];
     const v4 = denied.filter((c) => !c.includes(':'));
