@@ -239,6 +239,38 @@ export function ensureSandboxImage(lang: SandboxLang, base: string): string {
   return ref;
 }
 
+/**
+ * Builds one Dockerfile directory once per variant (its build args; BASE_IMAGE is the local
+ * Debian base) and imports them into containerd in one archive, so shared layers travel once.
+ * For small test images: no content cache, every call builds.
+ */
+export function buildAndImportVariants(
+  sock: string,
+  dir: string,
+  variants: { ref: string; args: Record<string, string> }[],
+): void {
+  const base = ensureBaseImage();
+  const t0 = Date.now();
+  for (const { ref, args } of variants) {
+    const buildArgs = Object.entries({ BASE_IMAGE: base, ...args }).flatMap(([k, v]) => [
+      '--build-arg',
+      `${k}=${v}`,
+    ]);
+    podman(['build', '--pull=never', '--layers=false', ...buildArgs, '-t', ref, dir]);
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'scaleswe-img-'));
+  try {
+    const tar = join(tmp, 'images.tar');
+    podman(['save', '--multi-image-archive', '-o', tar, ...variants.map((v) => v.ref)]);
+    run('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', tar]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  log(
+    `built and imported ${variants.map((v) => v.ref).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+  );
+}
+
 export function langsFromEnv(value = process.env.SCALESWE_SANDBOX_IMAGES): SandboxLang[] {
   if (!value) return DEFAULT_LANGS;
   if (value === 'all') return [...SANDBOX_LANGS];

@@ -1,0 +1,202 @@
+// Sandbox pods that misbehave, on a real node with the operator installed by helm. The sandbox
+// image of each run is swapped for one whose preloaded script takes over the agent runner
+// (test/e2e/misbehaving-sandbox): it hangs past the stage deadline, eats memory until the
+// OOM killer comes, or prints a corrupt result envelope. Each must end with its own reason
+// after a retry. The hanging one first probes, from inside the pod, what the run's
+// NetworkPolicy and the pod spec let it reach: the repository, the LLM gateway and the listed
+// CIDR yes; the API server (service and endpoint) and a host port outside the egress no; and
+// no service-account token.
+
+import { execFileSync } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify as toYaml } from 'yaml';
+import { createSampleRepo, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
+import { ENVELOPE_BEGIN, ENVELOPE_END } from '../../operator/src/sandbox/envelope.ts';
+import { type ClusterState, readState } from '../cluster/cluster.ts';
+import { buildAndImportVariants } from '../cluster/images.ts';
+import {
+  cluster,
+  createNamespace,
+  deleteNamespace,
+  poll,
+  type TestNamespace,
+} from '../integration/support.ts';
+import { type GitServer, startGitServer } from '../support/git-server.ts';
+import { ensureOperatorImage } from './operator-image.ts';
+import { installOperator, k, kubectlAsync, RELEASE, uninstallOperator } from './support.ts';
+
+const MODES = {
+  hang: 'DeadlineExceeded',
+  hog: 'OOMKilled',
+  corrupt: 'ResultCorrupt',
+} as const;
+type Mode = keyof typeof MODES;
+const imageOf = (mode: Mode) => `localhost/scaleswe-e2e/misbehaving:${mode}`;
+
+interface Instance {
+  spec: { instanceId: string; runRef: string };
+  status?: {
+    phase?: string;
+    attempts?: Record<string, number>;
+    lastError?: { stage?: string; reason: string; message: string };
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+interface ProbeReport {
+  token: boolean;
+  connections: Record<string, string>;
+}
+
+describe('misbehaving sandbox pods on a real node', () => {
+  let state: ClusterState;
+  let ns: TestNamespace;
+  let work: string;
+  let git: GitServer;
+  let outside: Server;
+  let image: { repository: string; tag: string; ref: string };
+  let registry: string;
+  let probe: ProbeReport | undefined;
+
+  beforeAll(async () => {
+    const s = readState(cluster().clusterName);
+    if (!s?.host.containerdSocket) throw new Error(`cluster ${cluster().clusterName} is not in node mode`);
+    state = s;
+    const sock = s.host.containerdSocket;
+    image = ensureOperatorImage(sock);
+
+    work = mkdtempSync(join(tmpdir(), 'scaleswe-sbx-e2e-'));
+    const src = createSampleRepo(join(work, 'src'));
+    mkdirSync(join(work, 'srv', 'scaleswe'), { recursive: true });
+    execFileSync('git', ['clone', '-q', '--bare', src, join(work, 'srv', 'scaleswe', 'minicalc.git')]);
+    git = await startGitServer(join(work, 'srv'), s.nodeIP, 0);
+    // A host port that is reachable from pods in general but not in the run's egress.
+    outside = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => outside.listen(0, '0.0.0.0', resolve));
+
+    ns = await createNamespace('sbx-e2e');
+    installOperator(ns.name, image, ['replicaCount=1']);
+    const svc = JSON.parse(k(['get', 'service', RELEASE, '-n', ns.name, '-o', 'json'])) as {
+      spec: { clusterIP: string; ports: { name: string; port: number }[] };
+    };
+    const gatewayPort = svc.spec.ports.find((p) => p.name === 'gateway')!.port;
+    // The package registry's address: what a user lists in sandbox.egress.allowCIDRs.
+    registry = (await lookup('pypi.org', { family: 4 })).address;
+    const plan = {
+      repository: { host: s.nodeIP, port: Number(new URL(git.url).port) },
+      gateway: { host: svc.spec.clusterIP, port: gatewayPort },
+      allowedCIDR: { host: registry, port: 443 },
+      apiService: { host: '10.0.0.1', port: 443 },
+      apiEndpoint: { host: s.nodeIP, port: Number(new URL(s.server).port) },
+      outsideEgress: { host: s.nodeIP, port: (outside.address() as { port: number }).port },
+    };
+    buildAndImportVariants(
+      sock,
+      join(import.meta.dirname, 'misbehaving-sandbox'),
+      (Object.keys(MODES) as Mode[]).map((mode) => ({
+        ref: imageOf(mode),
+        args: {
+          MODE: mode,
+          PROBE_PLAN: JSON.stringify(plan),
+          ENVELOPE_BEGIN,
+          ENVELOPE_END,
+        },
+      })),
+    );
+  });
+
+  afterAll(async () => {
+    if (ns) {
+      uninstallOperator(ns.name);
+      await deleteNamespace(ns);
+    }
+    await git?.close();
+    outside?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('a hung, an OOM-killed and a corrupt-result sandbox each fail with their reason after a retry', async () => {
+    const runs = (Object.keys(MODES) as Mode[]).map((mode) => ({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: `misbehave-${mode}` },
+      spec: {
+        source: { git: { url: `${git.url}/scaleswe/minicalc.git`, repo: SAMPLE_REPO, ref: 'main' } },
+        limits: { maxPRs: 1, maxParallel: 1 },
+        agents: {
+          runnerImage: image.ref,
+          images: { python: imageOf(mode) },
+          maxAttempts: 2,
+          timeouts: { envSeconds: 30 },
+          ...(mode === 'hog' && { resources: { limits: { memory: '128Mi' } } }),
+        },
+        sandbox: { egress: { allowCIDRs: [`${registry}/32`] } },
+      },
+    }));
+    k(['apply', '-n', ns.name, '-f', '-'], runs.map((r) => toYaml(r)).join('---\n'));
+
+    // The hanging pod's probe report is in its log while it runs (the operator deletes
+    // failed pods once it has read them).
+    const probing = poll('the probe report of the hanging sandbox', 180_000, async () => {
+      const r = await kubectlAsync([
+        'logs',
+        '-n',
+        ns.name,
+        '-l',
+        'scaleswe.dev/run=misbehave-hang,scaleswe.dev/stage=env',
+        '--tail=50',
+      ]);
+      const line = r.stdout.split('\n').find((l) => l.startsWith('SCALESWE-PROBE '));
+      return line ? (JSON.parse(line.slice('SCALESWE-PROBE '.length)) as ProbeReport) : undefined;
+    });
+    probing.catch(() => undefined);
+
+    const done = await poll('every instance of the three runs to end', 600_000, async () => {
+      const r = await kubectlAsync(['get', 'sweinstances', '-n', ns.name, '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const items = (JSON.parse(r.stdout) as { items: Instance[] }).items;
+      const perRun = runs.map((run) => items.filter((i) => i.spec.runRef === run.metadata.name));
+      const ended = perRun.every(
+        (list) =>
+          list.length > 0 &&
+          list.every((i) => ['Failed', 'Verified', 'Rejected'].includes(i.status?.phase ?? '')),
+      );
+      return ended ? items : undefined;
+    });
+    probe = await probing;
+
+    for (const mode of Object.keys(MODES) as Mode[]) {
+      const mine = done.filter((i) => i.spec.runRef === `misbehave-${mode}`);
+      for (const i of mine) {
+        const what = `${mode}: ${i.spec.instanceId} ${JSON.stringify(i.status?.lastError)}`;
+        expect(i.status?.phase, what).toBe('Failed');
+        expect(i.status?.lastError?.stage, what).toBe('env');
+        expect(i.status?.lastError?.reason, what).toBe(MODES[mode]);
+        // A retry happened: two attempts, and the condition says the operator gave up after both.
+        expect(i.status?.attempts?.env, what).toBe(2);
+        const env = i.status?.conditions?.find((c) => c.type === 'EnvReady');
+        expect(env, what).toMatchObject({ status: 'False', reason: MODES[mode] });
+        expect(env?.message, what).toMatch(/^gave up after 2 attempts/);
+      }
+    }
+  });
+
+  it('from inside a sandbox pod: no service-account token, no API server, nothing outside the allowed egress', () => {
+    expect(probe, 'the hanging sandbox printed no probe report').toBeDefined();
+    const { token, connections } = probe!;
+    expect(token).toBe(false);
+    // Allowed: the positive controls show the probe can connect at all.
+    expect(connections.repository).toBe('connected');
+    expect(connections.gateway).toBe('connected');
+    expect(connections.allowedCIDR).toBe('connected');
+    // Denied by the run's NetworkPolicy.
+    expect(connections.apiService).not.toBe('connected');
+    expect(connections.apiEndpoint).not.toBe('connected');
+    expect(connections.outsideEgress).not.toBe('connected');
+    process.stderr.write(`[e2e] sandbox probe: ${JSON.stringify(probe)} (node ${state.nodeIP})\n`);
+  });
+});
