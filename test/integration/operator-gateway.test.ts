@@ -8,13 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
 import { CURATIONRUNS, NETWORKPOLICIES, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
 import { EVENTS, Kube, type KubeObject } from '../../operator/src/kube/index.ts';
 import { decodeTrajectory, TRAJECTORY_KEY } from '../../operator/src/llm/trajectory-configmap.ts';
-import { STAGE_INPUT_ENV } from '../../operator/src/sandbox/index.ts';
+import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
 import { createSquashHistory } from './git-history.ts';
 import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';
 import { cluster, poll, useTestNamespace } from './support.ts';
@@ -57,15 +58,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface PodLike {
-  spec?: { containers?: { env?: { name: string; value?: string }[] }[] };
-}
+type StageInputLike = { config: { llm?: { baseURL: string; apiKey?: string } } };
 
-function stageInputOf(pod: PodLike): { config: { llm?: { baseURL: string; apiKey?: string } } } {
-  const value = pod.spec?.containers
-    ?.flatMap((c) => c.env ?? [])
-    .find((e) => e.name === STAGE_INPUT_ENV)?.value;
-  return JSON.parse(gunzipSync(Buffer.from(value ?? '', 'base64')).toString('utf8'));
+/** A pod's stage input, from the Secret it owns (never from its spec). */
+async function stageInputSecretOf(kube: Kube, pod: V1Pod) {
+  const name = pod.metadata?.name ?? '';
+  const secret = await kube.readSecret(pod.metadata?.namespace ?? '', stageInputSecretName(name));
+  expect(secret.metadata?.ownerReferences).toEqual([
+    expect.objectContaining({ kind: 'Pod', name, uid: pod.metadata?.uid }),
+  ]);
+  const text = gunzipSync(Buffer.from(secret.data?.[STAGE_INPUT_KEY] ?? '', 'base64')).toString('utf8');
+  return { secret, input: JSON.parse(text) as StageInputLike, text };
 }
 
 describe('LLM gateway served by the operator', () => {
@@ -125,12 +128,15 @@ describe('LLM gateway served by the operator', () => {
     expect(kubelet.pods).toHaveLength(4);
 
     // Every pod got the gateway and a token of its own, not the key.
-    const inputs = kubelet.pods.map(stageInputOf);
+    const secrets = await Promise.all(kubelet.pods.map((p) => stageInputSecretOf(kube, p)));
+    const inputs = secrets.map((s) => s.input);
     for (const input of inputs) {
       expect(input.config.llm?.baseURL).toBe(gatewayURL);
       expect(input.config.llm?.apiKey).toMatch(/^sgw1\./);
     }
     expect(new Set(inputs.map((i) => i.config.llm?.apiKey)).size).toBe(4);
+    // Anyone who may `get pods` sees the spec: the token is not in it.
+    for (const input of inputs) expect(JSON.stringify(kubelet.pods)).not.toContain(input.config.llm?.apiKey);
 
     // A pod's request through the operator's gateway: the provider sees the key and the run's model.
     const token = inputs[0]!.config.llm!.apiKey!;
@@ -226,10 +232,12 @@ describe('LLM gateway served by the operator', () => {
     // The pods it selects are this run's sandbox pods.
     for (const pod of kubelet.pods) expect(pod.metadata?.labels?.['scaleswe.dev/run']).toBe('gw');
 
-    // The key is nowhere: pod specs (and their decoded stage inputs), statuses, Events, logs.
+    // The key is nowhere: pod specs, their stage-input Secrets (as stored and decoded),
+    // statuses, Events, logs.
     const haystacks = {
       pods: JSON.stringify(kubelet.pods),
-      stageInputs: JSON.stringify(inputs),
+      stageInputSecrets: JSON.stringify(secrets.map((s) => s.secret)),
+      stageInputs: secrets.map((s) => s.text).join('\n'),
       instances: JSON.stringify((await kube.list(SWEINSTANCES, namespace)).items),
       run: JSON.stringify(await kube.get(CURATIONRUNS, namespace, 'gw')),
       events: JSON.stringify((await kube.list(EVENTS, namespace)).items),

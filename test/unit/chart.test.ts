@@ -55,7 +55,7 @@ describe('helm chart', () => {
     const verbsOf = (resource: string) =>
       rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
     expect(verbsOf('pods/log')).toEqual(['get']);
-    expect(verbsOf('secrets')).toEqual(['get']);
+    expect(verbsOf('secrets')).toEqual(['get', 'create']);
     expect(verbsOf('configmaps').sort()).toEqual(['create', 'get', 'list', 'update']);
     expect(verbsOf('pods')).not.toContain('update');
     const crds = byKind(manifests, 'CustomResourceDefinition');

@@ -6,7 +6,12 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
 import { StageResult } from '../api/index.ts';
-import { decodeStageResult, encodeStageInput } from '../sandbox/index.ts';
+import {
+  decodeStageResult,
+  encodeStageInput,
+  STAGE_INPUT_FILE_ENV,
+  STAGE_INPUT_KEY,
+} from '../sandbox/index.ts';
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 let root: string;
@@ -47,19 +52,39 @@ describe('scaleswe-agent CLI', () => {
     expect(result.message).toContain('baseCommit');
   }, 60_000);
 
-  it('in a pod: input from $SCALESWE_STAGE_INPUT, result as the envelope the operator decodes', async () => {
-    const input = encodeStageInput({ stage: 'prompt', instance: fixture.spec } as never);
-    const stdout = await new Promise<string>((resolve, reject) => {
+  function inPod(env: Record<string, string>): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       const child = execFile(
         process.execPath,
         [MAIN, 'prompt'],
-        { cwd: root, env: { ...process.env, SCALESWE_STAGE_INPUT: input } },
+        { cwd: root, env: { ...process.env, ...env } },
         (err, out) => (err ? reject(err) : resolve(out)),
       );
       child.stdin!.end();
     });
+  }
+
+  it('in a pod: input from the $SCALESWE_STAGE_INPUT_FILE file, result as the envelope the operator decodes', async () => {
+    const file = path.join(root, STAGE_INPUT_KEY);
+    await writeFile(file, encodeStageInput({ stage: 'prompt', instance: fixture.spec } as never).gzip);
+    const stdout = await inPod({ [STAGE_INPUT_FILE_ENV]: file });
     const decoded = decodeStageResult({ log: `agent chatter\n${stdout}` });
     expect(decoded.ok && decoded.result).toMatchObject({ stage: 'prompt', outcome: 'succeeded' });
+  }, 60_000);
+
+  it('in a pod: a missing input file is a crash result that names the file', async () => {
+    const file = path.join(root, 'no-such-input.json.gz');
+    const decoded = decodeStageResult({ log: await inPod({ [STAGE_INPUT_FILE_ENV]: file }) });
+    expect(decoded.ok && decoded.result).toMatchObject({ outcome: 'failed', reason: 'AgentCrashed' });
+    expect(decoded.ok && decoded.result.message).toContain(`stage input file ${file}`);
+  }, 60_000);
+
+  it('no input at all (no --input, empty stdin, no input file) fails with a clear message', async () => {
+    const output = path.join(root, 'none.json');
+    await agent(['env', '--output', output]);
+    const result = JSON.parse(await readFile(output, 'utf8'));
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'AgentCrashed' });
+    expect(result.message).toContain('no stage input');
   }, 60_000);
 
   it('unparseable input still yields a result (AgentCrashed)', async () => {

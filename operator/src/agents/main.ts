@@ -4,9 +4,10 @@
  * Runs one stage and writes its StageResult JSON (also to stdout when --output is absent).
  * Input comes from --input or stdin. Always writes a result: crashes become AgentCrashed.
  *
- * In a sandbox pod the input comes from $SCALESWE_STAGE_INPUT (base64 gzip JSON, set by the
- * operator's pod builder) and the result goes back as the result envelope: last thing on
- * stdout (the log) and, when it fits, the termination message.
+ * In a sandbox pod the input is the gzip JSON file $SCALESWE_STAGE_INPUT_FILE names (the
+ * pod's stage-input Secret, mounted by the operator's pod builder) and the result goes back
+ * as the result envelope: last thing on stdout (the log) and, when it fits, the termination
+ * message.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,9 +16,10 @@ import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { STAGES, type StageResult } from '../api/index.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
+import { STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
 import { runStage } from './runStage.ts';
 
-const POD_INPUT = process.env.SCALESWE_STAGE_INPUT;
+const POD_INPUT = process.env[STAGE_INPUT_FILE_ENV];
 const TERMINATION_LOG = '/dev/termination-log';
 const TERMINATION_LIMIT = 4096;
 // PID 1 in the container: Node ignores SIGTERM there unless told, and a deleted pod would
@@ -27,7 +29,22 @@ if (POD_INPUT) process.on('SIGTERM', () => process.exit(143));
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim())
+    throw new Error(`no stage input: pass --input FILE, JSON on stdin, or set ${STAGE_INPUT_FILE_ENV}`);
+  return text;
+}
+
+async function readPodInput(file: string): Promise<string> {
+  let gzip: Buffer;
+  try {
+    gzip = await readFile(file);
+  } catch (err) {
+    throw new Error(
+      `stage input file ${file} (${STAGE_INPUT_FILE_ENV}) unreadable: ${(err as Error).message}`,
+    );
+  }
+  return gunzipSync(gzip).toString('utf8');
 }
 
 function crashed(stage: string, err: unknown, started: number): StageResult {
@@ -54,7 +71,7 @@ const program = new Command('scaleswe-agent')
       const raw = opts.input
         ? await readFile(opts.input, 'utf8')
         : POD_INPUT
-          ? gunzipSync(Buffer.from(POD_INPUT, 'base64')).toString('utf8')
+          ? await readPodInput(POD_INPUT)
           : await readStdin();
       const input = JSON.parse(raw) as Record<string, unknown>;
       if (input.stage !== undefined && input.stage !== stage)

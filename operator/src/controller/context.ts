@@ -14,6 +14,8 @@ export interface ControllerContext {
   instances: Informer<RawObject>;
   pods: Informer<RawPod>;
   podExpectations: PodExpectations;
+  /** Uids of stage pods whose input Secret this process created or found: checked once each. */
+  stageInputsProvided: Set<string>;
   runOverlay: WriteOverlay<RawObject>;
   instanceOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;

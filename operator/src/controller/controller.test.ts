@@ -160,6 +160,12 @@ describe('planInstance', () => {
     const waiting = planInstance({ instance: instance(status), run: run(), pods: [pending], now: later(60) });
     expect(waiting.createPod).toBeUndefined();
     expect(waiting.requeueAfterMs).toBe(541_000); // 600 s pending timeout + 1 s slack
+    // Its input Secret must exist: the operator may have died before creating it.
+    expect(waiting.pendingPod).toEqual({ stage: 'env', attempt: 1, name: 'r.a.b-7-env-1' });
+    const running = pod('r.a.b-7-env-1', { phase: 'Running' });
+    expect(
+      planInstance({ instance: instance(status), run: run(), pods: [running], now }).pendingPod,
+    ).toBeUndefined();
     const timedOut = planInstance({
       instance: instance(status),
       run: run(),
@@ -168,6 +174,7 @@ describe('planInstance', () => {
     });
     expect(timedOut.status.lastError?.reason).toBe('PendingTimeout');
     expect(timedOut.deletePods).toEqual(['r.a.b-7-env-1']);
+    expect(timedOut.pendingPod).toBeUndefined();
   });
 
   it('creates no pod while the run is suspended, and cleans up stray pods', () => {

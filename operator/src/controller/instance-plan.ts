@@ -41,11 +41,14 @@ export interface InstanceEvent {
 /**
  * What the SWEInstance reconciler should do, in this order: write `status` (when it
  * differs), then delete `deletePods` (a pod goes only after its result is in status), then
- * create `createPod`. `readResultOf`: read this succeeded pod's result and plan again.
+ * create `createPod` (then its input Secret). `readResultOf`: read this succeeded pod's
+ * result and plan again. `pendingPod`: the current pod has not started; its input Secret must
+ * exist (an operator that died between creating the pod and the Secret left none).
  */
 export interface InstancePlan {
   status: SWEInstanceStatus;
   createPod?: { stage: Stage; attempt: number; name: string };
+  pendingPod?: { stage: Stage; attempt: number; name: string };
   deletePods: string[];
   readResultOf?: string;
   requeueAfterMs?: number;
@@ -139,6 +142,7 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     if (!failure) {
       plan.status = status;
       if (phase === undefined || phase === 'Pending') {
+        plan.pendingPod = { stage, attempt, name: currentName };
         const deadline = pendingDeadline(current, run.spec.sandbox.pendingTimeoutSeconds);
         if (deadline) plan.requeueAfterMs = Math.max(0, deadline.getTime() - now.getTime()) + 1000;
       }

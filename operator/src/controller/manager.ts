@@ -104,6 +104,7 @@ export class Manager {
       instances,
       pods,
       podExpectations: new PodExpectations(),
+      stageInputsProvided: new Set(),
       runOverlay: new WriteOverlay(),
       instanceOverlay: new WriteOverlay(),
       events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
@@ -166,6 +167,7 @@ export class Manager {
     });
     pods.onEvent((obj, event) => {
       ctx.podExpectations.observe(obj, event === 'delete');
+      if (event === 'delete' && obj.metadata.uid) ctx.stageInputsProvided.delete(obj.metadata.uid);
       const owner = ownerKey(obj, 'SWEInstance');
       if (owner) this.instanceController.enqueue(owner);
     });

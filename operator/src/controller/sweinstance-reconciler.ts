@@ -1,6 +1,7 @@
 import {
   CurationRun,
   formatIssues,
+  type Stage,
   SWEInstance,
   type SWEInstanceStatus,
   setCondition,
@@ -14,10 +15,22 @@ import {
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
-import { buildStagePod, type DecodedStageResult, decodeStageResult } from '../sandbox/index.ts';
+import {
+  buildStageInputSecret,
+  buildStagePod,
+  type DecodedStageResult,
+  decodeStageResult,
+  type EncodedStageInput,
+  encodeStageInput,
+  type StagePodInput,
+  type StagePodRef,
+  stageInputFor,
+  stageInputTooLarge,
+} from '../sandbox/index.ts';
 import type { ControllerContext } from './context.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
+import { ensureStageInputSecret } from './stage-input-secret.ts';
 
 /** The run of an instance, parsed once per resourceVersion. */
 export function runOf(ctx: ControllerContext, namespace: string, name: string): CurationRun | undefined {
@@ -66,9 +79,51 @@ async function readResult(
   });
 }
 
+function stagePodInputOf(
+  ctx: ControllerContext,
+  run: CurationRun,
+  instance: SWEInstance,
+  stage: Stage,
+  attempt: number,
+  namespace: string,
+): StagePodInput {
+  return {
+    run,
+    instance,
+    stage,
+    attempt,
+    namespace,
+    runnerImage: run.spec.agents.runnerImage,
+    image: run.spec.agents.images[instance.spec.language],
+    ...(ctx.gateway &&
+      run.spec.llm && {
+        gatewayURL: ctx.gateway.url,
+        gatewayToken: ctx.gateway.token({ run, instance, stage, attempt }),
+      }),
+  };
+}
+
+/** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
+function encodedInput(podInput: StagePodInput): EncodedStageInput {
+  const input = encodeStageInput(stageInputFor(podInput));
+  const tooLarge = stageInputTooLarge(input);
+  if (tooLarge) throw new TerminalError(tooLarge.reason, `stage ${podInput.stage}: ${tooLarge.message}`);
+  return input;
+}
+
+async function provideInput(
+  ctx: ControllerContext,
+  pod: StagePodRef,
+  input: EncodedStageInput,
+): Promise<'created' | 'exists'> {
+  const outcome = await ensureStageInputSecret(ctx.kube, buildStageInputSecret(pod, input.gzip));
+  if (pod.metadata.uid) ctx.stageInputsProvided.add(pod.metadata.uid);
+  return outcome;
+}
+
 /**
  * Thin: observe (cache + read-your-writes overlay), plan (pure), act in the plan's order:
- * status first, then pod deletions, then pod creation.
+ * status first, then pod deletions, then pod creation and its input Secret.
  */
 export async function reconcileInstance(
   ctx: ControllerContext,
@@ -122,39 +177,40 @@ export async function reconcileInstance(
     }
   }
 
+  // The pod's input is the status just written (the stage may start in the same reconcile
+  // that recorded the previous stage's recipe/tests): never the status read before it.
+  const owner = {
+    ...finalInstance,
+    status: finalPlan.status,
+    metadata: { ...finalInstance.metadata, uid: raw.metadata.uid },
+  };
   if (
     finalPlan.createPod &&
     run &&
     !ctx.podExpectations.creationPending(namespace, finalPlan.createPod.name)
   ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
-    // The pod's input is the status just written (the stage may start in the same reconcile
-    // that recorded the previous stage's recipe/tests): never the status read before it.
-    const owner = {
-      ...finalInstance,
-      status: finalPlan.status,
-      metadata: { ...finalInstance.metadata, uid: raw.metadata.uid },
-    };
-    const pod = buildStagePod({
-      run,
-      instance: owner,
-      stage,
-      attempt,
-      namespace,
-      runnerImage: run.spec.agents.runnerImage,
-      image: run.spec.agents.images[instance.spec.language],
-      ...(ctx.gateway &&
-        run.spec.llm && {
-          gatewayURL: ctx.gateway.url,
-          gatewayToken: ctx.gateway.token({ run, instance, stage, attempt }),
-        }),
-    });
+    const podInput = stagePodInputOf(ctx, run, owner, stage, attempt, namespace);
+    const input = encodedInput(podInput);
+    let pod: StagePodRef | undefined;
     try {
       ctx.podExpectations.expectCreation(namespace, podName);
-      await ctx.kube.createPod(namespace, pod);
+      pod = (await ctx.kube.createPod(namespace, buildStagePod(podInput))) as StagePodRef;
       log.info({ pod: podName, stage, attempt }, 'created sandbox pod');
     } catch (err) {
+      // Already there: a later reconcile sees it pending and ensures its Secret.
       if (!isAlreadyExists(err)) throw err;
+    }
+    // Pod first, as the Secret's owner; the kubelet holds the pod until the Secret exists.
+    if (pod) await provideInput(ctx, pod, input);
+  } else if (finalPlan.pendingPod && run) {
+    const { stage, attempt, name: podName } = finalPlan.pendingPod;
+    const pod = ctx.pods.get(namespace, podName);
+    const uid = pod?.metadata.uid;
+    if (pod && uid && !ctx.stageInputsProvided.has(uid)) {
+      const input = encodedInput(stagePodInputOf(ctx, run, owner, stage, attempt, namespace));
+      if ((await provideInput(ctx, pod, input)) === 'created')
+        log.info({ pod: podName, stage, attempt }, 'created the missing stage input Secret');
     }
   }
   return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };

@@ -268,6 +268,17 @@ export class Kube {
     );
   }
 
+  /** Creates a Secret from a full manifest (owner references, labels, data). */
+  async createSecretObject(namespace: string, body: object): Promise<k8s.V1Secret> {
+    return this.call('create', 'secrets', () =>
+      this.core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret }),
+    );
+  }
+
+  async readSecret(namespace: string, name: string): Promise<k8s.V1Secret> {
+    return this.call('get', 'secrets', () => this.core.readNamespacedSecret({ namespace, name }));
+  }
+
   /** A whole Secret's data, decoded (undefined when it does not exist). */
   async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     try {

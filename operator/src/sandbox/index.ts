@@ -3,3 +3,4 @@ export * from './envelope.ts';
 export * from './names.ts';
 export * from './networkpolicy.ts';
 export * from './pod.ts';
+export * from './stage-input.ts';

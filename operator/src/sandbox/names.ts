@@ -32,3 +32,8 @@ export function labelValue(name: string): string {
 export function stagePodName(instanceName: string, stage: Stage, attempt: number): string {
   return shorten(`${instanceName}-${stage}-${attempt}`, 253);
 }
+
+/** The Secret holding a stage pod's input: one per pod, found again from the pod's name. */
+export function stageInputSecretName(podName: string): string {
+  return shorten(`${podName}-input`, 253);
+}

@@ -1,4 +1,3 @@
-import { gzipSync } from 'node:zlib';
 import type { CurationRun, Stage, StageInput, SWEInstance } from '../api/index.ts';
 import { stageInputFor as stageInputFromStatus } from '../pipeline/pipeline.ts';
 import {
@@ -9,14 +8,15 @@ import {
   LABEL_STAGE,
   labelValue,
   MANAGED_BY,
+  stageInputSecretName,
   stagePodName,
 } from './names.ts';
+import { STAGE_INPUT_DIR, STAGE_INPUT_FILE_ENV, STAGE_INPUT_KEY } from './stage-input.ts';
 
 /** Where the init container puts the runner (node + bundled agent) inside the sandbox. */
 export const RUNNER_MOUNT = '/scaleswe';
 /** Where the runner image keeps the bundle it copies. */
 export const RUNNER_SOURCE = '/opt/scaleswe';
-export const STAGE_INPUT_ENV = 'SCALESWE_STAGE_INPUT';
 export const WORKSPACE_MOUNT = '/workspace';
 
 const STAGE_TIMEOUT_KEY = {
@@ -70,11 +70,6 @@ export function stageInputFor(input: StagePodInput): StageInput {
   });
 }
 
-/** base64(gzip(JSON)): patches compress well, and env values must stay far below ARG_MAX. */
-export function encodeStageInput(input: StageInput): string {
-  return gzipSync(Buffer.from(JSON.stringify(input)), { level: 9 }).toString('base64');
-}
-
 const restrictedSecurityContext = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
@@ -87,11 +82,12 @@ export function buildStagePod(input: StagePodInput): PodManifest {
   const runName = run.metadata.name ?? '';
   const resources = run.spec.agents.resources;
   const deadline = run.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]];
+  const name = stagePodName(instanceName, stage, attempt);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: stagePodName(instanceName, stage, attempt),
+      name,
       namespace: input.namespace,
       labels: {
         [LABEL_RUN]: labelValue(runName),
@@ -122,6 +118,10 @@ export function buildStagePod(input: StagePodInput): PodManifest {
       volumes: [
         { name: 'runner', emptyDir: {} },
         { name: 'workspace', emptyDir: {} },
+        // The Secret is created right after the pod, owned by it: the kubelet waits for it.
+        // 0444: the agent container runs as whatever user its language image has; only
+        // that container mounts it, and everything in it is the agent's own trust domain.
+        { name: 'stage-input', secret: { secretName: stageInputSecretName(name), defaultMode: 0o444 } },
       ],
       initContainers: [
         {
@@ -142,12 +142,13 @@ export function buildStagePod(input: StagePodInput): PodManifest {
           command: [`${RUNNER_MOUNT}/bin/node`, `${RUNNER_MOUNT}/agent/main.js`, stage],
           workingDir: WORKSPACE_MOUNT,
           env: [
-            { name: STAGE_INPUT_ENV, value: encodeStageInput(stageInputFor(input)) },
+            { name: STAGE_INPUT_FILE_ENV, value: `${STAGE_INPUT_DIR}/${STAGE_INPUT_KEY}` },
             { name: 'HOME', value: WORKSPACE_MOUNT },
           ],
           volumeMounts: [
             { name: 'runner', mountPath: RUNNER_MOUNT, readOnly: true },
             { name: 'workspace', mountPath: WORKSPACE_MOUNT },
+            { name: 'stage-input', mountPath: STAGE_INPUT_DIR, readOnly: true },
           ],
           securityContext: restrictedSecurityContext,
           ...((resources.requests || resources.limits) && { resources }),

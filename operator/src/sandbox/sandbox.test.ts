@@ -1,10 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CurationRun, StageInput, type StageResultArg, SWEInstance } from '../api/index.ts';
 import { classifyPodFailure } from './classify.ts';
 import { decodeStageResult, ENVELOPE_BEGIN, ENVELOPE_END, encodeResultEnvelope } from './envelope.ts';
-import { labelValue, stagePodName } from './names.ts';
-import { buildStagePod, STAGE_INPUT_ENV } from './pod.ts';
+import { labelValue, stageInputSecretName, stagePodName } from './names.ts';
+import { buildStagePod, stageInputFor } from './pod.ts';
+import {
+  buildStageInputSecret,
+  encodeStageInput,
+  MAX_STAGE_INPUT_BYTES,
+  STAGE_INPUT_KEY,
+  stageInputTooLarge,
+} from './stage-input.ts';
 
 const result: StageResultArg = {
   stage: 'tests',
@@ -90,25 +98,31 @@ const instance = SWEInstance.parse({
 });
 
 describe('stage pod', () => {
-  const pod = buildStagePod({
+  const podInput = {
     run,
     instance,
-    stage: 'tests',
+    stage: 'tests' as const,
     attempt: 2,
     namespace: 'ns',
     runnerImage: 'scaleswe/operator:0.1.0',
     image: 'scaleswe/sandbox-python:0.1.0',
     gatewayURL: 'http://gateway:8080/v1',
     gatewayToken: 'pod-token',
-  });
+  };
+  const pod = buildStagePod(podInput);
   interface Container {
     command: string[];
     env: Array<{ name: string; value: string }>;
+    volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
     resources?: unknown;
     securityContext: unknown;
     terminationMessagePolicy: string;
   }
-  const spec = pod.spec as { containers: Container[]; initContainers: Container[] };
+  const spec = pod.spec as {
+    containers: Container[];
+    initContainers: Container[];
+    volumes: Array<{ name: string; secret?: { secretName: string; defaultMode: number } }>;
+  };
   const main = spec.containers[0]!;
 
   it('is locked down', () => {
@@ -143,10 +157,43 @@ describe('stage pod', () => {
     ]);
   });
 
-  it('passes a valid StageInput with the gateway, never a provider key', () => {
+  it('mounts its input Secret read-only and names the file; no input in the spec', () => {
     expect(main.command).toEqual(['/scaleswe/bin/node', '/scaleswe/agent/main.js', 'tests']);
-    const env = main.env.find((e) => e.name === STAGE_INPUT_ENV)!;
-    const input = StageInput.parse(JSON.parse(gunzipSync(Buffer.from(env.value, 'base64')).toString()));
+    expect(spec.volumes).toContainEqual({
+      name: 'stage-input',
+      secret: { secretName: 'run-1.acme.widgets-42-tests-2-input', defaultMode: 0o444 },
+    });
+    expect(main.volumeMounts).toContainEqual({
+      name: 'stage-input',
+      mountPath: '/var/run/scaleswe/stage-input',
+      readOnly: true,
+    });
+    expect(main.env).toContainEqual({
+      name: 'SCALESWE_STAGE_INPUT_FILE',
+      value: '/var/run/scaleswe/stage-input/stage-input.json.gz',
+    });
+    // The init container (runner image) never sees it.
+    expect(spec.initContainers[0]!.volumeMounts.map((m) => m.name)).toEqual(['runner']);
+    expect(JSON.stringify(pod)).not.toContain('pod-token');
+    expect(JSON.stringify(pod)).not.toContain('diff --git');
+  });
+
+  it('its Secret: owned by the pod, labelled like it, holding a valid StageInput with the gateway', () => {
+    const created = { metadata: { ...pod.metadata, uid: 'pod-uid' } };
+    const secret = buildStageInputSecret(created, encodeStageInput(stageInputFor(podInput)).gzip);
+    expect(secret.metadata).toEqual({
+      name: stageInputSecretName(pod.metadata.name),
+      namespace: 'ns',
+      labels: pod.metadata.labels,
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: 'pod-uid', controller: true },
+      ],
+    });
+    expect(secret.immutable).toBe(true);
+    const data = Buffer.from(secret.data[STAGE_INPUT_KEY]!, 'base64');
+    const input = StageInput.parse(JSON.parse(gunzipSync(data).toString()));
+    expect(input.stage).toBe('tests');
+    expect(input.instance.patch).toBe('diff --git a/x b/x');
     expect(input.previous.recipe?.testCommand).toBe('pytest');
     expect(input.config.llm).toEqual({
       baseURL: 'http://gateway:8080/v1',
@@ -154,6 +201,32 @@ describe('stage pod', () => {
       apiKey: 'pod-token',
       tokenBudget: 200000,
     });
+  });
+
+  it('an input beyond what a Secret holds is refused with both sizes', () => {
+    const small = encodeStageInput(stageInputFor(podInput));
+    expect(stageInputTooLarge(small)).toBeUndefined();
+    expect(stageInputTooLarge(small, small.gzip.length)).toBeUndefined();
+    expect(stageInputTooLarge(small, small.gzip.length - 1)).toEqual({
+      reason: 'StageInputTooLarge',
+      message: `stage input is ${small.gzip.length} bytes gzipped (${small.jsonBytes} bytes of JSON); a Secret holds at most ${small.gzip.length - 1} bytes`,
+    });
+    // A patch that does not compress (random bytes, base64) past 1 MiB of gzip.
+    const huge = SWEInstance.parse({
+      ...instance,
+      spec: { ...instance.spec, patch: randomBytes(MAX_STAGE_INPUT_BYTES).toString('base64') },
+    });
+    const big = encodeStageInput(stageInputFor({ ...podInput, instance: huge }));
+    expect(big.gzip.length).toBeGreaterThan(MAX_STAGE_INPUT_BYTES);
+    expect(stageInputTooLarge(big)?.message).toContain(`at most ${MAX_STAGE_INPUT_BYTES} bytes`);
+    // Far beyond the 128 KiB an env var could carry, yet fine in a Secret.
+    const large = SWEInstance.parse({
+      ...instance,
+      spec: { ...instance.spec, patch: `diff --git a/x b/x\n${'+line of a large change\n'.repeat(40_000)}` },
+    });
+    const fits = encodeStageInput(stageInputFor({ ...podInput, instance: large }));
+    expect(fits.jsonBytes).toBeGreaterThan(900_000);
+    expect(stageInputTooLarge(fits)).toBeUndefined();
   });
 
   it('keeps long names within Kubernetes limits, deterministically', () => {
