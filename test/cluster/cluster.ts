@@ -5,8 +5,9 @@
 //   node test/cluster/cluster.ts status [--name N]
 //
 // control-plane: etcd + kube-apiserver on loopback (envtest-style: no pods ever run).
-// node: adds kube-controller-manager, kube-scheduler, kube-proxy (iptables), containerd,
-// bridge CNI, a self-built pause image and kubelet; the node becomes Ready.
+// node: adds kube-controller-manager, kube-scheduler, kube-proxy (iptables), NetworkPolicy
+// enforcement (netpol.ts), containerd, bridge CNI, a self-built pause image and kubelet; the
+// node becomes Ready.
 // State (kubeconfig, pids, logs, certs) lives in ~/.cache/scaleswe/cluster/<name>/.
 // `down` stops exactly the processes `up` started (by pid + start time) and removes the
 // mounts, bridge, iptables chains and sysctl changes it made.
@@ -50,6 +51,7 @@ import {
   waitFor,
   which,
 } from './lib.ts';
+import { CHAIN_PREFIX as NETPOL_CHAIN_PREFIX } from './netpol.ts';
 
 export type Mode = 'control-plane' | 'node';
 
@@ -57,8 +59,9 @@ export const SERVICE_CIDR = '10.0.0.0/24';
 export const POD_SUBNET = '10.244.0.0/24';
 export const CLUSTER_CIDR = '10.244.0.0/16';
 const BRIDGE = 'sswe0';
+const NETPOL_USER = 'scaleswe:netpol';
 const CNI_NETWORK = 'scaleswe';
-const CHAIN_PREFIXES = ['KUBE-', 'CNI-'];
+const CHAIN_PREFIXES = ['KUBE-', 'CNI-', NETPOL_CHAIN_PREFIX];
 const IPT_TABLES = ['filter', 'nat', 'mangle', 'raw'];
 
 export interface ClusterState {
@@ -94,6 +97,7 @@ export const ALL_COMPONENTS = [
   'kube-scheduler',
   'containerd',
   'kube-proxy',
+  'netpol',
   'kubelet',
 ] as const;
 
@@ -721,6 +725,52 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   );
   startProc(s, 'kube-proxy', bin('kube-proxy'), [`--config=${proxyConfig}`, '--v=1']);
 
+  // NetworkPolicy enforcement, started before the kubelet so no pod runs unpoliced.
+  const rbac = kubectl(
+    s,
+    ['apply', '-f', '-'],
+    stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRole',
+          metadata: { name: NETPOL_USER },
+          rules: [
+            { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+            {
+              apiGroups: ['networking.k8s.io'],
+              resources: ['networkpolicies'],
+              verbs: ['get', 'list', 'watch'],
+            },
+          ],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: NETPOL_USER },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NETPOL_USER },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: NETPOL_USER }],
+        },
+      ],
+    }),
+  );
+  if (rbac.code !== 0) throw new Error(`netpol RBAC: ${rbac.stderr.trim()}`);
+  startProc(s, 'netpol', process.execPath, [
+    join(REPO_ROOT, 'test/cluster/netpol.ts'),
+    `--kubeconfig=${kc('netpol', NETPOL_USER)}`,
+  ]);
+  await waitUp(
+    s,
+    'netpol to hook its chains',
+    30_000,
+    async () =>
+      run('iptables', ['-t', 'filter', '-C', 'FORWARD', '-j', `${NETPOL_CHAIN_PREFIX}FWD`], {
+        allowFail: true,
+      }).code === 0,
+  );
+
   const kubeletConfig = join(cfg, 'kubelet.yaml');
   writeFileSync(
     kubeletConfig,
@@ -817,7 +867,8 @@ function strayComponents(s: ClusterState): ProcRecord[] {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      const base = (argv[0] ?? '').split('/').pop() ?? '';
+      let base = (argv[0] ?? '').split('/').pop() ?? '';
+      if (base === 'node' && argv[1]?.endsWith('/netpol.ts')) base = 'netpol';
       if (!ours.has(base)) continue;
       if (!argv.some((a) => a.includes(`${s.stateDir}/`) || a.includes(`${s.runDir}/`))) continue;
       const pid = Number(d);
@@ -885,7 +936,8 @@ function cleanIptables(before: Record<string, string[]>): void {
   for (const [key, chains] of Object.entries(after)) {
     const [fam, table] = key.split('/') as [string, string];
     const cmd = ipt(fam === '4' ? 4 : 6);
-    const known = new Set(before[key] ?? []);
+    // netpol's chains are only ever ours, even when a dead cluster left them behind.
+    const known = new Set((before[key] ?? []).filter((c) => !c.startsWith(NETPOL_CHAIN_PREFIX)));
     const ours = new Set(chains.filter((c) => !known.has(c)));
     if (ours.size === 0) continue;
     const dump = run(`${cmd}-save`, ['-t', table], { allowFail: true }).stdout.split('\n');
@@ -918,7 +970,7 @@ export async function down(name = 'scaleswe'): Promise<void> {
   for (const n of ['kube-controller-manager', 'kube-scheduler'])
     for (const p of byName(n)) await stopProcess(p);
   if (sock) await drainNode(s, sock);
-  for (const n of ['kubelet', 'kube-proxy']) for (const p of byName(n)) await stopProcess(p);
+  for (const n of ['kubelet', 'kube-proxy', 'netpol']) for (const p of byName(n)) await stopProcess(p);
   let netns: string[] = [];
   if (sock) {
     netns = forceRemoveContainers(sock);

@@ -1,9 +1,17 @@
 // A real node: pods from the locally built sandbox images run to completion, their logs are
-// read through the API (client and `kubectl logs`), and pod networking works (the
-// `kubernetes` Service via kube-proxy, and a package registry over HTTPS with the host CA
-// bundle baked into the image).
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+// read through the API (client and `kubectl logs`), pod networking works (the `kubernetes`
+// Service via kube-proxy, and a package registry over HTTPS with the host CA bundle baked
+// into the image), and NetworkPolicies are enforced.
+import { createServer, type Server } from 'node:net';
+import {
+  CoreV1Api,
+  NetworkingV1Api,
+  type V1NetworkPolicy,
+  type V1NetworkPolicyEgressRule,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readState } from '../cluster/cluster.ts';
 import { cluster, kubeConfig, kubectl, poll, useTestNamespace } from '../integration/support.ts';
 
 const PAUSE = 'localhost/pause:3.9';
@@ -151,5 +159,134 @@ describe('single node', () => {
     expect(r.phase, r.log).toBe('Succeeded');
     expect(r.log).toContain('service ok');
     expect(r.log).toContain('registry 200');
+  });
+});
+
+describe('NetworkPolicy enforcement', () => {
+  const ns = useTestNamespace('e2e-np');
+  const PY = 'docker.io/scaleswe/sandbox-python:0.1.0';
+  // A TCP server on the host, reached from pods at the node IP (INPUT path, as the API
+  // server behind the `kubernetes` Service is).
+  let server: Server;
+  let target: { ip: string; port: number };
+
+  beforeAll(async () => {
+    const ip = readState(cluster().clusterName)?.nodeIP;
+    if (!ip) throw new Error(`no node IP in the state of cluster ${cluster().clusterName}`);
+    server = createServer((sock) => sock.end());
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('server has no port');
+    target = { ip, port: addr.port };
+  });
+  afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  async function startIdlePod(namespace: string, name: string, role: string): Promise<void> {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels: { role } },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: 'main', image: PY, imagePullPolicy: 'Never', command: ['sleep', 'infinity'] }],
+        },
+      },
+    });
+    await poll(`pod ${namespace}/${name} to run`, 120_000, async () => {
+      const p = await core.readNamespacedPod({ name, namespace });
+      return p.status?.phase === 'Running' ? true : undefined;
+    });
+  }
+
+  /** One TCP connect from inside the pod (2 s timeout): 'open', or 'blocked: <error>'. */
+  function probe(namespace: string, pod: string): string {
+    const script =
+      'import socket, sys\n' +
+      'try:\n' +
+      '    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close(); print("open")\n' +
+      'except OSError as e:\n' +
+      '    print("blocked:", e)';
+    const r = kubectl([
+      'exec',
+      '-n',
+      namespace,
+      pod,
+      '--',
+      'python3',
+      '-c',
+      script,
+      target.ip,
+      String(target.port),
+    ]);
+    if (r.code !== 0) throw new Error(`kubectl exec ${pod}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
+  /** Polls (bounded) until the pod's connection attempt gives the expected outcome. */
+  async function expectReach(namespace: string, pod: string, want: 'open' | 'blocked', why: string) {
+    let last = '';
+    await poll(`${pod} -> ${target.ip}:${target.port} to be ${want} (${why})`, 30_000, async () => {
+      last = probe(namespace, pod);
+      return last === want || (want === 'blocked' && last.startsWith('blocked:')) ? true : undefined;
+    }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; last probe: ${last}`);
+    });
+  }
+
+  function denyEgress(namespace: string, egress?: V1NetworkPolicyEgressRule[]): V1NetworkPolicy {
+    return {
+      metadata: { name: 'deny-egress', namespace },
+      spec: { podSelector: { matchLabels: { role: 'blocked' } }, policyTypes: ['Egress'], egress },
+    };
+  }
+
+  it('an Egress policy without rules cuts the selected pod off, not its neighbour', async () => {
+    const namespace = ns().name;
+    await Promise.all([
+      startIdlePod(namespace, 'blocked', 'blocked'),
+      startIdlePod(namespace, 'free', 'free'),
+    ]);
+    // Both reach the host first, so a later failure is the policy's doing.
+    await expectReach(namespace, 'blocked', 'open', 'no policy yet');
+    await expectReach(namespace, 'free', 'open', 'no policy yet');
+    const net = kubeConfig().makeApiClient(NetworkingV1Api);
+    const t0 = Date.now();
+    await net.createNamespacedNetworkPolicy({ namespace, body: denyEgress(namespace) });
+    await expectReach(namespace, 'blocked', 'blocked', 'selected by an Egress policy with no rules');
+    process.stderr.write(`[e2e] egress policy enforced ${Date.now() - t0} ms after create\n`);
+    expect(probe(namespace, 'free')).toBe('open');
+    expect(probe(namespace, 'blocked')).toMatch(/^blocked:/);
+  });
+
+  it('an egress ipBlock rule for the address lets the selected pod through again', async () => {
+    const namespace = ns().name;
+    await startIdlePod(namespace, 'blocked', 'blocked');
+    const net = kubeConfig().makeApiClient(NetworkingV1Api);
+    await net.createNamespacedNetworkPolicy({ namespace, body: denyEgress(namespace) });
+    await expectReach(namespace, 'blocked', 'blocked', 'Egress policy with no rules');
+    // The address's /24 with the address itself excepted must keep it blocked.
+    const excepted: V1NetworkPolicyEgressRule = {
+      to: [{ ipBlock: { cidr: `${target.ip.replace(/\d+$/, '0')}/24`, except: [`${target.ip}/32`] } }],
+    };
+    await net.replaceNamespacedNetworkPolicy({
+      name: 'deny-egress',
+      namespace,
+      body: denyEgress(namespace, [excepted]),
+    });
+    // A negative needs a window: every probe for 3 s (the controller syncs each second).
+    for (const until = Date.now() + 3000; Date.now() < until; ) {
+      expect(probe(namespace, 'blocked'), 'ipBlock except').toMatch(/^blocked:/);
+    }
+    await net.replaceNamespacedNetworkPolicy({
+      name: 'deny-egress',
+      namespace,
+      body: denyEgress(namespace, [
+        excepted,
+        { to: [{ ipBlock: { cidr: `${target.ip}/32` } }], ports: [{ protocol: 'TCP', port: target.port }] },
+      ]),
+    });
+    await expectReach(namespace, 'blocked', 'open', `ipBlock ${target.ip}/32 on port ${target.port}`);
   });
 });
