@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -357,5 +357,33 @@ describe('GitPrSource patches apply at the base commit', () => {
     // Gold patch + test patch at the base reproduce the merged tree exactly, binary fixture included.
     bin.git('add', '--all');
     expect(bin.git('write-tree')).toBe(bin.git('rev-parse', `${pr!.mergeCommit}^{tree}`));
+  });
+});
+
+describe('GitPrSource on a URL several runs share', () => {
+  it('clones once into the cache however many sources open it at the same time', async () => {
+    const cacheDir = join(root, 'shared-cache');
+    const url = `file://${repo.dir}`;
+    const pages = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new GitPrSource({ url, filters: filters(), cacheDir }).nextPage(undefined, 10),
+      ),
+    );
+    for (const page of pages)
+      expect(page.candidates.map((p) => p.pullNumber)).toEqual(pages[0]!.candidates.map((p) => p.pullNumber));
+    expect(pages[0]!.candidates.length).toBeGreaterThan(0);
+    // One clone, no temporaries left behind.
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+  });
+
+  it('tries the clone again after a failure instead of remembering it', async () => {
+    const cacheDir = join(root, 'retry-cache');
+    const later = join(root, 'acme', 'later');
+    const source = new GitPrSource({ url: `file://${later}`, filters: filters(), cacheDir });
+    await expect(source.nextPage(undefined, 10)).rejects.toThrow(/clone/);
+    // The remote appears (a server back up): the same source object now mines it.
+    execFileSync('git', ['clone', '-q', repo.dir, later]);
+    const page = await source.nextPage(undefined, 10);
+    expect(page.candidates.length).toBeGreaterThan(0);
   });
 });

@@ -160,10 +160,14 @@ export class GitPrSource implements PrSource {
   }
 
   private open(): Promise<string> {
+    // A failed clone is not remembered: the next page tries again.
     this.gitDir ??= openRepository(
       this.options.url,
       this.options.cacheDir ?? join(tmpdir(), 'scaleswe-git-cache'),
-    );
+    ).catch((err: unknown) => {
+      this.gitDir = undefined;
+      throw err;
+    });
     return this.gitDir;
   }
 

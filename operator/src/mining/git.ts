@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -32,10 +33,20 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
   mkdirSync(cacheDir, { recursive: true });
   const dir = join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`);
   if (!existsSync(dir)) {
-    // `--` keeps a URL like "-uhttp://x" from being read as an option; ext:: (runs commands) stays off.
-    await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--bare', '--quiet', '--', url, dir], {
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
-    });
+    // Cloned beside and renamed into place: runs sharing a URL clone concurrently, and the
+    // loser of the rename uses the winner's clone instead of failing on a half-written dir.
+    const tmp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      // `--` keeps a URL like "-uhttp://x" from being read as an option; ext:: (runs commands) stays off.
+      await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--bare', '--quiet', '--', url, tmp], {
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+      });
+      await rename(tmp, dir).catch((err: NodeJS.ErrnoException) => {
+        if (!existsSync(dir)) throw err;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
     return dir;
   }
   try {
