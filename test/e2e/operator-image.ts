@@ -52,6 +52,8 @@ function pruneOtherBuilds(containerdSocket: string, keep: string): void {
     });
   if (stale.length || staleCtr.length)
     log(`pruned older operator builds: ${[...new Set([...stale, ...staleCtr])].join(', ')}`);
+  // Each build also leaves its ~700 MB builder stage untagged; a day keeps the layer cache warm.
+  run('podman', [...PODMAN, 'image', 'prune', '--force', '--filter', 'until=24h'], { allowFail: true });
 }
 
 /** Builds (unless cached) and imports the operator image; returns its full reference. */

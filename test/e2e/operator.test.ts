@@ -5,7 +5,7 @@
 // Faults injected into that same run: a running sandbox pod is deleted (its stage retries)
 // and the leading operator pod is force-killed (the standby takes over; deterministic names
 // mean no duplicate and no lost instance). Invalid CurationRuns are rejected at apply time.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
 import { readState } from '../cluster/cluster.ts';
-import { bin, REPO_ROOT } from '../cluster/lib.ts';
+import { REPO_ROOT } from '../cluster/lib.ts';
 import { buildNodeRepo, type FixtureRepo } from '../fixtures/repos.ts';
 import {
   cluster,
@@ -25,8 +25,16 @@ import {
 } from '../integration/support.ts';
 import { type GitServer, startGitServer } from '../support/git-server.ts';
 import { ensureOperatorImage } from './operator-image.ts';
+import {
+  helm,
+  installOperator,
+  k,
+  kubectlAsync,
+  operatorDiagnostics,
+  RELEASE,
+  uninstallOperator,
+} from './support.ts';
 
-const RELEASE = 'scaleswe-operator';
 const RUN = 'minicalc';
 const NODE_RUN = 'rangekit';
 const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;
@@ -62,44 +70,6 @@ interface Run {
     startedAt?: string;
     completedAt?: string;
   };
-}
-
-function k(args: string[], input?: string): string {
-  const r = kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-/** kubectl without blocking the event loop (spawnSync would stall the in-process git server). */
-function kubectlAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const c = cluster();
-  return new Promise((resolve) => {
-    execFile(c.kubectl, ['--kubeconfig', c.kubeconfig, ...args], (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function helm(args: string[]): string {
-  return execFileSync(bin('helm'), ['--kubeconfig', cluster().kubeconfig, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** The operator pods' state and last log lines, for failure messages. */
-function operatorDiagnostics(ns: string): string {
-  const pods = kubectl(['get', 'pods', '-n', ns, '-o', 'wide']).stdout;
-  const logs = kubectl([
-    'logs',
-    '-n',
-    ns,
-    '-l',
-    'app.kubernetes.io/name=scaleswe-operator',
-    '--tail=40',
-    '--prefix',
-  ]);
-  return `${pods}\n${logs.stdout}${logs.stderr}`;
 }
 
 function instances(ns: string, run = RUN): Instance[] {
@@ -205,13 +175,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
   });
 
   afterAll(async () => {
-    if (ns && !uninstalled) {
-      try {
-        helm(['uninstall', RELEASE, '-n', ns.name, '--wait', '--timeout', '60s']);
-      } catch {
-        // best effort: the namespace goes next
-      }
-    }
+    if (ns && !uninstalled) uninstallOperator(ns.name);
     if (ns) await deleteNamespace(ns);
     await git?.close();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -219,39 +183,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
 
   it('helm install: the operator rolls out, one replica leads', () => {
     const t0 = Date.now();
-    const install = () =>
-      helm([
-        'install',
-        RELEASE,
-        join(REPO_ROOT, 'charts/scaleswe-operator'),
-        '-n',
-        ns.name,
-        // The tier's global setup installed crds/ already (the same files the chart carries).
-        '--set',
-        'crds.install=false',
-        '--set',
-        `image.repository=${image.repository}`,
-        '--set',
-        `image.tag=${image.tag}`,
-        '--set',
-        'image.pullPolicy=Never',
-        '--set',
-        'replicaCount=2',
-        '--set',
-        'leaderElection.leaseDurationSeconds=6',
-        '--set',
-        'resources.requests.cpu=50m',
-        '--set',
-        `logLevel=${process.env.SCALESWE_E2E_LOG_LEVEL ?? 'info'}`,
-        '--wait',
-        '--timeout',
-        '180s',
-      ]);
-    try {
-      install();
-    } catch (e) {
-      throw new Error(`helm install failed: ${(e as Error).message}\n${operatorDiagnostics(ns.name)}`);
-    }
+    installOperator(ns.name, image, ['replicaCount=2', 'leaderElection.leaseDurationSeconds=6']);
     process.stderr.write(`[e2e] helm install + rollout in ${Date.now() - t0} ms\n`);
     const lease = JSON.parse(k(['get', 'lease', RELEASE, '-n', ns.name, '-o', 'json'])) as {
       spec: { holderIdentity?: string };

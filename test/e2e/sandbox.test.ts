@@ -6,16 +6,26 @@
 // NetworkPolicy and the pod spec let it reach: the repository, the LLM gateway and the listed
 // CIDR yes; the API server (service and endpoint) and a host port outside the egress no; and
 // no service-account token.
+// A third run uses an LLM: the agents in the pods call the operator's gateway with per-pod
+// tokens, the gateway calls the (local, scripted) provider with the key from the run's Secret,
+// and that key appears nowhere a user or a pod can read.
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { createSampleRepo, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
+import {
+  decodeTrajectory,
+  LABEL_TRAJECTORY,
+  TRAJECTORY_KEY,
+} from '../../operator/src/llm/trajectory-configmap.ts';
 import { ENVELOPE_BEGIN, ENVELOPE_END } from '../../operator/src/sandbox/envelope.ts';
 import { type ClusterState, readState } from '../cluster/cluster.ts';
 import { buildAndImportVariants } from '../cluster/images.ts';
@@ -27,6 +37,7 @@ import {
   type TestNamespace,
 } from '../integration/support.ts';
 import { type GitServer, startGitServer } from '../support/git-server.ts';
+import { type ChatRequestBody, type OpenAIServer, startOpenAIServer } from '../support/openai-server.ts';
 import { ensureOperatorImage } from './operator-image.ts';
 import { installOperator, k, kubectlAsync, RELEASE, uninstallOperator } from './support.ts';
 
@@ -42,6 +53,8 @@ interface Instance {
   spec: { instanceId: string; runRef: string };
   status?: {
     phase?: string;
+    problemStatement?: string;
+    problemStatementSource?: string;
     attempts?: Record<string, number>;
     lastError?: { stage?: string; reason: string; message: string };
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
@@ -61,6 +74,7 @@ describe('misbehaving sandbox pods on a real node', () => {
   let image: { repository: string; tag: string; ref: string };
   let registry: string;
   let probe: ProbeReport | undefined;
+  let provider: OpenAIServer;
 
   beforeAll(async () => {
     const s = readState(cluster().clusterName);
@@ -115,6 +129,7 @@ describe('misbehaving sandbox pods on a real node', () => {
       await deleteNamespace(ns);
     }
     await git?.close();
+    await provider?.close();
     outside?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -153,7 +168,12 @@ describe('misbehaving sandbox pods on a real node', () => {
       const line = r.stdout.split('\n').find((l) => l.startsWith('SCALESWE-PROBE '));
       return line ? (JSON.parse(line.slice('SCALESWE-PROBE '.length)) as ProbeReport) : undefined;
     });
-    probing.catch(() => undefined);
+    probing.then(
+      (report) => {
+        probe = report;
+      },
+      () => undefined,
+    );
 
     const done = await poll('every instance of the three runs to end', 600_000, async () => {
       const r = await kubectlAsync(['get', 'sweinstances', '-n', ns.name, '-o', 'json']);
@@ -167,7 +187,7 @@ describe('misbehaving sandbox pods on a real node', () => {
       );
       return ended ? items : undefined;
     });
-    probe = await probing;
+    await probing;
 
     for (const mode of Object.keys(MODES) as Mode[]) {
       const mine = done.filter((i) => i.spec.runRef === `misbehave-${mode}`);
@@ -199,4 +219,156 @@ describe('misbehaving sandbox pods on a real node', () => {
     expect(connections.outsideEgress).not.toBe('connected');
     process.stderr.write(`[e2e] sandbox probe: ${JSON.stringify(probe)} (node ${state.nodeIP})\n`);
   });
+
+  it('agents reach the LLM only through the gateway; the provider key is in no pod, log, status, event or ConfigMap', async () => {
+    const key = `sk-e2e-${randomBytes(12).toString('hex')}`;
+    provider = await startOpenAIServer(
+      Array.from({ length: 300 }, () => promptAgentReply),
+      state.nodeIP,
+    );
+    k(['create', 'secret', 'generic', 'llm-provider', '-n', ns.name, `--from-literal=api-key=${key}`]);
+    const RUN = 'llm-gateway';
+    const run = {
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: RUN },
+      spec: {
+        source: { git: { url: `${git.url}/scaleswe/minicalc.git`, repo: SAMPLE_REPO, ref: 'main' } },
+        // Newest first: #5, #4 and #3; #3 verifies.
+        limits: { maxPRs: 3, maxParallel: 2 },
+        // With an LLM, EnvAgent also asks it when no recipe works (#5): keep that loop short.
+        agents: { runnerImage: image.ref, maxAttempts: 2, maxTurns: 3 },
+        llm: {
+          baseURL: provider.baseURL,
+          model: 'scripted-model',
+          apiKeySecretRef: { name: 'llm-provider', key: 'api-key' },
+        },
+        // pip reaches the package index through the proxy, by name (the host's resolver).
+        sandbox: { egress: { allowCIDRs: [`${registry}/32`, `${hostResolver()}/32`] } },
+        verification: { reruns: 1 },
+      },
+    };
+    k(['apply', '-n', ns.name, '-f', '-'], toYaml(run));
+
+    // Sandbox pods are deleted once read: keep their logs as they go, for the key search.
+    const podLogs: string[] = [];
+    const items = await poll(`every instance of ${RUN} to end`, 900_000, async () => {
+      const logs = await kubectlAsync([
+        'logs',
+        '-n',
+        ns.name,
+        '-l',
+        `scaleswe.dev/run=${RUN}`,
+        '--all-containers',
+        '--prefix',
+        '--tail=-1',
+      ]);
+      podLogs.push(logs.stdout);
+      const r = await kubectlAsync(['get', 'sweinstances', '-n', ns.name, '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const mine = (JSON.parse(r.stdout) as { items: Instance[] }).items.filter((i) => i.spec.runRef === RUN);
+      return mine.length === 3 &&
+        mine.every((i) => ['Failed', 'Verified', 'Rejected'].includes(i.status?.phase ?? ''))
+        ? mine
+        : undefined;
+    });
+    const verified = items.find((i) => i.spec.instanceId === 'scaleswe__minicalc-3');
+    expect(verified?.status?.phase, JSON.stringify(verified?.status?.lastError)).toBe('Verified');
+    expect(verified?.status?.problemStatement).toBe(
+      'The calculator gives wrong answers for some inputs.\n\nExpected: the documented behaviour.',
+    );
+    expect(verified?.status?.problemStatementSource).toBe('llm');
+
+    // The provider saw the operator's key and the pinned model, never a pod token.
+    expect(provider.requests.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(provider.authorizations)).toEqual(new Set([`Bearer ${key}`]));
+    expect(new Set(provider.requests.map((r) => r.model))).toEqual(new Set(['scripted-model']));
+
+    // Every exchange is a trajectory ConfigMap owned by its instance.
+    const trajectories = (
+      JSON.parse(
+        k([
+          'get',
+          'configmaps',
+          '-n',
+          ns.name,
+          '-l',
+          `${LABEL_TRAJECTORY}=true,scaleswe.dev/run=${RUN}`,
+          '-o',
+          'json',
+        ]),
+      ) as { items: { metadata: { labels: Record<string, string> }; data: Record<string, string> }[] }
+    ).items;
+    const prompt = trajectories
+      .map((cm) => decodeTrajectory(cm.data[TRAJECTORY_KEY]))
+      .find((t) => t?.instanceId === 'scaleswe__minicalc-3' && t.stage === 'prompt');
+    expect(prompt?.steps.length).toBe(2);
+
+    // The key: only in its own Secret. Stage-input Secrets and trajectories are compressed,
+    // so they are searched decoded.
+    const secrets = (
+      JSON.parse(k(['get', 'secrets', '-n', ns.name, '-o', 'json'])) as {
+        items: { metadata: { name: string }; data?: Record<string, string> }[];
+      }
+    ).items.filter((x) => x.metadata.name !== 'llm-provider');
+    const haystacks: Record<string, string> = {
+      'pods, instances, runs, ConfigMaps, NetworkPolicies': k([
+        'get',
+        'pods,sweinstances,curationruns,configmaps,networkpolicies',
+        '-n',
+        ns.name,
+        '-o',
+        'yaml',
+      ]),
+      events: k(['get', 'events', '-n', ns.name, '-o', 'yaml']),
+      'operator logs': k([
+        'logs',
+        '-n',
+        ns.name,
+        '-l',
+        'app.kubernetes.io/name=scaleswe-operator',
+        '--tail=-1',
+      ]),
+      'sandbox pod logs': podLogs.join('\n'),
+      'trajectories (decoded)': JSON.stringify(
+        trajectories.map((cm) => decodeTrajectory(cm.data[TRAJECTORY_KEY])),
+      ),
+      'other Secrets (decoded)': secrets
+        .flatMap((x) => Object.values(x.data ?? {}).map(decodeSecretValue))
+        .join('\n'),
+    };
+    expect(podLogs.join('').length, 'no sandbox pod log was captured').toBeGreaterThan(0);
+    for (const [where, text] of Object.entries(haystacks)) expect(text.includes(key), where).toBe(false);
+  });
 });
+
+/** The scripted provider: PromptAgent's writer gets a symptom-only statement, its judge a no. */
+function promptAgentReply(request: ChatRequestBody) {
+  const system = String(request.messages[0]?.content ?? '');
+  if (system.includes('leaks the solution'))
+    return { content: '{"leaks": false, "reason": "describes the symptom only"}' };
+  if (system.includes('You write the problem statement'))
+    return {
+      content: 'The calculator gives wrong answers for some inputs.\n\nExpected: the documented behaviour.',
+    };
+  return { content: `unexpected request to the scripted provider: ${system.slice(0, 80)}` };
+}
+
+/** A Secret value as text; gzip payloads (stage inputs) unpacked. */
+function decodeSecretValue(b64: string): string {
+  const raw = Buffer.from(b64, 'base64');
+  try {
+    return gunzipSync(raw).toString('utf8');
+  } catch {
+    return raw.toString('utf8');
+  }
+}
+
+/** The first nameserver of the host's resolv.conf: pods here resolve through it (no cluster DNS). */
+function hostResolver(): string {
+  const line = readFileSync('/etc/resolv.conf', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('nameserver '));
+  if (!line) throw new Error('/etc/resolv.conf names no nameserver');
+  return line.split(/\s+/)[1]!;
+}

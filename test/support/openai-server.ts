@@ -39,6 +39,8 @@ export interface OpenAIServer {
   baseURL: string;
   /** Every chat request body received, in order (including ones answered with errors). */
   requests: ChatRequestBody[];
+  /** The Authorization header of each of those requests. */
+  authorizations: (string | undefined)[];
   /** Script steps not consumed yet. */
   remaining(): number;
   close(): Promise<void>;
@@ -50,9 +52,11 @@ async function body(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startOpenAIServer(script: ScriptStep[]): Promise<OpenAIServer> {
+/** `host`: where to listen (default loopback; e2e listens on the node IP for pods). */
+export async function startOpenAIServer(script: ScriptStep[], host = '127.0.0.1'): Promise<OpenAIServer> {
   const queue = [...script];
   const requests: ChatRequestBody[] = [];
+  const authorizations: (string | undefined)[] = [];
   let n = 0;
   const server = createServer(async (req, res) => {
     const send = (status: number, payload: unknown) => {
@@ -67,6 +71,7 @@ export async function startOpenAIServer(script: ScriptStep[]): Promise<OpenAISer
     }
     const parsed = JSON.parse(await body(req)) as ChatRequestBody;
     requests.push(parsed);
+    authorizations.push(req.headers.authorization);
     n++;
     const step = queue.shift();
     if (!step) {
@@ -124,11 +129,12 @@ export async function startOpenAIServer(script: ScriptStep[]): Promise<OpenAISer
           }),
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
+    baseURL: `http://${host}:${port}/v1`,
     requests,
+    authorizations,
     remaining: () => queue.length,
     close: () =>
       new Promise<void>((resolve) => {
