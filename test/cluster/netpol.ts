@@ -223,6 +223,23 @@ function apply(set: { chains: string[]; rules: string[] }): void {
   }
 }
 
+/** Removes the hooks and every chain of ours. */
+function cleanup(): void {
+  for (const [builtin, chain] of HOOKS) {
+    while (iptables(['-t', 'filter', '-D', builtin, '-j', chain]).status === 0);
+  }
+  const chains = existingChains();
+  if (chains.length === 0) return;
+  const lines = [
+    '*filter',
+    ...chains.map((c) => `:${c} - [0:0]`),
+    ...chains.map((c) => `-X ${c}`),
+    'COMMIT',
+    '',
+  ];
+  iptables(['--noflush'], lines.join('\n'));
+}
+
 async function main(argv: string[]): Promise<void> {
   const o = new Command('netpol')
     .requiredOption('--kubeconfig <path>')
@@ -235,8 +252,13 @@ async function main(argv: string[]): Promise<void> {
   const net = kc.makeApiClient(NetworkingV1Api);
   const log = (m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`);
   let last = '';
-  // Rules stay in place after exit; `cluster.ts down` removes the chains.
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0));
+  // Leave nothing behind on a normal stop (`cluster.ts down` also sweeps after a SIGKILL).
+  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+    process.on(sig, () => {
+      cleanup();
+      log('stopped; chains removed');
+      process.exit(0);
+    });
   log('started');
   for (;;) {
     try {
