@@ -6,6 +6,7 @@
 // and the leading operator pod is force-killed (the standby takes over; deterministic names
 // mean no duplicate and no lost instance). Invalid CurationRuns are rejected at apply time.
 import { execFileSync } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,21 @@ import {
   RELEASE,
   uninstallOperator,
 } from './support.ts';
+
+/**
+ * The node enforces NetworkPolicies and a policy cannot name hosts: sandbox pods get the
+ * host's resolvers (pods use /etc/resolv.conf, there is no cluster DNS) and the addresses
+ * the package registries resolve to here.
+ */
+async function sandboxEgress(): Promise<{ egress: { allowCIDRs: string[] } }> {
+  const resolvers = readFileSync('/etc/resolv.conf', 'utf8')
+    .split('\n')
+    .flatMap((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1] ?? []);
+  const hosts = ['pypi.org', 'files.pythonhosted.org', 'registry.npmjs.org'];
+  const addrs = (await Promise.all(hosts.map((h) => lookup(h, { all: true })))).flat().map((a) => a.address);
+  const ips = [...new Set([...resolvers, ...addrs])];
+  return { egress: { allowCIDRs: ips.map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`)) } };
+}
 
 const RUN = 'minicalc';
 const NODE_RUN = 'rangekit';
@@ -217,12 +233,18 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
       readFileSync(join(REPO_ROOT, 'examples/curationrun-sample-cluster.yaml'), 'utf8'),
     ) as {
       metadata: { name: string };
-      spec: { source: { git: { url: string; repo: string } }; agents: Record<string, unknown> };
+      spec: {
+        source: { git: { url: string; repo: string } };
+        agents: Record<string, unknown>;
+        sandbox?: unknown;
+      };
     };
     expect(manifest.metadata.name).toBe(RUN);
     expect(manifest.spec.source.git.repo).toBe(SAMPLE_REPO);
     manifest.spec.source.git.url = repoURL;
     manifest.spec.agents.runnerImage = image.ref;
+    const sandbox = await sandboxEgress();
+    manifest.spec.sandbox = sandbox;
     const nodeRun = {
       apiVersion: 'scaleswe.dev/v1alpha1',
       kind: 'CurationRun',
@@ -232,6 +254,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
         limits: { maxPRs: 5, maxParallel: 1 },
         agents: { runnerImage: image.ref, maxAttempts: 3 },
         verification: { reruns: 2 },
+        sandbox,
       },
     };
     const t0 = Date.now();
