@@ -158,6 +158,20 @@ describe('helm chart', () => {
     );
   });
 
+  it('sandbox.denyCIDRs reaches the operator as --sandbox-deny-cidrs; a non-CIDR is refused by the schema', () => {
+    const argsOf = (manifests: Manifest[]) =>
+      (
+        byKind(manifests, 'Deployment')[0] as unknown as {
+          spec: { template: { spec: { containers: { args: string[] }[] } } };
+        }
+      ).spec.template.spec.containers[0]!.args;
+    expect(argsOf(render()).some((a) => a.startsWith('--sandbox-deny-cidrs'))).toBe(false);
+    expect(argsOf(render('sandbox.denyCIDRs={192.0.2.10/32,192.0.2.11/32}'))).toContain(
+      '--sandbox-deny-cidrs=192.0.2.10/32,192.0.2.11/32',
+    );
+    expect(() => render('sandbox.denyCIDRs={apiserver.local}')).toThrow(/denyCIDRs/);
+  });
+
   it('clusterScoped uses a ClusterRole; crds.install=false leaves CRDs out; ServiceMonitor on demand', () => {
     const manifests = render(
       'clusterScoped=true',

@@ -74,6 +74,17 @@ export const ChartValues = z
       })
       .strict()
       .prefault({}),
+    sandbox: z
+      .object({
+        denyCIDRs: z
+          .array(z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, 'must be a CIDR such as 10.0.0.0/8'))
+          .default([])
+          .describe(
+            "Never reachable from sandbox pods, even with egress.allowAll: list the API server's endpoint IPs (its service IP is added by the operator)",
+          ),
+      })
+      .strict()
+      .prefault({}),
     crds: z
       .object({
         install: z.boolean().default(true),
