@@ -93,9 +93,14 @@ describe('helm chart', () => {
   it('serves the LLM gateway: Service port, container port, URL, a generated HMAC key mounted read-only', () => {
     const manifests = render();
     const [service] = byKind(manifests, 'Service') as unknown as {
-      spec: { ports: { name: string; port: number; targetPort: string }[] };
+      spec: { ports: { name: string; port: number; targetPort: string }[]; sessionAffinity?: string };
     }[];
     expect(service!.spec.ports).toContainEqual({ name: 'gateway', port: 8081, targetPort: 'gateway' });
+    // Budgets and rates are counted per replica: each sandbox pod sticks to one.
+    expect(service!.spec).toMatchObject({
+      sessionAffinity: 'ClientIP',
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: 86400 } },
+    });
     const [deployment] = byKind(manifests, 'Deployment') as unknown as {
       spec: {
         template: {
