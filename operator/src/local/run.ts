@@ -56,7 +56,7 @@ export function funnel(run: LocalRunState, instances: number) {
 }
 
 async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRunState> {
-  const known = new Set((await opts.state.listInstances()).map((i) => i.spec.instanceId));
+  const known = new Set(await opts.state.listInstanceIds());
   const rejectedPrs = new Set(run.rejected.map((r) => r.pullNumber));
   let current = run;
   while (!current.exhausted && known.size < opts.spec.limits.maxPRs && !opts.signal.aborted) {

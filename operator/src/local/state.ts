@@ -75,7 +75,8 @@ export class StateDir {
     );
   }
 
-  async listInstances(): Promise<LocalInstance[]> {
+  /** Instance ids from the file names alone (no JSON is read). */
+  async listInstanceIds(): Promise<string[]> {
     let files: string[];
     try {
       files = await readdir(join(this.root, 'instances'));
@@ -83,9 +84,11 @@ export class StateDir {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    const loaded = await Promise.all(
-      files.filter((f) => f.endsWith('.json')).map((f) => this.loadInstance(f.slice(0, -'.json'.length))),
-    );
+    return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  }
+
+  async listInstances(): Promise<LocalInstance[]> {
+    const loaded = await Promise.all((await this.listInstanceIds()).map((id) => this.loadInstance(id)));
     return loaded
       .filter((i): i is LocalInstance => i !== undefined)
       .sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
