@@ -1,12 +1,13 @@
-// Images without a registry: a static pause image, a debootstrap'ed Debian base, and the
-// sandbox language images from sandbox-images/<lang>/Dockerfile, built with podman and
+// Images without a registry: a static pause image, a debootstrap'ed Debian base, the sandbox
+// base and language images from sandbox-images/{base,<lang>}/Dockerfile, built with podman and
 // imported into containerd's k8s.io namespace.
 //
 //   node test/cluster/images.ts [--langs python,node|all] [--name <cluster>]
 //
-// Builds are cached by content: the base by its debootstrap parameters, each language image
-// by a hash of its Dockerfile directory + base + host CA bundle (a podman label); imports by
-// the podman image id (a marker next to containerd's root).
+// Builds are cached by content: the Debian base by its debootstrap parameters, the sandbox
+// base (sandbox-images/base: host CA bundle, git) by its Dockerfile directory + Debian base +
+// CA bundle, each language image by its Dockerfile directory + the sandbox base's image id
+// (a podman label); imports by the podman image id (a marker next to containerd's root).
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -199,21 +200,25 @@ export function ensureBaseImage(): string {
   return ref;
 }
 
-/** Builds sandbox-images/<lang> on the local base (cached by content); returns its ref. */
-export function ensureSandboxImage(lang: SandboxLang, base: string): string {
-  const dir = join(REPO_ROOT, 'sandbox-images', lang);
+export const SANDBOX_BASE_REF = `docker.io/scaleswe/sandbox-base:${SANDBOX_TAG}`;
+
+/** podman build of `dir` FROM `from`, skipped when the image already carries `key`. */
+function buildCached(
+  dir: string,
+  ref: string,
+  from: string,
+  key: string,
+  extraFiles: Record<string, Buffer> = {},
+): string {
   if (!existsSync(join(dir, 'Dockerfile'))) throw new Error(`missing ${dir}/Dockerfile`);
-  const bundle = readFileSync(HOST_CA_BUNDLE);
-  const key = sha(dirHash(dir), base, bundle);
-  const ref = sandboxImageRef(lang);
   if (podmanInspect(ref, `{{ index .Labels "${KEY_LABEL}" }}`) === key) return ref;
   const t0 = Date.now();
-  const ctx = mkdtempSync(join(tmpdir(), `scaleswe-${lang}-`));
+  const ctx = mkdtempSync(join(tmpdir(), `scaleswe-${basename(dir)}-`));
   try {
     cpSync(dir, ctx, { recursive: true });
-    writeFileSync(join(ctx, 'ca-bundle.crt'), bundle);
+    for (const [name, data] of Object.entries(extraFiles)) writeFileSync(join(ctx, name), data);
     const goproxy = (process.env.GOPROXY ?? 'https://proxy.golang.org').split(/[,|]/)[0] ?? '';
-    log(`building ${ref} FROM ${base}`);
+    log(`building ${ref} FROM ${from}`);
     podman(
       [
         'build',
@@ -221,7 +226,7 @@ export function ensureSandboxImage(lang: SandboxLang, base: string): string {
         '--network=host',
         '--layers=false',
         '--build-arg',
-        `BASE_IMAGE=${base}`,
+        `BASE_IMAGE=${from}`,
         '--build-arg',
         `GOPROXY=${goproxy}`,
         '--label',
@@ -237,6 +242,23 @@ export function ensureSandboxImage(lang: SandboxLang, base: string): string {
   }
   log(`built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return ref;
+}
+
+/** sandbox-images/base on the Debian base with the host CA bundle: what every language image is FROM. */
+export function ensureSandboxBase(debianBase: string): string {
+  const dir = join(REPO_ROOT, 'sandbox-images', 'base');
+  const bundle = readFileSync(HOST_CA_BUNDLE);
+  return buildCached(dir, SANDBOX_BASE_REF, debianBase, sha(dirHash(dir), debianBase, bundle), {
+    'ca-bundle.crt': bundle,
+  });
+}
+
+/** Builds sandbox-images/<lang> FROM the sandbox base (cached by its Dockerfile dir and the base's id). */
+export function ensureSandboxImage(lang: SandboxLang, sandboxBase: string): string {
+  const dir = join(REPO_ROOT, 'sandbox-images', lang);
+  const baseId = podmanInspect(sandboxBase, '{{.Id}}');
+  if (!baseId) throw new Error(`image ${sandboxBase} is not in podman's store`);
+  return buildCached(dir, sandboxImageRef(lang), sandboxBase, sha(dirHash(dir), baseId));
 }
 
 /**
@@ -283,7 +305,7 @@ export function langsFromEnv(value = process.env.SCALESWE_SANDBOX_IMAGES): Sandb
 
 /** Builds the requested sandbox images and imports them into the cluster's containerd. */
 export function ensureSandboxImages(sock: string, langs: SandboxLang[]): string[] {
-  const base = ensureBaseImage();
+  const base = ensureSandboxBase(ensureBaseImage());
   const refs: string[] = [];
   for (const lang of langs) {
     const ref = ensureSandboxImage(lang, base);
@@ -302,7 +324,7 @@ async function main(argv: string[]): Promise<void> {
     .action(async (o: { langs?: string; name: string; import: boolean }) => {
       const langs = langsFromEnv(o.langs ?? process.env.SCALESWE_SANDBOX_IMAGES);
       if (!o.import) {
-        const base = ensureBaseImage();
+        const base = ensureSandboxBase(ensureBaseImage());
         for (const l of langs) ensureSandboxImage(l, base);
         return;
       }
