@@ -53,6 +53,8 @@ export interface FakeGitHubOptions {
   /** Linguist language of the repository (GET /repos/:owner/:repo). */
   language?: string;
   rateLimit?: number;
+  /** The repository's clone_url (e.g. a git server's); default <this server>/<owner>/<repo>.git, which serves no git. */
+  cloneURL?: string;
   /** Serve the GraphQL endpoint (an old GitHub Enterprise may lack fields: then it is a 404 here). */
   graphql?: boolean;
 }
@@ -71,7 +73,15 @@ export class FakeGitHub {
   private origin = '';
 
   constructor(options: FakeGitHubOptions) {
-    this.options = { token: '', prefix: '', language: 'Python', rateLimit: 5000, graphql: true, ...options };
+    this.options = {
+      token: '',
+      prefix: '',
+      language: 'Python',
+      rateLimit: 5000,
+      graphql: true,
+      cloneURL: '',
+      ...options,
+    };
     this.limit = this.options.rateLimit;
     this.remaining = this.limit;
   }
@@ -405,7 +415,7 @@ export class FakeGitHub {
       owner: { login: owner },
       default_branch: 'main',
       language,
-      clone_url: `${this.origin}/${owner}/${repo}.git`,
+      clone_url: this.options.cloneURL || `${this.origin}/${owner}/${repo}.git`,
     };
   }
 

@@ -61,6 +61,18 @@ describe('scaleswe run: bad input ends with a clear message and a non-zero exit'
     expect(r.err).toContain('exactly one of');
   });
 
+  it('--github-api-url without --github is a usage error', () => {
+    const r = scaleswe(
+      'run',
+      '--git',
+      join(scratch, 'nope'),
+      '--github-api-url',
+      'https://ghe.example.com/api/v3',
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--github-api-url goes with --github');
+  });
+
   it('a full disk stops with a message and leaves readable state', () => {
     // A 64 KiB tmpfs, nearly filled: run.json fits, instance files do not.
     const mount = join(scratch, 'tiny');

@@ -34,6 +34,7 @@ interface RunFlags {
   file?: string;
   git?: string;
   github?: string;
+  githubApiUrl?: string;
   sample?: boolean;
   name?: string;
   stateDir?: string;
@@ -47,6 +48,8 @@ interface RunFlags {
 function manifestFrom(flags: RunFlags, sampleRepoPath: string | undefined): CurationRun {
   const sources = [flags.file, flags.git, flags.github, flags.sample].filter(Boolean).length;
   if (sources !== 1) throw new UserError('give exactly one of -f/--file, --git, --github or --sample');
+  if (flags.githubApiUrl !== undefined && !flags.github)
+    throw new UserError('--github-api-url goes with --github');
   let raw: unknown;
   if (flags.file) {
     if (!existsSync(flags.file)) throw new UserError(`${flags.file}: no such file`);
@@ -57,7 +60,7 @@ function manifestFrom(flags: RunFlags, sampleRepoPath: string | undefined): Cura
     }
   } else {
     const source = flags.github
-      ? { github: { repo: flags.github } }
+      ? { github: { repo: flags.github, ...(flags.githubApiUrl && { baseURL: flags.githubApiUrl }) } }
       : {
           git: {
             url: sampleRepoPath ?? resolveGitUrl(flags.git!),
@@ -244,6 +247,10 @@ export function buildProgram(): Command {
     .option('-f, --file <curationrun.yaml>', 'CurationRun manifest')
     .option('--git <path|url>', 'mine a git repository (merge and squash commits)')
     .option('--github <owner/name>', 'mine a GitHub repository (token from GITHUB_TOKEN)')
+    .option(
+      '--github-api-url <url>',
+      'with --github: REST API base URL of GitHub Enterprise, e.g. https://ghe.example.com/api/v3',
+    )
     .option('--sample', 'curate the bundled sample repository')
     .option('--name <name>', 'run name (default: from the source)')
     .option('--state-dir <dir>', 'state directory (default: .scaleswe/<name>)')
