@@ -11,6 +11,7 @@ import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
 import { connect, exportCluster, statusCommand } from './cluster.ts';
 import { exportLocal } from './export-local.ts';
+import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
 import { createSource } from './source.ts';
@@ -181,6 +182,8 @@ async function runCommand(flags: RunFlags): Promise<void> {
     console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
     console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
     console.log(`report:       ${summary.report}`);
+    const failed = failedInstancesMessage(instances);
+    if (failed) throw new UserError(failed, 3);
   } finally {
     view.stop();
     process.off('SIGINT', onSignal);
