@@ -7,7 +7,15 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { GatewayBackend } from './controller/gateway-backend.ts';
 import { Manager, type ManagerOptions } from './controller/manager.ts';
-import { createLogger, Kube, LeaderElector, OperatorMetrics, serveHealth } from './kube/index.ts';
+import {
+  createLogger,
+  ENDPOINT_SLICES,
+  Kube,
+  type KubeObject,
+  LeaderElector,
+  OperatorMetrics,
+  serveHealth,
+} from './kube/index.ts';
 import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
 
@@ -108,14 +116,38 @@ function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions
       }),
   };
 }
-/** The API server (service IP in-cluster, the kubeconfig's host) plus --sandbox-deny-cidrs. */
-function denyCIDRs(server: string, extra: string | undefined): string[] {
-  const hosts = [env.KUBERNETES_SERVICE_HOST, URL.canParse(server) ? new URL(server).hostname : undefined];
+/** The API server (service IP in-cluster, the kubeconfig's host, its endpoints) plus --sandbox-deny-cidrs. */
+function denyCIDRs(server: string, endpoints: string[], extra: string | undefined): string[] {
+  const hosts = [
+    env.KUBERNETES_SERVICE_HOST,
+    URL.canParse(server) ? new URL(server).hostname : undefined,
+    ...endpoints,
+  ];
   const cidrs = [...hosts, ...(extra ?? '').split(',')]
     .map((h) => h?.trim().replace(/^\[|\]$/g, ''))
     .filter((h): h is string => !!h && (h.includes('/') || isIP(h) !== 0))
     .map((h) => (h.includes('/') ? h : `${h}/${isIP(h) === 6 ? 128 : 32}`));
   return [...new Set(cidrs)];
+}
+/**
+ * The API server's own addresses, from the `kubernetes` Service's EndpointSlices: policy
+ * engines match after kube-proxy's DNAT, so denying the service IP alone does not stop a pod.
+ */
+async function apiServerEndpoints(): Promise<string[]> {
+  try {
+    const slices = await kube.list<KubeObject & { endpoints?: { addresses?: string[] }[] }>(
+      ENDPOINT_SLICES,
+      'default',
+      { labelSelector: 'kubernetes.io/service-name=kubernetes' },
+    );
+    return slices.items.flatMap((slice) => slice.endpoints?.flatMap((e) => e.addresses ?? []) ?? []);
+  } catch (err) {
+    log.warn(
+      { err: String(err) },
+      "cannot read the API server's endpoints: list them in --sandbox-deny-cidrs for allowAll runs",
+    );
+    return [];
+  }
 }
 /** http://<cluster IP>:<port> of the operator's own Service: no DNS needed in the sandbox. */
 async function gatewayServiceURL(name: string): Promise<string> {
@@ -144,6 +176,7 @@ const kube = new Kube({
 const gatewayPort = num(opts.gatewayPort, 8081);
 const podLabels = labelsOf(opts.gatewayPodSelector);
 const gatewayUrl = opts.gatewayUrl || (opts.gatewayService && (await gatewayServiceURL(opts.gatewayService)));
+const sandboxDenyCIDRs = denyCIDRs(kube.server, await apiServerEndpoints(), opts.sandboxDenyCidrs);
 const manager = new Manager({
   kube,
   ...(opts.namespace && { namespace: opts.namespace }),
@@ -164,7 +197,7 @@ const manager = new Manager({
         ...(podLabels && { podLabels }),
       },
     }),
-    denyCIDRs: denyCIDRs(kube.server, opts.sandboxDenyCidrs),
+    denyCIDRs: sandboxDenyCIDRs,
   },
 });
 
@@ -219,6 +252,7 @@ log.info(
     namespace: opts.namespace ?? '*',
     metricsPort: typeof address === 'object' ? address?.port : address,
     gatewayUrl,
+    sandboxDenyCIDRs,
   },
   'operator starting',
 );

@@ -5,7 +5,9 @@
 // after a retry. The hanging one first probes, from inside the pod, what the run's
 // NetworkPolicy and the pod spec let it reach: the repository, the LLM gateway and the listed
 // CIDR yes; the API server (service and endpoint) and a host port outside the egress no; and
-// no service-account token.
+// no service-account token. A fourth run hangs the same way with egress.allowAll: then the
+// host opens up, but the API server stays closed (its service and its endpoints, which the
+// operator reads from the `kubernetes` EndpointSlices).
 // A third run uses an LLM: the agents in the pods call the operator's gateway with per-pod
 // tokens, the gateway calls the (local, scripted) provider with the key from the run's Secret,
 // and that key appears nowhere a user or a pod can read.
@@ -15,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,13 +43,16 @@ import { type ChatRequestBody, type OpenAIServer, startOpenAIServer } from '../s
 import { ensureOperatorImage } from './operator-image.ts';
 import { installOperator, k, kubectlAsync, RELEASE, uninstallOperator } from './support.ts';
 
-const MODES = {
-  hang: 'DeadlineExceeded',
-  hog: 'OOMKilled',
-  corrupt: 'ResultCorrupt',
-} as const;
-type Mode = keyof typeof MODES;
+const MODES = ['hang', 'hog', 'corrupt'] as const;
+type Mode = (typeof MODES)[number];
 const imageOf = (mode: Mode) => `localhost/scaleswe-e2e/misbehaving:${mode}`;
+/** One run per misbehaviour; `open` hangs too, with egress.allowAll. */
+const RUNS: { name: string; mode: Mode; reason: string; allowAll?: boolean }[] = [
+  { name: 'misbehave-hang', mode: 'hang', reason: 'DeadlineExceeded' },
+  { name: 'misbehave-hog', mode: 'hog', reason: 'OOMKilled' },
+  { name: 'misbehave-corrupt', mode: 'corrupt', reason: 'ResultCorrupt' },
+  { name: 'misbehave-open', mode: 'hang', reason: 'DeadlineExceeded', allowAll: true },
+];
 
 interface Instance {
   spec: { instanceId: string; runRef: string };
@@ -73,7 +78,7 @@ describe('misbehaving sandbox pods on a real node', () => {
   let outside: Server;
   let image: { repository: string; tag: string; ref: string };
   let registry: string;
-  let probe: ProbeReport | undefined;
+  const probes: Record<string, ProbeReport> = {};
   let provider: OpenAIServer;
 
   beforeAll(async () => {
@@ -107,11 +112,14 @@ describe('misbehaving sandbox pods on a real node', () => {
       apiService: { host: '10.0.0.1', port: 443 },
       apiEndpoint: { host: s.nodeIP, port: Number(new URL(s.server).port) },
       outsideEgress: { host: s.nodeIP, port: (outside.address() as { port: number }).port },
+      // The same host port through the node's pod bridge: an address the API server is not
+      // known by, open under allowAll.
+      outsideViaBridge: { host: bridgeAddress(), port: (outside.address() as { port: number }).port },
     };
     buildAndImportVariants(
       sock,
       join(import.meta.dirname, 'misbehaving-sandbox'),
-      (Object.keys(MODES) as Mode[]).map((mode) => ({
+      MODES.map((mode) => ({
         ref: imageOf(mode),
         args: {
           MODE: mode,
@@ -135,10 +143,10 @@ describe('misbehaving sandbox pods on a real node', () => {
   });
 
   it('a hung, an OOM-killed and a corrupt-result sandbox each fail with their reason after a retry', async () => {
-    const runs = (Object.keys(MODES) as Mode[]).map((mode) => ({
+    const runs = RUNS.map(({ name, mode, allowAll }) => ({
       apiVersion: 'scaleswe.dev/v1alpha1',
       kind: 'CurationRun',
-      metadata: { name: `misbehave-${mode}` },
+      metadata: { name },
       spec: {
         source: { git: { url: `${git.url}/scaleswe/minicalc.git`, repo: SAMPLE_REPO, ref: 'main' } },
         limits: { maxPRs: 1, maxParallel: 1 },
@@ -149,33 +157,33 @@ describe('misbehaving sandbox pods on a real node', () => {
           timeouts: { envSeconds: 30 },
           ...(mode === 'hog' && { resources: { limits: { memory: '128Mi' } } }),
         },
-        sandbox: { egress: { allowCIDRs: [`${registry}/32`] } },
+        sandbox: { egress: { allowCIDRs: [`${registry}/32`], ...(allowAll && { allowAll }) } },
       },
     }));
     k(['apply', '-n', ns.name, '-f', '-'], runs.map((r) => toYaml(r)).join('---\n'));
 
-    // The hanging pod's probe report is in its log while it runs (the operator deletes
+    // The hanging pods' probe reports are in their logs while they run (the operator deletes
     // failed pods once it has read them).
-    const probing = poll('the probe report of the hanging sandbox', 180_000, async () => {
-      const r = await kubectlAsync([
-        'logs',
-        '-n',
-        ns.name,
-        '-l',
-        'scaleswe.dev/run=misbehave-hang,scaleswe.dev/stage=env',
-        '--tail=50',
-      ]);
-      const line = r.stdout.split('\n').find((l) => l.startsWith('SCALESWE-PROBE '));
-      return line ? (JSON.parse(line.slice('SCALESWE-PROBE '.length)) as ProbeReport) : undefined;
-    });
-    probing.then(
-      (report) => {
-        probe = report;
-      },
-      () => undefined,
+    const probing = Promise.all(
+      RUNS.filter((r) => r.mode === 'hang').map(({ name }) =>
+        poll(`the probe report of ${name}`, 180_000, async () => {
+          const r = await kubectlAsync([
+            'logs',
+            '-n',
+            ns.name,
+            '-l',
+            `scaleswe.dev/run=${name},scaleswe.dev/stage=env`,
+            '--tail=50',
+          ]);
+          const line = r.stdout.split('\n').find((l) => l.startsWith('SCALESWE-PROBE '));
+          if (line) probes[name] = JSON.parse(line.slice('SCALESWE-PROBE '.length)) as ProbeReport;
+          return probes[name];
+        }),
+      ),
     );
+    probing.catch(() => undefined);
 
-    const done = await poll('every instance of the three runs to end', 600_000, async () => {
+    const done = await poll('every instance of the misbehaving runs to end', 600_000, async () => {
       const r = await kubectlAsync(['get', 'sweinstances', '-n', ns.name, '-o', 'json']);
       if (r.code !== 0) return undefined;
       const items = (JSON.parse(r.stdout) as { items: Instance[] }).items;
@@ -189,23 +197,24 @@ describe('misbehaving sandbox pods on a real node', () => {
     });
     await probing;
 
-    for (const mode of Object.keys(MODES) as Mode[]) {
-      const mine = done.filter((i) => i.spec.runRef === `misbehave-${mode}`);
+    for (const { name, reason } of RUNS) {
+      const mine = done.filter((i) => i.spec.runRef === name);
       for (const i of mine) {
-        const what = `${mode}: ${i.spec.instanceId} ${JSON.stringify(i.status?.lastError)}`;
+        const what = `${name}: ${i.spec.instanceId} ${JSON.stringify(i.status?.lastError)}`;
         expect(i.status?.phase, what).toBe('Failed');
         expect(i.status?.lastError?.stage, what).toBe('env');
-        expect(i.status?.lastError?.reason, what).toBe(MODES[mode]);
+        expect(i.status?.lastError?.reason, what).toBe(reason);
         // A retry happened: two attempts, and the condition says the operator gave up after both.
         expect(i.status?.attempts?.env, what).toBe(2);
         const env = i.status?.conditions?.find((c) => c.type === 'EnvReady');
-        expect(env, what).toMatchObject({ status: 'False', reason: MODES[mode] });
+        expect(env, what).toMatchObject({ status: 'False', reason });
         expect(env?.message, what).toMatch(/^gave up after 2 attempts/);
       }
     }
   });
 
   it('from inside a sandbox pod: no service-account token, no API server, nothing outside the allowed egress', () => {
+    const probe = probes['misbehave-hang'];
     expect(probe, 'the hanging sandbox printed no probe report').toBeDefined();
     const { token, connections } = probe!;
     expect(token).toBe(false);
@@ -217,7 +226,20 @@ describe('misbehaving sandbox pods on a real node', () => {
     expect(connections.apiService).not.toBe('connected');
     expect(connections.apiEndpoint).not.toBe('connected');
     expect(connections.outsideEgress).not.toBe('connected');
+    expect(connections.outsideViaBridge).not.toBe('connected');
     process.stderr.write(`[e2e] sandbox probe: ${JSON.stringify(probe)} (node ${state.nodeIP})\n`);
+  });
+
+  it('with egress.allowAll: everything opens but the API server (its service and the endpoints the operator discovered)', () => {
+    const probe = probes['misbehave-open'];
+    expect(probe, 'the allowAll sandbox printed no probe report').toBeDefined();
+    const { token, connections } = probe!;
+    expect(token).toBe(false);
+    expect(connections.outsideViaBridge).toBe('connected');
+    expect(connections.allowedCIDR).toBe('connected');
+    expect(connections.apiService).not.toBe('connected');
+    expect(connections.apiEndpoint).not.toBe('connected');
+    process.stderr.write(`[e2e] allowAll sandbox probe: ${JSON.stringify(probe)}\n`);
   });
 
   it('agents reach the LLM only through the gateway; the provider key is in no pod, log, status, event or ConfigMap', async () => {
@@ -362,6 +384,13 @@ function decodeSecretValue(b64: string): string {
   } catch {
     return raw.toString('utf8');
   }
+}
+
+/** The node's address on the pod bridge (the pods' default gateway). */
+function bridgeAddress(): string {
+  const address = networkInterfaces().sswe0?.find((a) => a.family === 'IPv4')?.address;
+  if (!address) throw new Error('the node has no IPv4 address on its pod bridge sswe0');
+  return address;
 }
 
 /** The first nameserver of the host's resolv.conf: pods here resolve through it (no cluster DNS). */

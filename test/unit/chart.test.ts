@@ -44,8 +44,17 @@ describe('helm chart', () => {
     const roles = byKind(manifests, 'Role');
     expect(roles.map((r) => r.metadata.name).sort()).toEqual([
       'rel-scaleswe-operator',
+      'rel-scaleswe-operator-apiserver-endpoints',
       'rel-scaleswe-operator-gateway',
       'rel-scaleswe-operator-leader-election',
+    ]);
+    // Read-only, in default: the API server's own addresses, denied to sandboxes.
+    const endpoints = roles.find((r) => r.metadata.name === 'rel-scaleswe-operator-apiserver-endpoints') as
+      | (Manifest & { metadata: { namespace: string }; rules: object[] })
+      | undefined;
+    expect(endpoints?.metadata.namespace).toBe('default');
+    expect(endpoints?.rules).toEqual([
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
     ]);
     const rules = (
       roles.find((r) => r.metadata.name === 'rel-scaleswe-operator') as unknown as {

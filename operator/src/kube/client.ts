@@ -54,6 +54,13 @@ export const EVENTS: GroupResource = {
   kind: 'Event',
 };
 
+export const ENDPOINT_SLICES: GroupResource = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  kind: 'EndpointSlice',
+};
+
 export function apiVersionOf(r: GroupResource): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
 }
