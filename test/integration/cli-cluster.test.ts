@@ -1,34 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
 import { cluster, GROUP, useTestNamespace, VERSION } from './support.ts';
 
 // `scaleswe status` and `scaleswe export --run` read a run and its instances from a real
 // API server. The objects are written here directly (no operator), so the expected output
 // is known exactly.
 
-const CLI = join(import.meta.dirname, '../../operator/src/cli/main.ts');
 const ns = useTestNamespace('cli');
 
-// Asynchronous: the API server client in the CLI must not be blocked by this process.
-function scaleswe(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, KUBECONFIG: cluster().kubeconfig },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      err += c;
-    });
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const scaleswe = (...args: string[]) => runCli(args, { ...process.env, KUBECONFIG: cluster().kubeconfig });
 
 const base = 'b'.repeat(40);
 const now = '2026-01-01T00:00:00Z';

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
 import { bwrapAvailable } from '../../operator/src/local/executor.ts';
 import { parsePrCommit } from '../../operator/src/mining/git-source.ts';
+import { runCli } from '../support/cli.ts';
 import { startGitServer } from '../support/git-server.ts';
 import { FakeGitHub, type FakeIssue, type FakePull } from '../support/github-server.ts';
 
@@ -14,7 +15,6 @@ import { FakeGitHub, type FakeIssue, type FakePull } from '../support/github-ser
 // and its stages (under bubblewrap) clone the base commits from a real smart-HTTP git server
 // that the API's clone_url names.
 
-const CLI = join(import.meta.dirname, '../../operator/src/cli/main.ts');
 const TOKEN = 'ghp_cliGithubTest0123456789abcdefABCDEF';
 const [OWNER = '', NAME = ''] = SAMPLE_REPO.split('/');
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-gh-'));
@@ -101,22 +101,6 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** The CLI as a child process; async, so this process's servers keep answering it. */
-function scaleswe(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c) => {
-    out += c;
-  });
-  child.stderr.on('data', (c) => {
-    err += c;
-  });
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, out, err })),
-  );
-}
-
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
@@ -131,7 +115,7 @@ describe('scaleswe run --github', () => {
   it('mines the PRs from the GitHub API with GITHUB_TOKEN and verifies the expected instances', async () => {
     expect(pulls.map((p) => p.number)).toEqual([5, 4, 3, 2, 1]);
     const { OPENAI_API_KEY: _o, SCALESWE_LLM_API_KEY: _s, ...env } = process.env;
-    const r = await scaleswe(
+    const r = await runCli(
       [
         'run',
         '--github',

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,46 +5,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SAMPLE_EXPECTED } from '../../operator/src/cli/sample.ts';
 import { bwrapAvailable } from '../../operator/src/local/executor.ts';
 import { initialStatus, startStage } from '../../operator/src/pipeline/pipeline.ts';
+import { type CliProcess, startCli } from '../support/cli.ts';
 
 // The README's first command, end to end on the bundled sample, including the two ways a
 // run is cut short: Ctrl-C (SIGINT) and a hard kill. Stages run under bubblewrap, as the
 // CLI does by default; scripts/test.sh installs it.
 
-const CLI = join(import.meta.dirname, '../../operator/src/cli/main.ts');
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-run-'));
 const state = join(scratch, 'state');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Running {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exit: Promise<number | null>;
+function start(): CliProcess {
+  return startCli(['run', '--sample', '--state-dir', state, '--isolation', 'bwrap']);
 }
 
-function start(): Running {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'run', '--sample', '--state-dir', state, '--isolation', 'bwrap'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c) => {
-    out += c;
-  });
-  child.stderr!.on('data', (c) => {
-    err += c;
-  });
-  const exit = new Promise<number | null>((resolve) =>
-    child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
-  );
-  return { child, out: () => out, err: () => err, exit };
-}
-
-async function waitFor(run: Running, pattern: RegExp, timeoutMs: number): Promise<void> {
+async function waitFor(run: CliProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(run.out())) {
     if (Date.now() > deadline)
