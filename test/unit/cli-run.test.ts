@@ -73,6 +73,8 @@ describe('scaleswe run --sample', () => {
     const opts = { now: new Date(), maxAttempts: 3 };
     instance.status = startStage(initialStatus(opts), 'env', opts);
     writeFileSync(instanceFile, JSON.stringify(instance));
+    // And a write the kill cut short: its temporary file never got renamed into place.
+    writeFileSync(join(state, 'results', rewound, '.0123456789ab.tmp'), '{"stage":');
 
     const resumed = start();
     expect(await resumed.exit, resumed.err()).toBe(0);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** A write that fails part-way for want of disk space, named so callers can say so. */
@@ -8,6 +8,22 @@ export class DiskFullError extends Error {
     super(`disk full while writing ${path}; the state directory is unchanged`, { cause });
     this.name = 'DiskFullError';
   }
+}
+
+/**
+ * Removes the temporary files a killed writer left in `dir` (its rename never happened).
+ * Only for a directory no other writer is using at the moment.
+ */
+export async function removeAbandonedTemps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const abandoned = names.filter((n) => /^\.[0-9a-f]{12}\.tmp$/.test(n));
+  await Promise.all(abandoned.map((n) => rm(join(dir, n), { force: true })));
 }
 
 /**

@@ -196,6 +196,7 @@ async function pool<T>(
 export async function runLocal(
   opts: LocalRunOptions,
 ): Promise<{ run: LocalRunState; instances: LocalInstance[] }> {
+  await opts.state.removeAbandonedWrites();
   const existing = await opts.state.loadRun();
   let run: LocalRunState = existing ?? {
     name: opts.name,

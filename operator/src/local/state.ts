@@ -7,7 +7,7 @@ import {
   type SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
-import { readJsonIfExists, writeFileAtomic } from './atomic.ts';
+import { readJsonIfExists, removeAbandonedTemps, writeFileAtomic } from './atomic.ts';
 
 /** Run-level state of a local run: what mining has done so far. */
 export interface LocalRunState {
@@ -50,6 +50,17 @@ export class StateDir {
 
   workDir(instanceId: string, stage: string, attempt: number): string {
     return join(this.root, 'work', instanceId, `${stage}-${attempt}`);
+  }
+
+  /** Before a resume: what a killed run was writing when it died is dropped (never renamed in). */
+  async removeAbandonedWrites(): Promise<void> {
+    const dirs = [this.root, this.exportDir, join(this.root, 'instances')];
+    for (const parent of ['results', 'trajectories']) {
+      const root = join(this.root, parent);
+      const ids = await readdir(root).catch(() => [] as string[]);
+      dirs.push(root, ...ids.map((id) => join(root, id)));
+    }
+    await Promise.all(dirs.map((d) => removeAbandonedTemps(d)));
   }
 
   async loadRun(): Promise<LocalRunState | undefined> {
