@@ -82,8 +82,9 @@ export async function runStageProcess(
   opts: StageProcessOptions,
 ): Promise<StageOutcomeLocal> {
   const home = join(opts.workDir, 'home');
-  // A stage interrupted earlier may have left its work dir: start clean.
-  await rm(opts.workDir, { recursive: true, force: true });
+  // A stage interrupted earlier may have left its work dir: start clean. After a hard kill
+  // its sandbox may still be dying (bwrap --die-with-parent) and writing there: retry.
+  await rm(opts.workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   await mkdir(home, { recursive: true });
   await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
   await mkdir(opts.cacheDir, { recursive: true });
