@@ -87,7 +87,7 @@ function startOperator(kubeconfig: string, namespace: string): { proc: ChildProc
   const proc = spawn(
     process.execPath,
     [
-      join(ROOT, 'operator/src/main.ts'),
+      join(ROOT, 'operator/src/operator.ts'),
       '--kubeconfig',
       kubeconfig,
       '--namespace',

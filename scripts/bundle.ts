@@ -17,9 +17,9 @@ const banner = {
 
 await rm(out, { recursive: true, force: true });
 const entries = [
-  ['operator/src/main.ts', 'operator/main.mjs'],
-  ['operator/src/agents/main.ts', 'agent/main.js'],
-  ['operator/src/cli/main.ts', 'cli/main.mjs'],
+  ['operator/src/operator.ts', 'operator/main.mjs'],
+  ['operator/src/agents/scaleswe-agent.ts', 'agent/main.js'],
+  ['operator/src/cli/scaleswe.ts', 'cli/main.mjs'],
 ] as const;
 for (const [entry, file] of entries) {
   const started = Date.now();

@@ -7,4 +7,4 @@ if ! command -v bwrap >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >
   echo "==> installing bubblewrap (stage sandbox)"
   (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }) >/dev/null
 fi
-exec node operator/src/cli/main.ts run --sample "$@"
+exec node operator/src/cli/scaleswe.ts run --sample "$@"

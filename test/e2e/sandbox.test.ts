@@ -27,7 +27,7 @@ import {
   decodeTrajectory,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
-} from '../../operator/src/llm/trajectory-configmap.ts';
+} from '../../operator/src/llm/trajectory-config-map.ts';
 import { ENVELOPE_BEGIN, ENVELOPE_END } from '../../operator/src/sandbox/envelope.ts';
 import { type ClusterState, readState } from '../cluster/cluster.ts';
 import { buildAndImportVariants } from '../cluster/images.ts';

@@ -14,7 +14,7 @@ import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
 import { CURATIONRUNS, NETWORKPOLICIES, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
 import { EVENTS, Kube, type KubeObject } from '../../operator/src/kube/index.ts';
-import { decodeTrajectory, TRAJECTORY_KEY } from '../../operator/src/llm/trajectory-configmap.ts';
+import { decodeTrajectory, TRAJECTORY_KEY } from '../../operator/src/llm/trajectory-config-map.ts';
 import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
 import { createSquashHistory } from './git-history.ts';
 import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';

@@ -1,4 +1,4 @@
-// Runs the real operator (node operator/src/main.ts) as a child process against the test
+// Runs the real operator (node operator/src/operator.ts) as a child process against the test
 // cluster, and plays the kubelet's part for its sandbox pods (no kubelet in control-plane
 // mode): a pod is marked Succeeded with the result envelope as its termination message.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -37,7 +37,7 @@ export function startOperator(opts: {
   extraArgs?: string[];
 }): OperatorProcess {
   const args = [
-    join(ROOT, 'operator/src/main.ts'),
+    join(ROOT, 'operator/src/operator.ts'),
     '--kubeconfig',
     opts.kubeconfig,
     '--namespace',

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-export const CLI = join(import.meta.dirname, '../../operator/src/cli/main.ts');
+export const CLI = join(import.meta.dirname, '../../operator/src/cli/scaleswe.ts');
 
 export interface CliProcess {
   child: ChildProcess;

@@ -199,7 +199,7 @@ describe('helm chart', () => {
   });
 
   it('passes only flags the operator entrypoint accepts', () => {
-    const main = readFileSync(join(import.meta.dirname, '../../operator/src/main.ts'), 'utf8');
+    const main = readFileSync(join(import.meta.dirname, '../../operator/src/operator.ts'), 'utf8');
     const accepted = new Set([...main.matchAll(/\.option\(\s*'(--[a-z-]+)/g)].map((m) => m[1]));
     expect(accepted.size).toBeGreaterThan(5);
     for (const sets of [[], ['leaderElection.enabled=false', 'clusterScoped=true']]) {

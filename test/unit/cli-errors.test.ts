@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSampleRepo } from '../../operator/src/cli/sample.ts';
 
-const CLI = join(import.meta.dirname, '../../operator/src/cli/main.ts');
+const CLI = join(import.meta.dirname, '../../operator/src/cli/scaleswe.ts');
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

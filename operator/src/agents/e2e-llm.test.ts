@@ -13,7 +13,7 @@ import {
   startOpenAIServer,
 } from '../../../test/support/openai-server.ts';
 import type { Recipe } from '../api/index.ts';
-import { runStage } from './runStage.ts';
+import { runStage } from './run-stage.ts';
 
 let root: string;
 let fixture: FixtureRepo;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildGoRepo, buildNodeRepo, buildRustRepo } from '../../../test/fixtures/repos.ts';
-import { runPipeline } from './pipeline.ts';
+import { runPipeline } from '../../../test/support/in-process-pipeline.ts';
 
 describe.each([
   { name: 'node (npm + vitest)', build: buildNodeRepo, format: 'vitest-json', install: 'npm install' },

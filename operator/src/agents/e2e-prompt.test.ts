@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo } from '../../../test/fixtures/repos.ts';
-import { runStage } from './runStage.ts';
+import { runStage } from './run-stage.ts';
 
 let root: string;
 beforeAll(async () => {

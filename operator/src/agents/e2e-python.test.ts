@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
 import type { Recipe } from '../api/index.ts';
-import { runStage } from './runStage.ts';
+import { runStage } from './run-stage.ts';
 
 let root: string;
 let fixture: FixtureRepo;

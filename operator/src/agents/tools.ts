@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sh, truncateMiddle } from './exec.ts';
-import type { Tool } from './toolLoop.ts';
+import type { Tool } from './tool-loop.ts';
 
 const TOOL_OUTPUT_CHARS = 12_000;
 

@@ -1,9 +1,9 @@
-import type { StageContext } from './context.ts';
 import { verifyRuns } from './grading.ts';
 import type { TestResults } from './parsers/index.ts';
-import type { StageOutput } from './stageOutput.ts';
-import { applyOrThrow, prepareWorkspace } from './testAgent.ts';
-import { exitNote, runTests, type TestRun } from './testRun.ts';
+import type { StageContext } from './stage-context.ts';
+import type { StageOutput } from './stage-output.ts';
+import { applyOrThrow, prepareWorkspace } from './test-agent.ts';
+import { exitNote, runTests, type TestRun } from './test-run.ts';
 
 /**
  * Verifier: a fresh replay of the recipe, the pre state once more and the post-gold state

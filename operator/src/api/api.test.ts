@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
-import { CurationRun } from './curationrun.ts';
+import { CurationRun } from './curation-run.ts';
 import { renderGenerated } from './render.ts';
-import { instanceIdFor, instanceObjectName } from './sweinstance.ts';
+import { instanceIdFor, instanceObjectName } from './swe-instance.ts';
 import { validateCurationRun } from './validate.ts';
 
 const root = join(import.meta.dirname, '../../..');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { CurationRunSpec, CurationRunStatus } from './curationrun.ts';
+import { CurationRunSpec, CurationRunStatus } from './curation-run.ts';
 import { GROUP, VERSION } from './meta.ts';
-import { SWEInstanceSpec, SWEInstanceStatus } from './sweinstance.ts';
+import { SWEInstanceSpec, SWEInstanceStatus } from './swe-instance.ts';
 
 type JsonSchema = { [key: string]: unknown };
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Language } from './curationrun.ts';
-import { Recipe, Stage, SWEInstanceSpec } from './sweinstance.ts';
+import { Language } from './curation-run.ts';
+import { Recipe, Stage, SWEInstanceSpec } from './swe-instance.ts';
 
 /**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the

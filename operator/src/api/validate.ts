@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { CurationRun } from './curationrun.ts';
+import { CurationRun } from './curation-run.ts';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 

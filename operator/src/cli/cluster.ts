@@ -11,7 +11,7 @@ import {
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
   trajectoriesOf,
-} from '../llm/trajectory-configmap.ts';
+} from '../llm/trajectory-config-map.ts';
 import { writeFileAtomic } from '../local/atomic.ts';
 import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
 

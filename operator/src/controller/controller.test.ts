@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CurationRun, type CurationRunStatus, type StageResultArg, SWEInstance } from '../api/index.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
 import { decodeStageResult } from '../sandbox/index.ts';
-import { CreationExpectations } from './curationrun-reconciler.ts';
+import { CreationExpectations } from './curation-run-reconciler.ts';
 import { type ObservedStagePod, planInstance } from './instance-plan.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { computeRunStatus, miningCapacity, summarizeInstances } from './run-plan.ts';

@@ -15,7 +15,7 @@ import {
   encodeTrajectory,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
-} from '../llm/trajectory-configmap.ts';
+} from '../llm/trajectory-config-map.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -26,7 +26,7 @@ import {
   MANAGED_BY,
   stagePodName,
 } from '../sandbox/index.ts';
-import type { ControllerContext } from './context.ts';
+import type { ControllerContext } from './controller-context.ts';
 import { CURATIONRUNS, controllerRef, type RawObject, SWEINSTANCES } from './resources.ts';
 
 /** Name of the trajectory ConfigMap of one (instance, stage, attempt). */

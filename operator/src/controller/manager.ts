@@ -11,17 +11,17 @@ import {
   WriteOverlay,
 } from '../kube/index.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../sandbox/index.ts';
-import type { ControllerContext, RawPod } from './context.ts';
+import type { ControllerContext, RawPod } from './controller-context.ts';
 import {
   CreationExpectations,
   type RunReconcilerState,
   reconcileRun,
   recordRunTerminal,
-} from './curationrun-reconciler.ts';
+} from './curation-run-reconciler.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { CURATIONRUNS, key, ownerKey, type RawObject, SWEINSTANCES } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
-import { reconcileInstance, recordInstanceTerminal } from './sweinstance-reconciler.ts';
+import { reconcileInstance, recordInstanceTerminal } from './swe-instance-reconciler.ts';
 
 export interface ManagerOptions {
   kube: Kube;

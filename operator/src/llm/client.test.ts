@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OpenAIServer, startOpenAIServer } from '../../../test/support/openai-server.ts';
-import { runToolLoop } from '../agents/toolLoop.ts';
+import { runToolLoop } from '../agents/tool-loop.ts';
 import { Llm, TokenBudgetExhausted } from './client.ts';
 import { TrajectoryRecorder } from './trajectory.ts';
 

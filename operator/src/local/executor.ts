@@ -8,10 +8,10 @@ import { type StageInput, StageResult } from '../api/index.ts';
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
 const AGENT_MAIN =
   process.env.SCALESWE_AGENT_MAIN ??
-  [new URL('../agents/main.ts', import.meta.url), new URL('../agent/main.js', import.meta.url)]
+  [new URL('../agents/scaleswe-agent.ts', import.meta.url), new URL('../agent/main.js', import.meta.url)]
     .map((u) => fileURLToPath(u))
     .find((path) => existsSync(path)) ??
-  fileURLToPath(new URL('../agents/main.ts', import.meta.url));
+  fileURLToPath(new URL('../agents/scaleswe-agent.ts', import.meta.url));
 
 export type IsolationMode = 'bwrap' | 'none';
 

@@ -1,6 +1,6 @@
 export * from './classify.ts';
 export * from './envelope.ts';
 export * from './names.ts';
-export * from './networkpolicy.ts';
+export * from './network-policy.ts';
 export * from './pod.ts';
 export * from './stage-input.ts';

@@ -1,6 +1,6 @@
 import type { ResultFormat } from '../../api/index.ts';
 import { parseCargo } from './cargo.ts';
-import { parseGoTestJson } from './gotest.ts';
+import { parseGoTestJson } from './go-test.ts';
 import { parseJestJson } from './jest.ts';
 import { parseJunit } from './junit.ts';
 import { parsePytest } from './pytest.ts';

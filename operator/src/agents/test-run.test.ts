@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countStatuses, exitNote } from './testRun.ts';
+import { countStatuses, exitNote } from './test-run.ts';
 
 const run = (exitCode: number, statuses: string[], timedOut = false) => ({
   exitCode,

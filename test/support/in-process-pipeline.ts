@@ -1,6 +1,11 @@
-import type { Stage, StageInputArg, StageResult, SWEInstanceSpecInput } from '../api/index.ts';
-import type { AgentLog } from './context.ts';
-import { runStage } from './runStage.ts';
+import { runStage } from '../../operator/src/agents/run-stage.ts';
+import type { AgentLog } from '../../operator/src/agents/stage-context.ts';
+import type {
+  Stage,
+  StageInputArg,
+  StageResult,
+  SWEInstanceSpecInput,
+} from '../../operator/src/api/index.ts';
 
 export type PipelineConfig = NonNullable<StageInputArg['config']>;
 type Previous = NonNullable<StageInputArg['previous']>;

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
-import type { StageContext } from './context.ts';
 import { truncateMiddle } from './exec.ts';
 import { candidateRecipes, detectLanguages, MANIFESTS, type RepoFacts } from './recipes.ts';
-import type { StageOutput } from './stageOutput.ts';
-import { loopFailure } from './stageOutput.ts';
-import { countStatuses, runSetup, runTests, type TestRun } from './testRun.ts';
-import { runToolLoop, type Tool } from './toolLoop.ts';
+import type { StageContext } from './stage-context.ts';
+import type { StageOutput } from './stage-output.ts';
+import { loopFailure } from './stage-output.ts';
+import { countStatuses, runSetup, runTests, type TestRun } from './test-run.ts';
+import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
 import {
   applyPatch,

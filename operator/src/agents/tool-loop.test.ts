@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../llm/client.ts';
-import { compact } from './toolLoop.ts';
+import { compact } from './tool-loop.ts';
 
 describe('compact', () => {
   it('shortens only tool results older than the most recent ones', () => {

@@ -1,8 +1,8 @@
 import { TokenBudgetExhausted } from '../llm/client.ts';
-import type { StageContext } from './context.ts';
 import { shellQuote, truncateMiddle } from './exec.ts';
 import { findLeaks, type LeakFinding } from './leak.ts';
-import type { StageOutput } from './stageOutput.ts';
+import type { StageContext } from './stage-context.ts';
+import type { StageOutput } from './stage-output.ts';
 import { createWorkspace, git } from './workspace.ts';
 
 type Source = 'issue' | 'pr' | 'llm';

@@ -1,5 +1,5 @@
 import type { StageResultArg } from '../api/index.ts';
-import type { LoopOutcome } from './toolLoop.ts';
+import type { LoopOutcome } from './tool-loop.ts';
 
 /** What an agent returns; runStage adds stage, timing, tokens, trajectories and the log tail. */
 export type StageOutput = Omit<

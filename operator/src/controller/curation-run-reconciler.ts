@@ -17,7 +17,7 @@ import {
 } from '../kube/index.ts';
 import type { MiningPage, PrSource } from '../mining/types.ts';
 import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
-import type { ControllerContext } from './context.ts';
+import type { ControllerContext } from './controller-context.ts';
 import {
   CURATIONRUNS,
   controllerRef,

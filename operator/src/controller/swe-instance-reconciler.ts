@@ -27,7 +27,7 @@ import {
   stageInputFor,
   stageInputTooLarge,
 } from '../sandbox/index.ts';
-import type { ControllerContext } from './context.ts';
+import type { ControllerContext } from './controller-context.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';

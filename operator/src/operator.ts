@@ -1,4 +1,4 @@
-// The `operator` command: node operator/src/main.ts [options]
+// The `operator` command: node operator/src/operator.ts [options]
 // Runs in-cluster (service account) or out-of-cluster (--kubeconfig / KUBECONFIG).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

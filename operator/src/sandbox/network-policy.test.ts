@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSandboxNetworkPolicy, type SandboxNetworkInput } from './networkpolicy.ts';
+import { buildSandboxNetworkPolicy, type SandboxNetworkInput } from './network-policy.ts';
 
 const owner = {
   apiVersion: 'scaleswe.dev/v1alpha1',

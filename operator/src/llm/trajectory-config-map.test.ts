@@ -6,7 +6,7 @@ import {
   encodeTrajectory,
   type TrajectoryPayload,
   trajectoriesOf,
-} from './trajectory-configmap.ts';
+} from './trajectory-config-map.ts';
 
 function step(system: string, user: string, padding = ''): TrajectoryStep {
   return {

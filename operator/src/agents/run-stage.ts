@@ -7,11 +7,11 @@ import {
   StageInput as StageInputSchema,
   StageResult,
 } from '../api/index.ts';
-import { type AgentLog, StageContext } from './context.ts';
-import { runEnvStage } from './envAgent.ts';
-import { runPromptStage } from './promptAgent.ts';
-import type { StageOutput } from './stageOutput.ts';
-import { PatchError, runTestsStage } from './testAgent.ts';
+import { runEnvStage } from './env-agent.ts';
+import { runPromptStage } from './prompt-agent.ts';
+import { type AgentLog, StageContext } from './stage-context.ts';
+import type { StageOutput } from './stage-output.ts';
+import { PatchError, runTestsStage } from './test-agent.ts';
 import { runVerifyStage } from './verifier.ts';
 import { WorkspaceError } from './workspace.ts';
 

@@ -1,10 +1,10 @@
 import type { Recipe } from '../api/index.ts';
-import type { StageContext } from './context.ts';
 import { truncateMiddle } from './exec.ts';
 import { type Classification, classify } from './grading.ts';
-import { loopFailure, type StageOutput } from './stageOutput.ts';
-import { countStatuses, exitNote, runSetup, runTests } from './testRun.ts';
-import { runToolLoop, type Tool } from './toolLoop.ts';
+import type { StageContext } from './stage-context.ts';
+import { loopFailure, type StageOutput } from './stage-output.ts';
+import { countStatuses, exitNote, runSetup, runTests } from './test-run.ts';
+import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
 import {
   applyPatch,

@@ -1,9 +1,9 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../api/index.ts';
-import type { StageContext } from './context.ts';
 import { type ExecResult, sh } from './exec.ts';
 import { parseTestResults, type TestResults } from './parsers/index.ts';
+import type { StageContext } from './stage-context.ts';
 import { resetHard, snapshotSetup, type Workspace } from './workspace.ts';
 
 /** Environment every command of a stage gets: non-interactive, CI mode, no update checks. */

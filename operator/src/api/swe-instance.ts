@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
-import { Language } from './curationrun.ts';
+import { Language } from './curation-run.ts';
 import { API_VERSION, ObjectMeta } from './meta.ts';
 
 export const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;

@@ -13,7 +13,7 @@ import {
   STAGE_INPUT_KEY,
 } from '../sandbox/index.ts';
 
-const MAIN = path.join(import.meta.dirname, 'main.ts');
+const MAIN = path.join(import.meta.dirname, 'scaleswe-agent.ts');
 let root: string;
 let fixture: FixtureRepo;
 

@@ -17,7 +17,7 @@ import { Command } from 'commander';
 import { STAGES, type StageResult } from '../api/index.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
 import { STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
-import { runStage } from './runStage.ts';
+import { runStage } from './run-stage.ts';
 
 const POD_INPUT = process.env[STAGE_INPUT_FILE_ENV];
 const TERMINATION_LOG = '/dev/termination-log';
