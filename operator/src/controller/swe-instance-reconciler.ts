@@ -15,6 +15,7 @@ import {
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
+import { stageInputFor } from '../pipeline/pipeline.ts';
 import {
   buildStageInputSecret,
   buildStagePod,
@@ -24,7 +25,6 @@ import {
   encodeStageInput,
   type StagePodInput,
   type StagePodRef,
-  stageInputFor,
   stageInputTooLarge,
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
@@ -103,9 +103,20 @@ function stagePodInputOf(
   };
 }
 
+/** What the pod's agent gets: the pipeline's stage input, with the gateway as its LLM endpoint. */
+export function stageInputOfPod(pod: StagePodInput) {
+  return stageInputFor({
+    runSpec: pod.run.spec,
+    instance: pod.instance.spec,
+    status: pod.instance.status,
+    stage: pod.stage,
+    llmEndpoint: pod.gatewayURL ? { baseURL: pod.gatewayURL, apiKey: pod.gatewayToken } : undefined,
+  });
+}
+
 /** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
 function encodedInput(podInput: StagePodInput): EncodedStageInput {
-  const input = encodeStageInput(stageInputFor(podInput));
+  const input = encodeStageInput(stageInputOfPod(podInput));
   const tooLarge = stageInputTooLarge(input);
   if (tooLarge) throw new TerminalError(tooLarge.reason, `stage ${podInput.stage}: ${tooLarge.message}`);
   return input;

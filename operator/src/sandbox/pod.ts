@@ -1,5 +1,4 @@
-import type { CurationRun, Stage, StageInput, SWEInstance } from '../api/index.ts';
-import { stageInputFor as stageInputFromStatus } from '../pipeline/pipeline.ts';
+import type { CurationRun, Stage, SWEInstance } from '../api/index.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -58,16 +57,6 @@ export interface PodManifest {
     }>;
   };
   spec: Record<string, unknown>;
-}
-
-export function stageInputFor(input: StagePodInput): StageInput {
-  return stageInputFromStatus({
-    runSpec: input.run.spec,
-    instance: input.instance.spec,
-    status: input.instance.status,
-    stage: input.stage,
-    llmEndpoint: input.gatewayURL ? { baseURL: input.gatewayURL, apiKey: input.gatewayToken } : undefined,
-  });
 }
 
 const restrictedSecurityContext = {

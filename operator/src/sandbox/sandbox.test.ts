@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CurationRun, StageInput, type StageResultArg, SWEInstance } from '../api/index.ts';
+import { stageInputOfPod as stageInputFor } from '../controller/swe-instance-reconciler.ts';
 import { classifyPodFailure } from './classify.ts';
 import { decodeStageResult, ENVELOPE_BEGIN, ENVELOPE_END, encodeResultEnvelope } from './envelope.ts';
 import { labelValue, stageInputSecretName, stagePodName } from './names.ts';
-import { buildStagePod, stageInputFor } from './pod.ts';
+import { buildStagePod } from './pod.ts';
 import {
   buildStageInputSecret,
   encodeStageInput,
