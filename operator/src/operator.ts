@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
+import { stageTimeoutSeconds } from './api/index.ts';
 import { GatewayBackend } from './controller/gateway-backend.ts';
 import { Manager, type ManagerOptions } from './controller/manager.ts';
 import {
@@ -18,6 +19,7 @@ import {
 } from './kube/index.ts';
 import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
+import { remainingTokenBudget } from './pipeline/pipeline.ts';
 
 const env = process.env;
 const program = new Command('operator')
@@ -92,13 +94,6 @@ const program = new Command('operator')
 
 const opts = program.opts<Record<string, string | undefined>>();
 
-const STAGE_SECONDS = {
-  env: 'envSeconds',
-  tests: 'testsSeconds',
-  prompt: 'promptSeconds',
-  verify: 'verifySeconds',
-} as const;
-
 /** Sandbox pods get a signed token for the gateway, valid for their stage's deadline only. */
 function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions['gateway']> {
   const secret = readFileSync(secretFile);
@@ -111,8 +106,8 @@ function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions
         instanceId: instance.spec.instanceId,
         stage,
         attempt,
-        budget: Math.max(0, (run.spec.llm?.tokenBudgetPerInstance ?? 0) - (instance.status?.tokensUsed ?? 0)),
-        expiresAt: Date.now() + (run.spec.agents.timeouts[STAGE_SECONDS[stage]] + 300) * 1000,
+        budget: remainingTokenBudget(run.spec, instance.status),
+        expiresAt: Date.now() + (stageTimeoutSeconds(run.spec.agents.timeouts, stage) + 300) * 1000,
       }),
   };
 }

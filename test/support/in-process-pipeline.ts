@@ -1,47 +1,42 @@
 import { runStage } from '../../operator/src/agents/run-stage.ts';
 import type { AgentLog } from '../../operator/src/agents/stage-context.ts';
-import type {
-  Stage,
-  StageInputArg,
-  StageResult,
-  SWEInstanceSpecInput,
+import {
+  CurationRunSpec,
+  type CurationRunSpecInput,
+  STAGES,
+  type Stage,
+  type StageResult,
+  SWEInstanceSpec,
+  type SWEInstanceSpecInput,
+  type SWEInstanceStatus,
 } from '../../operator/src/api/index.ts';
-
-export type PipelineConfig = NonNullable<StageInputArg['config']>;
-type Previous = NonNullable<StageInputArg['previous']>;
-
-/** Folds a stage result into what later stages receive (mirrors SWEInstance.status). */
-export function nextPrevious(prev: Previous, r: StageResult): Previous {
-  const out: Previous = { ...prev };
-  if (r.recipe) out.recipe = r.recipe;
-  if (r.testsSource) out.testsSource = r.testsSource;
-  if (r.generatedTestPatch !== undefined) out.generatedTestPatch = r.generatedTestPatch;
-  if (r.FAIL_TO_PASS) out.FAIL_TO_PASS = r.FAIL_TO_PASS;
-  if (r.PASS_TO_PASS) out.PASS_TO_PASS = r.PASS_TO_PASS;
-  return out;
-}
+import { applyStageResult, initialStatus, stageInputFor } from '../../operator/src/pipeline/pipeline.ts';
 
 /**
- * Local, in-process pipeline (what the operator does with one pod per stage):
- * env → tests → prompt → verify, stopping at the first stage that does not succeed.
- * Each stage gets a fresh sub-directory of workDir.
+ * The pipeline in this process, for agent tests: each stage's input and the status it folds
+ * into come from the pipeline's own functions (as in both real drivers), but agents run
+ * in-process instead of in a sandbox, and the run stops at the first stage that does not
+ * succeed. Each stage gets a fresh sub-directory of workDir.
  */
 export async function runPipeline(
-  instance: SWEInstanceSpecInput,
-  config: PipelineConfig,
-  opts: { workDir: string; log?: AgentLog; stages?: Stage[]; onStage?: (r: StageResult) => void },
-): Promise<{ results: StageResult[]; previous: Previous; final: StageResult | undefined }> {
-  let previous: Previous = {};
+  instanceInput: SWEInstanceSpecInput,
+  runSpec: Partial<CurationRunSpecInput>,
+  opts: { workDir: string; log?: AgentLog; stages?: Stage[] },
+): Promise<{ results: StageResult[]; status: SWEInstanceStatus }> {
+  const spec = CurationRunSpec.parse({ source: { git: { url: instanceInput.cloneURL } }, ...runSpec });
+  const instance = SWEInstanceSpec.parse(instanceInput);
+  const options = { now: new Date(), maxAttempts: 1 };
+  let status = initialStatus(options);
   const results: StageResult[] = [];
-  for (const stage of opts.stages ?? (['env', 'tests', 'prompt', 'verify'] as Stage[])) {
-    const r = await runStage(
-      { stage, instance, previous, config },
-      { workDir: `${opts.workDir}/${stage}`, ...(opts.log ? { log: opts.log } : {}) },
-    );
+  for (const stage of opts.stages ?? STAGES) {
+    const input = stageInputFor({ runSpec: spec, instance, status, stage });
+    const r = await runStage(input, {
+      workDir: `${opts.workDir}/${stage}`,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     results.push(r);
-    opts.onStage?.(r);
-    previous = nextPrevious(previous, r);
+    status = applyStageResult(status, r, options);
     if (r.outcome !== 'succeeded') break;
   }
-  return { results, previous, final: results.at(-1) };
+  return { results, status };
 }

@@ -17,9 +17,9 @@ describe.each([
   it('verifies with the exact FAIL_TO_PASS / PASS_TO_PASS', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
     const fixture = await build(root);
-    const { results, previous } = await runPipeline(
+    const { results, status } = await runPipeline(
       fixture.spec,
-      { reruns: 2 },
+      { verification: { reruns: 2 } },
       { workDir: path.join(root, 'work') },
     );
     const [env, tests, prompt, verify] = results;
@@ -34,7 +34,8 @@ describe.each([
     ]);
     expect(env!.recipe).toMatchObject({ resultFormat: format, source: 'deterministic' });
     expect(env!.recipe!.setupScript).toContain(install);
-    expect(previous.recipe).toEqual(env!.recipe);
+    expect(status.recipe).toEqual(env!.recipe);
+    expect(status.phase).toBe('Verified');
     for (const r of [tests!, verify!]) {
       expect(r.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
       expect(r.PASS_TO_PASS).toEqual(fixture.expected.PASS_TO_PASS);

@@ -88,7 +88,8 @@ const program = new Command('scaleswe-agent')
       result = crashed(stage, err, started);
     }
     if (POD_INPUT && !opts.output) {
-      const envelope = encodeResultEnvelope(result);
+      // In a pod the operator's gateway records the trajectories: the envelope carries none.
+      const envelope = encodeResultEnvelope({ ...result, trajectories: [] });
       process.stderr.write(
         `[${stage}] result: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}\n`,
       );

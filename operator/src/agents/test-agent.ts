@@ -1,4 +1,5 @@
 import type { Recipe } from '../api/index.ts';
+import { ScaleSweError } from '../api/index.ts';
 import { truncateMiddle } from './exec.ts';
 import { type Classification, classify } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
@@ -16,13 +17,7 @@ import {
 } from './workspace.ts';
 
 /** A patch that could not be applied is a property of the PR, not a transient failure. */
-export class PatchError extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
+export class PatchError extends ScaleSweError {}
 
 export async function applyOrThrow(
   ws: Workspace,

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ScaleSweError } from '../api/index.ts';
 import { type ExecResult, sh, shellQuote } from './exec.ts';
 
 /**
@@ -21,12 +22,9 @@ const GIT_ENV = {
   GIT_COMMITTER_EMAIL: 'scaleswe@localhost',
 };
 
-export class WorkspaceError extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.reason = reason;
-  }
+/** A git step on the workspace failed: an infrastructure failure (retried), never a verdict. */
+export class WorkspaceError extends ScaleSweError {
+  declare readonly reason: 'CheckoutFailed' | 'ResetFailed';
 }
 
 export async function git(
@@ -38,7 +36,7 @@ export async function git(
   return sh(`git ${args}`, { cwd: dir, timeoutMs, env: GIT_ENV, ...(input !== undefined ? { input } : {}) });
 }
 
-async function must(dir: string, args: string, reason: string): Promise<string> {
+async function must(dir: string, args: string, reason: WorkspaceError['reason']): Promise<string> {
   const r = await git(dir, args);
   if (r.code !== 0) throw new WorkspaceError(reason, `git ${args}: ${r.output.trim().slice(-2000)}`);
   return r.output;

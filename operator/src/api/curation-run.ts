@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
 import { API_VERSION, ObjectMeta, Resources, SecretKeyRef, withRules } from './meta.ts';
+import { StageTimeouts } from './stages.ts';
 
 export const LANGUAGES = ['python', 'node', 'go', 'rust', 'java'] as const;
 export const Language = z.enum(LANGUAGES);
@@ -126,16 +127,9 @@ export const Agents = z
       .default('scaleswe/operator:0.1.0')
       .describe('Image whose agent runner bundle the init container copies into each sandbox pod'),
     resources: Resources.prefault({}),
-    timeouts: z
-      .object({
-        envSeconds: z.number().int().min(30).max(86400).default(1800),
-        testsSeconds: z.number().int().min(30).max(86400).default(1800),
-        promptSeconds: z.number().int().min(30).max(86400).default(600),
-        verifySeconds: z.number().int().min(30).max(86400).default(1800),
-      })
-      .strict()
-      .prefault({})
-      .describe('Wall-clock limit per stage (the pod activeDeadlineSeconds)'),
+    timeouts: StageTimeouts.prefault({}).describe(
+      'Wall-clock limit per stage (the pod activeDeadlineSeconds)',
+    ),
     maxTurns: z.number().int().min(1).max(500).default(30).describe('Tool-loop turns per agent'),
     maxAttempts: z
       .number()

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Language } from './curation-run.ts';
-import { Recipe, Stage, SWEInstanceSpec } from './swe-instance.ts';
+import { Stage } from './stages.ts';
+import { CarriedStatus, SWEInstanceSpec } from './swe-instance.ts';
 
 /**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the
@@ -10,17 +11,8 @@ export const StageInput = z
   .object({
     stage: Stage,
     instance: SWEInstanceSpec,
-    /** What earlier stages established (from SWEInstance.status). */
-    previous: z
-      .object({
-        recipe: Recipe.optional(),
-        testsSource: z.enum(['pr', 'generated']).optional(),
-        generatedTestPatch: z.string().optional(),
-        FAIL_TO_PASS: z.array(z.string()).optional(),
-        PASS_TO_PASS: z.array(z.string()).optional(),
-      })
-      .strict()
-      .default({}),
+    /** What earlier stages established (from SWEInstance.status): the stage row's `needs`. */
+    previous: CarriedStatus.default({}),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),
@@ -36,7 +28,12 @@ export const StageInput = z
               .string()
               .optional()
               .describe('A per-pod gateway token in a sandbox; never a provider key there'),
-            tokenBudget: z.number().int().min(1).default(200000),
+            tokenBudget: z
+              .number()
+              .int()
+              .min(0)
+              .default(200000)
+              .describe('0: spent, the first request fails'),
           })
           .strict()
           .optional(),
@@ -90,14 +87,7 @@ export const StageResult = z
     reason: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'reason must be CamelCase'),
     message: z.string(),
     language: Language.optional(),
-    recipe: Recipe.optional(),
-    testsSource: z.enum(['pr', 'generated']).optional(),
-    generatedTestPatch: z.string().optional(),
-    FAIL_TO_PASS: z.array(z.string()).optional(),
-    PASS_TO_PASS: z.array(z.string()).optional(),
-    problemStatement: z.string().optional(),
-    problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
-    hintsText: z.string().optional(),
+    ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).default(0),
     durationMs: z.number().min(0),
     trajectories: z.array(Trajectory).default([]),

@@ -2,31 +2,7 @@ import { z } from 'zod';
 import { Condition } from './condition.ts';
 import { Language } from './curation-run.ts';
 import { API_VERSION, ObjectMeta } from './meta.ts';
-
-export const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;
-export const Stage = z.enum(STAGES);
-export type Stage = z.infer<typeof Stage>;
-
-/** The condition each stage sets True when it succeeds, in pipeline order. */
-export const STAGE_CONDITION = {
-  env: 'EnvReady',
-  tests: 'TestsReady',
-  prompt: 'PromptReady',
-  verify: 'Verified',
-} as const satisfies Record<Stage, string>;
-
-export const INSTANCE_PHASES = [
-  'Pending',
-  'Env',
-  'Tests',
-  'Prompt',
-  'Verify',
-  'Verified',
-  'Rejected',
-  'Failed',
-] as const;
-export const InstancePhase = z.enum(INSTANCE_PHASES);
-export type InstancePhase = z.infer<typeof InstancePhase>;
+import { type CarriedField, InstancePhase, perStage, Stage } from './stages.ts';
 
 export const LinkedIssue = z
   .object({
@@ -97,21 +73,9 @@ export const LastError = z
   })
   .strict();
 
-export const SWEInstanceStatus = z
+/** What stages establish for later stages and the export; each field belongs to a stage row's `yields`. */
+export const CarriedStatus = z
   .object({
-    observedGeneration: z.number().int().min(0).optional(),
-    phase: InstancePhase.optional(),
-    conditions: z.array(Condition).optional(),
-    attempts: z
-      .object({
-        env: z.number().int().min(0).default(0),
-        tests: z.number().int().min(0).default(0),
-        prompt: z.number().int().min(0).default(0),
-        verify: z.number().int().min(0).default(0),
-      })
-      .strict()
-      .optional(),
-    retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
     recipe: Recipe.optional(),
     testsSource: z.enum(['pr', 'generated']).optional(),
     generatedTestPatch: z.string().optional().describe('Tests written by TestAgent when the PR had none'),
@@ -120,6 +84,21 @@ export const SWEInstanceStatus = z
     problemStatement: z.string().optional(),
     problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
     hintsText: z.string().optional(),
+  } satisfies Record<CarriedField, z.ZodType>)
+  .strict();
+export type CarriedStatus = z.infer<typeof CarriedStatus>;
+
+export const SWEInstanceStatus = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional(),
+    phase: InstancePhase.optional(),
+    conditions: z.array(Condition).optional(),
+    attempts: perStage(() => z.number().int().min(0).default(0)).optional(),
+    stageDurationsMs: perStage(() => z.number().min(0).optional())
+      .optional()
+      .describe("Wall time of each stage's last attempt"),
+    retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
+    ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).optional(),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),
@@ -127,6 +106,15 @@ export const SWEInstanceStatus = z
   })
   .strict();
 export type SWEInstanceStatus = z.infer<typeof SWEInstanceStatus>;
+
+/**
+ * An instance as both modes record it and the exporter reads it: an SWEInstance's spec and
+ * status (the cluster), or the same pair in the local state directory.
+ */
+export interface InstanceRecord {
+  spec: SWEInstanceSpec;
+  status?: SWEInstanceStatus | undefined;
+}
 
 export const SWEInstance = z.object({
   apiVersion: z.literal(API_VERSION),

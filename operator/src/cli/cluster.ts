@@ -1,10 +1,13 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CurationRunStatus, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
+import {
+  CurationRunStatus,
+  type InstanceRecord,
+  STAGES,
+  SWEInstanceSpec,
+  SWEInstanceStatus,
+  type Trajectory,
+} from '../api/index.ts';
 import { CURATIONRUNS, SWEINSTANCES } from '../controller/resources.ts';
-import { renderReport } from '../export/report.ts';
-import { type InstanceRecord, type SweBenchRecord, toJsonl, toSweBenchRecord } from '../export/swebench.ts';
-import { type ChatExample, toChatExample } from '../export/trajectories.ts';
 import { Kube, type KubeObject } from '../kube/index.ts';
 import {
   decodeTrajectory,
@@ -12,8 +15,8 @@ import {
   TRAJECTORY_KEY,
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
-import { writeFileAtomic } from '../local/atomic.ts';
 import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { writeExport } from './export.ts';
 
 interface RawObject extends KubeObject {
   spec?: unknown;
@@ -98,14 +101,14 @@ export async function statusCommand(
 }
 
 /**
- * The chat examples of a run's LLM exchanges, from the trajectory ConfigMaps the operator's
- * gateway writes (one per instance, stage and attempt), ordered by instance, stage, attempt.
+ * A run's LLM exchanges, from the trajectory ConfigMaps the operator's gateway writes (one
+ * per instance, stage and attempt), ordered by instance, stage, attempt.
  */
 export async function readClusterTrajectories(
   kube: Kube,
   namespace: string,
   name: string,
-): Promise<ChatExample[]> {
+): Promise<Trajectory[]> {
   const list = await kube.listConfigMaps(
     namespace,
     `${LABEL_RUN}=${labelValue(name)},${LABEL_TRAJECTORY}=true`,
@@ -114,40 +117,26 @@ export async function readClusterTrajectories(
     const payload = decodeTrajectory(cm.data?.[TRAJECTORY_KEY]);
     return payload ? [payload] : [];
   });
-  const order = ['env', 'tests', 'prompt', 'verify'];
+  const order: readonly string[] = STAGES;
   payloads.sort(
     (a, b) =>
       a.instanceId.localeCompare(b.instanceId) ||
       order.indexOf(a.stage) - order.indexOf(b.stage) ||
       a.attempt - b.attempt,
   );
-  return payloads
-    .flatMap(trajectoriesOf)
-    .map(toChatExample)
-    .filter((e): e is ChatExample => e !== undefined);
+  return payloads.flatMap(trajectoriesOf);
 }
 
-/** Dataset, trajectories (from the gateway's ConfigMaps) and report from a cluster run. */
+/** The record of a cluster run: its status counts, its SWEInstances, the gateway's trajectories. */
 export async function exportCluster(kube: Kube, namespace: string, name: string, outDir: string) {
   const run = await readClusterRun(kube, namespace, name);
-  const records = run.instances.map(toSweBenchRecord).filter((r): r is SweBenchRecord => r !== undefined);
-  const examples = await readClusterTrajectories(kube, namespace, name);
-  const dataset = join(outDir, 'dataset.jsonl');
-  const trajectories = join(outDir, 'trajectories.jsonl');
-  const report = join(outDir, 'report.md');
-  await writeFileAtomic(dataset, toJsonl(records));
-  await writeFileAtomic(trajectories, toJsonl(examples));
-  await writeFileAtomic(
-    report,
-    renderReport({
-      runName: name,
-      discovered: run.status.counts?.discovered ?? run.instances.length,
-      rejectedByReason: run.status.rejectedByReason ?? {},
-      instances: run.instances,
-      stageDurationsMs: {},
-    }),
-  );
-  return { dataset, trajectories, report, verified: records.length, examples: examples.length };
+  return writeExport(outDir, {
+    runName: name,
+    discovered: run.status.counts?.discovered ?? run.instances.length,
+    rejectedByReason: run.status.rejectedByReason ?? {},
+    instances: run.instances,
+    trajectories: await readClusterTrajectories(kube, namespace, name),
+  });
 }
 
 export function connect(kubeconfig: string | undefined): Kube {

@@ -25,6 +25,14 @@ export function plainProgress(write: (line: string) => void): ProgressView {
             `${event.instanceId}: ${event.stage} ${event.ok ? 'finished' : 'failed'}: ${event.reason} (${(event.durationMs / 1000).toFixed(1)}s)`,
           );
           break;
+        case 'retry':
+          write(
+            `${event.instanceId}: ${event.stage} failed (${event.reason}); retrying after ${event.retryAfter}`,
+          );
+          break;
+        case 'suspended':
+          write('run is suspended (spec.suspend: true): nothing is mined or started');
+          break;
         case 'instance-done':
           write(`${event.instanceId}: ${event.phase}${event.reason ? ` (${event.reason})` : ''}`);
           break;

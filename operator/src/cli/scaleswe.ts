@@ -1,26 +1,27 @@
 #!/usr/bin/env node
+
 // `scaleswe`: the ScaleSWE pipeline on one machine (run, export) and a view of cluster runs (status).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type CurationRun, validateCurationRun } from '../api/index.ts';
+import { type CurationRun, ScaleSweError, validateCurationRun } from '../api/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
 import { connect, exportCluster, statusCommand } from './cluster.ts';
-import { exportLocal } from './export-local.ts';
+import { exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
 import { createSource } from './source.ts';
 
 /** An error whose message is the whole story for the user: printed alone, with an exit code. */
-class UserError extends Error {
+class UserError extends ScaleSweError {
   readonly exitCode: number;
   constructor(message: string, exitCode = 2) {
-    super(message);
+    super('UsageError', message);
     this.exitCode = exitCode;
   }
 }

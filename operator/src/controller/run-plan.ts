@@ -5,6 +5,7 @@ import {
   type SWEInstance,
   setCondition,
 } from '../api/index.ts';
+import { addToFunnel } from '../mining/funnel.ts';
 import type { MiningPage } from '../mining/types.ts';
 import { isTerminal } from '../pipeline/pipeline.ts';
 
@@ -86,10 +87,11 @@ export function computeRunStatus(obs: RunObservation): CurationRunStatus {
   if (mined && previous.cursor?.[kind] === mined.fromCursor && previous.cursor?.exhausted !== true) {
     const { page } = mined;
     cursor = { ...previous.cursor, [kind]: page.cursor, exhausted: page.exhausted };
-    discovered += page.candidates + page.rejected.length;
-    rejected += page.rejected.length;
-    rejectedByReason = { ...rejectedByReason };
-    for (const r of page.rejected) rejectedByReason[r.reason] = (rejectedByReason[r.reason] ?? 0) + 1;
+    const funnel = addToFunnel(
+      { discovered, kept: discovered - rejected, rejected, rejectedByReason: rejectedByReason ?? {} },
+      { kept: page.candidates, rejected: page.rejected },
+    );
+    ({ discovered, rejected, rejectedByReason } = funnel);
   }
 
   const done = cursor?.exhausted === true || summary.instances >= run.spec.limits.maxPRs;

@@ -1,4 +1,5 @@
 import type { CurationRun } from '../api/index.ts';
+import { ScaleSweError } from '../api/index.ts';
 import { createPrSource } from '../mining/index.ts';
 import type { PrSource } from '../mining/types.ts';
 
@@ -12,8 +13,10 @@ export interface SourceContext {
 export type PrSourceFactory = (run: CurationRun, ctx: SourceContext) => Promise<PrSource>;
 
 /** A source the run's spec can never make work (not retried: the run fails with this reason). */
-export class InvalidSourceError extends Error {
-  override readonly name = 'InvalidSourceError';
+export class InvalidSourceError extends ScaleSweError {
+  constructor(message: string) {
+    super('InvalidSource', message);
+  }
 }
 
 /** source.git → git history; source.github → the GitHub API, token from the named Secret. */

@@ -114,15 +114,22 @@ describe('report', () => {
       discovered: 5,
       rejectedByReason: { DocsOrLockfileOnly: 1 },
       instances: [
-        { spec, status: verified },
-        { spec, status: { phase: 'Rejected', lastError: { reason: 'NoFailToPass', message: '', time: '' } } },
+        { spec, status: { ...verified, stageDurationsMs: { env: 1000 } } },
+        {
+          spec,
+          status: {
+            phase: 'Rejected',
+            stageDurationsMs: { env: 3000, tests: 500 },
+            lastError: { reason: 'NoFailToPass', message: '', time: '' },
+          },
+        },
       ],
-      stageDurationsMs: { env: [1000, 3000] },
     });
     expect(text).toContain('| PRs discovered | 5 |');
     expect(text).toContain('| verified | 1 |');
     expect(text).toContain('| NoFailToPass | 1 |');
     expect(text).toContain('"rejected by filter" : 1');
     expect(text).toContain('| env | 1.0 s median over 2 |');
+    expect(text).toContain('| tests | 0.5 s median over 1 |');
   });
 });

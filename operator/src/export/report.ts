@@ -1,11 +1,20 @@
-import type { InstanceRecord } from './swebench.ts';
+import { type InstanceRecord, STAGES } from '../api/index.ts';
 
 export interface FunnelInput {
   runName: string;
   discovered: number;
   rejectedByReason: Record<string, number>;
   instances: readonly InstanceRecord[];
-  stageDurationsMs: Record<string, number[]>;
+}
+
+/** Each stage's recorded durations (status.stageDurationsMs), in pipeline order. */
+function stageDurations(instances: readonly InstanceRecord[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const stage of STAGES) {
+    const ms = instances.flatMap((i) => i.status?.stageDurationsMs?.[stage] ?? []);
+    if (ms.length > 0) out[stage] = ms;
+  }
+  return out;
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): Record<string, number> {
@@ -41,7 +50,7 @@ export function renderReport(input: FunnelInput): string {
   const verified = phases.Verified ?? 0;
   const tokens = input.instances.reduce((sum, i) => sum + (i.status?.tokensUsed ?? 0), 0);
   const durations = Object.fromEntries(
-    Object.entries(input.stageDurationsMs).map(([stage, ms]) => [
+    Object.entries(stageDurations(input.instances)).map(([stage, ms]) => [
       stage,
       `${(median(ms) / 1000).toFixed(1)} s median over ${ms.length}`,
     ]),

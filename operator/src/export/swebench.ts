@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
+import type { InstanceRecord } from '../api/index.ts';
 
 /** One SWE-bench record: the exact upstream field names, then our extras. */
 export const SweBenchRecord = z
@@ -28,11 +28,6 @@ export const SweBenchRecord = z
   })
   .strict();
 export type SweBenchRecord = z.infer<typeof SweBenchRecord>;
-
-export interface InstanceRecord {
-  spec: SWEInstanceSpec;
-  status?: SWEInstanceStatus | undefined;
-}
 
 /**
  * The SWE-bench record of a Verified instance; undefined for any other phase.

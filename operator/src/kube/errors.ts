@@ -1,17 +1,11 @@
+import { ScaleSweError } from '../api/index.ts';
 /**
  * The reconcile contract (controller-runtime's, kopf's temporary vs permanent errors):
  * return normally (optionally with requeueAfter); throw TerminalError for a failure that
  * retrying cannot fix (recorded on the object, never retried); throw anything else to be
  * retried with per-key exponential backoff.
  */
-export class TerminalError extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.name = 'TerminalError';
-    this.reason = reason;
-  }
-}
+export class TerminalError extends ScaleSweError {}
 
 export interface ReconcileResult {
   requeueAfterMs?: number;

@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { Trajectory } from '../api/index.ts';
+import { ScaleSweError } from '../api/index.ts';
 import type { TrajectoryRecorder } from './trajectory.ts';
 
 export type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -20,11 +21,11 @@ export interface LlmConfig {
 }
 
 /** Raised before a request that the budget no longer allows; agents stop with this reason. */
-export class TokenBudgetExhausted extends Error {
+export class TokenBudgetExhausted extends ScaleSweError {
   readonly used: number;
   readonly budget: number;
   constructor(used: number, budget: number) {
-    super(`token budget exhausted: used ${used} of ${budget} tokens`);
+    super('TokenBudgetExhausted', `token budget exhausted: used ${used} of ${budget} tokens`);
     this.used = used;
     this.budget = budget;
   }

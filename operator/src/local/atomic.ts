@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ScaleSweError } from '../api/index.ts';
 
 /** A write that fails part-way for want of disk space, named so callers can say so. */
-export class DiskFullError extends Error {
+export class DiskFullError extends ScaleSweError {
   constructor(path: string, cause: unknown) {
-    super(`disk full while writing ${path}; the state directory is unchanged`, { cause });
-    this.name = 'DiskFullError';
+    super('DiskFull', `disk full while writing ${path}; the state directory is unchanged`, { cause });
   }
 }
 

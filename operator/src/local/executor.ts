@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type StageInput, StageResult } from '../api/index.ts';
+import { type InfraFailureReason, type StageInput, StageResult } from '../api/index.ts';
 
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
 const AGENT_MAIN =
@@ -14,14 +14,6 @@ const AGENT_MAIN =
   fileURLToPath(new URL('../agents/scaleswe-agent.ts', import.meta.url));
 
 export type IsolationMode = 'bwrap' | 'none';
-
-export type StageOutcomeLocal =
-  | { ok: true; result: StageResult }
-  | {
-      ok: false;
-      reason: 'DeadlineExceeded' | 'AgentCrashed' | 'ResultMissing' | 'ResultCorrupt';
-      message: string;
-    };
 
 export interface StageProcessOptions {
   workDir: string;
@@ -76,11 +68,22 @@ function cacheEnv(home: string, cacheDir: string): Record<string, string> {
   };
 }
 
-/** Runs one stage as a local process (the local stand-in for a sandbox pod). */
-export async function runStageProcess(
-  input: StageInput,
-  opts: StageProcessOptions,
-): Promise<StageOutcomeLocal> {
+/**
+ * Runs one stage as a local process (the local stand-in for a sandbox pod) and returns its
+ * result; process facts (timer, exit, missing or unreadable result) become `failed` results
+ * with a reason of the one failure vocabulary. durationMs is the attempt's wall time.
+ */
+export async function runStageProcess(input: StageInput, opts: StageProcessOptions): Promise<StageResult> {
+  const started = Date.now();
+  const failed = (reason: InfraFailureReason, message: string): StageResult => ({
+    stage: input.stage,
+    outcome: 'failed',
+    reason,
+    message,
+    tokensUsed: 0,
+    durationMs: Date.now() - started,
+    trajectories: [],
+  });
   const home = join(opts.workDir, 'home');
   // A stage interrupted earlier may have left its work dir: start clean. After a hard kill
   // its sandbox may still be dying (bwrap --die-with-parent) and writing there: retry.
@@ -136,23 +139,21 @@ export async function runStageProcess(
   opts.signal?.removeEventListener('abort', killGroup);
   await writeFile(join(opts.workDir, 'agent.log'), log);
 
-  if (timedOut)
-    return { ok: false, reason: 'DeadlineExceeded', message: `stage exceeded ${opts.timeoutSeconds}s` };
+  if (timedOut) return failed('DeadlineExceeded', `stage exceeded ${opts.timeoutSeconds}s`);
   let raw: string;
   try {
     raw = await readFile(outputPath, 'utf8');
   } catch {
     return exitCode === 0
-      ? { ok: false, reason: 'ResultMissing', message: 'agent exited 0 without writing a result' }
-      : { ok: false, reason: 'AgentCrashed', message: `agent exited ${exitCode}: ${log.slice(-2000)}` };
+      ? failed('ResultMissing', 'agent exited 0 without writing a result')
+      : failed('AgentCrashed', `agent exited ${exitCode}: ${log.slice(-2000)}`);
   }
   let parsed: ReturnType<typeof StageResult.safeParse>;
   try {
     parsed = StageResult.safeParse(JSON.parse(raw));
   } catch (error) {
-    return { ok: false, reason: 'ResultCorrupt', message: `result is not JSON: ${(error as Error).message}` };
+    return failed('ResultCorrupt', `result is not JSON: ${(error as Error).message}`);
   }
-  return parsed.success
-    ? { ok: true, result: parsed.data }
-    : { ok: false, reason: 'ResultCorrupt', message: parsed.error.message.slice(0, 2000) };
+  if (!parsed.success) return failed('ResultCorrupt', parsed.error.message.slice(0, 2000));
+  return { ...parsed.data, durationMs: Date.now() - started };
 }

@@ -4,26 +4,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
   type Stage,
-  type StageInput,
   SWEInstanceSpec,
   type SWEInstanceStatus,
+  stageTimeoutSeconds,
 } from '../api/index.ts';
+import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import type { PrSource } from '../mining/types.ts';
-import {
-  applyStageFailure,
-  applyStageResult,
-  initialStatus,
-  nextStage,
-  stageInputFor,
-  startStage,
-} from '../pipeline/pipeline.ts';
-import { type IsolationMode, runStageProcess, type StageOutcomeLocal } from './executor.ts';
+import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
+import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
+import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
   | { type: 'mined'; discovered: number; instances: number; rejected: number; exhausted: boolean }
+  | { type: 'suspended' }
   | { type: 'stage-start'; instanceId: string; stage: Stage; attempt: number }
   | { type: 'stage-end'; instanceId: string; stage: Stage; ok: boolean; reason: string; durationMs: number }
+  | { type: 'retry'; instanceId: string; stage: Stage; reason: string; retryAfter: string }
   | { type: 'instance-done'; instanceId: string; phase: string; reason?: string | undefined };
 
 export interface LocalRunOptions {
@@ -40,19 +37,11 @@ export interface LocalRunOptions {
   keepWorkDirs?: boolean;
 }
 
-const STAGE_TIMEOUT_KEY: Record<Stage, keyof CurationRunSpec['agents']['timeouts']> = {
-  env: 'envSeconds',
-  tests: 'testsSeconds',
-  prompt: 'promptSeconds',
-  verify: 'verifySeconds',
-};
 const MINING_PAGE = 50;
 
-/** Funnel counts are derived from the recorded PRs, so re-mining a page after a crash never double-counts. */
-export function funnel(run: LocalRunState, instances: number) {
-  const rejectedByReason: Record<string, number> = {};
-  for (const r of run.rejected) rejectedByReason[r.reason] = (rejectedByReason[r.reason] ?? 0) + 1;
-  return { discovered: run.rejected.length + instances, rejected: run.rejected.length, rejectedByReason };
+/** The run's funnel, from the recorded PRs (so re-mining a page after a crash never double-counts). */
+export function runFunnel(run: LocalRunState, instances: number): Funnel {
+  return addToFunnel(emptyFunnel(), { kept: instances, rejected: run.rejected });
 }
 
 async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRunState> {
@@ -65,11 +54,7 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
       if (known.size >= opts.spec.limits.maxPRs) break;
       const spec = SWEInstanceSpec.parse({ ...candidate, runRef: opts.name });
       if (known.has(spec.instanceId)) continue;
-      await opts.state.saveInstance({
-        spec,
-        status: initialStatus({ now: new Date(), maxAttempts: 1 }),
-        stageDurationsMs: {},
-      });
+      await opts.state.saveInstance({ spec, status: initialStatus({ now: new Date(), maxAttempts: 1 }) });
       known.add(spec.instanceId);
     }
     const newRejects = page.rejected.filter((r) => !rejectedPrs.has(r.pullNumber));
@@ -82,101 +67,103 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
     };
     // Instances are written before the cursor moves past them: a crash re-mines, never skips.
     await opts.state.saveRun(current);
-    const counts = funnel(current, known.size);
-    opts.onEvent({ type: 'mined', ...counts, instances: known.size, exhausted: current.exhausted });
+    const funnel = runFunnel(current, known.size);
+    opts.onEvent({
+      type: 'mined',
+      discovered: funnel.discovered,
+      rejected: funnel.rejected,
+      instances: known.size,
+      exhausted: current.exhausted,
+    });
   }
   return current;
 }
 
-function stageInput(opts: LocalRunOptions, instance: LocalInstance, stage: Stage): StageInput {
+/** Carries out one planned attempt: a sandboxed process, its result recorded before anything else. */
+async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: AttemptRef): Promise<void> {
+  const id = instance.spec.instanceId;
+  opts.onEvent({ type: 'stage-start', instanceId: id, ...ref });
   const llm = opts.spec.llm;
-  // Locally the agents call the provider directly; the key travels by environment.
-  return stageInputFor({
-    runSpec: opts.spec,
-    instance: instance.spec,
-    status: instance.status,
-    stage,
-    llmEndpoint: llm ? { baseURL: llm.baseURL } : undefined,
-  });
-}
-
-async function waitForRetry(status: SWEInstanceStatus, signal: AbortSignal): Promise<void> {
-  const delay = status.retryAfter ? Date.parse(status.retryAfter) - Date.now() : 0;
-  if (delay > 0) await sleep(delay, undefined, { signal }).catch(() => undefined);
-}
-
-/** Drives one instance through its remaining stages; every transition is persisted first. */
-async function processInstance(opts: LocalRunOptions, initial: LocalInstance): Promise<void> {
-  let instance = initial;
-  const maxAttempts = opts.spec.agents.maxAttempts;
-  for (let stage = nextStage(instance.status); stage; stage = nextStage(instance.status)) {
-    await waitForRetry(instance.status, opts.signal);
-    if (opts.signal.aborted) return;
-    const attempt = (instance.status.attempts?.[stage] ?? 0) + 1;
-    const id = instance.spec.instanceId;
-    // A result recorded before a kill is applied, not redone: the run died after the result
-    // file was written but before the instance file caught up.
-    const recalled = await opts.state.loadStageResult(id, stage, attempt);
-    let outcome: StageOutcomeLocal;
-    let durationMs: number;
-    if (recalled) {
-      outcome = { ok: true, result: recalled.result };
-      durationMs = recalled.durationMs;
-    } else {
-      instance = {
-        ...instance,
-        status: startStage(instance.status, stage, { now: new Date(), maxAttempts }),
-      };
-      await opts.state.saveInstance(instance);
-      opts.onEvent({ type: 'stage-start', instanceId: id, stage, attempt });
-      const started = Date.now();
-      outcome = await runStageProcess(stageInput(opts, instance, stage), {
-        workDir: opts.state.workDir(id, stage, attempt),
-        cacheDir: join(opts.state.root, 'cache'),
-        timeoutSeconds: opts.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]],
-        isolation: opts.isolation,
-        signal: opts.signal,
-        env: opts.llmApiKey ? { SCALESWE_LLM_API_KEY: opts.llmApiKey } : {},
-      });
-      // Interrupted: record nothing, so the stage is simply run again on resume.
-      if (opts.signal.aborted) return;
-      durationMs = Date.now() - started;
-      if (outcome.ok) await opts.state.saveStageResult(id, attempt, outcome.result, durationMs);
-    }
-    const now = new Date();
-    let status: SWEInstanceStatus;
-    if (outcome.ok) {
-      status = applyStageResult(instance.status, outcome.result, { now, maxAttempts });
-    } else {
-      status = applyStageFailure(instance.status, stage, outcome.reason, outcome.message, {
-        now,
-        maxAttempts,
-      });
-    }
-    instance = {
-      ...instance,
-      status,
-      stageDurationsMs: { ...instance.stageDurationsMs, [stage]: durationMs },
-    };
-    await opts.state.saveInstance(instance);
-    if (!opts.keepWorkDirs)
-      await rm(join(opts.state.workDir(id, stage, attempt), 'ws'), { recursive: true, force: true });
-    const reason = outcome.ok ? outcome.result.reason : outcome.reason;
-    opts.onEvent({
-      type: 'stage-end',
-      instanceId: instance.spec.instanceId,
-      stage,
-      ok: outcome.ok,
-      reason,
-      durationMs,
-    });
-  }
+  const workDir = opts.state.workDir(id, ref.stage, ref.attempt);
+  const result = await runStageProcess(
+    // Locally the agents call the provider directly; the key travels by environment.
+    stageInputFor({
+      runSpec: opts.spec,
+      instance: instance.spec,
+      status: instance.status,
+      stage: ref.stage,
+      llmEndpoint: llm ? { baseURL: llm.baseURL } : undefined,
+    }),
+    {
+      workDir,
+      cacheDir: join(opts.state.root, 'cache'),
+      timeoutSeconds: stageTimeoutSeconds(opts.spec.agents.timeouts, ref.stage),
+      isolation: opts.isolation,
+      signal: opts.signal,
+      env: opts.llmApiKey ? { SCALESWE_LLM_API_KEY: opts.llmApiKey } : {},
+    },
+  );
+  // Interrupted: record nothing, so the stage is simply run again on resume.
+  if (opts.signal.aborted) return;
+  await opts.state.saveStageResult(id, ref.attempt, result);
+  if (!opts.keepWorkDirs) await rm(join(workDir, 'ws'), { recursive: true, force: true });
   opts.onEvent({
-    type: 'instance-done',
-    instanceId: instance.spec.instanceId,
-    phase: instance.status.phase ?? 'Pending',
-    reason: instance.status.lastError?.reason,
+    type: 'stage-end',
+    instanceId: id,
+    stage: ref.stage,
+    ok: result.outcome !== 'failed',
+    reason: result.reason,
+    durationMs: result.durationMs,
   });
+}
+
+/**
+ * Drives one instance with the pipeline's planner, as the operator does with pods: observe
+ * the recorded attempts, persist the planned status, carry out the planned start or wait.
+ */
+async function driveInstance(opts: LocalRunOptions, initial: LocalInstance): Promise<void> {
+  let instance = initial;
+  const id = instance.spec.instanceId;
+  const settings = { maxAttempts: opts.spec.agents.maxAttempts, suspend: opts.spec.suspend };
+  while (!opts.signal.aborted) {
+    const recorded = await opts.state.loadStageResults(id);
+    const plan = planAttempt({
+      status: instance.status,
+      settings,
+      observe: ({ stage, attempt }) => {
+        const result = recorded.get(`${stage}-${attempt}`);
+        return result ? { state: 'result', result } : { state: 'absent' };
+      },
+      now: new Date(),
+    });
+    if (JSON.stringify(plan.status) !== JSON.stringify(instance.status)) {
+      instance = { ...instance, status: plan.status };
+      await opts.state.saveInstance(instance);
+    }
+    if (plan.start) {
+      await runAttempt(opts, instance, plan.start);
+    } else if (plan.requeueAfterMs !== undefined) {
+      const err = instance.status.lastError;
+      if (err?.stage && instance.status.retryAfter)
+        opts.onEvent({
+          type: 'retry',
+          instanceId: id,
+          stage: err.stage,
+          reason: err.reason,
+          retryAfter: instance.status.retryAfter,
+        });
+      await sleep(plan.requeueAfterMs, undefined, { signal: opts.signal }).catch(() => undefined);
+    } else {
+      break;
+    }
+  }
+  if (isTerminal(instance.status))
+    opts.onEvent({
+      type: 'instance-done',
+      instanceId: id,
+      phase: instance.status.phase ?? 'Pending',
+      reason: instance.status.lastError?.reason,
+    });
 }
 
 /** Runs `items` through `worker` with at most `limit` in flight. */
@@ -192,7 +179,14 @@ async function pool<T>(
   await Promise.all(lanes);
 }
 
-/** The whole pipeline on this machine: mine, then every instance through its stages. Resumable. */
+function unfinished(status: SWEInstanceStatus): boolean {
+  return !isTerminal(status);
+}
+
+/**
+ * The whole pipeline on this machine: mine, then every instance through its stages.
+ * Resumable; `spec.suspend` stops before mining or starting any stage, as in the cluster.
+ */
 export async function runLocal(
   opts: LocalRunOptions,
 ): Promise<{ run: LocalRunState; instances: LocalInstance[] }> {
@@ -206,11 +200,15 @@ export async function runLocal(
     startedAt: new Date().toISOString(),
   };
   if (!existing) await opts.state.saveRun(run);
+  if (opts.spec.suspend) {
+    opts.onEvent({ type: 'suspended' });
+    return { run, instances: await opts.state.listInstances() };
+  }
   run = await mine(opts, run);
-  const pending = (await opts.state.listInstances()).filter((i) => nextStage(i.status) !== undefined);
-  await pool(pending, opts.parallel, (instance) => processInstance(opts, instance));
+  const pending = (await opts.state.listInstances()).filter((i) => unfinished(i.status));
+  await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   const instances = await opts.state.listInstances();
-  if (!opts.signal.aborted && instances.every((i) => nextStage(i.status) === undefined)) {
+  if (!opts.signal.aborted && instances.every((i) => !unfinished(i.status))) {
     run = { ...run, completedAt: new Date().toISOString() };
     await opts.state.saveRun(run);
   }

@@ -2,11 +2,12 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CurationRunSpec,
+  type InstanceRecord,
   StageResult,
-  type SWEInstanceSpec,
   type SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
+import type { RejectedPR } from '../mining/types.ts';
 import { readJsonIfExists, removeAbandonedTemps, writeFileAtomic } from './atomic.ts';
 
 /** Run-level state of a local run: what mining has done so far. */
@@ -16,16 +17,13 @@ export interface LocalRunState {
   cursor?: string | undefined;
   exhausted: boolean;
   /** PRs the candidate filter rejected; the funnel counts derive from these and the instances. */
-  rejected: { pullNumber: number; reason: string; detail: string }[];
+  rejected: RejectedPR[];
   startedAt: string;
   completedAt?: string | undefined;
 }
 
-export interface LocalInstance {
-  spec: SWEInstanceSpec;
-  status: SWEInstanceStatus;
-  stageDurationsMs: Partial<Record<string, number>>;
-}
+/** The local record of an instance: the same spec + status as an SWEInstance, status always set. */
+export type LocalInstance = InstanceRecord & { status: SWEInstanceStatus };
 
 /**
  * The local state directory. Every file is written atomically, so a killed run resumes
@@ -110,15 +108,11 @@ export class StateDir {
   }
 
   /**
-   * The result file is the commit record of a stage attempt: it is written last (after its
-   * trajectories), so a run killed before the instance file caught up can still recall it.
+   * The result file is the commit record of a stage attempt (any outcome, infrastructure
+   * failures included): it is written last, after its trajectories, so a run killed before the
+   * instance file caught up still finds it. Its durationMs is the attempt's wall time.
    */
-  async saveStageResult(
-    instanceId: string,
-    attempt: number,
-    result: StageResult,
-    durationMs: number,
-  ): Promise<void> {
+  async saveStageResult(instanceId: string, attempt: number, result: StageResult): Promise<void> {
     const { trajectories, ...rest } = result;
     const name = this.resultName(result.stage, attempt);
     if (trajectories.length > 0) {
@@ -127,25 +121,24 @@ export class StateDir {
         `${JSON.stringify(trajectories)}\n`,
       );
     }
-    await writeFileAtomic(
-      join(this.root, 'results', instanceId, name),
-      `${JSON.stringify({ ...rest, durationMs }, null, 2)}\n`,
-    );
+    await writeFileAtomic(join(this.root, 'results', instanceId, name), `${JSON.stringify(rest, null, 2)}\n`);
   }
 
-  /** A stage attempt recorded by an earlier (possibly killed) run, with its duration. */
-  async loadStageResult(
-    instanceId: string,
-    stage: string,
-    attempt: number,
-  ): Promise<{ result: StageResult; durationMs: number } | undefined> {
-    const name = this.resultName(stage, attempt);
-    const raw = await readJsonIfExists<Record<string, unknown>>(join(this.root, 'results', instanceId, name));
-    if (!raw) return undefined;
-    const trajectories =
-      (await readJsonIfExists<unknown[]>(join(this.root, 'trajectories', instanceId, name))) ?? [];
-    const result = StageResult.parse({ ...raw, trajectories });
-    return { result, durationMs: typeof raw.durationMs === 'number' ? raw.durationMs : 0 };
+  /** Every recorded attempt of an instance, by `<stage>-<attempt>` (what a resume observes). */
+  async loadStageResults(instanceId: string): Promise<Map<string, StageResult>> {
+    const dir = join(this.root, 'results', instanceId);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
+      /^[a-z]+-[0-9]+\.json$/.test(n),
+    );
+    const found = new Map<string, StageResult>();
+    for (const name of names) {
+      const raw = await readJsonIfExists<Record<string, unknown>>(join(dir, name));
+      if (!raw) continue;
+      const trajectories =
+        (await readJsonIfExists<unknown[]>(join(this.root, 'trajectories', instanceId, name))) ?? [];
+      found.set(name.slice(0, -'.json'.length), StageResult.parse({ ...raw, trajectories }));
+    }
+    return found;
   }
 
   async listTrajectories(): Promise<Trajectory[]> {

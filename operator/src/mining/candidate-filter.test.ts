@@ -96,14 +96,14 @@ describe('funnel', () => {
   it('adds pages and formats reasons in a stable order', () => {
     let funnel = emptyFunnel();
     funnel = addToFunnel(funnel, {
-      candidates: [],
+      kept: 0,
       rejected: [
         { pullNumber: 1, reason: 'TooManyLines', detail: '' },
         { pullNumber: 2, reason: 'NoCodeChange', detail: '' },
       ],
     });
     funnel = addToFunnel(funnel, {
-      candidates: [{} as never, {} as never],
+      kept: 2,
       rejected: [{ pullNumber: 3, reason: 'TooManyLines', detail: '' }],
     });
     expect(funnel).toEqual({

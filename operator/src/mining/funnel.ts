@@ -1,4 +1,4 @@
-import { type MiningPage, REJECT_REASONS, type RejectReason } from './types.ts';
+import { REJECT_REASONS, type RejectedPR, type RejectReason } from './types.ts';
 
 /** The candidate funnel of a run: discovered → kept, rejects by reason (CurationRun.status). */
 export interface Funnel {
@@ -12,13 +12,17 @@ export function emptyFunnel(): Funnel {
   return { discovered: 0, kept: 0, rejected: 0, rejectedByReason: {} };
 }
 
-/** Pure: the funnel after one more page. Reasons with zero rejects stay absent, as in status. */
-export function addToFunnel(funnel: Funnel, page: Pick<MiningPage, 'candidates' | 'rejected'>): Funnel {
+/**
+ * Pure: the funnel after `kept` more candidates and these rejects (one mining page, or a
+ * run's whole record). Reasons with zero rejects stay absent, as in status. The one funnel
+ * rule: the operator folds pages into CurationRun.status with it, the local run its record.
+ */
+export function addToFunnel(funnel: Funnel, page: { kept: number; rejected: readonly RejectedPR[] }): Funnel {
   const byReason = { ...funnel.rejectedByReason };
   for (const r of page.rejected) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
   return {
-    discovered: funnel.discovered + page.candidates.length + page.rejected.length,
-    kept: funnel.kept + page.candidates.length,
+    discovered: funnel.discovered + page.kept + page.rejected.length,
+    kept: funnel.kept + page.kept,
     rejected: funnel.rejected + page.rejected.length,
     rejectedByReason: byReason,
   };

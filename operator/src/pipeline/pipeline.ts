@@ -1,8 +1,9 @@
 import {
+  type CarriedStatus,
   type Condition,
   type CurationRunSpec,
-  type InstancePhase,
   STAGE_CONDITION,
+  STAGE_PHASE,
   STAGES,
   type Stage,
   type StageInput,
@@ -10,20 +11,14 @@ import {
   type SWEInstanceSpec,
   type SWEInstanceStatus,
   setCondition,
+  stageRow,
+  TERMINAL_PHASES,
 } from '../api/index.ts';
 
 /**
  * The per-instance pipeline as pure functions over SWEInstance.status, shared by the
  * operator (one pod per stage) and the local CLI (one process per stage).
  */
-
-const STAGE_PHASE: Record<Stage, InstancePhase> = {
-  env: 'Env',
-  tests: 'Tests',
-  prompt: 'Prompt',
-  verify: 'Verify',
-};
-const TERMINAL_PHASES: ReadonlySet<InstancePhase> = new Set(['Verified', 'Rejected', 'Failed']);
 
 export function isTerminal(status: SWEInstanceStatus | undefined): boolean {
   return status?.phase !== undefined && TERMINAL_PHASES.has(status.phase);
@@ -48,8 +43,32 @@ export function retryDelayMs(failedAttempts: number): number {
   return Math.min(10_000 * 2 ** Math.max(0, failedAttempts - 1), 600_000);
 }
 
-function attemptsOf(status: SWEInstanceStatus): NonNullable<SWEInstanceStatus['attempts']> {
-  return { env: 0, tests: 0, prompt: 0, verify: 0, ...status.attempts };
+type Attempts = NonNullable<SWEInstanceStatus['attempts']>;
+
+function noAttempts(): Attempts {
+  return Object.fromEntries(STAGES.map((s) => [s, 0])) as Attempts;
+}
+
+function attemptsOf(status: SWEInstanceStatus): Attempts {
+  return { ...noAttempts(), ...status.attempts };
+}
+
+/** The attempt number the next run of `stage` gets. */
+export function nextAttempt(status: SWEInstanceStatus | undefined, stage: Stage): number {
+  return (status?.attempts?.[stage] ?? 0) + 1;
+}
+
+/** Copies the fields a stage's row lists (`yields` into status, `needs` into its input). */
+function pick(from: CarriedStatus, fields: readonly (keyof CarriedStatus)[]): CarriedStatus {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (from[f] !== undefined) out[f] = from[f];
+  return out as CarriedStatus;
+}
+
+function withDuration(status: SWEInstanceStatus, stage: Stage, durationMs: number | undefined) {
+  return durationMs === undefined
+    ? status.stageDurationsMs
+    : { ...status.stageDurationsMs, [stage]: Math.round(durationMs) };
 }
 
 function withCondition(
@@ -75,7 +94,7 @@ function withCondition(
 
 /** Status for an instance seen for the first time: every stage condition Unknown. */
 export function initialStatus(opts: PipelineOptions): SWEInstanceStatus {
-  let status: SWEInstanceStatus = { phase: 'Pending', attempts: { env: 0, tests: 0, prompt: 0, verify: 0 } };
+  let status: SWEInstanceStatus = { phase: 'Pending', attempts: noAttempts() };
   for (const stage of STAGES) {
     status = {
       ...status,
@@ -102,15 +121,17 @@ export function applyStageResult(
 ): SWEInstanceStatus {
   const stage = result.stage;
   if (result.outcome === 'failed')
-    return applyStageFailure(status, stage, result.reason, result.message, opts);
+    return applyStageFailure(status, stage, result.reason, result.message, opts, result.durationMs);
   const attempts = { ...attemptsOf(status), [stage]: attemptsOf(status)[stage] + 1 };
   const tokensUsed = (status.tokensUsed ?? 0) + result.tokensUsed;
   const conditionType = STAGE_CONDITION[stage];
+  const stageDurationsMs = withDuration(status, stage, result.durationMs);
 
   if (result.outcome === 'rejected') {
     return {
       ...status,
       attempts,
+      stageDurationsMs,
       tokensUsed,
       phase: 'Rejected',
       conditions: withCondition(status, conditionType, 'False', result.reason, result.message, opts),
@@ -123,17 +144,11 @@ export function applyStageResult(
   const merged: SWEInstanceStatus = {
     ...status,
     attempts,
+    stageDurationsMs,
     tokensUsed,
     conditions: withCondition(status, conditionType, 'True', result.reason, result.message, opts),
     retryAfter: undefined,
-    ...(result.recipe && { recipe: result.recipe }),
-    ...(result.testsSource && { testsSource: result.testsSource }),
-    ...(result.generatedTestPatch !== undefined && { generatedTestPatch: result.generatedTestPatch }),
-    ...(result.FAIL_TO_PASS && { FAIL_TO_PASS: result.FAIL_TO_PASS }),
-    ...(result.PASS_TO_PASS && { PASS_TO_PASS: result.PASS_TO_PASS }),
-    ...(result.problemStatement !== undefined && { problemStatement: result.problemStatement }),
-    ...(result.problemStatementSource && { problemStatementSource: result.problemStatementSource }),
-    ...(result.hintsText !== undefined && { hintsText: result.hintsText }),
+    ...pick(result, stageRow(stage).yields),
   };
   const following = nextStage(merged);
   return following === undefined
@@ -151,14 +166,17 @@ export function applyStageFailure(
   reason: string,
   message: string,
   opts: PipelineOptions,
+  durationMs?: number,
 ): SWEInstanceStatus {
   const count = attemptsOf(status)[stage] + 1;
   const attempts = { ...attemptsOf(status), [stage]: count };
+  const stageDurationsMs = withDuration(status, stage, durationMs);
   const lastError = { stage, reason, message: message.slice(0, 32_000), time: opts.now.toISOString() };
   if (count >= opts.maxAttempts) {
     return {
       ...status,
       attempts,
+      stageDurationsMs,
       phase: 'Failed',
       lastError,
       retryAfter: undefined,
@@ -176,6 +194,7 @@ export function applyStageFailure(
   return {
     ...status,
     attempts,
+    stageDurationsMs,
     phase: STAGE_PHASE[stage],
     lastError,
     retryAfter: new Date(opts.now.getTime() + retryDelayMs(count)).toISOString(),
@@ -197,17 +216,10 @@ export interface StageInputArgs {
  */
 export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }: StageInputArgs): StageInput {
   const llm = runSpec.llm;
-  const s = status ?? {};
   return {
     stage,
     instance,
-    previous: {
-      ...(s.recipe && { recipe: s.recipe }),
-      ...(s.testsSource && { testsSource: s.testsSource }),
-      ...(s.generatedTestPatch !== undefined && { generatedTestPatch: s.generatedTestPatch }),
-      ...(s.FAIL_TO_PASS && { FAIL_TO_PASS: s.FAIL_TO_PASS }),
-      ...(s.PASS_TO_PASS && { PASS_TO_PASS: s.PASS_TO_PASS }),
-    },
+    previous: pick(status ?? {}, stageRow(stage).needs),
     config: {
       maxTurns: runSpec.agents.maxTurns,
       reruns: runSpec.verification.reruns,
@@ -219,9 +231,20 @@ export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }:
             baseURL: llmEndpoint.baseURL,
             model: llm.model,
             ...(llmEndpoint.apiKey && { apiKey: llmEndpoint.apiKey }),
-            tokenBudget: Math.max(1, llm.tokenBudgetPerInstance - (s.tokensUsed ?? 0)),
+            tokenBudget: remainingTokenBudget(runSpec, status),
           },
         }),
     },
   };
+}
+
+/**
+ * Tokens an instance may still spend: its run's per-instance budget less what earlier stages
+ * used. The agents' client and the LLM gateway both stop at zero.
+ */
+export function remainingTokenBudget(
+  runSpec: CurationRunSpec,
+  status: SWEInstanceStatus | undefined,
+): number {
+  return Math.max(0, (runSpec.llm?.tokenBudgetPerInstance ?? 0) - (status?.tokensUsed ?? 0));
 }

@@ -1,19 +1,18 @@
-/**
- * Why a sandbox pod ended without a result, from its observed status alone (pure). Every
- * reason here is an infrastructure failure the pipeline retries with backoff.
- */
-export type PodFailureReason =
-  | 'OOMKilled'
-  | 'DeadlineExceeded'
-  | 'Evicted'
-  | 'ImagePullFailed'
-  | 'PendingTimeout'
-  | 'ContainerFailed';
+import type { InfraFailure } from '../api/index.ts';
 
-export interface PodFailure {
-  reason: PodFailureReason;
-  message: string;
-}
+/**
+ * Why a sandbox pod ended without a result, from its observed status alone (pure): pod facts
+ * mapped to the one failure vocabulary (api/failures.ts), retried with backoff.
+ */
+export type PodFailure = InfraFailure & {
+  reason:
+    | 'OOMKilled'
+    | 'DeadlineExceeded'
+    | 'Evicted'
+    | 'ImagePullFailed'
+    | 'PendingTimeout'
+    | 'AgentCrashed';
+};
 
 /** The subset of V1Pod read here; timestamps may be Date (typed client) or string (watch). */
 export interface ObservedPod {
@@ -89,8 +88,9 @@ export function classifyPodFailure(pod: ObservedPod, opts: ClassifyOptions = {})
   if (phase === 'Failed') {
     const failed = statuses(pod).find((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
     const terminated = failed?.state?.terminated;
+    // The runner exits 0 whenever it wrote a result: any other exit is a crash.
     return {
-      reason: 'ContainerFailed',
+      reason: 'AgentCrashed',
       message: failed
         ? `container ${failed.name} exited with code ${terminated?.exitCode}: ${summarize(terminated?.message, terminated?.reason ?? '')}`
         : summarize(pod.status?.message, 'pod failed'),

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { formatIssues, StageResult, type StageResultArg } from '../api/index.ts';
+import { formatIssues, type InfraFailureReason, StageResult, type StageResultArg } from '../api/index.ts';
 
 /**
  * The result envelope: how a sandbox pod hands its StageResult back without any
@@ -18,7 +18,7 @@ export function encodeResultEnvelope(result: StageResultArg): string {
   return `${ENVELOPE_BEGIN}\n${lines.join('\n')}\n${ENVELOPE_END}\n`;
 }
 
-export type DecodeFailureReason = 'ResultMissing' | 'ResultCorrupt';
+export type DecodeFailureReason = Extract<InfraFailureReason, 'ResultMissing' | 'ResultCorrupt'>;
 export type DecodedStageResult =
   | { ok: true; result: StageResult }
   | { ok: false; reason: DecodeFailureReason; message: string };

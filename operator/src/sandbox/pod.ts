@@ -1,4 +1,4 @@
-import type { CurationRun, Stage, SWEInstance } from '../api/index.ts';
+import { type CurationRun, type Stage, type SWEInstance, stageTimeoutSeconds } from '../api/index.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -17,13 +17,6 @@ export const RUNNER_MOUNT = '/scaleswe';
 /** Where the runner image keeps the bundle it copies. */
 export const RUNNER_SOURCE = '/opt/scaleswe';
 export const WORKSPACE_MOUNT = '/workspace';
-
-const STAGE_TIMEOUT_KEY = {
-  env: 'envSeconds',
-  tests: 'testsSeconds',
-  prompt: 'promptSeconds',
-  verify: 'verifySeconds',
-} as const satisfies Record<Stage, string>;
 
 export interface StagePodInput {
   run: CurationRun;
@@ -70,7 +63,7 @@ export function buildStagePod(input: StagePodInput): PodManifest {
   const instanceName = instance.metadata.name ?? '';
   const runName = run.metadata.name ?? '';
   const resources = run.spec.agents.resources;
-  const deadline = run.spec.agents.timeouts[STAGE_TIMEOUT_KEY[stage]];
+  const deadline = stageTimeoutSeconds(run.spec.agents.timeouts, stage);
   const name = stagePodName(instanceName, stage, attempt);
   return {
     apiVersion: 'v1',

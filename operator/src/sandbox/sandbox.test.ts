@@ -273,7 +273,7 @@ describe('classifyPodFailure', () => {
       },
     ],
     [
-      'ContainerFailed',
+      'AgentCrashed',
       {
         phase: 'Failed',
         containerStatuses: [{ name: 'agent', state: { terminated: { exitCode: 2, message: 'boom' } } }],
