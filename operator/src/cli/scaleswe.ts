@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { type CurationRun, ScaleSweError, validateCurationRun } from '../api/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
+import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
 import { connect, exportCluster, statusCommand } from './cluster.ts';
@@ -149,9 +150,17 @@ async function runCommand(flags: RunFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const view = process.stdout.isTTY ? ttyProgress() : plainProgress((line) => console.log(line));
+  let llm: LocalLlmEndpoint | undefined;
   console.log(`scaleswe: run '${name}' → state in ${state.root}${previous ? ' (resuming)' : ''}`);
   try {
     const source = createSource(run.spec, state.root, process.env.GITHUB_TOKEN);
+    llm = run.spec.llm
+      ? await startLocalLlmGateway(
+          run.spec.llm,
+          run.spec,
+          process.env.SCALESWE_LLM_API_KEY ?? process.env.OPENAI_API_KEY,
+        )
+      : undefined;
     const { instances } = await runLocal({
       name,
       spec: run.spec,
@@ -161,7 +170,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
       isolation,
       signal: controller.signal,
       onEvent: (e) => view.onEvent(e),
-      llmApiKey: process.env.SCALESWE_LLM_API_KEY ?? process.env.OPENAI_API_KEY,
+      llm,
       keepWorkDirs: flags.keepWork ?? false,
     });
     view.stop();
@@ -186,6 +195,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
     const failed = failedInstancesMessage(instances);
     if (failed) throw new UserError(failed, 3);
   } finally {
+    await llm?.close();
     view.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -68,6 +68,21 @@ function cacheEnv(home: string, cacheDir: string): Record<string, string> {
   };
 }
 
+/** Credentials of the user's environment a stage never inherits (the local gateway holds the LLM key). */
+export const WITHHELD_ENV = ['SCALESWE_LLM_API_KEY', 'OPENAI_API_KEY', 'GITHUB_TOKEN', 'GH_TOKEN'] as const;
+
+/** The environment of a stage process: the caller's, less its credentials, plus the stage's homes. */
+export function stageEnv(
+  parent: NodeJS.ProcessEnv,
+  home: string,
+  cacheDir: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...parent };
+  for (const name of WITHHELD_ENV) delete env[name];
+  return { ...env, ...cacheEnv(home, cacheDir), ...extra };
+}
+
 /**
  * Runs one stage as a local process (the local stand-in for a sandbox pod) and returns its
  * result; process facts (timer, exit, missing or unreadable result) become `failed` results
@@ -109,7 +124,7 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
     opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent)] : agent;
   const child = spawn(command!, args, {
     cwd: opts.workDir,
-    env: { ...process.env, ...cacheEnv(home, opts.cacheDir), ...opts.env },
+    env: stageEnv(process.env, home, opts.cacheDir, opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -13,6 +13,7 @@ import type { PrSource } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
 import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
+import type { LocalLlmEndpoint } from './llm-gateway.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
@@ -32,8 +33,8 @@ export interface LocalRunOptions {
   isolation: IsolationMode;
   signal: AbortSignal;
   onEvent: (event: RunEvent) => void;
-  /** Provider key for the agents; passed to them by environment, never written to disk. */
-  llmApiKey?: string | undefined;
+  /** The run's LLM gateway (it holds the provider key); absent without spec.llm. */
+  llm?: LocalLlmEndpoint | undefined;
   keepWorkDirs?: boolean;
 }
 
@@ -83,24 +84,23 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
 async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: AttemptRef): Promise<void> {
   const id = instance.spec.instanceId;
   opts.onEvent({ type: 'stage-start', instanceId: id, ...ref });
-  const llm = opts.spec.llm;
   const workDir = opts.state.workDir(id, ref.stage, ref.attempt);
+  const timeoutSeconds = stageTimeoutSeconds(opts.spec.agents.timeouts, ref.stage);
   const result = await runStageProcess(
-    // Locally the agents call the provider directly; the key travels by environment.
     stageInputFor({
       runSpec: opts.spec,
       instance: instance.spec,
       status: instance.status,
       stage: ref.stage,
-      llmEndpoint: llm ? { baseURL: llm.baseURL } : undefined,
+      // As in a pod: the agents reach the gateway with a token for this attempt, never the key.
+      llmEndpoint: opts.llm?.endpointFor(instance.spec, instance.status, ref, timeoutSeconds),
     }),
     {
       workDir,
       cacheDir: join(opts.state.root, 'cache'),
-      timeoutSeconds: stageTimeoutSeconds(opts.spec.agents.timeouts, ref.stage),
+      timeoutSeconds,
       isolation: opts.isolation,
       signal: opts.signal,
-      env: opts.llmApiKey ? { SCALESWE_LLM_API_KEY: opts.llmApiKey } : {},
     },
   );
   // Interrupted: record nothing, so the stage is simply run again on resume.
