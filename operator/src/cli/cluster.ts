@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CurationRunStatus, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../controller/resources.ts';
+import {
+  CURATIONRUNS,
+  CurationRunStatus,
+  SWEINSTANCES,
+  SWEInstanceSpec,
+  SWEInstanceStatus,
+} from '../api/index.ts';
 import { renderReport } from '../export/report.ts';
 import { type InstanceRecord, type SweBenchRecord, toJsonl, toSweBenchRecord } from '../export/swebench.ts';
 import { type ChatExample, toChatExample } from '../export/trajectories.ts';
