@@ -38,8 +38,9 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
     may: [...DOMAIN, 'kube', 'local'],
     why: 'cli/ drives local/ or the cluster through kube/ and api/; it never imports controller/ or agents/',
   },
+  'operator-flags.ts': { may: [], why: "operator-flags.ts (the operator's flag schema) is pure" },
   'operator.ts': {
-    may: [...DOMAIN, 'kube', 'controller'],
+    may: [...DOMAIN, 'kube', 'controller', 'operator-flags.ts'],
     why: 'operator.ts (the operator binary) imports controller/, kube/ and the domain, not cli/, local/ or agents/',
   },
 };
