@@ -16,7 +16,8 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CURATIONRUNS, type RawObject } from '../operator/src/controller/resources.ts';
+import { CURATIONRUNS } from '../operator/src/api/index.ts';
+import type { RawObject } from '../operator/src/controller/resources.ts';
 import { collectionPath, createLogger, Informer, Kube } from '../operator/src/kube/index.ts';
 import {
   encodeResultEnvelope,

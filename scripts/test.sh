@@ -5,6 +5,7 @@ source "$(dirname "$0")/env.sh"
 echo "==> node $(node --version)"
 echo "==> typecheck"; tsc -p tsconfig.json
 echo "==> lint"; biome check .
+echo "==> layer rules (.dependency-cruiser.ts)"; npm run --silent lint:layers
 echo "==> CRDs in sync"; node operator/src/api/generate.ts >/dev/null && git diff --exit-code -- crds charts
 echo "==> Kubernetes binaries, etcd, kubectl, helm (built from Go modules, cached)"; bash test/cluster/build-k8s.sh
 if ! command -v bwrap >/dev/null; then

@@ -19,6 +19,7 @@ import {
 } from './kube/index.ts';
 import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
+import { parseOperatorFlags } from './operator-flags.ts';
 import { remainingTokenBudget } from './pipeline/pipeline.ts';
 
 const env = process.env;
@@ -92,7 +93,11 @@ const program = new Command('operator')
   )
   .parse();
 
-const opts = program.opts<Record<string, string | undefined>>();
+// Commander reads argv (and the env defaults); the zod schema types and checks the values.
+const parsed = parseOperatorFlags(program.opts());
+const opts = parsed.success
+  ? parsed.flags
+  : program.error(parsed.errors.join('\n'), { exitCode: 2, code: 'operator.invalidFlags' });
 
 /** Sandbox pods get a signed token for the gateway, valid for their stage's deadline only. */
 function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions['gateway']> {
@@ -112,13 +117,13 @@ function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions
   };
 }
 /** The API server (service IP in-cluster, the kubeconfig's host, its endpoints) plus --sandbox-deny-cidrs. */
-function denyCIDRs(server: string, endpoints: string[], extra: string | undefined): string[] {
+function denyCIDRs(server: string, endpoints: string[], extra: string[]): string[] {
   const hosts = [
     env.KUBERNETES_SERVICE_HOST,
     URL.canParse(server) ? new URL(server).hostname : undefined,
     ...endpoints,
   ];
-  const cidrs = [...hosts, ...(extra ?? '').split(',')]
+  const cidrs = [...hosts, ...extra]
     .map((h) => h?.trim().replace(/^\[|\]$/g, ''))
     .filter((h): h is string => !!h && (h.includes('/') || isIP(h) !== 0))
     .map((h) => (h.includes('/') ? h : `${h}/${isIP(h) === 6 ? 128 : 32}`));
@@ -152,24 +157,17 @@ async function gatewayServiceURL(name: string): Promise<string> {
     throw new Error(`--gateway-service ${namespace}/${name} has no cluster IP or no port named "gateway"`);
   return `http://${isIP(clusterIP) === 6 ? `[${clusterIP}]` : clusterIP}:${port}`;
 }
-function labelsOf(selector: string | undefined): Record<string, string> | undefined {
-  if (!selector) return undefined;
-  return Object.fromEntries(
-    selector.split(',').map((kv) => kv.split('=', 2).map((x) => x.trim()) as [string, string]),
-  );
-}
-const num = (v: string | undefined, fallback: number) => (v === undefined || v === '' ? fallback : Number(v));
 const log = createLogger();
 const identity = opts.identity || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 const metrics = new OperatorMetrics({ defaultMetrics: true });
 const kube = new Kube({
   ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }),
-  qps: num(opts.qps, 50),
-  burst: num(opts.burst, 100),
+  qps: opts.qps,
+  burst: opts.burst,
   onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
 });
-const gatewayPort = num(opts.gatewayPort, 8081);
-const podLabels = labelsOf(opts.gatewayPodSelector);
+const gatewayPort = opts.gatewayPort;
+const podLabels = opts.gatewayPodSelector;
 const gatewayUrl = opts.gatewayUrl || (opts.gatewayService && (await gatewayServiceURL(opts.gatewayService)));
 const sandboxDenyCIDRs = denyCIDRs(kube.server, await apiServerEndpoints(), opts.sandboxDenyCidrs);
 const manager = new Manager({
@@ -178,9 +176,9 @@ const manager = new Manager({
   log,
   metrics,
   identity,
-  runWorkers: num(opts.runWorkers, 2),
-  instanceWorkers: num(opts.instanceWorkers, 8),
-  resyncMs: num(opts.resync, 300) * 1000,
+  runWorkers: opts.runWorkers,
+  instanceWorkers: opts.instanceWorkers,
+  resyncMs: opts.resync * 1000,
   ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
   ...(gatewayUrl && opts.gatewaySecretFile && { gateway: gatewayFor(gatewayUrl, opts.gatewaySecretFile) }),
   sandboxNetwork: {
@@ -215,25 +213,23 @@ if (gatewayPort > 0 && opts.gatewaySecretFile) {
   log.warn('LLM gateway off: no --gateway-secret-file');
 }
 
-const leaseDuration = num(opts.leaseDuration, 15);
-const elector =
-  opts.leaderElect === 'false'
-    ? undefined
-    : new LeaderElector({
-        kube,
-        namespace: opts.leaderElectionNamespace || opts.namespace || 'default',
-        name: opts.leaderElectionId ?? 'scaleswe-operator',
-        identity,
-        leaseDurationSeconds: leaseDuration,
-        renewDeadlineSeconds: num(opts.renewDeadline, Math.max(1, Math.floor(leaseDuration * (2 / 3)))),
-        retryPeriodSeconds: num(opts.retryPeriod, 2),
-        log,
-      });
+const elector = opts.leaderElect
+  ? new LeaderElector({
+      kube,
+      namespace: opts.leaderElectionNamespace || opts.namespace || 'default',
+      name: opts.leaderElectionId,
+      identity,
+      leaseDurationSeconds: opts.leaseDuration,
+      renewDeadlineSeconds: opts.renewDeadline,
+      retryPeriodSeconds: opts.retryPeriod,
+      log,
+    })
+  : undefined;
 
 let started = false;
 let stopping = false;
 const server = await serveHealth({
-  port: num(opts.metricsPort, 8080),
+  port: opts.metricsPort,
   registry: metrics.registry,
   healthy: () => true,
   // A standby is ready (it serves and campaigns); a leader once its caches are synced.

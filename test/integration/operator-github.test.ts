@@ -2,7 +2,7 @@
 // server speaking GitHub's REST wire shape, with the token read from the Secret the run names.
 import { afterEach, expect, it } from 'vitest';
 import type { CurationRun } from '../../operator/src/api/index.ts';
-import { CURATIONRUNS } from '../../operator/src/controller/resources.ts';
+import { CURATIONRUNS } from '../../operator/src/api/index.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import { FakeGitHub, type FakePull } from '../support/github-server.ts';
 import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';

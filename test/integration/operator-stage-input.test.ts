@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { StageInput, type SWEInstance } from '../../operator/src/api/index.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
+import { CURATIONRUNS, StageInput, SWEINSTANCES, type SWEInstance } from '../../operator/src/api/index.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import {
   LABEL_MANAGED_BY,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/controller/resources.ts';
+import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/api/index.ts';
 import { EVENTS, Kube } from '../../operator/src/kube/index.ts';
 import { createSquashHistory } from './git-history.ts';
 import { fakeKubelet, useOperators } from './operator-harness.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CurationRunSpec, CurationRunStatus } from './curation-run.ts';
-import { GROUP, VERSION } from './meta.ts';
+import { CURATIONRUNS, GROUP, SWEINSTANCES, VERSION } from './meta.ts';
 import { SWEInstanceSpec, SWEInstanceStatus } from './swe-instance.ts';
 
 type JsonSchema = { [key: string]: unknown };
@@ -139,8 +139,8 @@ const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.cre
 
 export function curationRunCrd(): JsonSchema {
   return buildCrd({
-    kind: 'CurationRun',
-    plural: 'curationruns',
+    kind: CURATIONRUNS.kind,
+    plural: CURATIONRUNS.plural,
     shortNames: ['cr', 'crun'],
     description:
       'Mines merged pull requests of a repository and curates verified SWE task instances from them.',
@@ -167,8 +167,8 @@ export function curationRunCrd(): JsonSchema {
 
 export function sweInstanceCrd(): JsonSchema {
   return buildCrd({
-    kind: 'SWEInstance',
-    plural: 'sweinstances',
+    kind: SWEINSTANCES.kind,
+    plural: SWEINSTANCES.plural,
     shortNames: ['swei'],
     description: 'One pull request on its way to a verified SWE-bench-style task instance.',
     spec: SWEInstanceSpec,

@@ -4,6 +4,21 @@ export const GROUP = 'scaleswe.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+// The REST resources our CRDs serve, in the shape of kube/'s GroupResource: API facts, so the
+// controller, the CLI and the CRD generator share them without importing each other.
+export const CURATIONRUNS = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'curationruns',
+  kind: 'CurationRun',
+} as const;
+export const SWEINSTANCES = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'sweinstances',
+  kind: 'SWEInstance',
+} as const;
+
 /** Kubernetes object metadata as the API server returns it; only what we read is typed. */
 export const ObjectMeta = z
   .object({

@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CURATIONRUNS,
   CurationRunStatus,
   type InstanceRecord,
   STAGES,
+  SWEINSTANCES,
   SWEInstanceSpec,
   SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../controller/resources.ts';
 import { Kube, type KubeObject } from '../kube/index.ts';
 import {
   decodeTrajectory,

@@ -1,9 +1,11 @@
 import {
+  CURATIONRUNS,
   CurationRun,
   type CurationRunStatus,
   formatIssues,
   instanceIdFor,
   instanceObjectName,
+  SWEINSTANCES,
   SWEInstance,
 } from '../api/index.ts';
 import {
@@ -18,15 +20,7 @@ import {
 import type { MiningPage, PrSource } from '../mining/types.ts';
 import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
-import {
-  CURATIONRUNS,
-  controllerRef,
-  key,
-  NETWORKPOLICIES,
-  type RawObject,
-  SWEINSTANCES,
-  splitKey,
-} from './resources.ts';
+import { controllerRef, key, NETWORKPOLICIES, type RawObject, splitKey } from './resources.ts';
 import {
   computeRunStatus,
   failedRunStatus,

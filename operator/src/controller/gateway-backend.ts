@@ -1,4 +1,4 @@
-import { CurationRun, SWEInstance, type TrajectoryStep } from '../api/index.ts';
+import { CURATIONRUNS, CurationRun, SWEINSTANCES, SWEInstance, type TrajectoryStep } from '../api/index.ts';
 import {
   errorMessage,
   isAlreadyExists,
@@ -27,7 +27,7 @@ import {
   stagePodName,
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { CURATIONRUNS, controllerRef, type RawObject, SWEINSTANCES } from './resources.ts';
+import { controllerRef, type RawObject } from './resources.ts';
 
 /** Name of the trajectory ConfigMap of one (instance, stage, attempt). */
 export function trajectoryConfigMapName(instance: string, stage: string, attempt: number): string {

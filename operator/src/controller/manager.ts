@@ -1,4 +1,4 @@
-import { INSTANCE_PHASES } from '../api/index.ts';
+import { CURATIONRUNS, INSTANCE_PHASES, SWEINSTANCES } from '../api/index.ts';
 import {
   Controller,
   collectionPath,
@@ -19,7 +19,7 @@ import {
   recordRunTerminal,
 } from './curation-run-reconciler.ts';
 import { PodExpectations } from './pod-expectations.ts';
-import { CURATIONRUNS, key, ownerKey, type RawObject, SWEINSTANCES } from './resources.ts';
+import { key, ownerKey, type RawObject } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
 import { reconcileInstance, recordInstanceTerminal } from './swe-instance-reconciler.ts';
 

@@ -1,19 +1,4 @@
-import { GROUP, VERSION } from '../api/index.ts';
 import type { GroupResource, KubeObject, OwnerReference } from '../kube/index.ts';
-
-export const CURATIONRUNS: GroupResource = {
-  group: GROUP,
-  version: VERSION,
-  plural: 'curationruns',
-  kind: 'CurationRun',
-};
-export const SWEINSTANCES: GroupResource = {
-  group: GROUP,
-  version: VERSION,
-  plural: 'sweinstances',
-  kind: 'SWEInstance',
-};
-
 export const NETWORKPOLICIES: GroupResource = {
   group: 'networking.k8s.io',
   version: 'v1',

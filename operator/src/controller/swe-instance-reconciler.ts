@@ -2,6 +2,7 @@ import {
   CurationRun,
   formatIssues,
   type Stage,
+  SWEINSTANCES,
   SWEInstance,
   type SWEInstanceStatus,
   setCondition,
@@ -29,7 +30,7 @@ import {
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
-import { key, type RawObject, SWEINSTANCES, splitKey } from './resources.ts';
+import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
 
 /** The run of an instance, parsed once per resourceVersion. */

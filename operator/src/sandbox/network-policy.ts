@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import type { OwnerReference } from '../kube/index.ts';
 import { LABEL_MANAGED_BY, LABEL_RUN, labelValue, MANAGED_BY } from './names.ts';
 
 /** Cloud metadata endpoints: never reachable from a sandbox, even with allowAll. */
@@ -8,7 +7,15 @@ export const METADATA_CIDRS = ['169.254.169.254/32', 'fd00:ec2::254/128'];
 export interface SandboxNetworkInput {
   runName: string;
   namespace: string;
-  owner: OwnerReference;
+  /** The run, as an owner reference (a plain shape: sandbox/ does not import kube/). */
+  owner: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  };
   egress: { allowCIDRs: string[]; allowAll: boolean };
   /** Clone URL or API base URL of the repository: allowed when its host is an IP literal. */
   repositoryURL?: string;
