@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { STAGE_CONDITION, STAGES } from '../../operator/src/api/index.ts';
 import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/src/cli/sample.ts';
 import { readState } from '../cluster/cluster.ts';
 import { REPO_ROOT } from '../cluster/lib.ts';
@@ -53,8 +54,6 @@ async function sandboxEgress(): Promise<{ egress: { allowCIDRs: string[] } }> {
 
 const RUN = 'minicalc';
 const NODE_RUN = 'rangekit';
-const STAGES = ['env', 'tests', 'prompt', 'verify'] as const;
-const STAGE_CONDITION = { env: 'EnvReady', tests: 'TestsReady', prompt: 'PromptReady', verify: 'Verified' };
 
 interface Condition {
   type: string;

@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  Stage,
   type StageInput,
   type StageInputArg,
   StageInput as StageInputSchema,
@@ -21,12 +22,13 @@ export interface RunStageOptions {
   log?: AgentLog;
 }
 
-const AGENTS = {
+/** One agent module per row of the stage table (api/stages.ts); a new row fails to type-check until it has one. */
+const AGENTS: Record<Stage, (ctx: StageContext) => Promise<StageOutput>> = {
   env: runEnvStage,
   tests: runTestsStage,
   prompt: runPromptStage,
   verify: runVerifyStage,
-} as const;
+};
 
 /**
  * The single entry point of the agent runner (sandbox pod, CLI, tests). Every stage starts
@@ -44,7 +46,7 @@ export async function runStage(
   } catch (err) {
     const stage = (inputArg as { stage?: string }).stage;
     return StageResult.parse({
-      stage: stage === 'env' || stage === 'tests' || stage === 'prompt' || stage === 'verify' ? stage : 'env',
+      stage: Stage.safeParse(stage).data ?? 'env',
       outcome: 'failed',
       reason: 'InvalidInput',
       message: String((err as Error).message).slice(0, 4000),
