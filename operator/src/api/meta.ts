@@ -20,6 +20,16 @@ export const SWEINSTANCES = {
 } as const;
 
 /** Kubernetes object metadata as the API server returns it; only what we read is typed. */
+/** metadata.ownerReferences[] as the API defines it (a plain shape, for builders and kube/ alike). */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
 export const ObjectMeta = z
   .object({
     name: z.string().optional(),

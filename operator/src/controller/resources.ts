@@ -1,4 +1,5 @@
-import type { GroupResource, KubeObject, OwnerReference } from '../kube/index.ts';
+import type { OwnerReference } from '../api/index.ts';
+import type { GroupResource, KubeObject } from '../kube/index.ts';
 export const NETWORKPOLICIES: GroupResource = {
   group: 'networking.k8s.io',
   version: 'v1',

@@ -1,4 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
+import type { OwnerReference } from '../api/index.ts';
 import { TokenBucket } from './rate-limit.ts';
 
 /** What every Kubernetes object has; specs and statuses are typed by the callers. */
@@ -17,15 +18,6 @@ export interface KubeObject {
     creationTimestamp?: Date | string;
     deletionTimestamp?: Date | string;
   };
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
 }
 
 export interface ObjectList<T> {

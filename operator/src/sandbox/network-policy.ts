@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { OwnerReference } from '../api/index.ts';
 import { LABEL_MANAGED_BY, LABEL_RUN, labelValue, MANAGED_BY } from './names.ts';
 
 /** Cloud metadata endpoints: never reachable from a sandbox, even with allowAll. */
@@ -7,15 +8,8 @@ export const METADATA_CIDRS = ['169.254.169.254/32', 'fd00:ec2::254/128'];
 export interface SandboxNetworkInput {
   runName: string;
   namespace: string;
-  /** The run, as an owner reference (a plain shape: sandbox/ does not import kube/). */
-  owner: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  };
+  /** The run, as an owner reference. */
+  owner: OwnerReference;
   egress: { allowCIDRs: string[]; allowAll: boolean };
   /** Clone URL or API base URL of the repository: allowed when its host is an IP literal. */
   repositoryURL?: string;

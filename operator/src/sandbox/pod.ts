@@ -1,4 +1,10 @@
-import { type CurationRun, type Stage, type SWEInstance, stageTimeoutSeconds } from '../api/index.ts';
+import {
+  type CurationRun,
+  type OwnerReference,
+  type Stage,
+  type SWEInstance,
+  stageTimeoutSeconds,
+} from '../api/index.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -40,14 +46,7 @@ export interface PodManifest {
     namespace: string;
     labels: Record<string, string>;
     annotations: Record<string, string>;
-    ownerReferences: Array<{
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller: boolean;
-      blockOwnerDeletion: boolean;
-    }>;
+    ownerReferences: Array<Required<OwnerReference>>;
   };
   spec: Record<string, unknown>;
 }
