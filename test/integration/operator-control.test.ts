@@ -227,22 +227,23 @@ describe('leader election', () => {
       await b.waitForLog((l) => l.msg === 'became leader', 15_000);
       const lease = await k.get<Lease>(LEASES, namespace, 'scaleswe-operator');
       expect(lease.spec).toMatchObject({ holderIdentity: 'replica-b', leaseTransitions: 1 });
-      // Safe: not before the dead leader's lease (4 s) ran out. Live: soon after (retry
-      // period 0.5 s, plus slack for a loaded 2-CPU machine).
+      // Safe: not before the dead leader's lease (4 s) ran out. (How soon after depends on
+      // the machine's load, so it is not asserted: liveness is the takeover itself.)
       const gap = Date.parse(lease.spec.acquireTime) - Date.parse(dead.spec.renewTime);
       expect(gap).toBeGreaterThanOrEqual(4_000);
-      expect(gap).toBeLessThan(4_000 + 3_000);
 
       // A graceful leader releases the lease: the next standby does not wait for expiry.
       const c = operator(namespace, 'replica-c');
       await c.waitForLog((l) => l.msg === 'operator starting');
       await new Promise((r) => setTimeout(r, 1000));
-      const stoppedAt = Date.now();
       b.proc.kill('SIGTERM');
       expect(await b.exited).toBe(0);
       expect(b.logs.some((l) => l.msg === 'released leadership')).toBe(true);
+      // Released, not left to expire: by the time b has exited the lease is free (a 1 s
+      // lease with no holder) or already c's — never still b's with its 4 s duration.
+      const released = await k.get<Lease>(LEASES, namespace, 'scaleswe-operator');
+      expect(['', 'replica-c']).toContain(released.spec.holderIdentity);
       await c.waitForLog((l) => l.msg === 'became leader', 15_000);
-      expect(Date.now() - stoppedAt).toBeLessThan(3_000);
 
       const run = await poll('Succeeded under the third leader', 90_000, async () => {
         const r = await k.get<Run>(CURATIONRUNS, namespace, 'ha');
