@@ -23,14 +23,13 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
+import { LANGUAGES, type Language } from '../../operator/src/api/index.ts';
 import { CACHE_ROOT, log, PrerequisiteError, REPO_ROOT, run } from './lib.ts';
 
 export const PAUSE_IMAGE = 'localhost/pause:3.9';
-export const SANDBOX_LANGS = ['python', 'node', 'go', 'rust', 'java'] as const;
-export type SandboxLang = (typeof SANDBOX_LANGS)[number];
 export const SANDBOX_TAG = '0.1.0';
 /** Languages built by default (what e2e needs); SCALESWE_SANDBOX_IMAGES=all builds every one. */
-export const DEFAULT_LANGS: SandboxLang[] = ['python', 'node'];
+export const DEFAULT_LANGS: Language[] = ['python', 'node'];
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const IMAGE_CACHE = join(CACHE_ROOT, 'images');
 const IMPORT_MARKERS = join(CACHE_ROOT, 'containerd', 'imported');
@@ -46,7 +45,7 @@ const PODMAN_FLAGS = [
 ];
 
 /** Pods refer to `scaleswe/sandbox-<lang>:0.1.0`, which Kubernetes normalizes to docker.io/. */
-export function sandboxImageRef(lang: SandboxLang): string {
+export function sandboxImageRef(lang: Language): string {
   return `docker.io/scaleswe/sandbox-${lang}:${SANDBOX_TAG}`;
 }
 
@@ -254,7 +253,7 @@ export function ensureSandboxBase(debianBase: string): string {
 }
 
 /** Builds sandbox-images/<lang> FROM the sandbox base (cached by its Dockerfile dir and the base's id). */
-export function ensureSandboxImage(lang: SandboxLang, sandboxBase: string): string {
+export function ensureSandboxImage(lang: Language, sandboxBase: string): string {
   const dir = join(REPO_ROOT, 'sandbox-images', lang);
   const baseId = podmanInspect(sandboxBase, '{{.Id}}');
   if (!baseId) throw new Error(`image ${sandboxBase} is not in podman's store`);
@@ -293,18 +292,18 @@ export function buildAndImportVariants(
   );
 }
 
-export function langsFromEnv(value = process.env.SCALESWE_SANDBOX_IMAGES): SandboxLang[] {
+export function langsFromEnv(value = process.env.SCALESWE_SANDBOX_IMAGES): Language[] {
   if (!value) return DEFAULT_LANGS;
-  if (value === 'all') return [...SANDBOX_LANGS];
+  if (value === 'all') return [...LANGUAGES];
   const langs = value.split(',').map((l) => l.trim());
   for (const l of langs) {
-    if (!(SANDBOX_LANGS as readonly string[]).includes(l)) throw new Error(`unknown sandbox language ${l}`);
+    if (!(LANGUAGES as readonly string[]).includes(l)) throw new Error(`unknown sandbox language ${l}`);
   }
-  return langs as SandboxLang[];
+  return langs as Language[];
 }
 
 /** Builds the requested sandbox images and imports them into the cluster's containerd. */
-export function ensureSandboxImages(sock: string, langs: SandboxLang[]): string[] {
+export function ensureSandboxImages(sock: string, langs: Language[]): string[] {
   const base = ensureSandboxBase(ensureBaseImage());
   const refs: string[] = [];
   for (const lang of langs) {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
+import { candidateRecipes, detectLanguages, ENV_MANIFESTS, type RepoFacts } from '../languages/index.ts';
 import { truncateMiddle } from './exec.ts';
-import { candidateRecipes, detectLanguages, MANIFESTS, type RepoFacts } from './recipes.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { loopFailure } from './stage-output.ts';
@@ -104,7 +104,7 @@ function envReady(
   note: string,
   hint: Language,
 ): StageOutput {
-  const detected = detectLanguages(facts);
+  const detected = detectLanguages(facts.files);
   const language = detected.includes(hint) ? hint : (detected[0] ?? hint);
   return {
     outcome: 'succeeded',
@@ -148,7 +148,7 @@ async function checkRecipe(
 async function repoFacts(ws: Workspace): Promise<RepoFacts> {
   const files = await listFiles(ws);
   const manifests: Record<string, string> = {};
-  for (const m of MANIFESTS) {
+  for (const m of ENV_MANIFESTS) {
     if (files.includes(m)) manifests[m] = await readFile(path.join(ws.dir, m), 'utf8').catch(() => '');
   }
   return { files, manifests };

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type InfraFailureReason, type StageInput, StageResult } from '../api/index.ts';
+import { languageCacheEnv } from '../languages/index.ts';
 
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
 const AGENT_MAIN =
@@ -55,16 +56,13 @@ export function bwrapArgs(workDir: string, cacheDir: string, command: string[]):
   ];
 }
 
+/** A stage's own HOME and TMPDIR; package caches shared across stages under cacheDir. */
 function cacheEnv(home: string, cacheDir: string): Record<string, string> {
   return {
     HOME: home,
     TMPDIR: join(home, '..', 'tmp'),
     XDG_CACHE_HOME: cacheDir,
-    PIP_CACHE_DIR: join(cacheDir, 'pip'),
-    npm_config_cache: join(cacheDir, 'npm'),
-    GOMODCACHE: join(cacheDir, 'go-mod'),
-    GOCACHE: join(cacheDir, 'go-build'),
-    CARGO_HOME: join(cacheDir, 'cargo'),
+    ...languageCacheEnv(cacheDir),
   };
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { changeShape, parseDiff, splitDiff } from './diff-split.ts';
-import { classifyPath, languageFromRootFiles } from './paths.ts';
 
 function fileDiff(path: string, added: string[], removed: string[] = []): string {
   const hunk = [...removed.map((l) => `-${l}`), ...added.map((l) => `+${l}`)].join('\n');
@@ -14,44 +13,6 @@ function fileDiff(path: string, added: string[], removed: string[] = []): string
     '',
   ].join('\n');
 }
-
-describe('classifyPath', () => {
-  it.each([
-    ['tests/test_api.py', 'test'],
-    ['pkg/test_util.py', 'test'],
-    ['pkg/util_test.py', 'test'],
-    ['conftest.py', 'test'],
-    ['server/handler_test.go', 'test'],
-    ['internal/testdata/golden.json', 'test'],
-    ['src/app.test.ts', 'test'],
-    ['src/app.spec.ts', 'test'],
-    ['lib/widget.test.jsx', 'test'],
-    ['src/__tests__/widget.js', 'test'],
-    ['src/test/java/org/x/FooTest.java', 'test'],
-    ['core/src/main/java/org/x/FooTest.java', 'test'],
-    ['tests/integration.rs', 'test'],
-    ['src/__snapshots__/app.test.ts.snap', 'test'],
-    ['src/ui/button.snap', 'test'],
-    ['src/lib.rs', 'code'],
-    ['src/main/java/org/x/Foo.java', 'code'],
-    ['requests/sessions.py', 'code'],
-    ['src/attest.ts', 'code'],
-    ['contest/main.go', 'code'],
-    ['package.json', 'code'],
-    ['package-lock.json', 'lockfile'],
-    ['Cargo.lock', 'lockfile'],
-    ['go.sum', 'lockfile'],
-    ['poetry.lock', 'lockfile'],
-    ['README.md', 'docs'],
-    ['docs/api.html', 'docs'],
-    ['CHANGELOG', 'docs'],
-    ['LICENSE', 'docs'],
-    ['.github/workflows/ci.yml', 'ci'],
-    ['.travis.yml', 'ci'],
-  ])('%s is %s', (path, kind) => {
-    expect(classifyPath(path)).toBe(kind);
-  });
-});
 
 describe('splitDiff', () => {
   const code = fileDiff('src/calc.py', ['def add(a, b):', '    return a + b'], ['def add(a, b):']);
@@ -141,15 +102,5 @@ describe('splitDiff', () => {
     expect(changeShape(parseDiff(test))).toBe('noCode');
     expect(changeShape(parseDiff(ci + test))).toBe('noCode');
     expect(changeShape(parseDiff(code + docs))).toBe('code');
-  });
-});
-
-describe('languageFromRootFiles', () => {
-  it('prefers the strongest manifest', () => {
-    expect(languageFromRootFiles(['package.json', 'go.mod'])).toBe('go');
-    expect(languageFromRootFiles(['README.md', 'pyproject.toml'])).toBe('python');
-    expect(languageFromRootFiles(['pom.xml'])).toBe('java');
-    expect(languageFromRootFiles(['package.json'])).toBe('node');
-    expect(languageFromRootFiles(['Makefile'])).toBeUndefined();
   });
 });

@@ -1,12 +1,12 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Language } from '../api/index.ts';
+import { languageFromRootFiles } from '../languages/index.ts';
 import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
 import { mapLimited } from './concurrency.ts';
 import { splitDiff } from './diff-split.ts';
 import { git, openRepository, repoSlugFromURL } from './git.ts';
 import { linkedIssueNumbers } from './linked-issues.ts';
-import { languageFromRootFiles } from './paths.ts';
 import type { CandidatePR, MiningFilters, MiningPage, PrSource, RejectedPR } from './types.ts';
 
 /** A PR as git history records it: a GitHub merge commit or a squash commit. */

@@ -1,4 +1,5 @@
 import type { Language } from '../api/index.ts';
+import { languageOfLinguist } from '../languages/index.ts';
 import { inWindow, screenChange, screenLinks, screenMetadata, toCandidate } from './candidate-filter.ts';
 import { mapLimited } from './concurrency.ts';
 import { changeShape, type SplitDiff, splitDiff } from './diff-split.ts';
@@ -79,17 +80,6 @@ function advance(c: GitHubCursor, item: PullItem): GitHubCursor {
   }
   return { page: c.page, updatedAt: item.updated_at, seen: [item.number] };
 }
-
-const LINGUIST_TO_LANGUAGE: Record<string, Language> = {
-  Python: 'python',
-  'Jupyter Notebook': 'python',
-  JavaScript: 'node',
-  TypeScript: 'node',
-  Go: 'go',
-  Rust: 'rust',
-  Java: 'java',
-  Kotlin: 'java',
-};
 
 export interface GitHubSourceOptions extends GitHubClientOptions {
   /** owner/name */
@@ -393,7 +383,7 @@ export class GitHubPrSource implements PrSource {
   private repoLanguage(): Promise<Language | undefined> {
     this.language ??= this.octokit.rest.repos
       .get({ owner: this.owner, repo: this.name })
-      .then(({ data }) => (data.language ? LINGUIST_TO_LANGUAGE[data.language] : undefined));
+      .then(({ data }) => (data.language ? languageOfLinguist(data.language) : undefined));
     return this.language;
   }
 

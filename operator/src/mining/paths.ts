@@ -1,7 +1,9 @@
 import type { Language } from '../api/index.ts';
+import { LANGUAGE_TEST_FILES, LOCKFILES, languageOfPath } from '../languages/index.ts';
 
 /**
- * What a changed path is, by repository conventions. `test` wins over everything: a fixture
+ * What a changed path is, by repository conventions: the generic ones here, each ecosystem's
+ * test-file names and lockfiles from its language module. `test` wins over everything: a fixture
  * under tests/ belongs to the test patch even when it is a .json or a binary.
  */
 export type PathKind = 'test' | 'code' | 'docs' | 'lockfile' | 'ci';
@@ -19,32 +21,6 @@ const TEST_DIRS = new Set([
   'spec',
 ]);
 
-/** File names that are tests wherever they live. */
-const TEST_FILE_PATTERNS: RegExp[] = [
-  /^test_.*\.py$/, // pytest
-  /^.*_test\.py$/,
-  /^conftest\.py$/,
-  /^.*_test\.go$/, // go test
-  /^.*\.(test|spec)\.[cm]?[jt]sx?$/, // jest, vitest, mocha
-  /^.*(Test|Tests|IT|TestCase)\.(java|kt)$/, // JUnit, failsafe
-  /^.*\.snap$/, // jest/vitest snapshots
-];
-
-const LOCKFILES = new Set([
-  'package-lock.json',
-  'npm-shrinkwrap.json',
-  'yarn.lock',
-  'pnpm-lock.yaml',
-  'bun.lockb',
-  'poetry.lock',
-  'pipfile.lock',
-  'uv.lock',
-  'pdm.lock',
-  'cargo.lock',
-  'go.sum',
-  'gradle.lockfile',
-]);
-
 const DOC_EXTENSIONS = /\.(md|markdown|rst|txt|adoc|asciidoc)$/i;
 const DOC_DIRS = new Set(['docs', 'doc', 'documentation', 'changelog.d', 'changes', 'newsfragments']);
 const DOC_FILES =
@@ -56,49 +32,11 @@ export function classifyPath(path: string): PathKind {
   const segments = path.split('/');
   const name = segments[segments.length - 1] ?? path;
   const dirs = segments.slice(0, -1).map((s) => s.toLowerCase());
-  if (dirs.some((d) => TEST_DIRS.has(d)) || TEST_FILE_PATTERNS.some((re) => re.test(name))) return 'test';
+  if (dirs.some((d) => TEST_DIRS.has(d)) || LANGUAGE_TEST_FILES.some((re) => re.test(name))) return 'test';
   if (LOCKFILES.has(name.toLowerCase())) return 'lockfile';
   if (CI_PATHS.test(path)) return 'ci';
   if (DOC_EXTENSIONS.test(name) || DOC_FILES.test(name) || dirs.some((d) => DOC_DIRS.has(d))) return 'docs';
   return 'code';
-}
-
-const LANGUAGE_BY_EXTENSION: Record<string, Language> = {
-  py: 'python',
-  pyi: 'python',
-  pyx: 'python',
-  js: 'node',
-  jsx: 'node',
-  mjs: 'node',
-  cjs: 'node',
-  ts: 'node',
-  tsx: 'node',
-  mts: 'node',
-  cts: 'node',
-  go: 'go',
-  rs: 'rust',
-  java: 'java',
-  kt: 'java',
-};
-
-export function languageOfPath(path: string): Language | undefined {
-  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
-  return ext === undefined ? undefined : LANGUAGE_BY_EXTENSION[ext];
-}
-
-/** Build manifests at the repository root, strongest signal first (a Go repo may carry a package.json). */
-const MANIFESTS: Array<[RegExp, Language]> = [
-  [/^go\.mod$/, 'go'],
-  [/^Cargo\.toml$/, 'rust'],
-  [/^(pom\.xml|build\.gradle(\.kts)?|settings\.gradle(\.kts)?)$/, 'java'],
-  [/^(pyproject\.toml|setup\.py|setup\.cfg|requirements.*\.txt|Pipfile)$/, 'python'],
-  [/^package\.json$/, 'node'],
-];
-
-/** Language of a repository from the names of its root files. */
-export function languageFromRootFiles(rootFiles: readonly string[]): Language | undefined {
-  for (const [re, language] of MANIFESTS) if (rootFiles.some((f) => re.test(f))) return language;
-  return undefined;
 }
 
 /**

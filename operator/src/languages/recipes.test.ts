@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { candidateRecipes, detectLanguages, pythonTestExtras } from './recipes.ts';
+import { candidateRecipes } from './index.ts';
+import { java } from './java.ts';
+import { pythonTestExtras } from './python.ts';
 
 describe('recipe choice', () => {
-  it('detects every ecosystem present', () => {
-    const files = ['pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml', 'pom.xml', 'src/x.py'];
-    expect(detectLanguages({ files, manifests: {} })).toEqual(['python', 'node', 'go', 'rust', 'java']);
-    expect(detectLanguages({ files: ['README.md', 'build.gradle.kts'], manifests: {} })).toEqual(['java']);
-  });
   it('python: installs the test extras editable, then a flat-layout fallback', () => {
     const pyproject =
       '[project]\nname="x"\n[project.optional-dependencies]\ntest = ["pytest"]\ndocs = ["sphinx"]\n';
     expect(pythonTestExtras(pyproject, undefined)).toEqual(['test']);
+    expect(pythonTestExtras(undefined, '[options.extras_require]\ntesting = pytest\nfast = ujson\n')).toEqual(
+      ['testing'],
+    );
     const [first, second] = candidateRecipes({
       files: ['pyproject.toml', 'requirements-dev.txt'],
       manifests: { 'pyproject.toml': pyproject },
@@ -18,6 +18,13 @@ describe('recipe choice', () => {
     expect(first!.setupScript).toContain('pip install -q -e ".[test]" -r requirements-dev.txt pytest\n');
     expect(first!.resultFormat).toBe('pytest');
     expect(second!.testCommand).toMatch(/^PYTHONPATH=/);
+  });
+  it('python: requirements only (no package) gives the flat-layout recipe alone', () => {
+    const rs = candidateRecipes({ files: ['requirements.txt', 'requirements/test.txt'], manifests: {} });
+    expect(rs).toHaveLength(1);
+    expect(rs[0]!.setupScript).toContain(
+      'pip install -q -r requirements.txt -r requirements/test.txt pytest\n',
+    );
   });
   it('node: lockfile picks the installer, dependencies pick the runner', () => {
     const pkg = JSON.stringify({ devDependencies: { jest: '30' } });
@@ -30,9 +37,11 @@ describe('recipe choice', () => {
     });
     expect(ci[0]!.setupScript).toContain('npm ci');
   });
-  it('the PR language comes first in polyglot repositories', () => {
-    const rs = candidateRecipes({ files: ['package.json', 'go.mod'], manifests: {} }, 'go');
-    expect(rs[0]!.resultFormat).toBe('go-test-json');
-    expect(rs[0]!.testCommand).toContain('-count=1');
+  it('java: the wrapper when present, maven before gradle', () => {
+    const rs = java.recipes({ files: ['pom.xml', 'mvnw', 'settings.gradle.kts'], manifests: {} });
+    expect(rs.map((r) => r.setupScript.split('\n')[1])).toEqual([
+      './mvnw -B -q -DskipTests test-compile',
+      'gradle --no-daemon -q testClasses',
+    ]);
   });
 });

@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import { type LanguageModule, SETUP_HEADER } from './types.ts';
+
+export const go: LanguageModule = {
+  name: 'go',
+  extensions: ['go'],
+  linguist: ['Go'],
+  manifest: /^go\.mod$/,
+  testFiles: [/^.*_test\.go$/],
+  lockfiles: ['go.sum'],
+  envManifests: ['go.mod'],
+  resultFormats: ['go-test-json'],
+  recipes: () => [
+    {
+      setupScript: `${SETUP_HEADER}go mod download\n`,
+      // -count=1: never serve cached results, reruns must really run.
+      testCommand: 'go test -json -count=1 ./...',
+      resultFormat: 'go-test-json',
+      source: 'deterministic',
+    },
+  ],
+  cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
+};

@@ -1,0 +1,92 @@
+/**
+ * The language registry: one module per ecosystem, and the functions that fan out over
+ * them. Mining (path kinds, language of a path / change / repository root), the env stage
+ * (detection, manifests it reads, recipes) and the local executor (cache env) all ask here,
+ * so there is one copy of each rule.
+ *
+ * A new language touches exactly:
+ *   - operator/src/api/curation-run.ts: its name in `LANGUAGES` and its default image under
+ *     `agents.images`; then `node operator/src/api/generate.ts` regenerates crds/ and charts/;
+ *   - operator/src/languages/<lang>.ts: its `LanguageModule`;
+ *   - this file: its place in `LANGUAGE_MODULES` (by manifest strength, see there);
+ *   - sandbox-images/<lang>/Dockerfile: the toolchain, FROM the sandbox base;
+ *   - only if its recipes emit a format not yet known: `RESULT_FORMATS` in
+ *     operator/src/api/swe-instance.ts and a parser in operator/src/agents/parsers/.
+ * The drift tests (index.test.ts) fail until the module, LANGUAGES, agents.images and the
+ * Dockerfile agree.
+ */
+import { LANGUAGES, type Language, type Recipe } from '../api/index.ts';
+import { go } from './go.ts';
+import { java } from './java.ts';
+import { node } from './node.ts';
+import { python } from './python.ts';
+import { rust } from './rust.ts';
+import type { LanguageModule, RepoFacts } from './types.ts';
+
+export type { LanguageModule, RepoFacts } from './types.ts';
+
+/**
+ * Strongest root manifest first: a Go, Rust or Java repository often carries a package.json
+ * (tooling, docs site) or Python helper scripts, never the other way round.
+ */
+export const LANGUAGE_MODULES: readonly LanguageModule[] = [go, rust, java, python, node];
+
+const BY_NAME = Object.fromEntries(LANGUAGE_MODULES.map((m) => [m.name, m])) as Record<
+  Language,
+  LanguageModule
+>;
+
+export function languageModule(language: Language): LanguageModule {
+  return BY_NAME[language];
+}
+
+const BY_EXTENSION = new Map(LANGUAGE_MODULES.flatMap((m) => m.extensions.map((e) => [e, m.name] as const)));
+
+export function languageOfPath(path: string): Language | undefined {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return ext === undefined ? undefined : BY_EXTENSION.get(ext);
+}
+
+const BY_LINGUIST = new Map(LANGUAGE_MODULES.flatMap((m) => m.linguist.map((n) => [n, m.name] as const)));
+
+/** Our language for GitHub's (linguist) repository language, when we handle it. */
+export function languageOfLinguist(name: string): Language | undefined {
+  return BY_LINGUIST.get(name);
+}
+
+/** Language of a repository from its root files: the strongest manifest present. */
+export function languageFromRootFiles(rootFiles: readonly string[]): Language | undefined {
+  return LANGUAGE_MODULES.find((m) => rootFiles.some((f) => m.manifest.test(f)))?.name;
+}
+
+/**
+ * Every language whose manifest is present, in the API's order (not by strength: the env
+ * stage puts the PR's language first and tries the others in this order).
+ */
+export function detectLanguages(files: readonly string[]): Language[] {
+  return LANGUAGES.filter((l) => files.some((f) => BY_NAME[l].manifest.test(f)));
+}
+
+/** File names that are tests in some ecosystem, wherever they live. */
+export const LANGUAGE_TEST_FILES: readonly RegExp[] = LANGUAGE_MODULES.flatMap((m) => m.testFiles);
+
+/** Lockfile names of every ecosystem, lower case. */
+export const LOCKFILES: ReadonlySet<string> = new Set(
+  LANGUAGE_MODULES.flatMap((m) => m.lockfiles.map((f) => f.toLowerCase())),
+);
+
+/** Root files whose contents the env stage reads for `RepoFacts.manifests`. */
+export const ENV_MANIFESTS: readonly string[] = [...new Set(LANGUAGE_MODULES.flatMap((m) => m.envManifests))];
+
+/** Candidate recipes, best first. `hint` (the PR's language) breaks ties in polyglot repos. */
+export function candidateRecipes(facts: RepoFacts, hint?: Language): Recipe[] {
+  const langs = detectLanguages(facts.files);
+  if (hint && !langs.includes(hint)) langs.push(hint);
+  if (hint) langs.sort((a, b) => Number(b === hint) - Number(a === hint));
+  return langs.flatMap((l) => BY_NAME[l].recipes(facts));
+}
+
+/** Every ecosystem's package caches under one shared cache dir. */
+export function languageCacheEnv(cacheDir: string): Record<string, string> {
+  return Object.assign({}, ...LANGUAGE_MODULES.map((m) => m.cacheEnv(cacheDir)));
+}
