@@ -113,13 +113,12 @@ const image = z.string().min(1).max(512);
 export const Agents = z
   .object({
     images: z
-      .object({
-        python: image.default('scaleswe/sandbox-python:0.1.0'),
-        node: image.default('scaleswe/sandbox-node:0.1.0'),
-        go: image.default('scaleswe/sandbox-go:0.1.0'),
-        rust: image.default('scaleswe/sandbox-rust:0.1.0'),
-        java: image.default('scaleswe/sandbox-java:0.1.0'),
-      })
+      .object(
+        Object.fromEntries(LANGUAGES.map((l) => [l, image.default(`scaleswe/sandbox-${l}:0.1.0`)])) as Record<
+          Language,
+          z.ZodDefault<typeof image>
+        >,
+      )
       .strict()
       .prefault({})
       .describe('Sandbox image per repository language'),

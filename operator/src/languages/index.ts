@@ -5,8 +5,8 @@
  * so there is one copy of each rule.
  *
  * A new language touches exactly:
- *   - operator/src/api/curation-run.ts: its name in `LANGUAGES` and its default image under
- *     `agents.images`; then `node operator/src/api/generate.ts` regenerates crds/ and charts/;
+ *   - operator/src/api/curation-run.ts: its name in `LANGUAGES` (its `agents.images` key and
+ *     default image derive from it); then `npm run gen` regenerates crds/ and charts/;
  *   - operator/src/languages/<lang>.ts: its `LanguageModule`;
  *   - this file: its place in `LANGUAGE_MODULES` (by manifest strength, see there);
  *   - sandbox-images/<lang>/Dockerfile: the toolchain, FROM the sandbox base;
