@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../api/index.ts';
 import { type ExecResult, sh } from './exec.ts';
+import { detectOfflineTool, offlineCommand } from './offline.ts';
 import { parseTestResults, type TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
 import { resetHard, snapshotSetup, type Workspace } from './workspace.ts';
@@ -53,7 +54,10 @@ export async function runTests(
 ): Promise<TestRun> {
   const resultsFile = `${ws.dir}.results`;
   await rm(resultsFile, { force: true });
-  const r = await sh(recipe.testCommand, {
+  const offline = ctx.input.config.testNetwork === 'none' ? await detectOfflineTool(ws.dir) : 'none';
+  if (ctx.input.config.testNetwork === 'none' && offline === 'none')
+    ctx.log.warn('no tool can cut the network of test commands here: tests run with the stage network');
+  const r = await sh(offlineCommand(recipe.testCommand, offline), {
     cwd: ws.dir,
     timeoutMs: ctx.commandTimeoutMs,
     env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },

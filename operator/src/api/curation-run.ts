@@ -157,8 +157,13 @@ export const Llm = z
   })
   .strict();
 
+export const TestNetwork = z
+  .enum(['none', 'allowed'])
+  .describe('Network of test commands: none (loopback only; setup still reaches the registries) or allowed');
+
 export const Sandbox = z
   .object({
+    testNetwork: TestNetwork.default('none'),
     runtimeClassName: z.string().min(1).optional().describe('e.g. gvisor or kata, for stronger isolation'),
     egress: z
       .object({
