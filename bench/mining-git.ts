@@ -84,7 +84,7 @@ try {
   for (;;) {
     const page = await source.nextPage(cursor, pageSize);
     pages++;
-    funnel = addToFunnel(funnel, page);
+    funnel = addToFunnel(funnel, { kept: page.candidates.length, rejected: page.rejected });
     linked += page.candidates.filter((c) => (c.issues ?? []).length > 0).length;
     cursor = page.cursor;
     if (page.exhausted) break;

@@ -71,7 +71,7 @@ try {
     const t0 = performance.now();
     for (;;) {
       const page = await source.nextPage(cursor, 100);
-      funnel = addToFunnel(funnel, page);
+      funnel = addToFunnel(funnel, { kept: page.candidates.length, rejected: page.rejected });
       cursor = page.cursor;
       if (page.exhausted) break;
     }
