@@ -102,7 +102,7 @@ describe('TestAgent writes tests for a PR without tests', () => {
         previous: {
           recipe,
           testsSource: 'generated',
-          generatedTestPatch: tests.generatedTestPatch!,
+          fullTestPatch: tests.fullTestPatch!,
           FAIL_TO_PASS: tests.FAIL_TO_PASS,
           PASS_TO_PASS: tests.PASS_TO_PASS,
         },
@@ -138,6 +138,31 @@ describe('TestAgent writes tests for a PR without tests', () => {
       PASS_TO_PASS: weak.expected.PASS_TO_PASS,
     });
     expect(tests.generatedTestPatch).not.toContain('test_clamp_inside');
+    // What the export's test_patch holds: both sets, one patch at base — PASS_TO_PASS names
+    // test_clamp_inside, which only the PR's tests define.
+    expect(tests.fullTestPatch).toContain('test_clamp_inside');
+    expect(tests.fullTestPatch).toContain('test_clamp_respects_upper_bound');
+    expect(tests.PASS_TO_PASS?.some((id) => id.endsWith('::test_clamp_inside'))).toBe(true);
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: weak.spec,
+        previous: {
+          recipe,
+          testsSource: 'generated',
+          fullTestPatch: tests.fullTestPatch!,
+          FAIL_TO_PASS: tests.FAIL_TO_PASS,
+          PASS_TO_PASS: tests.PASS_TO_PASS,
+        },
+        config: { reruns: 1 },
+      },
+      { workDir: path.join(root, 'weak-verify') },
+    );
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: tests.FAIL_TO_PASS,
+      PASS_TO_PASS: tests.PASS_TO_PASS,
+    });
     expect(JSON.stringify(server!.requests[0]!.messages)).toContain('Respect the upper bound');
   }, 300_000);
 

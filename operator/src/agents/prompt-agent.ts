@@ -127,7 +127,7 @@ async function synthesize(ctx: StageContext): Promise<string> {
       { role: 'system', content: WRITER_SYSTEM },
       {
         role: 'user',
-        content: `PR title: ${i.title}\nPR description:\n${truncateMiddle(i.body, 4000)}\n\nThe fix (for your understanding only; do not reveal it):\n${truncateMiddle(i.patch, 10000)}\n\nTests added with the fix:\n${truncateMiddle(ctx.input.previous.generatedTestPatch || i.testPatch, 6000)}`,
+        content: `PR title: ${i.title}\nPR description:\n${truncateMiddle(i.body, 4000)}\n\nThe fix (for your understanding only; do not reveal it):\n${truncateMiddle(i.patch, 10000)}\n\nTests added with the fix:\n${truncateMiddle(ctx.input.previous.fullTestPatch || i.testPatch, 6000)}`,
       },
     ],
   });

@@ -115,14 +115,14 @@ function testsReady(
   source: 'pr' | 'generated',
   c: Classification,
   summary: string,
-  generated?: string,
+  generated?: { patch: string; full: string },
 ): StageOutput {
   return {
     outcome: 'succeeded',
     reason: 'TestsReady',
     message: `${source === 'pr' ? "PR's tests" : 'generated tests'}: ${summary}`,
     testsSource: source,
-    ...(generated !== undefined ? { generatedTestPatch: generated } : {}),
+    ...(generated && { generatedTestPatch: generated.patch, fullTestPatch: generated.full }),
     FAIL_TO_PASS: c.FAIL_TO_PASS,
     PASS_TO_PASS: c.PASS_TO_PASS,
   };
@@ -173,9 +173,23 @@ async function generateTests(
     tools: [...tools.tools, finish],
     maxTurns: ctx.input.config.maxTurns,
   });
-  if (outcome.status === 'done')
-    return testsReady('generated', outcome.value.c, outcome.value.summary, outcome.value.patch);
+  if (outcome.status === 'done') {
+    const { patch, c, summary } = outcome.value;
+    const full = await combinedTestPatch(ws, instance.testPatch, patch);
+    return testsReady('generated', c, summary, { patch, full });
+  }
   return loopFailure(outcome, 'NoFailToPass', `${prNote}; TestAgent wrote no failing-then-passing test`);
+}
+
+/**
+ * The PR's tests and the generated ones as one patch at base: what evaluation applies (the
+ * generated diff alone was taken on top of the PR's tests and does not stand on its own).
+ */
+async function combinedTestPatch(ws: Workspace, testPatch: string, generated: string): Promise<string> {
+  await resetToSetup(ws);
+  await applyOrThrow(ws, testPatch, 'test patch');
+  await applyOrThrow(ws, generated, 'generated tests');
+  return diffPaths(ws, [...new Set([...patchPaths(testPatch), ...patchPaths(generated)])]);
 }
 
 const TEST_SYSTEM = `You write regression tests for a bug fix that has already been applied to this checkout.

@@ -14,8 +14,8 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
   if (!('ws' in prepared)) return prepared;
   const { ws, recipe } = prepared;
   const { instance, previous, config } = ctx.input;
-  await applyOrThrow(ws, instance.testPatch, 'test patch');
-  if (previous.generatedTestPatch) await applyOrThrow(ws, previous.generatedTestPatch, 'generated tests');
+  // Exactly what the export's test_patch will hold.
+  await applyOrThrow(ws, previous.fullTestPatch ?? instance.testPatch, 'test patch');
   const runs: TestRun[] = [await runTests(ctx, ws, recipe, 'before gold patch')];
   await applyOrThrow(ws, instance.patch, 'gold patch');
   for (let i = 1; i <= config.reruns; i++)

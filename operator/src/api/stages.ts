@@ -15,6 +15,7 @@ export const CARRIED_FIELDS = [
   'recipe',
   'testsSource',
   'generatedTestPatch',
+  'fullTestPatch',
   'FAIL_TO_PASS',
   'PASS_TO_PASS',
   'problemStatement',
@@ -52,14 +53,14 @@ export const STAGE_TABLE = [
     phase: 'Tests',
     timeoutSeconds: 1800,
     needs: ['recipe'],
-    yields: ['testsSource', 'generatedTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
+    yields: ['testsSource', 'generatedTestPatch', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
   },
   {
     name: 'prompt',
     condition: 'PromptReady',
     phase: 'Prompt',
     timeoutSeconds: 600,
-    needs: ['generatedTestPatch'],
+    needs: ['fullTestPatch'],
     yields: ['problemStatement', 'problemStatementSource', 'hintsText'],
   },
   {
@@ -67,7 +68,7 @@ export const STAGE_TABLE = [
     condition: 'Verified',
     phase: 'Verify',
     timeoutSeconds: 1800,
-    needs: ['recipe', 'testsSource', 'generatedTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
+    needs: ['recipe', 'testsSource', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
     yields: ['testsSource', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
   },
 ] as const satisfies readonly StageRow[];

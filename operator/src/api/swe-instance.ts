@@ -79,6 +79,12 @@ export const CarriedStatus = z
     recipe: Recipe.optional(),
     testsSource: z.enum(['pr', 'generated']).optional(),
     generatedTestPatch: z.string().optional().describe('Tests written by TestAgent when the PR had none'),
+    fullTestPatch: z
+      .string()
+      .optional()
+      .describe(
+        "Every test change the labels need, as one patch at base: the PR's tests plus generated ones",
+      ),
     FAIL_TO_PASS: z.array(z.string()).optional(),
     PASS_TO_PASS: z.array(z.string()).optional(),
     problemStatement: z.string().optional(),

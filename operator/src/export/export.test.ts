@@ -59,12 +59,23 @@ describe('SWE-bench export', () => {
     expect(() => SweBenchRecord.parse(JSON.parse(toJsonl([record]).trim()))).not.toThrow();
   });
 
-  it('uses the generated tests as test_patch when the PR had none', () => {
+  it("exports the full test patch (the PR's tests plus generated ones), the generated part apart", () => {
+    const generated = 'diff --git a/tests/test_gen.py b/tests/test_gen.py\n+def test_new(): ...\n';
+    const full = `${spec.testPatch}${generated}`;
     const record = toSweBenchRecord({
-      spec: { ...spec, testPatch: '' },
-      status: { ...verified, testsSource: 'generated', generatedTestPatch: 'diff --git a/t b/t\n' },
+      spec,
+      status: { ...verified, testsSource: 'generated', generatedTestPatch: generated, fullTestPatch: full },
     });
-    expect(record?.test_patch).toBe('diff --git a/t b/t\n');
+    expect(record).toMatchObject({
+      test_patch: full,
+      generated_test_patch: generated,
+      tests_source: 'generated',
+    });
+    // A PR whose own tests gave the labels: its test patch, nothing generated.
+    expect(toSweBenchRecord({ spec, status: verified })).toMatchObject({
+      test_patch: spec.testPatch,
+      generated_test_patch: '',
+    });
   });
 
   it('exports only verified instances', () => {

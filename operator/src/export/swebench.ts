@@ -24,6 +24,7 @@ export const SweBenchRecord = z
     pull_number: z.number().int(),
     issue_numbers: z.array(z.number().int()),
     tests_source: z.enum(['pr', 'generated']),
+    generated_test_patch: z.string(),
     problem_statement_source: z.enum(['issue', 'pr', 'llm']),
   })
   .strict();
@@ -31,8 +32,9 @@ export type SweBenchRecord = z.infer<typeof SweBenchRecord>;
 
 /**
  * The SWE-bench record of a Verified instance; undefined for any other phase.
- * `test_patch` is what evaluation applies: the PR's tests, or the generated ones when the
- * PR had none. `version` has no upstream meaning for an arbitrary repo; the short base
+ * `test_patch` is what evaluation applies: every test change the labels need, the PR's tests
+ * plus generated ones, as one patch at base (`generated_test_patch` keeps the generated part
+ * apart, taken on top of the PR's tests). `version` has no upstream meaning for an arbitrary repo; the short base
  * commit keeps (repo, version) unique per environment, which is what the harness keys on.
  */
 export function toSweBenchRecord({ spec, status }: InstanceRecord): SweBenchRecord | undefined {
@@ -43,7 +45,7 @@ export function toSweBenchRecord({ spec, status }: InstanceRecord): SweBenchReco
     instance_id: spec.instanceId,
     base_commit: spec.baseCommit,
     patch: spec.patch,
-    test_patch: testsSource === 'generated' ? (status.generatedTestPatch ?? '') : spec.testPatch,
+    test_patch: status.fullTestPatch ?? spec.testPatch,
     problem_statement: status.problemStatement ?? '',
     hints_text: status.hintsText ?? '',
     created_at: spec.createdAt,
@@ -58,6 +60,7 @@ export function toSweBenchRecord({ spec, status }: InstanceRecord): SweBenchReco
     pull_number: spec.pullNumber,
     issue_numbers: spec.issues.map((i) => i.number),
     tests_source: testsSource,
+    generated_test_patch: status.generatedTestPatch ?? '',
     problem_statement_source: status.problemStatementSource ?? 'pr',
   });
 }
