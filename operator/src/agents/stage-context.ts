@@ -42,6 +42,10 @@ export class StageContext {
     return this.input.config.commandTimeoutSeconds * 1000;
   }
 
+  get testTimeoutMs(): number {
+    return this.input.config.testTimeoutSeconds * 1000;
+  }
+
   /** A fresh directory under workDir for a workspace or scratch files. */
   async dir(name: string): Promise<string> {
     const d = path.join(this.workDir, `${name}-${++this.#runs}`);

@@ -76,7 +76,22 @@ async function beforeAfter(
   const post = await runTests(ctx, ws, recipe, 'after gold patch');
   const c = classify(pre.results, post.results);
   const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
-  return { c, summary, ran: post.results.size > 0, postOutput: post.output, preOutput: pre.output };
+  return {
+    c,
+    summary,
+    ran: post.results.size > 0,
+    timedOut: pre.timedOut || post.timedOut,
+    postOutput: post.output,
+    preOutput: pre.output,
+  };
+}
+
+/**
+ * A run cut off by the time limit is no evidence: every test it did not reach would look
+ * failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
+ */
+function timedOutRun(summary: string): StageOutput {
+  return { outcome: 'failed', reason: 'TestsTimedOut', message: `a test run timed out (${summary})` };
 }
 
 /**
@@ -101,6 +116,7 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
   let ranAny = false;
   if (instance.testPatch.trim()) {
     const r = await beforeAfter(ctx, ws, recipe, [[instance.testPatch, 'test patch']]);
+    if (r.timedOut) return timedOutRun(r.summary);
     ranAny = r.ran;
     if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
@@ -161,6 +177,8 @@ async function generateTests(
         [generated, 'generated tests'],
       ]);
       await agentState(generated);
+      if (r.timedOut)
+        return `A test run hit the time limit (${r.summary}); make the tests fast and self-contained, then call finish again.`;
       if (r.c.FAIL_TO_PASS.length > 0) return { done: { patch: generated, c: r.c, summary: r.summary } };
       return `No test fails before the fix and passes after it (${r.summary}).\nBefore the fix:\n${truncateMiddle(r.preOutput, 3000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 3000)}\nRevise the tests and call finish again.`;
     },

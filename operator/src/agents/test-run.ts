@@ -59,7 +59,7 @@ export async function runTests(
     ctx.log.warn('no tool can cut the network of test commands here: tests run with the stage network');
   const r = await sh(offlineCommand(recipe.testCommand, offline), {
     cwd: ws.dir,
-    timeoutMs: ctx.commandTimeoutMs,
+    timeoutMs: ctx.testTimeoutMs,
     env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },
   });
   let report = '';

@@ -20,6 +20,13 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
   await applyOrThrow(ws, instance.patch, 'gold patch');
   for (let i = 1; i <= config.reruns; i++)
     runs.push(await runTests(ctx, ws, recipe, `after gold patch, run ${i}/${config.reruns}`));
+  const cut = runs.find((r) => r.timedOut);
+  if (cut)
+    return {
+      outcome: 'failed',
+      reason: 'TestsTimedOut',
+      message: `a verification run timed out: its results are not evidence${exitNote(cut)}`,
+    };
   const pre: TestResults[] = [runs[0]!.results];
   const post: TestResults[] = runs.slice(1).map((r) => r.results);
   const notes = [...new Set(runs.map(exitNote).filter(Boolean))].join('');

@@ -192,6 +192,13 @@ export const Verification = z
       .max(10)
       .default(3)
       .describe('Reruns of the post-gold state to catch flaky tests'),
+    testTimeoutSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(86400)
+      .default(900)
+      .describe('Limit of one test command run; a run that hits it is no evidence and is retried'),
   })
   .strict();
 

@@ -18,6 +18,9 @@ export const INFRA_FAILURES = {
   LlmUnavailable: 'the LLM endpoint failed or refused requests',
   CheckoutFailed: 'the repository could not be checked out at the base commit',
   ResetFailed: 'the workspace could not be reset',
+  MissingRecipe: 'a later stage ran before the env stage recorded a recipe',
+  SetupReplayFailed: "replaying the env stage's recorded setup failed (registry, disk, network)",
+  TestsTimedOut: 'a test run hit the command time limit: its results are not evidence either way',
 } as const;
 export type InfraFailureReason = keyof typeof INFRA_FAILURES;
 export const INFRA_FAILURE_REASONS = Object.keys(INFRA_FAILURES) as InfraFailureReason[];

@@ -19,6 +19,7 @@ export const StageInput = z
         reruns: z.number().int().min(1).default(3),
         generateTests: z.boolean().default(true),
         commandTimeoutSeconds: z.number().int().min(1).default(900),
+        testTimeoutSeconds: z.number().int().min(1).default(900),
         testNetwork: TestNetwork.default('none'),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
         llm: z

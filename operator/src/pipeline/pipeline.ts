@@ -225,6 +225,7 @@ export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }:
       reruns: runSpec.verification.reruns,
       generateTests: runSpec.filters.generateTests,
       commandTimeoutSeconds: 900,
+      testTimeoutSeconds: runSpec.verification.testTimeoutSeconds,
       testNetwork: runSpec.sandbox.testNetwork,
       ...(llm &&
         llmEndpoint && {
