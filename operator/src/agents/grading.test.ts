@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, verifyRuns } from './grading.ts';
+import { classify, networkSymptom, verifyRuns } from './grading.ts';
 import type { TestResults, TestStatus } from './parsers/index.ts';
 
 const r = (o: Record<string, TestStatus>): TestResults => new Map(Object.entries(o));
@@ -69,5 +69,29 @@ describe('verifyRuns', () => {
       outcome: 'rejected',
       reason: 'NoTestsRan',
     });
+  });
+});
+
+describe('networkSymptom', () => {
+  it.each([
+    [
+      'python',
+      "E   urllib3.exceptions.NameResolutionError: <...>: Failed to resolve 'pypi.org' ([Errno -3] Temporary failure in name resolution)",
+    ],
+    ['node', 'Error: getaddrinfo ENOTFOUND registry.npmjs.org'],
+    ['go', 'Get "https://example.com": dial tcp: lookup example.com on 127.0.0.53:53: no such host'],
+    ['curl', 'curl: (6) Could not resolve host: example.com'],
+    [
+      'rust',
+      'error sending request: failed to lookup address information: Temporary failure in name resolution',
+    ],
+  ])('finds the %s message', (_runtime, line) => {
+    expect(networkSymptom(`collected 3 items\n${line}\nFAILED tests/test_x.py::test_y`)).toBe(line.trim());
+  });
+
+  it('ignores ordinary failures', () => {
+    expect(
+      networkSymptom('AssertionError: assert 1 == 2\nConnectionRefusedError on a closed local port'),
+    ).toBeUndefined();
   });
 });

@@ -31,6 +31,15 @@ export function classify(before: TestResults, after: TestResults): Classificatio
   return c;
 }
 
+/** Messages of failed name lookups and unreachable networks, across runtimes. */
+const NETWORK_SYMPTOMS =
+  /^.*(Temporary failure in name resolution|Name or service not known|nodename nor servname|getaddrinfo (ENOTFOUND|EAI_AGAIN)|Could not resolve host|dial tcp: lookup|no such host|Network is unreachable|ENETUNREACH|failed to lookup address information).*$/m;
+
+/** The first output line showing that a test wanted the network (test runs have none). */
+export function networkSymptom(output: string): string | undefined {
+  return NETWORK_SYMPTOMS.exec(output)?.[0]?.trim().slice(0, 300);
+}
+
 export interface Verdict {
   outcome: 'succeeded' | 'rejected';
   reason: string;

@@ -1,7 +1,7 @@
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
 import { truncateMiddle } from './exec.ts';
-import { type Classification, classify } from './grading.ts';
+import { type Classification, classify, networkSymptom } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import { loopFailure, type StageOutput } from './stage-output.ts';
 import { countStatuses, exitNote, runSetup, runTests } from './test-run.ts';
@@ -120,6 +120,13 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
     ranAny = r.ran;
     if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
+    const offline = config.testNetwork === 'none' && networkSymptom(`${r.preOutput}\n${r.postOutput}`);
+    if (offline)
+      return {
+        outcome: 'rejected',
+        reason: 'TestsNeedNetwork',
+        message: `${prNote}; the tests wanted the network, which test runs do not have (sandbox.testNetwork: allowed permits it): ${offline}`,
+      };
   }
   if (!config.generateTests || !ctx.llm) {
     return { outcome: 'rejected', reason: ranAny ? 'NoFailToPass' : 'NoTestsRan', message: prNote };
