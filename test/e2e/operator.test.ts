@@ -261,12 +261,9 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
 
     // Fault 1: delete a sandbox pod while it runs (the tests stage of the first instance
     // to get there); the operator runs that stage again in a new pod.
+    // (PR #5, whose tests stage used to reject within seconds, is now rejected at mining.)
     const victim = await poll('a running tests-stage sandbox pod', 600_000, async () =>
-      // Not PR #5: its tests stage rejects within seconds and could finish before the delete.
-      sandboxPods(namespace).find(
-        (p) =>
-          p.run === RUN && p.stage === 'tests' && p.phase === 'Running' && !p.instance.endsWith('minicalc-5'),
-      ),
+      sandboxPods(namespace).find((p) => p.run === RUN && p.stage === 'tests' && p.phase === 'Running'),
     );
     k(['delete', 'pod', '-n', namespace, victim.name, '--wait=false']);
     process.stderr.write(`[e2e] deleted running sandbox pod ${victim.name} at +${Date.now() - t0} ms\n`);
@@ -325,8 +322,8 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     // that existed before the kill are the same objects (same uid) now.
     const ids = items.map((i) => i.spec.instanceId);
     expect(ids).toEqual(
-      [...Object.keys(SAMPLE_EXPECTED.verified), ...SAMPLE_EXPECTED.rejectedInPipeline].sort((a, b) =>
-        a.localeCompare(b, 'en', { numeric: true }),
+      [...Object.keys(SAMPLE_EXPECTED.verified), ...Object.keys(SAMPLE_EXPECTED.rejectedInPipeline)].sort(
+        (a, b) => a.localeCompare(b, 'en', { numeric: true }),
       ),
     );
     for (const b of before) {
@@ -348,10 +345,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
         .filter((i) => i.status?.phase === 'Rejected')
         .map((i) => [i.spec.instanceId, i.status?.lastError?.reason]),
     );
-    expect(reasons).toEqual({
-      'scaleswe__minicalc-4': 'NoFailToPass',
-      'scaleswe__minicalc-5': 'NoTestsAndGenerationDisabled',
-    });
+    expect(reasons).toEqual(SAMPLE_EXPECTED.rejectedInPipeline);
 
     // The instance whose tests pod was deleted still verified or was judged on its merits.
     const retried = items.find((i) => i.metadata.name === victim.instance);
@@ -360,8 +354,11 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     const run = JSON.parse(k(['get', 'curationrun', RUN, '-n', namespace, '-o', 'json'])) as Run;
     expect(run.status).toMatchObject({
       phase: 'Succeeded',
-      counts: { verified: 2, failed: 2, rejected: SAMPLE_EXPECTED.rejectedAtMining.length, instances: 4 },
+      counts: { verified: 2, failed: 1, rejected: SAMPLE_EXPECTED.rejectedAtMining.length, instances: 3 },
     });
+    expect(run.status?.rejectedByReason).toEqual(
+      Object.fromEntries(SAMPLE_EXPECTED.rejectedAtMining.map((r) => [r.reason, 1])),
+    );
     // The Node fixture (npm + vitest in the node sandbox image), run beside the sample.
     const nodeWait = await kubectlAsync([
       'wait',
@@ -413,6 +410,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     await poll('no pods left in the release namespace', 90_000, async () =>
       k(['get', 'pods', '-n', ns.name, '-o', 'name']).trim() === '' ? true : undefined,
     );
-    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(5);
+    // The sample's 3 instances and the Node fixture's one.
+    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(4);
   });
 });

@@ -32,7 +32,13 @@ function pullsFromHistory(gitDir: string): FakePull[] {
     const [sha = '', parents = '', authoredAt = '', committedAt = '', message = ''] = record
       .replace(/^\n/, '')
       .split('\x1f');
-    const pr = parsePrCommit(sha, parents.split(' ').filter(Boolean), authoredAt, committedAt, message);
+    const pr = parsePrCommit({
+      sha,
+      parents: parents.split(' ').filter(Boolean),
+      authoredAt,
+      committedAt,
+      message,
+    });
     if (!pr) continue;
     // A merge's PR commits are on its second parent; a squash commit is the whole PR.
     const commits = pr.head
@@ -43,7 +49,7 @@ function pullsFromHistory(gitDir: string): FakePull[] {
             const [msg = '', date = ''] = c.replace(/^\n/, '').split('\x1f');
             return { message: msg.trim(), date: iso(date) };
           })
-      : [{ message: pr.message.trim(), date: iso(pr.authoredAt) }];
+      : [{ message: pr.messages[0]!.trim(), date: iso(pr.authoredAt) }];
     const mergedAt = iso(pr.committedAt);
     pulls.push({
       number: pr.pullNumber,
@@ -139,14 +145,16 @@ describe('scaleswe run --github', () => {
     const run = JSON.parse(readFileSync(join(state, 'run.json'), 'utf8'));
     expect(run.spec.source).toEqual({ github: { repo: SAMPLE_REPO, baseURL: gh.baseURL } });
     expect(run.rejected.map((x: { pullNumber: number; reason: string }) => [x.pullNumber, x.reason])).toEqual(
-      SAMPLE_EXPECTED.rejectedAtMining.map((n) => [n, 'DocsOrLockfileOnly']),
+      SAMPLE_EXPECTED.rejectedAtMining.map((r) => [r.pullNumber, r.reason]),
     );
+    // #5 has no tests and no LLM is configured: rejected at mining, no instance.
     expect(readdirSync(join(state, 'instances')).sort()).toEqual(
-      ['1', '3', '4', '5'].map((n) => `scaleswe__minicalc-${n}.json`),
+      ['1', '3', '4'].map((n) => `scaleswe__minicalc-${n}.json`),
     );
-    for (const id of SAMPLE_EXPECTED.rejectedInPipeline) {
+    for (const [id, reason] of Object.entries(SAMPLE_EXPECTED.rejectedInPipeline)) {
       const instance = JSON.parse(readFileSync(join(state, 'instances', `${id}.json`), 'utf8'));
       expect(instance.status.phase, id).toBe('Rejected');
+      expect(instance.status.lastError?.reason, id).toBe(reason);
     }
 
     const dataset = readFileSync(join(state, 'export', 'dataset.jsonl'), 'utf8')

@@ -54,7 +54,8 @@ describe('scaleswe run --sample', () => {
     expect(run.err()).toContain('interrupted; state kept in');
     expect(JSON.parse(readFileSync(join(state, 'run.json'), 'utf8')).name).toBe('sample');
     expect(readdirSync(join(state, 'instances')).sort()).toEqual(
-      ['1', '3', '4', '5'].map((n) => `scaleswe__minicalc-${n}.json`),
+      // #5 has no tests and no LLM is configured: rejected at mining, no instance.
+      ['1', '3', '4'].map((n) => `scaleswe__minicalc-${n}.json`),
     );
   });
 
@@ -97,12 +98,16 @@ describe('scaleswe run --sample', () => {
       expect(byId[id].problem_statement.length).toBeGreaterThan(20);
     }
     const run = JSON.parse(readFileSync(join(state, 'run.json'), 'utf8'));
-    expect(run.rejected.map((r: { pullNumber: number }) => r.pullNumber)).toEqual(
-      SAMPLE_EXPECTED.rejectedAtMining,
-    );
-    for (const id of SAMPLE_EXPECTED.rejectedInPipeline) {
+    expect(
+      run.rejected.map((r: { pullNumber: number; reason: string }) => ({
+        pullNumber: r.pullNumber,
+        reason: r.reason,
+      })),
+    ).toEqual(SAMPLE_EXPECTED.rejectedAtMining);
+    for (const [id, reason] of Object.entries(SAMPLE_EXPECTED.rejectedInPipeline)) {
       const instance = JSON.parse(readFileSync(join(state, 'instances', `${id}.json`), 'utf8'));
       expect(instance.status.phase, id).toBe('Rejected');
+      expect(instance.status.lastError?.reason, id).toBe(reason);
     }
     expect(readFileSync(join(state, 'export', 'report.md'), 'utf8')).toContain('| verified | 2 |');
   }, 1_200_000);

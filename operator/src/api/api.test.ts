@@ -76,6 +76,68 @@ describe('schema defaults', () => {
   });
 });
 
+describe('PR selection and history', () => {
+  const run = (spec: object) =>
+    validateCurationRun({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: 'x' },
+      spec: { source: { git: { url: '/tmp/repo' } }, ...spec },
+    });
+  const errors = (spec: object) => {
+    const r = run(spec);
+    return r.ok ? [] : r.errors;
+  };
+
+  it('accepts PR numbers, commit ids or prefixes, and a history mode (default merges)', () => {
+    const ok = run({
+      source: { git: { url: '/tmp/repo', history: 'first-parent' } },
+      filters: { commits: ['a1b2c3d', 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678'] },
+    });
+    if (!ok.ok) throw new Error(ok.errors.join('\n'));
+    expect(ok.value.spec.source.git?.history).toBe('first-parent');
+    const pulls = run({ filters: { pullNumbers: [12, 7] } });
+    expect(pulls.ok && pulls.value.spec.filters.pullNumbers).toEqual([12, 7]);
+    expect(pulls.ok && pulls.value.spec.source.git?.history).toBe('merges');
+  });
+
+  it('rejects bad items and both lists at once, naming the field', () => {
+    expect(errors({ filters: { commits: ['abc12'] } })).toEqual([
+      'spec.filters.commits.0: must be a commit id: 7 to 64 hex digits',
+    ]);
+    expect(errors({ filters: { commits: ['main'] } })[0]).toMatch(
+      /^spec\.filters\.commits\.0: must be a commit id/,
+    );
+    expect(errors({ filters: { pullNumbers: [0] } })).toEqual([
+      'spec.filters.pullNumbers.0: PR numbers start at 1',
+    ]);
+    expect(errors({ filters: { pullNumbers: [] } })).toEqual([
+      'spec.filters.pullNumbers: list at least one PR number, or leave pullNumbers out',
+    ]);
+    expect(errors({ filters: { pullNumbers: [1], commits: ['a1b2c3d'] } })).toEqual([
+      'spec.filters.commits: set at most one of filters.pullNumbers and filters.commits',
+    ]);
+    expect(errors({ source: { git: { url: '/tmp/repo', history: 'rebase' } } })[0]).toMatch(
+      /^spec\.source\.git\.history: /,
+    );
+  });
+
+  it('the CRD carries the rule as CEL and the history enum', () => {
+    const crd = parse(renderGenerated()['crds/scaleswe.dev_curationruns.yaml']!);
+    const spec = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties;
+    expect(spec.filters['x-kubernetes-validations']).toContainEqual({
+      rule: '!has(self.pullNumbers) || !has(self.commits)',
+      message: 'set at most one of filters.pullNumbers and filters.commits',
+      fieldPath: '.commits',
+    });
+    expect(spec.source.properties.git.properties.history).toMatchObject({
+      type: 'string',
+      enum: ['merges', 'first-parent'],
+      default: 'merges',
+    });
+  });
+});
+
 describe('conditions', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
   const t1 = new Date('2026-01-01T00:05:00Z');

@@ -24,11 +24,21 @@ export const GitHubSource = z
   })
   .strict();
 
+/** How the git source finds PRs in history (see GitSource.history). */
+export const GIT_HISTORY_MODES = ['merges', 'first-parent'] as const;
+export type GitHistoryMode = (typeof GIT_HISTORY_MODES)[number];
+
 export const GitSource = z
   .object({
     url: z.string().min(1).describe('Clone URL (https://, ssh, file://) or an absolute local path'),
     repo: repoSlug.optional().describe('owner/name used in instance ids; derived from the URL when omitted'),
     ref: z.string().min(1).default('HEAD').describe('Branch or ref whose history is mined'),
+    history: z
+      .enum(GIT_HISTORY_MODES)
+      .default('merges')
+      .describe(
+        'merges: GitHub merge commits and squash commits whose subject ends in (#N). first-parent: also every other non-merge commit of the first-parent history (rebase and fast-forward merges), its PR number from the subject or a PR:, Pull-Request: or PR-URL: trailer; consecutive commits of one PR form one instance',
+      ),
   })
   .strict();
 
@@ -69,10 +79,34 @@ export const Filters = withRules(
       generateTests: z
         .boolean()
         .default(true)
-        .describe('When a PR has no test changes, let TestAgent write tests (needs llm); otherwise reject'),
+        .describe(
+          'When a PR has no test changes, let TestAgent write tests (needs llm); otherwise it is rejected at mining',
+        ),
+      pullNumbers: z
+        .array(z.number().int().min(1, 'PR numbers start at 1'))
+        .min(1, 'list at least one PR number, or leave pullNumbers out')
+        .max(1000)
+        .optional()
+        .describe(
+          'Mine only these PRs; mining ends once each was examined, absent ones are rejected as NotFound',
+        ),
+      commits: z
+        .array(z.string().regex(/^[0-9a-fA-F]{7,64}$/, 'must be a commit id: 7 to 64 hex digits'))
+        .min(1, 'list at least one commit, or leave commits out')
+        .max(1000)
+        .optional()
+        .describe(
+          'Mine only the PRs of these commits (full ids or prefixes of 7+ hex digits): merge or squash commits, with git history first-parent also any commit of a rebased PR; absent ones are rejected as NotFound',
+        ),
     })
     .strict(),
   [
+    {
+      cel: '!has(self.pullNumbers) || !has(self.commits)',
+      message: 'set at most one of filters.pullNumbers and filters.commits',
+      field: 'commits',
+      check: (f) => f.pullNumbers === undefined || f.commits === undefined,
+    },
     {
       cel: '!has(self.mergedAfter) || !has(self.mergedBefore) || timestamp(self.mergedAfter) < timestamp(self.mergedBefore)',
       message: 'filters.mergedAfter must be before filters.mergedBefore',
@@ -247,7 +281,12 @@ export const CurationRunStatus = z
     cursor: z
       .object({
         github: z.string().optional().describe('Opaque resume token of the GitHub source'),
-        git: z.string().optional().describe('Last mined commit of the git source'),
+        git: z
+          .string()
+          .optional()
+          .describe(
+            'Resume token of the git source: the last mined commit, or the position in filters.pullNumbers or filters.commits',
+          ),
         exhausted: z.boolean().optional().describe('Mining reached the end of the window'),
       })
       .strict()

@@ -7,10 +7,11 @@ import { dirname, join } from 'node:path';
  * by the project itself (fixed authors and dates, so commit ids are the same everywhere).
  * Expected outcome of a run without an LLM:
  *   #1 merge, fixes clamp + adds a test         → Verified
- *   #2 merge, README only                       → rejected by the candidate filter
+ *   #2 merge, README only                       → rejected by the candidate filter (docs only)
  *   #3 squash, fixes mean([]) + adds a test     → Verified
  *   #4 merge, refactor whose new test passes before the change → rejected (no FAIL_TO_PASS)
- *   #5 squash, fixes median, no tests           → rejected (no tests and no LLM to write them)
+ *   #5 squash, fixes median, no tests           → rejected by the candidate filter (no tests and
+ *                                                 no LLM to write them): no instance, no environment
  */
 export const SAMPLE_REPO = 'scaleswe/minicalc';
 
@@ -36,8 +37,12 @@ export const SAMPLE_EXPECTED = {
       ],
     },
   },
-  rejectedAtMining: [2],
-  rejectedInPipeline: ['scaleswe__minicalc-4', 'scaleswe__minicalc-5'],
+  /** In mining order (newest first), with the candidate filter's reason. */
+  rejectedAtMining: [
+    { pullNumber: 5, reason: 'NoTestsAndNoLlm' },
+    { pullNumber: 2, reason: 'DocsOrLockfileOnly' },
+  ],
+  rejectedInPipeline: { 'scaleswe__minicalc-4': 'NoFailToPass' },
 } as const;
 
 const BASE_FILES: Record<string, string> = {

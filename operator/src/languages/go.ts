@@ -8,6 +8,7 @@ export const go: LanguageModule = {
   manifest: /^go\.mod$/,
   testFiles: [/^.*_test\.go$/],
   lockfiles: ['go.sum'],
+  configFiles: [/^\.golangci\.(ya?ml|toml|json)$/, /^\.goreleaser\.ya?ml$/],
   envManifests: ['go.mod'],
   resultFormats: ['go-test-json'],
   recipes: () => [

@@ -70,6 +70,9 @@ export function detectLanguages(files: readonly string[]): Language[] {
 /** File names that are tests in some ecosystem, wherever they live. */
 export const LANGUAGE_TEST_FILES: readonly RegExp[] = LANGUAGE_MODULES.flatMap((m) => m.testFiles);
 
+/** Repository-configuration file names of every ecosystem (see LanguageModule.configFiles). */
+export const LANGUAGE_CONFIG_FILES: readonly RegExp[] = LANGUAGE_MODULES.flatMap((m) => m.configFiles);
+
 /** Lockfile names of every ecosystem, lower case. */
 export const LOCKFILES: ReadonlySet<string> = new Set(
   LANGUAGE_MODULES.flatMap((m) => m.lockfiles.map((f) => f.toLowerCase())),

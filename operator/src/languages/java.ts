@@ -38,6 +38,10 @@ export const java: LanguageModule = {
   manifest: /^(pom\.xml|build\.gradle(\.kts)?|settings\.gradle(\.kts)?)$/,
   testFiles: [/^.*(Test|Tests|IT|TestCase)\.(java|kt)$/], // JUnit, failsafe
   lockfiles: ['gradle.lockfile'],
+  configFiles: [
+    /^(checkstyle|checkstyle-suppressions|spotbugs-exclude|findbugs-exclude)\.xml$/,
+    /^\.sdkmanrc$/,
+  ],
   envManifests: ['pom.xml'],
   resultFormats: ['junit-xml'],
   recipes,

@@ -58,6 +58,12 @@ export const node: LanguageModule = {
   // jest, vitest, mocha; snapshots belong to the tests that wrote them.
   testFiles: [/^.*\.(test|spec)\.[cm]?[jt]sx?$/, /^.*\.snap$/],
   lockfiles: ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'],
+  configFiles: [
+    /^\.(eslintrc|prettierrc|stylelintrc|commitlintrc|lintstagedrc|markdownlintrc)(\.(js|cjs|mjs|json|ya?ml|toml))?$/,
+    /^(eslint|prettier|stylelint|commitlint)\.config\.(js|cjs|mjs|ts)$/,
+    /^\.(eslintignore|prettierignore|npmignore|nvmrc|node-version)$/,
+    /^biome\.jsonc?$/,
+  ],
   envManifests: ['package.json'],
   resultFormats: ['vitest-json', 'jest-json', 'junit-xml'],
   recipes,

@@ -57,6 +57,15 @@ export const python: LanguageModule = {
     /^(pyproject\.toml|setup\.py|setup\.cfg|tox\.ini|noxfile\.py|Pipfile|requirements[^/]*\.txt|requirements\/.*\.txt)$/,
   testFiles: [/^test_.*\.py$/, /^.*_test\.py$/, /^conftest\.py$/],
   lockfiles: ['poetry.lock', 'Pipfile.lock', 'uv.lock', 'pdm.lock'],
+  // noxfile.py is Python, but like tox.ini it only defines how maintainers run sessions: nothing
+  // imports it, so no test can fail before and pass after a change to it.
+  configFiles: [
+    /^(tox|mypy|\.mypy)\.ini$/,
+    /^noxfile\.py$/,
+    /^\.(flake8|pylintrc|coveragerc|isort\.cfg|bandit|pydocstyle|python-version)$/,
+    /^pylintrc$/,
+    /^\.?ruff\.toml$/,
+  ],
   envManifests: ['pyproject.toml', 'setup.cfg'],
   resultFormats: ['pytest'],
   recipes,

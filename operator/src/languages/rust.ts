@@ -9,6 +9,7 @@ export const rust: LanguageModule = {
   // Integration tests live in tests/ (a generic test dir); unit tests sit inside the sources.
   testFiles: [],
   lockfiles: ['Cargo.lock'],
+  configFiles: [/^\.?(rustfmt|clippy|deny)\.toml$/, /^rust-toolchain(\.toml)?$/],
   envManifests: ['Cargo.toml'],
   resultFormats: ['cargo'],
   recipes: () => [

@@ -25,6 +25,12 @@ export interface LanguageModule {
   readonly testFiles: readonly RegExp[];
   /** Lockfile names (compared case-insensitively). */
   readonly lockfiles: readonly string[];
+  /**
+   * File names (the last path segment) of repository configuration: linters, formatters, type
+   * checkers, coverage, test-environment runners, toolchain pins. A PR changing only these has
+   * nothing for an agent to implement; manifests that declare dependencies or the build are not here.
+   */
+  readonly configFiles: readonly RegExp[];
   /** Root files whose contents the recipes read. */
   readonly envManifests: readonly string[];
   /** Every result format its recipes emit (each needs a parser in agents/parsers). */

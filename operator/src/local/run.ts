@@ -9,7 +9,7 @@ import {
   stageTimeoutSeconds,
 } from '../api/index.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
-import type { PrSource } from '../mining/types.ts';
+import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
 import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
@@ -47,7 +47,7 @@ export function runFunnel(run: LocalRunState, instances: number): Funnel {
 
 async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRunState> {
   const known = new Set(await opts.state.listInstanceIds());
-  const rejectedPrs = new Set(run.rejected.map((r) => r.pullNumber));
+  const rejectedPrs = new Set(run.rejected.map(rejectKey));
   let current = run;
   while (!current.exhausted && known.size < opts.spec.limits.maxPRs && !opts.signal.aborted) {
     const page = await opts.source.nextPage(current.cursor, MINING_PAGE);
@@ -58,8 +58,8 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
       await opts.state.saveInstance({ spec, status: initialStatus({ now: new Date(), maxAttempts: 1 }) });
       known.add(spec.instanceId);
     }
-    const newRejects = page.rejected.filter((r) => !rejectedPrs.has(r.pullNumber));
-    for (const r of newRejects) rejectedPrs.add(r.pullNumber);
+    const newRejects = page.rejected.filter((r) => !rejectedPrs.has(rejectKey(r)));
+    for (const r of newRejects) rejectedPrs.add(rejectKey(r));
     current = {
       ...current,
       cursor: page.cursor,

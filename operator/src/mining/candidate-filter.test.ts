@@ -43,7 +43,7 @@ describe('candidate filter', () => {
     const f = filters({ maxFiles: 3, maxLines: 10, generateTests: false });
     const reason = (diff: string) => {
       const split = splitDiff(diff);
-      return screenChange(7, split, split.language, f)?.reason;
+      return screenChange(7, split, split.language, f, true)?.reason;
     };
     const bin = 'diff --git a/a.png b/a.png\nBinary files a/a.png and b/a.png differ\n';
     expect(reason('')).toBe('NoCodeChange');
@@ -59,8 +59,30 @@ describe('candidate filter', () => {
     expect(reason(fileDiff('a.py', 1) + hugeBinary)).toBe('TooManyLines');
     expect(reason(fileDiff('a.py', 1))).toBe('NoTestsAndGenerationDisabled');
     expect(reason(fileDiff('a.py', 1) + fileDiff('tests/test_a.py', 1))).toBeUndefined();
+    // Configuration and CI are not code, alone or together; docs with them neither.
+    expect(reason(fileDiff('tox.ini', 1) + fileDiff('.pre-commit-config.yaml', 1))).toBe('NoCodeChange');
+    expect(reason(fileDiff('.github/workflows/ci.yml', 1) + fileDiff('README.md', 1))).toBe('NoCodeChange');
+    expect(screenChange(7, splitDiff(fileDiff('mypy.ini', 1)), undefined, f, true)?.detail).toBe(
+      'only config changed',
+    );
+    // A manifest is code: dependencies changed with tests is a PR to keep.
+    expect(reason(fileDiff('pyproject.toml', 1) + fileDiff('tests/test_a.py', 1))).toBeUndefined();
+  });
+
+  it('rejects a PR without tests unless TestAgent can write them: generateTests and an llm', () => {
     const split = splitDiff(fileDiff('a.py', 1));
-    expect(screenChange(7, split, split.language, filters({ generateTests: true }))).toBeUndefined();
+    const screen = (over: object, llm: boolean) => screenChange(7, split, split.language, filters(over), llm);
+    expect(screen({ generateTests: true }, true)).toBeUndefined();
+    expect(screen({ generateTests: true }, false)).toEqual({
+      pullNumber: 7,
+      reason: 'NoTestsAndNoLlm',
+      detail: 'the PR changes no tests and no llm is configured to write them',
+    });
+    // An explicit "no" is the reason that explains itself, with or without an llm.
+    expect(screen({ generateTests: false }, false)?.reason).toBe('NoTestsAndGenerationDisabled');
+    expect(screen({ generateTests: false }, true)?.reason).toBe('NoTestsAndGenerationDisabled');
+    const tested = splitDiff(fileDiff('a.py', 1) + fileDiff('tests/test_a.py', 1));
+    expect(screenChange(7, tested, tested.language, filters(), false)).toBeUndefined();
   });
 
   it('requires a linked issue only when asked', () => {

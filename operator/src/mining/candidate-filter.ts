@@ -44,12 +44,17 @@ export function screenMetadata(pr: PrMetadata, filters: MiningFilters): Rejected
  */
 export const MAX_PATCH_BYTES = 512 * 1024;
 
-/** Decisions that need the diff. */
+/**
+ * Decisions that need the diff. `llm`: the run configures one (spec.llm), so TestAgent can write
+ * tests for a PR without any; when it cannot, such a PR is rejected here, before an environment
+ * is built for an instance that could only be rejected later.
+ */
 export function screenChange(
   pullNumber: number,
   split: SplitDiff,
   language: Language | undefined,
   filters: MiningFilters,
+  llm: boolean,
 ): RejectedPR | undefined {
   const shape = changeShape(split.files);
   if (shape === 'empty') return reject(pullNumber, 'NoCodeChange', 'empty diff');
@@ -80,6 +85,13 @@ export function screenChange(
       pullNumber,
       'NoTestsAndGenerationDisabled',
       'the PR changes no tests and generateTests is false',
+    );
+  }
+  if (split.testPatch === '' && !llm) {
+    return reject(
+      pullNumber,
+      'NoTestsAndNoLlm',
+      'the PR changes no tests and no llm is configured to write them',
     );
   }
   return undefined;

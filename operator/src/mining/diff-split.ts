@@ -167,5 +167,5 @@ export function changeShape(files: readonly FileDiff[]): ChangeShape {
   if (nonTest.some((f) => f.kind === 'code' && !f.binary)) return 'code';
   if (nonTest.every((f) => f.kind === 'docs' || f.kind === 'lockfile' || f.binary))
     return 'docsOrLockfileOnly';
-  return 'noCode'; // CI configuration and the like: nothing an agent could be asked to implement
+  return 'noCode'; // CI and repository configuration: nothing an agent could be asked to implement
 }

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CurationRunSpec, Filters } from '../api/index.ts';
+import { addToFunnel, emptyFunnel, formatFunnel } from './funnel.ts';
 import { repoSlugFromURL } from './git.ts';
-import { GitPrSource, parsePrCommit } from './git-source.ts';
+import { GitPrSource, type GitSourceOptions, parsePrCommit, prsOfHistory } from './git-source.ts';
 import { createPrSource, GitHubPrSource } from './index.ts';
 import type { MiningFilters, MiningPage } from './types.ts';
 
@@ -135,12 +136,15 @@ async function mineAll(
 
 describe('parsePrCommit', () => {
   it('recognises GitHub merge and squash messages only', () => {
+    const rec = (sha: string, parents: string[], message: string) => ({
+      sha,
+      parents,
+      authoredAt: 'a',
+      committedAt: 'c',
+      message,
+    });
     const merge = parsePrCommit(
-      'm',
-      ['p1', 'p2'],
-      'a',
-      'c',
-      'Merge pull request #12 from a/b\n\nTitle here\n\nMore',
+      rec('m', ['p1', 'p2'], 'Merge pull request #12 from a/b\n\nTitle here\n\nMore'),
     );
     expect(merge).toMatchObject({
       pullNumber: 12,
@@ -149,17 +153,64 @@ describe('parsePrCommit', () => {
       base: 'p1',
       head: 'p2',
     });
-    expect(parsePrCommit('s', ['p1'], 'a', 'c', 'Fix bug (#7)\n\nbody')).toMatchObject({
+    expect(parsePrCommit(rec('s', ['p1'], 'Fix bug (#7)\n\nbody'))).toMatchObject({
       pullNumber: 7,
       title: 'Fix bug',
       body: 'body',
       base: 'p1',
       head: undefined,
     });
-    expect(parsePrCommit('x', ['p1'], 'a', 'c', 'Merge pull request #12 from a/b')).toBeUndefined();
-    expect(parsePrCommit('x', ['p1', 'p2'], 'a', 'c', "Merge branch 'main' into x")).toBeUndefined();
-    expect(parsePrCommit('x', ['p1'], 'a', 'c', 'Refs (#7) in the middle')).toBeUndefined();
-    expect(parsePrCommit('x', [], 'a', 'c', 'Root (#1)')).toBeUndefined();
+    expect(parsePrCommit(rec('x', ['p1'], 'Merge pull request #12 from a/b'))).toBeUndefined();
+    expect(parsePrCommit(rec('x', ['p1', 'p2'], "Merge branch 'main' into x"))).toBeUndefined();
+    expect(parsePrCommit(rec('x', ['p1'], 'Refs (#7) in the middle'))).toBeUndefined();
+    expect(parsePrCommit(rec('x', [], 'Root (#1)'))).toBeUndefined();
+    // Trailers name the PR of a rebased commit, with history 'first-parent' only.
+    const trailed = rec('t', ['p1'], 'Add parser\n\nLonger text.\n\nPR: #12\nSigned-off-by: A <a@b>');
+    expect(parsePrCommit(trailed)).toBeUndefined();
+    expect(parsePrCommit(trailed, 'first-parent')).toMatchObject({ pullNumber: 12, title: 'Add parser' });
+    const number = (message: string) => parsePrCommit(rec('t', ['p1'], message), 'first-parent')?.pullNumber;
+    expect(number('Fix\n\nPull-Request: #34')).toBe(34);
+    expect(number('Fix\n\nPR-URL: https://github.com/nodejs/node/pull/56')).toBe(56);
+    expect(number('Fix\n\npr: 78')).toBe(78);
+    expect(number('Merge pull request #9 from a/b\n\nTitle')).toBe(9);
+    expect(number('Fix (#5)')).toBe(5);
+    // A trailer must be in the last paragraph, and its value a PR.
+    expect(number('PR: #12\n\nMore text')).toBeUndefined();
+    expect(number('Fix\n\nPR: see the issue')).toBeUndefined();
+    expect(number('Fix')).toBeUndefined();
+  });
+
+  it('groups consecutive commits of one PR and rejects commits that name none', () => {
+    const rec = (sha: string, parent: string, message: string, authoredAt = '2024-01-01T00:00:00Z') => ({
+      sha,
+      parents: [parent],
+      authoredAt,
+      committedAt: '2024-02-01T00:00:00Z',
+      message,
+    });
+    const history = [
+      rec('d', 'c', 'Third step\n\nPR: #12'),
+      rec('c', 'b', 'Second step\n\nPR: #12'),
+      rec('b', 'a', 'First step\n\nFixes #3\n\nPR: #12', '2023-12-01T00:00:00Z'),
+      rec('a', 'z', 'Direct push'),
+      rec('z', 'y', 'Fix (#12)'),
+    ];
+    const entries = prsOfHistory(history, 'first-parent');
+    expect(entries).toMatchObject([
+      {
+        pullNumber: 12,
+        commit: 'd',
+        commits: ['d', 'c', 'b'],
+        base: 'a',
+        title: 'First step',
+        authoredAt: '2023-12-01T00:00:00Z',
+      },
+      { pullNumber: 0, commit: 'a', reason: 'NoPullNumber' },
+      // Not adjacent to the group: another PR commit with the same number (sources keep the newest).
+      { pullNumber: 12, commit: 'z', commits: ['z'], base: 'y' },
+    ]);
+    expect((entries[0] as { body: string }).body).toContain('Fixes #3');
+    expect(prsOfHistory(history, 'merges')).toMatchObject([{ pullNumber: 12, commit: 'z' }]);
   });
 
   it('derives owner/name from URLs and paths', () => {
@@ -173,7 +224,7 @@ describe('parsePrCommit', () => {
 
 describe('GitPrSource', () => {
   it('mines merge and squash PRs newest first with exact bases, patches and reasons', async () => {
-    const source = new GitPrSource({ url: repo.dir, filters: filters() });
+    const source = new GitPrSource({ url: repo.dir, filters: filters(), llm: true });
     expect(source.repo).toBe('acme/calc');
     const page = await source.nextPage(undefined, 100);
     expect(page.exhausted).toBe(true);
@@ -217,17 +268,29 @@ describe('GitPrSource', () => {
   });
 
   it('pages resume from the cursor and together equal one big page', async () => {
-    const whole = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(undefined, 100);
-    const { pages, all } = await mineAll(new GitPrSource({ url: repo.dir, filters: filters() }), 2);
+    const whole = await new GitPrSource({ url: repo.dir, filters: filters(), llm: true }).nextPage(
+      undefined,
+      100,
+    );
+    const { pages, all } = await mineAll(
+      new GitPrSource({ url: repo.dir, filters: filters(), llm: true }),
+      2,
+    );
     expect(pages.map((p) => p.cursor)).toEqual([c.pr4, c.direct, c.pr1, c.init]);
     expect(pages.map((p) => p.exhausted)).toEqual([false, false, false, true]);
     expect(all.candidates).toEqual(whole.candidates);
     expect(all.rejected).toEqual(whole.rejected);
     // A restarted process resumes from a stored cursor.
-    const resumed = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(c.direct, 100);
+    const resumed = await new GitPrSource({ url: repo.dir, filters: filters(), llm: true }).nextPage(
+      c.direct,
+      100,
+    );
     expect(resumed.candidates.map((p) => p.pullNumber)).toEqual([1]);
     expect(resumed.rejected.map((p) => p.pullNumber)).toEqual([2]);
-    const done = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(c.init, 100);
+    const done = await new GitPrSource({ url: repo.dir, filters: filters(), llm: true }).nextPage(
+      c.init,
+      100,
+    );
     expect(done).toEqual({ candidates: [], rejected: [], cursor: c.init, exhausted: true });
   });
 
@@ -261,11 +324,17 @@ describe('GitPrSource', () => {
   it('clones a URL into the cache and mines it offline afterwards', async () => {
     const cacheDir = join(root, 'cache');
     const url = `file://${repo.dir}`;
-    const fromUrl = await new GitPrSource({ url, repo: 'acme/calc', filters: filters(), cacheDir }).nextPage(
+    const fromUrl = await new GitPrSource({
+      url,
+      repo: 'acme/calc',
+      filters: filters(),
+      cacheDir,
+      llm: true,
+    }).nextPage(undefined, 100);
+    const local = await new GitPrSource({ url: repo.dir, filters: filters(), llm: true }).nextPage(
       undefined,
       100,
     );
-    const local = await new GitPrSource({ url: repo.dir, filters: filters() }).nextPage(undefined, 100);
     expect(fromUrl.candidates.map((p) => ({ ...p, cloneURL: '' }))).toEqual(
       local.candidates.map((p) => ({ ...p, cloneURL: '' })),
     );
@@ -278,6 +347,7 @@ describe('GitPrSource', () => {
         url,
         repo: 'acme/calc',
         filters: filters(),
+        llm: true,
         cacheDir,
       }).nextPage(undefined, 100);
       expect(offline.candidates.map((p) => p.pullNumber)).toEqual([5, 3, 1]);
@@ -288,16 +358,23 @@ describe('GitPrSource', () => {
 });
 
 describe('createPrSource', () => {
-  it('builds the source the run spec names', async () => {
+  it('builds the source the run spec names; without spec.llm a PR without tests is rejected at mining', async () => {
     const spec = CurationRunSpec.parse({ source: { git: { url: repo.dir, repo: 'acme/calculator' } } });
     const source = createPrSource(spec);
     expect(source).toBeInstanceOf(GitPrSource);
     const page = await source.nextPage(undefined, 100);
-    expect(page.candidates.map((c) => c.instanceId)).toEqual([
-      'acme__calculator-5',
-      'acme__calculator-3',
-      'acme__calculator-1',
-    ]);
+    expect(page.candidates.map((c) => c.instanceId)).toEqual(['acme__calculator-5', 'acme__calculator-1']);
+    expect(page.rejected.find((r) => r.pullNumber === 3)).toEqual({
+      pullNumber: 3,
+      reason: 'NoTestsAndNoLlm',
+      detail: 'the PR changes no tests and no llm is configured to write them',
+    });
+    const withLlm = CurationRunSpec.parse({
+      ...spec,
+      llm: { baseURL: 'http://127.0.0.1:1/v1', model: 'm' },
+    });
+    const all = await createPrSource(withLlm).nextPage(undefined, 100);
+    expect(all.candidates.map((c) => c.pullNumber)).toEqual([5, 3, 1]);
     const github = CurationRunSpec.parse({ source: { github: { repo: 'psf/requests' } } });
     expect(createPrSource(github, { githubToken: 't' })).toBeInstanceOf(GitHubPrSource);
   });
@@ -328,7 +405,10 @@ describe('GitPrSource on a history with a PR number twice', () => {
     dup.commit('Initial import', { 'go.mod': 'module x\n', 'x.go': 'package x\n' });
     dup.commit('Fix parse (#1)', { 'x.go': 'package x\n\nfunc A() {}\n', 'x_test.go': 'package x\n' });
     const newest = dup.commit('Fix parse (#1)', { 'x.go': 'package x\n\nfunc A() int { return 1 }\n' });
-    const page = await new GitPrSource({ url: dup.dir, filters: filters() }).nextPage(undefined, 10);
+    const page = await new GitPrSource({ url: dup.dir, filters: filters(), llm: true }).nextPage(
+      undefined,
+      10,
+    );
     expect(page.candidates.map((c) => [c.instanceId, c.mergeCommit, c.language])).toEqual([
       ['acme__dup-1', newest, 'go'],
     ]);
@@ -385,5 +465,162 @@ describe('GitPrSource on a URL several runs share', () => {
     execFileSync('git', ['clone', '-q', repo.dir, later]);
     const page = await source.nextPage(undefined, 10);
     expect(page.candidates.length).toBeGreaterThan(0);
+  });
+});
+
+describe('GitPrSource on a rebase-merged history', () => {
+  // Main moved from merge commits to rebase merges: PR #12 is three commits carrying a `PR: #12`
+  // trailer, with no merge commit; #14 names its PR with a PR-URL trailer only.
+  let rb: RepoBuilder;
+  const r: Record<string, string> = {};
+  const sub = '\ndef sub(a, b):\n    return a - b\n';
+  const mul = '\ndef mul(a, b):\n    return a * b\n';
+  beforeAll(() => {
+    rb = new RepoBuilder(join(root, 'acme', 'rebased'));
+    r.init = rb.commit('Initial import', {
+      'pyproject.toml': '[project]\nname = "calc"\n',
+      'src/calc.py': calcV1,
+      'tests/test_calc.py': testV1,
+      'README.md': '# calc\n',
+    });
+    r.pr11 = rb.commit('Add subtract (#11)', {
+      'src/calc.py': calcV1 + sub,
+      'tests/test_calc.py': `${testV1}\ndef test_sub():\n    assert sub(3, 1) == 2\n`,
+    });
+    r.pr12a = rb.commit('Add multiply\n\nFixes #40\n\nPR: #12', { 'src/calc.py': calcV1 + sub + mul });
+    r.pr12b = rb.commit('Test multiply\n\nPR: #12', {
+      'tests/test_mul.py': 'from calc import mul\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
+    });
+    r.pr12c = rb.commit('Document multiply\n\nPR: #12', { 'README.md': '# calc\n\nAdds and multiplies.\n' });
+    r.direct = rb.commit('Bump version', { 'pyproject.toml': '[project]\nname = "calc"\nversion = "1.1"\n' });
+    // Configuration only: not a code change, whatever the language of the files.
+    r.pr13 = rb.commit('Run the tests with tox (#13)', {
+      'tox.ini': '[tox]\nenvlist = py312\n',
+      '.pre-commit-config.yaml': 'repos: []\n',
+      'noxfile.py': 'import nox\n',
+    });
+    // A dependency change with tests is kept: pyproject.toml is code.
+    r.pr14 = rb.commit('Require numpy\n\nPR-URL: https://github.com/acme/rebased/pull/14', {
+      'pyproject.toml': '[project]\nname = "calc"\nversion = "1.1"\ndependencies = ["numpy"]\n',
+      'tests/test_np.py': 'import numpy\n\ndef test_np():\n    assert numpy.zeros(1)[0] == 0\n',
+    });
+  });
+
+  const source = (over: Partial<GitSourceOptions> = {}) =>
+    new GitPrSource({ url: rb.dir, filters: filters(), llm: true, history: 'first-parent', ...over });
+
+  it("mines the rebase-merged PR with history 'first-parent' and does not see it with 'merges'", async () => {
+    const page = await source().nextPage(undefined, 100);
+    expect(page.exhausted).toBe(true);
+    expect(page.candidates.map((p) => p.pullNumber)).toEqual([14, 12, 11]);
+    expect(page.rejected.map((p) => [p.pullNumber, p.reason, p.commit])).toEqual([
+      [13, 'NoCodeChange', undefined],
+      [0, 'NoPullNumber', r.direct],
+    ]);
+    expect(page.rejected[0]?.detail).toBe('only config changed');
+    const pr12 = page.candidates[1]!;
+    // One PR over its three commits: base below the first, gold + test patch the diff over all.
+    expect(pr12).toMatchObject({
+      instanceId: 'acme__rebased-12',
+      title: 'Add multiply',
+      baseCommit: r.pr11,
+      mergeCommit: r.pr12c,
+      issues: [{ number: 40 }],
+      createdAt: rb.time(r.pr12a!),
+      mergedAt: rb.time(r.pr12c!),
+      language: 'python',
+    });
+    expect(pr12.patch).toBe(rb.diff(r.pr11!, r.pr12c!, 'README.md', 'src'));
+    expect(pr12.testPatch).toBe(rb.diff(r.pr11!, r.pr12c!, 'tests'));
+    expect(page.candidates[0]).toMatchObject({ title: 'Require numpy', baseCommit: r.pr13 });
+    expect(page.candidates[0]!.patch).toContain('dependencies = ["numpy"]');
+
+    const merges = await source({ history: 'merges' }).nextPage(undefined, 100);
+    expect(merges.candidates.map((p) => p.pullNumber)).toEqual([11]);
+    expect(merges.rejected.map((p) => [p.pullNumber, p.reason])).toEqual([[13, 'NoCodeChange']]);
+  });
+
+  it('keeps a rebased PR on one page when it runs past the page end: pages equal one big page', async () => {
+    const whole = await source().nextPage(undefined, 100);
+    for (const limit of [1, 2, 3]) {
+      const { pages, all } = await mineAll(source(), limit);
+      expect(all.candidates, `limit ${limit}`).toEqual(whole.candidates);
+      expect(all.rejected, `limit ${limit}`).toEqual(whole.rejected);
+      for (const p of pages) expect(p.candidates.length + p.rejected.length).toBeLessThanOrEqual(limit);
+    }
+    // The page that reaches #12's newest commit takes the whole PR; the next starts below it.
+    const at12 = await source().nextPage(r.direct, 1);
+    expect(at12.candidates.map((p) => p.pullNumber)).toEqual([12]);
+    expect(at12.cursor).toBe(r.pr12a);
+  });
+
+  it('mines only filters.pullNumbers, ends with the list and reports absent PRs as NotFound', async () => {
+    const page = await source({ filters: filters({ pullNumbers: [99, 12, 11, 12] }) }).nextPage(
+      undefined,
+      100,
+    );
+    expect(page.exhausted).toBe(true);
+    expect(page.candidates.map((p) => [p.pullNumber, p.baseCommit, p.mergeCommit])).toEqual([
+      [11, r.init, r.pr11],
+      [12, r.pr11, r.pr12c],
+    ]);
+    expect(page.rejected).toEqual([
+      { pullNumber: 99, reason: 'NotFound', detail: 'PR #99 not found on the first-parent history of HEAD' },
+    ]);
+    expect(formatFunnel(addToFunnel(emptyFunnel(), { kept: 2, rejected: page.rejected }))).toBe(
+      '3 discovered → 2 kept; NotFound 1',
+    );
+    // One listed PR per page at most; the same cursor gives the same PRs.
+    const pulls = filters({ pullNumbers: [99, 12, 11] });
+    const { pages } = await mineAll(source({ filters: pulls }), 1);
+    expect(
+      pages.map((p) => [p.candidates.map((c) => c.pullNumber), p.rejected.map((x) => x.pullNumber)]),
+    ).toEqual([
+      [[11], []],
+      [[12], []],
+      [[], [99]],
+    ]);
+    expect(pages.map((p) => p.exhausted)).toEqual([false, false, true]);
+    expect(await source({ filters: pulls }).nextPage(pages[0]!.cursor, 1)).toEqual(pages[1]);
+    await expect(source({ filters: pulls }).nextPage(r.init, 1)).rejects.toThrow(/not a selection cursor/);
+    // Without 'first-parent' the rebased PR is not there.
+    const merges = await source({ history: 'merges', filters: filters({ pullNumbers: [12] }) }).nextPage(
+      undefined,
+      100,
+    );
+    expect(merges.candidates).toEqual([]);
+    expect(merges.rejected.map((p) => [p.pullNumber, p.reason])).toEqual([[12, 'NotFound']]);
+  });
+
+  it('mines only filters.commits: full ids or prefixes, any commit of a rebased PR standing for it', async () => {
+    const commits = [r.pr12b!.slice(0, 7).toUpperCase(), r.pr11!, 'deadbeefdeadbeef', r.direct!.slice(0, 10)];
+    const page = await source({ filters: filters({ commits }) }).nextPage(undefined, 100);
+    expect(page.exhausted).toBe(true);
+    // Pages follow the sorted list (commit ids are random): compare regardless of order.
+    const byNumber = (a: { pullNumber: number }, b: { pullNumber: number }) => a.pullNumber - b.pullNumber;
+    expect(page.candidates.sort(byNumber).map((p) => [p.pullNumber, p.baseCommit, p.mergeCommit])).toEqual([
+      [11, r.init, r.pr11],
+      [12, r.pr11, r.pr12c],
+    ]);
+    expect(page.rejected.map((p) => [p.pullNumber, p.reason, p.commit]).sort()).toEqual([
+      [0, 'NoPullNumber', r.direct],
+      [0, 'NotFound', 'deadbeefdeadbeef'],
+    ]);
+  });
+
+  it("commits on a merge history: the merge's branch still gives links and the creation time", async () => {
+    const page = await new GitPrSource({
+      url: repo.dir,
+      filters: filters({ commits: [c.pr1!.slice(0, 8), c.pr4!] }),
+    }).nextPage(undefined, 100);
+    expect(page.candidates).toHaveLength(1);
+    expect(page.candidates[0]).toMatchObject({
+      pullNumber: 1,
+      baseCommit: c.init,
+      mergeCommit: c.pr1,
+      issues: [{ number: 10 }],
+      createdAt: repo.time('pr-1~1'),
+    });
+    expect(page.rejected.map((p) => [p.pullNumber, p.reason])).toEqual([[4, 'NoCodeChange']]);
   });
 });

@@ -110,6 +110,7 @@ function source(over: Partial<GitHubSourceOptions> = {}): GitHubPrSource {
     filters: filters(),
     perPage: 3,
     waitUnitMs: 1,
+    llm: true,
     ...over,
   });
 }
@@ -352,5 +353,72 @@ describe('GitHubPrSource', () => {
     expect(page.candidates.map((c) => [c.pullNumber, c.language])).toEqual([[30, 'python']]);
     expect(splitDiff(gh.pulls[0]!.diff!).language).toBeUndefined();
     expect(gh.countRequests((r) => r.path === '/repos/acme/widgets')).toBe(1);
+  });
+
+  it('without an llm rejects a PR without tests at mining, before fetching its context', async () => {
+    const page = await source({ llm: false, token: 't0ken' }).nextPage(undefined, 100);
+    expect(page.candidates.map((c) => c.pullNumber)).toEqual([20, 15]);
+    expect(page.rejected.find((r) => r.pullNumber === 17)).toEqual({
+      pullNumber: 17,
+      reason: 'NoTestsAndNoLlm',
+      detail: 'the PR changes no tests and no llm is configured to write them',
+    });
+    // #17's commits (its "closes #8") were never asked for: one GraphQL request, for #20 and #15.
+    expect(gh.countRequests((r) => r.method === 'POST')).toBe(1);
+  });
+
+  it('filters.pullNumbers: fetches the listed PRs by number, no listing, absent ones NotFound', async () => {
+    const make = () => source({ filters: filters({ pullNumbers: [99, 20, 17, 19, 13] }) });
+    const page = await make().nextPage(undefined, 100);
+    expect(page.exhausted).toBe(true);
+    expect(page.candidates.map((c) => c.pullNumber)).toEqual([17, 20]);
+    // #13 was merged before mergedAfter: outside the run, as when listing.
+    expect(page.rejected).toEqual([
+      { pullNumber: 19, reason: 'NotMerged', detail: 'closed without merging' },
+      { pullNumber: 99, reason: 'NotFound', detail: 'PR #99 not found in acme/widgets' },
+    ]);
+    expect(gh.requests.filter((r) => r.path.startsWith('/repos/acme/widgets/pulls?'))).toEqual([]);
+    const whole = await source().nextPage(undefined, 100);
+    expect(page.candidates).toEqual(
+      whole.candidates.filter((c) => [17, 20].includes(c.pullNumber)).reverse(),
+    );
+    // Two listed PRs per page; mining ends with the list.
+    const pages = await mineAll(make, 2);
+    expect(numbers(pages)).toEqual(numbers([page]));
+    expect(pages.map((p) => p.exhausted)).toEqual([false, false, true]);
+  });
+
+  it('filters.commits: walks the listing for merge_commit_sha prefixes, stops once all matched', async () => {
+    const at = (n: number) => gh.pulls.find((p) => p.number === n)!;
+    at(17).merge_commit_sha = `abcdef0${'1'.repeat(33)}`;
+    at(15).merge_commit_sha = `fedcba9${'2'.repeat(33)}`;
+    // An unmerged PR's test-merge sha does not count.
+    at(19).merge_commit_sha = `1234567${'3'.repeat(33)}`;
+    const listed = (commits: string[]) => () => source({ filters: filters({ commits }) });
+    const page = await listed(['ABCDEF0', at(15).merge_commit_sha!, '1234567'])().nextPage(undefined, 100);
+    expect(page.exhausted).toBe(true);
+    expect(page.candidates.map((c) => [c.pullNumber, c.mergeCommit])).toEqual([
+      [17, at(17).merge_commit_sha],
+      [15, at(15).merge_commit_sha],
+    ]);
+    expect(page.rejected).toEqual([
+      {
+        pullNumber: 0,
+        commit: '1234567',
+        reason: 'NotFound',
+        detail: 'commit 1234567 not found as the merge commit of a PR of acme/widgets merged in the window',
+      },
+    ]);
+    // Paged, the same PRs; the matched commits travel in the cursor.
+    const pages = await mineAll(listed(['abcdef0', at(15).merge_commit_sha!, '1234567']), 1);
+    expect(numbers(pages)).toEqual(numbers([page]));
+    // Everything matched: the walk ends there, the older listing pages are never read.
+    gh.requests.length = 0;
+    const early = await listed(['abcdef0'])().nextPage(undefined, 100);
+    expect(early).toMatchObject({ exhausted: true, rejected: [] });
+    expect(early.candidates.map((c) => c.pullNumber)).toEqual([17]);
+    const paths = gh.requests.map((r) => r.path.replace(/\?.*page=(\d+).*$/, '?page=$1'));
+    expect(paths).toContain('/repos/acme/widgets/pulls?page=2');
+    expect(paths).not.toContain('/repos/acme/widgets/pulls?page=3');
   });
 });

@@ -12,6 +12,7 @@ import {
 } from './github-client.ts';
 import { fetchContext, type IssueText, type RepoContext } from './github-graphql.ts';
 import { hintsBefore, linkedIssueNumbers } from './linked-issues.ts';
+import { commitMatches, notFoundCommit, notFoundPull, selectionOf, selectionPage } from './selection.ts';
 import type {
   CandidatePR,
   LinkedIssueInput,
@@ -46,6 +47,8 @@ export interface GitHubCursor {
   page: number;
   updatedAt: string | undefined;
   seen: number[];
+  /** With filters.commits: the listed commits already matched by a PR's merge_commit_sha. */
+  matched?: string[];
 }
 
 const CURSOR_PREFIX = 'gh1.';
@@ -63,6 +66,7 @@ export function decodeGitHubCursor(cursor: string | undefined): GitHubCursor {
     page: Number(c.page) || 1,
     updatedAt: c.updatedAt ?? undefined,
     seen: Array.isArray(c.seen) ? c.seen : [],
+    ...(Array.isArray(c.matched) && { matched: c.matched.map(String) }),
   };
 }
 
@@ -78,7 +82,12 @@ function advance(c: GitHubCursor, item: PullItem): GitHubCursor {
   if (c.updatedAt !== undefined && Date.parse(item.updated_at) === Date.parse(c.updatedAt)) {
     return { ...c, seen: [...c.seen, item.number] };
   }
-  return { page: c.page, updatedAt: item.updated_at, seen: [item.number] };
+  return {
+    page: c.page,
+    updatedAt: item.updated_at,
+    seen: [item.number],
+    ...(c.matched !== undefined && { matched: c.matched }),
+  };
 }
 
 export interface GitHubSourceOptions extends GitHubClientOptions {
@@ -89,6 +98,8 @@ export interface GitHubSourceOptions extends GitHubClientOptions {
   perPage?: number;
   /** PRs fetched at once; the throttling plugin still caps concurrent requests. */
   concurrency?: number;
+  /** The run configures an LLM (spec.llm), so PRs without tests can get generated ones. */
+  llm?: boolean;
   /**
    * Fetch commits, issues and comments of many PRs per GraphQL request (default: when a token is
    * set; GitHub's GraphQL API needs one). Without it, REST requests are made per PR, lazily.
@@ -137,7 +148,13 @@ export class GitHubPrSource implements PrSource {
 
   async nextPage(cursor: string | undefined, limit: number): Promise<MiningPage> {
     const filters = this.options.filters;
+    const selection = selectionOf(filters);
+    if (selection?.kind === 'pullNumbers') return this.pullNumbersPage(selection.items, cursor, limit);
+    // filters.commits: GitHub has no lookup of a PR by (a prefix of) its merge commit, so the
+    // listing is walked as usual and only matching PRs are examined, until every commit matched.
+    const commits = selection?.kind === 'commits' ? selection.items : undefined;
     let position = decodeGitHubCursor(cursor);
+    if (commits !== undefined) position.matched ??= [];
     const chosen: PullItem[] = [];
     let examined = 0;
     let exhausted = false;
@@ -160,8 +177,22 @@ export class GitHubPrSource implements PrSource {
         position = advance(position, item);
         // Merged outside the window: not part of this run, not counted in its funnel.
         if (item.merged_at !== null && !inWindow(item.merged_at, filters)) continue;
+        if (commits !== undefined) {
+          // GitHub fills merge_commit_sha for unmerged PRs too (a test merge): merged ones only.
+          const sha = item.merged_at === null ? null : item.merge_commit_sha;
+          const hits = commits.filter(
+            (c) => sha !== null && !position.matched!.includes(c) && commitMatches(c, sha),
+          );
+          if (hits.length === 0) continue;
+          position = { ...position, matched: [...position.matched!, ...hits] };
+        }
         chosen.push(item);
         examined++;
+        if (commits !== undefined && position.matched!.length === commits.length) {
+          exhausted = true;
+          stopped = true;
+          break;
+        }
       }
       if (stopped) break;
       if (!hasNext) {
@@ -172,6 +203,42 @@ export class GitHubPrSource implements PrSource {
       if (examined >= limit) break;
       position = { ...position, page: position.page + 1 };
     }
+    const notFound =
+      exhausted && commits !== undefined
+        ? commits
+            .filter((c) => !position.matched!.includes(c))
+            .map((c) => notFoundCommit(c, `as the merge commit of a PR of ${this.repo} merged in the window`))
+        : [];
+    const page = await this.decidePage(chosen, notFound);
+    return { ...page, cursor: encodeGitHubCursor(position), exhausted };
+  }
+
+  /** filters.pullNumbers: each listed PR fetched by number, no listing walked. */
+  private async pullNumbersPage(
+    numbers: readonly number[],
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<MiningPage> {
+    const page = selectionPage(numbers, cursor, limit);
+    const items = await mapLimited(page.items, this.options.concurrency ?? 4, (n) => this.pull(n));
+    const chosen: PullItem[] = [];
+    const notFound: RejectedPR[] = [];
+    page.items.forEach((n, i) => {
+      const item = items[i];
+      if (item === undefined) notFound.push(notFoundPull(n, `in ${this.repo}`));
+      // Merged outside the window: not part of this run, as when walking the listing.
+      else if (item.merged_at === null || inWindow(item.merged_at, this.options.filters)) chosen.push(item);
+    });
+    const { candidates, rejected } = await this.decidePage(chosen, notFound);
+    // In the order of the (sorted) list, as the candidates.
+    rejected.sort((a, b) => a.pullNumber - b.pullNumber);
+    return { candidates, rejected, cursor: page.cursor, exhausted: page.exhausted };
+  }
+
+  private async decidePage(
+    chosen: readonly PullItem[],
+    rejects: readonly RejectedPR[],
+  ): Promise<Pick<MiningPage, 'candidates' | 'rejected'>> {
     const decisions = await this.decideAll(chosen);
     const candidates: CandidatePR[] = [];
     const rejected: RejectedPR[] = [];
@@ -179,7 +246,22 @@ export class GitHubPrSource implements PrSource {
       if ('reason' in d) rejected.push(d);
       else candidates.push(d);
     }
-    return { candidates, rejected, cursor: encodeGitHubCursor(position), exhausted };
+    return { candidates, rejected: [...rejected, ...rejects] };
+  }
+
+  /** One PR by number; undefined when the repository has none (or it is an issue). */
+  private async pull(pullNumber: number): Promise<PullItem | undefined> {
+    try {
+      const { data } = await this.octokit.rest.pulls.get({
+        owner: this.owner,
+        repo: this.name,
+        pull_number: pullNumber,
+      });
+      return data as unknown as PullItem;
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) return undefined;
+      throw error;
+    }
   }
 
   private async listPage(page: number): Promise<{ items: PullItem[]; hasNext: boolean }> {
@@ -227,7 +309,7 @@ export class GitHubPrSource implements PrSource {
     const split = splitDiff(diff);
     const language =
       split.language ?? (changeShape(split.files) === 'code' ? await this.repoLanguage() : undefined);
-    const changeReject = screenChange(pullNumber, split, language, filters);
+    const changeReject = screenChange(pullNumber, split, language, filters, this.options.llm ?? false);
     if (changeReject) return changeReject;
     return { item, split, language: language as Language };
   }

@@ -28,14 +28,17 @@ export interface PrSourceOptions {
 
 /** The source a run's spec names. Its cursor goes to status.cursor.github or status.cursor.git. */
 export function createPrSource(
-  spec: Pick<CurationRunSpec, 'source' | 'filters'>,
+  spec: Pick<CurationRunSpec, 'source' | 'filters' | 'llm'>,
   options: PrSourceOptions = {},
 ): PrSource {
   const { github, git } = spec.source;
+  // Without an LLM no tests can be generated: a PR without tests is rejected at mining.
+  const llm = spec.llm !== undefined;
   if (github !== undefined) {
     return new GitHubPrSource({
       repo: github.repo,
       filters: spec.filters,
+      llm,
       ...(github.baseURL !== undefined ? { baseURL: github.baseURL } : {}),
       ...(options.githubToken !== undefined ? { token: options.githubToken } : {}),
       ...(options.etagCache !== undefined ? { etagCache: options.etagCache } : {}),
@@ -47,7 +50,9 @@ export function createPrSource(
     return new GitPrSource({
       url: git.url,
       ref: git.ref,
+      history: git.history,
       filters: spec.filters,
+      llm,
       ...(git.repo !== undefined ? { repo: git.repo } : {}),
       ...(options.gitCacheDir !== undefined ? { cacheDir: options.gitCacheDir } : {}),
     });

@@ -9,13 +9,17 @@ export type MiningFilters = CurationRunSpec['filters'];
 
 export type LinkedIssueInput = z.input<typeof LinkedIssue>;
 
+/** In funnel order: selection and metadata first, then the change, then the links. */
 export const REJECT_REASONS = [
+  'NotFound',
+  'NoPullNumber',
   'NoCodeChange',
   'DocsOrLockfileOnly',
   'BinaryOnly',
   'TooManyFiles',
   'TooManyLines',
   'NoTestsAndGenerationDisabled',
+  'NoTestsAndNoLlm',
   'NoLinkedIssue',
   'LabelFiltered',
   'NotMerged',
@@ -24,9 +28,17 @@ export const REJECT_REASONS = [
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface RejectedPR {
+  /** 0 when the source knows no PR number (a commit without one, a commit id not found). */
   pullNumber: number;
   reason: RejectReason;
   detail: string;
+  /** The commit, when that is what identifies the reject (git history, the commits filter). */
+  commit?: string;
+}
+
+/** One key per rejected PR or commit: pages re-read after a crash must not count a reject twice. */
+export function rejectKey(r: RejectedPR): string {
+  return r.pullNumber === 0 ? `commit:${r.commit ?? ''}` : `pr:${r.pullNumber}`;
 }
 
 /** One step of mining. The cursor is opaque and survives restarts (CurationRun.status.cursor). */
