@@ -26,7 +26,10 @@ describe('python fixture, no LLM', () => {
   it('env recipe is deterministic and replayable', () => {
     expect(recipe.source).toBe('deterministic');
     expect(recipe.resultFormat).toBe('pytest');
-    expect(recipe.setupScript).toContain('pip install -q -e ".[test]"');
+    expect(recipe.setupScript).toContain("\npi '.[test]' pytest\npe\n");
+    // The interpreter was discovered in the sandbox and is recorded with its absolute path.
+    expect(recipe.toolchain?.python).toMatch(/^3\.\d+\.\d+$/);
+    expect(recipe.setupScript).toMatch(/^PY=\/\S+python3[.\d]*$/m);
   }, 240_000);
 
   it('tests → prompt → verify give the exact FAIL_TO_PASS / PASS_TO_PASS', async () => {

@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
-import { candidateRecipes, detectLanguages, ENV_MANIFESTS, type RepoFacts } from '../languages/index.ts';
-import { truncateMiddle } from './exec.ts';
+import {
+  candidateRecipes,
+  classifyEnvFailure,
+  detectLanguages,
+  type EnvAttemptOutput,
+  envFilesToRead,
+  envProbes,
+  type RepoFacts,
+  repairRecipe,
+} from '../languages/index.ts';
+import { sh, truncateMiddle } from './exec.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { loopFailure } from './stage-output.ts';
-import { countStatuses, runSetup, runTests, type TestRun } from './test-run.ts';
+import { countStatuses, RUN_ENV, runSetup, runTests, type TestRun } from './test-run.ts';
 import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
 import {
@@ -22,7 +31,15 @@ interface Attempt {
   recipe: Recipe;
   ok: boolean;
   note: string;
+  /** Which command the attempt ended on and its output, for repairs and failure classes. */
+  phase: EnvAttemptOutput['phase'];
+  output: string;
+  /** Tests that passed or failed. */
+  ran: number;
 }
+
+/** Rounds of the deterministic repair loop per candidate recipe (each replays the setup). */
+const MAX_REPAIR_ROUNDS = 3;
 
 /**
  * EnvAgent: deterministic recipes first, then (with an LLM) a tool loop. A recipe counts
@@ -32,21 +49,35 @@ interface Attempt {
 export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const { instance } = ctx.input;
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
-  const facts = await repoFacts(ws);
+  const facts = await repoFacts(ctx, ws);
   const attempts: Attempt[] = [];
-  for (const recipe of candidateRecipes(facts, instance.language)) {
-    const check = await checkRecipe(ctx, ws, recipe);
+  for (const candidate of candidateRecipes(facts, instance.language)) {
+    let recipe = candidate;
+    let check = await checkRecipe(ctx, ws, recipe);
     attempts.push({ recipe, ...check });
     ctx.log.info(
       `env: deterministic recipe (${recipe.resultFormat}) ${check.ok ? 'works' : `failed: ${check.note}`}`,
     );
+    // Deterministic repairs (e.g. a module the tests import that no manifest declares), bounded.
+    for (let round = 1; round <= MAX_REPAIR_ROUNDS; round++) {
+      const repaired = repairRecipe(recipe, check.output, facts);
+      if (!repaired) break;
+      const next = await checkRecipe(ctx, ws, repaired);
+      attempts.push({ recipe: repaired, ...next });
+      ctx.log.info(`env: repair round ${round} ${next.ok ? 'works' : `failed: ${next.note}`}`);
+      // A repair that broke a working recipe (or ran fewer tests) is dropped.
+      if (check.ok && (!next.ok || next.ran < check.ran)) break;
+      recipe = repaired;
+      check = next;
+    }
     if (check.ok) return envReady(recipe, facts, attempts, check.note, instance.language);
   }
   if (!ctx.llm) {
+    const cause = classifyEnvFailure(facts, attempts, instance.language);
     return {
       outcome: 'rejected',
-      reason: 'EnvSetupFailed',
-      message: `no deterministic recipe worked (${summarize(attempts)}) and no LLM is configured`,
+      reason: cause?.reason ?? 'EnvSetupFailed',
+      message: `${cause ? `${cause.message}; ` : ''}no deterministic recipe worked (${summarize(attempts)}) and no LLM is configured`,
     };
   }
   await resetHard(ws);
@@ -125,33 +156,57 @@ async function checkRecipe(
   ctx: StageContext,
   ws: Workspace,
   recipe: Recipe,
-): Promise<{ ok: boolean; note: string }> {
+): Promise<Omit<Attempt, 'recipe'>> {
   const setup = await runSetup(ctx, ws, recipe);
   if (setup.code !== 0)
-    return { ok: false, note: setup.timedOut ? 'setup timed out' : `setup exited ${setup.code}` };
+    return {
+      ok: false,
+      note: setup.timedOut ? 'setup timed out' : `setup exited ${setup.code}`,
+      phase: 'setup',
+      output: setup.output,
+      ran: 0,
+    };
   let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
+  let output = run.output;
   if (ranCount(run) === 0 && !run.timedOut && ctx.input.instance.testPatch.trim()) {
     // A repository may have no tests at base; the PR's own tests must then be runnable.
     if ((await applyPatch(ws, ctx.input.instance.testPatch)) === undefined) {
       run = await runTests(ctx, ws, recipe, 'at base + test patch');
+      output = `${output}\n${run.output}`;
     }
     await resetToSetup(ws);
   }
-  if (run.timedOut) return { ok: false, note: 'test command timed out' };
-  if (run.results.size === 0)
-    return { ok: false, note: `test command (exit ${run.exitCode}) reported no tests` };
   const ran = ranCount(run);
-  if (ran === 0) return { ok: false, note: `no test ran (${countStatuses(run.results)})` };
-  return { ok: true, note: `${ran} test(s) ran` };
+  const fail = (note: string) => ({ ok: false, note, phase: 'tests' as const, output, ran });
+  if (run.timedOut) return fail('test command timed out');
+  if (run.results.size === 0) return fail(`test command (exit ${run.exitCode}) reported no tests`);
+  if (ran === 0) return fail(`no test ran (${countStatuses(run.results)})`);
+  return { ok: true, note: `${ran} test(s) ran`, phase: 'tests', output, ran };
 }
 
-async function repoFacts(ws: Workspace): Promise<RepoFacts> {
+/** Seconds a probe (interpreter discovery, metadata reader) may take. */
+const PROBE_TIMEOUT_MS = 120_000;
+
+async function repoFacts(ctx: StageContext, ws: Workspace): Promise<RepoFacts> {
   const files = await listFiles(ws);
   const manifests: Record<string, string> = {};
-  for (const m of ENV_MANIFESTS) {
-    if (files.includes(m)) manifests[m] = await readFile(path.join(ws.dir, m), 'utf8').catch(() => '');
+  for (const m of envFilesToRead(files)) {
+    manifests[m] = await readFile(path.join(ws.dir, m), 'utf8').catch(() => '');
   }
-  return { files, manifests };
+  // Probes run here, in the sandbox, at the pristine base: what the machine has, metadata only
+  // the language's own parser reads. Their failures leave the fact empty (recipes fall back).
+  const probes: Record<string, string> = {};
+  for (const [name, command] of Object.entries(envProbes(files, ctx.input.instance.language))) {
+    const r = await sh(`exec 2>/dev/null\n${command}`, {
+      cwd: ws.dir,
+      timeoutMs: PROBE_TIMEOUT_MS,
+      env: RUN_ENV,
+      maxChars: 200_000,
+    });
+    probes[name] = r.code === 0 ? r.output : '';
+    if (r.code !== 0) ctx.remember(`probe ${name} (exit ${r.code})`, r.output);
+  }
+  return { files, manifests, probes, createdAt: ctx.input.instance.createdAt };
 }
 
 function summarize(attempts: Attempt[]): string {

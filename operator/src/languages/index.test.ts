@@ -103,7 +103,16 @@ describe('detection', () => {
 describe('env stage fan-out', () => {
   it('reads the manifests every recipe builder needs', () => {
     expect([...ENV_MANIFESTS].sort()).toEqual(
-      ['Cargo.toml', 'go.mod', 'package.json', 'pom.xml', 'pyproject.toml', 'setup.cfg'].sort(),
+      [
+        'Cargo.toml',
+        'go.mod',
+        'package.json',
+        'pom.xml',
+        'pyproject.toml',
+        'setup.cfg',
+        'tox.ini',
+        'Pipfile',
+      ].sort(),
     );
   });
   it('the PR language comes first; an undetected hint still gets its recipes', () => {
@@ -138,6 +147,7 @@ describe('cache env', () => {
   it('composes every ecosystem under the one cache dir', () => {
     expect(languageCacheEnv('/cache')).toEqual({
       PIP_CACHE_DIR: '/cache/pip',
+      UV_CACHE_DIR: '/cache/uv',
       npm_config_cache: '/cache/npm',
       GOMODCACHE: '/cache/go-mod',
       GOCACHE: '/cache/go-build',

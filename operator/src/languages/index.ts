@@ -21,9 +21,9 @@ import { java } from './java.ts';
 import { node } from './node.ts';
 import { python } from './python.ts';
 import { rust } from './rust.ts';
-import type { LanguageModule, RepoFacts } from './types.ts';
+import type { EnvAttemptOutput, LanguageModule, RepoFacts } from './types.ts';
 
-export type { LanguageModule, RepoFacts } from './types.ts';
+export type { EnvAttemptOutput, LanguageModule, RepoFacts } from './types.ts';
 
 /**
  * Strongest root manifest first: a Go, Rust or Java repository often carries a package.json
@@ -80,6 +80,43 @@ export const LOCKFILES: ReadonlySet<string> = new Set(
 
 /** Root files whose contents the env stage reads for `RepoFacts.manifests`. */
 export const ENV_MANIFESTS: readonly string[] = [...new Set(LANGUAGE_MODULES.flatMap((m) => m.envManifests))];
+
+/** Files (root manifests and other `envFiles`) whose contents the env stage reads for `RepoFacts.manifests`. */
+export function envFilesToRead(files: readonly string[]): string[] {
+  const patterns = LANGUAGE_MODULES.flatMap((m) => m.envFiles ?? []);
+  return files.filter((f) => ENV_MANIFESTS.includes(f) || patterns.some((p) => p.test(f)));
+}
+
+/** The probes (name → bash command) of the languages present, for `RepoFacts.probes`. */
+export function envProbes(files: readonly string[], hint?: Language): Record<string, string> {
+  const langs = new Set<Language>(detectLanguages(files));
+  if (hint) langs.add(hint);
+  return Object.assign({}, ...[...langs].map((l) => BY_NAME[l].probes ?? {}));
+}
+
+/** A deterministic repair of a failed (or partly failed) recipe from its test output, if a module has one. */
+export function repairRecipe(recipe: Recipe, output: string, facts: RepoFacts): Recipe | undefined {
+  for (const m of LANGUAGE_MODULES) {
+    const r = m.repair?.(recipe, output, facts);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/** The clearest cause when no recipe worked (the PR's language asked first); undefined: generic. */
+export function classifyEnvFailure(
+  facts: RepoFacts,
+  attempts: readonly EnvAttemptOutput[],
+  hint?: Language,
+): { reason: string; message: string } | undefined {
+  const langs = detectLanguages(facts.files);
+  if (hint) langs.sort((a, b) => Number(b === hint) - Number(a === hint));
+  for (const l of langs) {
+    const c = BY_NAME[l].classifyEnvFailure?.(facts, attempts);
+    if (c) return c;
+  }
+  return undefined;
+}
 
 /** Candidate recipes, best first. `hint` (the PR's language) breaks ties in polyglot repos. */
 export function candidateRecipes(facts: RepoFacts, hint?: Language): Recipe[] {

@@ -15,16 +15,14 @@ describe('recipe choice', () => {
       files: ['pyproject.toml', 'requirements-dev.txt'],
       manifests: { 'pyproject.toml': pyproject },
     });
-    expect(first!.setupScript).toContain('pip install -q -e ".[test]" -r requirements-dev.txt pytest\n');
+    expect(first!.setupScript).toContain("\npi -r requirements-dev.txt '.[test]' pytest\npe\n");
     expect(first!.resultFormat).toBe('pytest');
     expect(second!.testCommand).toMatch(/^PYTHONPATH=/);
   });
   it('python: requirements only (no package) gives the flat-layout recipe alone', () => {
     const rs = candidateRecipes({ files: ['requirements.txt', 'requirements/test.txt'], manifests: {} });
     expect(rs).toHaveLength(1);
-    expect(rs[0]!.setupScript).toContain(
-      'pip install -q -r requirements.txt -r requirements/test.txt pytest\n',
-    );
+    expect(rs[0]!.setupScript).toContain('\npi -r requirements.txt -r requirements/test.txt pytest\n');
   });
   it('node: lockfile picks the installer, dependencies pick the runner', () => {
     const pkg = JSON.stringify({ devDependencies: { jest: '30' } });

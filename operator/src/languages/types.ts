@@ -4,8 +4,21 @@ import type { Language, Recipe, ResultFormat } from '../api/index.ts';
 export interface RepoFacts {
   /** Paths relative to the repository root. */
   files: string[];
-  /** Contents of the root manifests the language modules asked for (`envManifests`), by file name. */
+  /**
+   * Contents of the files the language modules asked for (`envManifests`, `envFiles`), by
+   * path relative to the root.
+   */
   manifests: Record<string, string>;
+  /** Stdout of the modules' `probes`, by probe name, run in the sandbox at the base commit. */
+  probes?: Record<string, string>;
+  /** When the PR was opened (RFC 3339): the era its toolchain and dependencies come from. */
+  createdAt?: string;
+}
+
+/** One setup or test run of a failed recipe, for classifying why the environment did not come up. */
+export interface EnvAttemptOutput {
+  phase: 'setup' | 'tests';
+  output: string;
 }
 
 /**
@@ -33,10 +46,28 @@ export interface LanguageModule {
   readonly configFiles: readonly RegExp[];
   /** Root files whose contents the recipes read. */
   readonly envManifests: readonly string[];
+  /** Other files (not manifests: lockfiles, CI workflows, version pins) whose contents the recipes read. */
+  readonly envFiles?: readonly RegExp[];
+  /**
+   * Bash commands the env stage runs in the sandbox at the repository root before choosing
+   * recipes (what interpreters exist, metadata only a parser of the language can read);
+   * their stdout lands in `RepoFacts.probes`. They must not run the repository's code.
+   */
+  readonly probes?: Readonly<Record<string, string>>;
   /** Every result format its recipes emit (each needs a parser in agents/parsers). */
   readonly resultFormats: readonly ResultFormat[];
   /** Candidate recipes, best first; empty when none applies. */
   recipes(facts: RepoFacts): Recipe[];
+  /**
+   * A deterministic repair of one of its own recipes from the output of its test run (e.g.
+   * install the distribution of a module the tests could not import); undefined: nothing to do.
+   */
+  repair?(recipe: Recipe, output: string, facts: RepoFacts): Recipe | undefined;
+  /** The clearest cause when none of its recipes worked; undefined leaves the generic reason. */
+  classifyEnvFailure?(
+    facts: RepoFacts,
+    attempts: readonly EnvAttemptOutput[],
+  ): { reason: string; message: string } | undefined;
   /** Package-manager caches under the shared cache dir, so local reruns skip the downloads. */
   cacheEnv(cacheDir: string): Record<string, string>;
 }
