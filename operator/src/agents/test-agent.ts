@@ -71,9 +71,10 @@ async function beforeAfter(
 ) {
   await resetToSetup(ws);
   for (const [patch, what] of testPatches) await applyOrThrow(ws, patch, what);
-  const pre = await runTests(ctx, ws, recipe, 'before gold patch');
+  const applied = testPatches.map(([patch]) => patch);
+  const pre = await runTests(ctx, ws, recipe, 'before gold patch', applied);
   await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
-  const post = await runTests(ctx, ws, recipe, 'after gold patch');
+  const post = await runTests(ctx, ws, recipe, 'after gold patch', applied);
   const c = classify(pre.results, post.results);
   const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
   return {

@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../api/index.ts';
+import { scopedTestCommand } from '../languages/index.ts';
 import { type ExecResult, sh } from './exec.ts';
 import { detectOfflineTool, offlineCommand } from './offline.ts';
 import { parseTestResults, type TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
-import { resetHard, snapshotSetup, type Workspace } from './workspace.ts';
+import { patchPaths, resetHard, snapshotSetup, type Workspace } from './workspace.ts';
 
 /** Environment every command of a stage gets: non-interactive, CI mode, no update checks. */
 export const RUN_ENV: Record<string, string> = {
@@ -51,13 +53,15 @@ export async function runTests(
   ws: Workspace,
   recipe: Recipe,
   label: string,
+  testPatches?: readonly string[],
 ): Promise<TestRun> {
+  const command = testCommandFor(ctx, ws, recipe, testPatches);
   const resultsFile = `${ws.dir}.results`;
   await rm(resultsFile, { force: true });
   const offline = ctx.input.config.testNetwork === 'none' ? await detectOfflineTool(ws.dir) : 'none';
   if (ctx.input.config.testNetwork === 'none' && offline === 'none')
     ctx.log.warn('no tool can cut the network of test commands here: tests run with the stage network');
-  const r = await sh(offlineCommand(recipe.testCommand, offline), {
+  const r = await sh(offlineCommand(command, offline), {
     cwd: ws.dir,
     timeoutMs: ctx.testTimeoutMs,
     env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },
@@ -75,6 +79,23 @@ export async function runTests(
   ctx.remember(`tests ${label} (exit ${r.code}${r.timedOut ? ', timed out' : ''}; ${counts})`, r.output);
   ctx.log.info(`tests ${label}: exit ${r.code}, ${counts}`);
   return { results, exitCode: r.code, timedOut: r.timedOut, output: r.output };
+}
+
+/**
+ * What a run executes: with verification.scope `files` (SWE-bench's way), the recipe's test
+ * command limited to the test files the applied test patches touch (those present now), when
+ * its runner allows; otherwise, or with scope `suite`, the whole suite.
+ */
+export function testCommandFor(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  testPatches?: readonly string[],
+): string {
+  if (ctx.input.config.testScope === 'suite') return recipe.testCommand;
+  const patches = testPatches ?? [ctx.input.instance.testPatch, ctx.input.previous.fullTestPatch ?? ''];
+  const files = [...new Set(patches.flatMap(patchPaths))].filter((f) => existsSync(path.join(ws.dir, f)));
+  return scopedTestCommand(recipe, files) ?? recipe.testCommand;
 }
 
 export function countStatuses(results: TestResults): string {

@@ -217,6 +217,12 @@ export const Sandbox = z
   })
   .strict();
 
+export const TestScope = z
+  .enum(['files', 'suite'])
+  .describe(
+    'Which tests label an instance: files = the test files its test patch touches (as SWE-bench runs it), suite = every test (a suite-wide PASS_TO_PASS regression check)',
+  );
+
 export const Verification = z
   .object({
     reruns: z
@@ -233,6 +239,7 @@ export const Verification = z
       .max(86400)
       .default(900)
       .describe('Limit of one test command run; a run that hits it is no evidence and is retried'),
+    scope: TestScope.default('files'),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Language, TestNetwork } from './curation-run.ts';
+import { Language, TestNetwork, TestScope } from './curation-run.ts';
 import { Stage } from './stages.ts';
 import { CarriedStatus, SWEInstanceSpec } from './swe-instance.ts';
 
@@ -21,6 +21,7 @@ export const StageInput = z
         commandTimeoutSeconds: z.number().int().min(1).default(900),
         testTimeoutSeconds: z.number().int().min(1).default(900),
         testNetwork: TestNetwork.default('none'),
+        testScope: TestScope.default('files'),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
         llm: z
           .object({

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { type LanguageModule, SETUP_HEADER } from './types.ts';
+import { dirname, join } from 'node:path';
+import { type LanguageModule, SETUP_HEADER, shellWord } from './types.ts';
 
 export const go: LanguageModule = {
   name: 'go',
@@ -20,5 +20,17 @@ export const go: LanguageModule = {
       source: 'deterministic',
     },
   ],
+  // `go test` selects packages, not files: the packages holding the touched _test.go files.
+  scopeTests(recipe, testFiles) {
+    const packages = [
+      ...new Set(
+        testFiles
+          .filter((f) => f.endsWith('_test.go'))
+          .map((f) => (dirname(f) === '.' ? '.' : `./${dirname(f)}`)),
+      ),
+    ];
+    if (packages.length === 0 || !/ \.\/\.\.\.(\s|$)/.test(recipe.testCommand)) return undefined;
+    return recipe.testCommand.replace(/ \.\/\.\.\.(?=\s|$)/, ` ${packages.sort().map(shellWord).join(' ')}`);
+  },
   cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
 };

@@ -130,3 +130,17 @@ export function candidateRecipes(facts: RepoFacts, hint?: Language): Recipe[] {
 export function languageCacheEnv(cacheDir: string): Record<string, string> {
   return Object.assign({}, ...LANGUAGE_MODULES.map((m) => m.cacheEnv(cacheDir)));
 }
+
+/**
+ * The test command of `recipe` limited to `testFiles`, from the module whose runner the recipe
+ * uses (by result format; junit-xml is shared, each module recognises its own commands);
+ * undefined: run the whole suite.
+ */
+export function scopedTestCommand(recipe: Recipe, testFiles: readonly string[]): string | undefined {
+  for (const m of LANGUAGE_MODULES) {
+    if (!m.resultFormats.includes(recipe.resultFormat)) continue;
+    const scoped = m.scopeTests?.(recipe, testFiles);
+    if (scoped !== undefined) return scoped;
+  }
+  return undefined;
+}

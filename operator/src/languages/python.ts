@@ -3,7 +3,13 @@ import type { Recipe } from '../api/index.ts';
 import { parseSetupPyProbe, pythonConstraints, type TestDeps, testDeps, tomlOf } from './python-metadata.ts';
 import { classifyPythonOutput, distributionsFor } from './python-repair.ts';
 import { type Interpreter, minorOf, parseInterpreters, rankInterpreters } from './python-versions.ts';
-import { type EnvAttemptOutput, type LanguageModule, type RepoFacts, SETUP_HEADER } from './types.ts';
+import {
+  type EnvAttemptOutput,
+  type LanguageModule,
+  type RepoFacts,
+  SETUP_HEADER,
+  shellWord,
+} from './types.ts';
 
 const PYTEST =
   '.venv/bin/python -m pytest -rA -p no:cacheprovider --continue-on-collection-errors --tb=short';
@@ -292,6 +298,12 @@ export const python: LanguageModule = {
   probes: { 'python-interpreters': DISCOVER_INTERPRETERS, 'python-setup-py': READ_SETUP_PY },
   resultFormats: ['pytest'],
   recipes,
+  // pytest takes test files as arguments; conftest.py and helpers are not collected alone.
+  scopeTests(recipe, testFiles) {
+    if (recipe.resultFormat !== 'pytest' || !/\bpytest\b/.test(recipe.testCommand)) return undefined;
+    const files = testFiles.filter((f) => /(^|\/)(test_[^/]*|[^/]*_test)\.py$/.test(f));
+    return files.length === 0 ? undefined : `${recipe.testCommand} ${files.map(shellWord).join(' ')}`;
+  },
   repair,
   classifyEnvFailure,
   cacheEnv: (cacheDir) => ({ PIP_CACHE_DIR: join(cacheDir, 'pip'), UV_CACHE_DIR: join(cacheDir, 'uv') }),

@@ -68,8 +68,19 @@ export interface LanguageModule {
     facts: RepoFacts,
     attempts: readonly EnvAttemptOutput[],
   ): { reason: string; message: string } | undefined;
+  /**
+   * The recipe's test command limited to these test files (paths the instance's test patch
+   * touches that exist in the checkout), as SWE-bench runs an instance; undefined when its
+   * runner cannot be limited to them (the whole suite runs then). Pure.
+   */
+  scopeTests?(recipe: Recipe, testFiles: readonly string[]): string | undefined;
   /** Package-manager caches under the shared cache dir, so local reruns skip the downloads. */
   cacheEnv(cacheDir: string): Record<string, string>;
+}
+
+/** A path as one shell word. */
+export function shellWord(path: string): string {
+  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
 /** First line of every setup script: fail on the first failing command. */

@@ -227,6 +227,7 @@ export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }:
       commandTimeoutSeconds: 900,
       testTimeoutSeconds: runSpec.verification.testTimeoutSeconds,
       testNetwork: runSpec.sandbox.testNetwork,
+      testScope: runSpec.verification.scope,
       ...(llm &&
         llmEndpoint && {
           llm: {
