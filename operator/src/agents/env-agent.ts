@@ -1,12 +1,19 @@
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
-import { candidateRecipes, detectLanguages, ENV_MANIFESTS, type RepoFacts } from '../languages/index.ts';
-import { truncateMiddle } from './exec.ts';
+import {
+  candidateRecipes,
+  detectLanguages,
+  ENV_MANIFESTS,
+  languageProbes,
+  type RepoFacts,
+} from '../languages/index.ts';
+import { sh, truncateMiddle } from './exec.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { loopFailure } from './stage-output.ts';
-import { countStatuses, runSetup, runTests, type TestRun } from './test-run.ts';
+import { countStatuses, RUN_ENV, runSetup, runTests, type TestRun } from './test-run.ts';
 import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
 import {
@@ -32,7 +39,7 @@ interface Attempt {
 export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const { instance } = ctx.input;
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
-  const facts = await repoFacts(ws);
+  const facts = await repoFacts(ws, instance.language);
   const attempts: Attempt[] = [];
   for (const recipe of candidateRecipes(facts, instance.language)) {
     const check = await checkRecipe(ctx, ws, recipe);
@@ -109,7 +116,7 @@ function envReady(
   return {
     outcome: 'succeeded',
     reason: 'EnvReady',
-    message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}`,
+    message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}${toolchainNote(recipe)}`,
     recipe,
     language,
   };
@@ -145,13 +152,31 @@ async function checkRecipe(
   return { ok: true, note: `${ran} test(s) ran` };
 }
 
-async function repoFacts(ws: Workspace): Promise<RepoFacts> {
+function toolchainNote(recipe: Recipe): string {
+  const entries = Object.entries(recipe.toolchain ?? {});
+  return entries.length ? `; toolchain: ${entries.map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+}
+
+async function repoFacts(ws: Workspace, hint: Language): Promise<RepoFacts> {
   const files = await listFiles(ws);
   const manifests: Record<string, string> = {};
   for (const m of ENV_MANIFESTS) {
     if (files.includes(m)) manifests[m] = await readFile(path.join(ws.dir, m), 'utf8').catch(() => '');
   }
-  return { files, manifests };
+  return { files, manifests, tools: await probeTools([...new Set([hint, ...detectLanguages(files)])]) };
+}
+
+/**
+ * What build tools this sandbox has, asked of the tools themselves. Run outside the checkout,
+ * so a repository's pins (rust-toolchain, packageManager) do not change the answers.
+ */
+async function probeTools(languages: Language[]): Promise<Record<string, string>> {
+  const tools: Record<string, string> = {};
+  for (const [name, command] of Object.entries(languageProbes(languages))) {
+    const r = await sh(command, { cwd: os.tmpdir(), timeoutMs: 30_000, env: RUN_ENV, maxChars: 4000 });
+    if (r.code === 0 && !r.timedOut) tools[name] = r.output.trim();
+  }
+  return tools;
 }
 
 function summarize(attempts: Attempt[]): string {

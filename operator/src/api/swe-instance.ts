@@ -60,6 +60,10 @@ export const Recipe = z
     resultFormat: ResultFormat,
     image: z.string().optional(),
     source: z.enum(['deterministic', 'llm']).optional().describe('Which path produced the recipe'),
+    toolchain: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('tool → version chosen, e.g. {maven: "3.9.9", pnpm: "8.15.4"}'),
   })
   .strict();
 export type Recipe = z.infer<typeof Recipe>;

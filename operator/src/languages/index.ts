@@ -21,9 +21,9 @@ import { java } from './java.ts';
 import { node } from './node.ts';
 import { python } from './python.ts';
 import { rust } from './rust.ts';
-import type { LanguageModule, RepoFacts } from './types.ts';
+import type { HostFacts, LanguageModule, RepoFacts } from './types.ts';
 
-export type { LanguageModule, RepoFacts } from './types.ts';
+export type { HostFacts, LanguageModule, RepoFacts } from './types.ts';
 
 /**
  * Strongest root manifest first: a Go, Rust or Java repository often carries a package.json
@@ -89,4 +89,14 @@ export function candidateRecipes(facts: RepoFacts, hint?: Language): Recipe[] {
 /** Every ecosystem's package caches under one shared cache dir. */
 export function languageCacheEnv(cacheDir: string): Record<string, string> {
   return Object.assign({}, ...LANGUAGE_MODULES.map((m) => m.cacheEnv(cacheDir)));
+}
+
+/** Where the host's toolchains live, for a local sandbox with a HOME of its own. */
+export function languageToolchainEnv(host: HostFacts): Record<string, string> {
+  return Object.assign({}, ...LANGUAGE_MODULES.map((m) => m.toolchainEnv?.(host) ?? {}));
+}
+
+/** The probes (name → command) of these languages, for `RepoFacts.tools`. */
+export function languageProbes(languages: readonly Language[]): Record<string, string> {
+  return Object.assign({}, ...languages.map((l) => BY_NAME[l].probes ?? {}));
 }

@@ -6,6 +6,18 @@ export interface RepoFacts {
   files: string[];
   /** Contents of the root manifests the language modules asked for (`envManifests`), by file name. */
   manifests: Record<string, string>;
+  /**
+   * Output of the language modules' `probes` run in the sandbox (name → output), for the
+   * probes that succeeded: which build tools and versions this sandbox has.
+   */
+  tools?: Record<string, string>;
+}
+
+/** The machine outside the sandbox, as the local executor sees it (plain values: no I/O). */
+export interface HostFacts {
+  env: Record<string, string | undefined>;
+  /** The user's home directory (the sandbox gets a HOME of its own). */
+  home: string;
 }
 
 /**
@@ -31,8 +43,21 @@ export interface LanguageModule {
   readonly resultFormats: readonly ResultFormat[];
   /** Candidate recipes, best first; empty when none applies. */
   recipes(facts: RepoFacts): Recipe[];
-  /** Package-manager caches under the shared cache dir, so local reruns skip the downloads. */
+  /**
+   * Package-manager homes and caches under the shared cache dir: writable inside the sandbox
+   * (the root file system is not) and reused across stages. Also set in sandbox pods.
+   */
   cacheEnv(cacheDir: string): Record<string, string>;
+  /**
+   * Where the host's installed toolchains live, for a local sandbox whose HOME is not the
+   * user's (they stay visible read-only); pods have theirs in the image.
+   */
+  toolchainEnv?(host: HostFacts): Record<string, string>;
+  /**
+   * Commands (name → bash) the env stage runs in the sandbox before choosing recipes; each
+   * output of a successful probe lands in `RepoFacts.tools` under its name.
+   */
+  readonly probes?: Readonly<Record<string, string>>;
 }
 
 /** First line of every setup script: fail on the first failing command. */
