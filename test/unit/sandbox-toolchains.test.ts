@@ -4,7 +4,8 @@
 // pnpm project pinning its pnpm. Each goes env → tests → prompt → verify through
 // runStageProcess, as `scaleswe run` drives it, with one stage cache shared by the fixtures
 // (as one run shares it). Needs the registries: crates.io, Maven Central, npm.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,8 @@ import { buildMavenRepo, buildNodeRepo, buildRustRepo, type FixtureRepo } from '
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-toolchains-'));
 const cacheDir = join(scratch, 'cache');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// The shared cache holds a Maven repository, a Maven and a pnpm store: many files to delete.
+afterAll(() => rm(scratch, { recursive: true, force: true }), 180_000);
 
 /** Every stage in its own bubblewrap sandbox, results folded by the pipeline's own functions. */
 async function runInSandbox(
