@@ -17,7 +17,10 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
   languages: { may: ['api'], why: 'languages/ imports api/ only' },
   llm: { may: ['api'], why: 'llm/ imports api/ only' },
   export: { may: ['api'], why: 'export/ imports api/ only' },
-  sandbox: { may: ['api'], why: 'sandbox/ builds plain objects from api/ types, without kube/' },
+  sandbox: {
+    may: ['api', 'languages'],
+    why: "sandbox/ builds plain objects from api/ types and the languages' cache env, without kube/",
+  },
   pipeline: { may: ['api'], why: 'pipeline/ imports api/ only' },
   mining: { may: ['api', 'languages'], why: 'mining/ imports api/ and languages/ only' },
   agents: {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { type Language, RESULT_FORMATS, type Recipe, type ResultFormat } from '../api/index.ts';
 import {
@@ -8,6 +9,7 @@ import {
   type EnvAttemptOutput,
   envFilesToRead,
   envProbes,
+  languageProbes,
   type RepoFacts,
   repairRecipe,
 } from '../languages/index.ts';
@@ -140,7 +142,7 @@ function envReady(
   return {
     outcome: 'succeeded',
     reason: 'EnvReady',
-    message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}`,
+    message: `${recipe.source ?? 'deterministic'} recipe after ${attempts.length} attempt(s): ${note}${toolchainNote(recipe)}`,
     recipe,
     language,
   };
@@ -184,6 +186,11 @@ async function checkRecipe(
   return { ok: true, note: `${ran} test(s) ran`, phase: 'tests', output, ran };
 }
 
+function toolchainNote(recipe: Recipe): string {
+  const entries = Object.entries(recipe.toolchain ?? {});
+  return entries.length ? `; toolchain: ${entries.map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+}
+
 /** Seconds a probe (interpreter discovery, metadata reader) may take. */
 const PROBE_TIMEOUT_MS = 120_000;
 
@@ -206,7 +213,27 @@ async function repoFacts(ctx: StageContext, ws: Workspace): Promise<RepoFacts> {
     probes[name] = r.code === 0 ? r.output : '';
     if (r.code !== 0) ctx.remember(`probe ${name} (exit ${r.code})`, r.output);
   }
-  return { files, manifests, probes, createdAt: ctx.input.instance.createdAt };
+  const languages = [...new Set([ctx.input.instance.language, ...detectLanguages(files)])];
+  return {
+    files,
+    manifests,
+    probes,
+    createdAt: ctx.input.instance.createdAt,
+    tools: await probeTools(languages),
+  };
+}
+
+/**
+ * What build tools this sandbox has, asked of the tools themselves. Run outside the checkout,
+ * so a repository's pins (rust-toolchain, packageManager) do not change the answers.
+ */
+async function probeTools(languages: Language[]): Promise<Record<string, string>> {
+  const tools: Record<string, string> = {};
+  for (const [name, command] of Object.entries(languageProbes(languages))) {
+    const r = await sh(command, { cwd: os.tmpdir(), timeoutMs: 30_000, env: RUN_ENV, maxChars: 4000 });
+    if (r.code === 0 && !r.timedOut) tools[name] = r.output.trim();
+  }
+  return tools;
 }
 
 function summarize(attempts: Attempt[]): string {

@@ -11,6 +11,8 @@ import {
   languageModule,
   languageOfLinguist,
   languageOfPath,
+  languageProbes,
+  languageToolchainEnv,
 } from './index.ts';
 
 /** Every root manifest spelling each language accepts. */
@@ -64,8 +66,10 @@ describe('detection', () => {
       expect(languageFromRootFiles([f])).toBe(language);
       expect(detectLanguages([f])).toEqual([language]);
     }
-    // The files the env stage reads for a language are manifests of that language.
-    for (const f of languageModule(language).envManifests) expect(languageFromRootFiles([f])).toBe(language);
+    // The files the env stage reads for a language are its manifests or its tools' pins
+    // (rust-toolchain, wrapper properties, lockfiles), never another language's manifest.
+    for (const f of languageModule(language).envManifests)
+      expect([language, undefined]).toContain(languageFromRootFiles([f]));
   });
   it('prefers the strongest manifest', () => {
     expect(languageFromRootFiles(['package.json', 'go.mod'])).toBe('go');
@@ -112,6 +116,11 @@ describe('env stage fan-out', () => {
         'setup.cfg',
         'tox.ini',
         'Pipfile',
+        'rust-toolchain.toml',
+        'rust-toolchain',
+        'pnpm-lock.yaml',
+        '.mvn/wrapper/maven-wrapper.properties',
+        'gradle/wrapper/gradle-wrapper.properties',
       ].sort(),
     );
   });
@@ -152,6 +161,23 @@ describe('cache env', () => {
       GOMODCACHE: '/cache/go-mod',
       GOCACHE: '/cache/go-build',
       CARGO_HOME: '/cache/cargo',
+      MAVEN_OPTS: '-Dmaven.repo.local=/cache/m2/repository',
+      MAVEN_USER_HOME: '/cache/m2',
+      GRADLE_USER_HOME: '/cache/gradle',
+      COREPACK_HOME: '/cache/corepack',
+      npm_config_store_dir: '/cache/pnpm-store',
+      pnpm_config_store_dir: '/cache/pnpm-store',
+      YARN_GLOBAL_FOLDER: '/cache/yarn-berry',
     });
+  });
+  it("keeps the host's rustup home visible to a sandbox with its own HOME", () => {
+    expect(languageToolchainEnv({ env: {}, home: '/root' })).toEqual({ RUSTUP_HOME: '/root/.rustup' });
+    expect(languageToolchainEnv({ env: { RUSTUP_HOME: '/opt/rustup' }, home: '/root' })).toEqual({
+      RUSTUP_HOME: '/opt/rustup',
+    });
+  });
+  it('probes only the tools of the languages asked for', () => {
+    expect(Object.keys(languageProbes(['java'])).sort()).toEqual(['java', 'mvn']);
+    expect(Object.keys(languageProbes(['rust', 'node'])).sort()).toEqual(['node', 'rustc', 'rustup']);
   });
 });

@@ -21,9 +21,9 @@ import { java } from './java.ts';
 import { node } from './node.ts';
 import { python } from './python.ts';
 import { rust } from './rust.ts';
-import type { EnvAttemptOutput, LanguageModule, RepoFacts } from './types.ts';
+import type { EnvAttemptOutput, HostFacts, LanguageModule, RepoFacts } from './types.ts';
 
-export type { EnvAttemptOutput, LanguageModule, RepoFacts } from './types.ts';
+export type { EnvAttemptOutput, HostFacts, LanguageModule, RepoFacts } from './types.ts';
 
 /**
  * Strongest root manifest first: a Go, Rust or Java repository often carries a package.json
@@ -143,4 +143,14 @@ export function scopedTestCommand(recipe: Recipe, testFiles: readonly string[]):
     if (scoped !== undefined) return scoped;
   }
   return undefined;
+}
+
+/** Where the host's toolchains live, for a local sandbox with a HOME of its own. */
+export function languageToolchainEnv(host: HostFacts): Record<string, string> {
+  return Object.assign({}, ...LANGUAGE_MODULES.map((m) => m.toolchainEnv?.(host) ?? {}));
+}
+
+/** The probes (name → command) of these languages, for `RepoFacts.tools` (toolProbes). */
+export function languageProbes(languages: readonly Language[]): Record<string, string> {
+  return Object.assign({}, ...languages.map((l) => BY_NAME[l].toolProbes ?? {}));
 }

@@ -1,23 +1,50 @@
+import { join } from 'node:path';
 import type { Recipe } from '../api/index.ts';
+import {
+  GRADLE_WRAPPER_PROPERTIES,
+  MAVEN_WRAPPER_PROPERTIES,
+  mavenChoices,
+  mavenVersionFromProbe,
+  readPom,
+  wrapperVersion,
+} from './maven.ts';
 import { type LanguageModule, type RepoFacts, SETUP_HEADER } from './types.ts';
+
+/** The JDK's version from `java -version` (`openjdk version "17.0.15" …`). */
+export function javaVersionFromProbe(output: string | undefined): string | undefined {
+  return /version "([^"]+)"/.exec(output ?? '')?.[1];
+}
 
 function recipes(facts: RepoFacts): Recipe[] {
   const has = (f: string) => facts.files.includes(f);
+  const jdk = javaVersionFromProbe(facts.tools?.java);
   const out: Recipe[] = [];
   if (has('pom.xml')) {
-    const mvn = has('mvnw') ? './mvnw' : 'mvn';
-    out.push({
-      setupScript: `${SETUP_HEADER}${mvn} -B -q -DskipTests test-compile\n`,
-      testCommand:
-        "find . -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} +; " +
-        `${mvn} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false; ` +
-        'find . -path \'*/target/surefire-reports/TEST-*.xml\' -exec cat {} + > "$SCALESWE_RESULTS"',
-      resultFormat: 'junit-xml',
-      source: 'deterministic',
+    const choices = mavenChoices({
+      pom: readPom(facts.manifests['pom.xml'] ?? '', facts.files),
+      hasWrapper: has('mvnw'),
+      wrapperProperties: facts.manifests[MAVEN_WRAPPER_PROPERTIES],
+      installed: mavenVersionFromProbe(facts.tools?.mvn),
     });
+    for (const mvn of choices) {
+      out.push({
+        setupScript: `${SETUP_HEADER}${mvn.prepare}${mvn.command} -B -q -DskipTests test-compile\n`,
+        testCommand:
+          "find . -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} +; " +
+          `${mvn.command} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false; ` +
+          'find . -path \'*/target/surefire-reports/TEST-*.xml\' -exec cat {} + > "$SCALESWE_RESULTS"',
+        resultFormat: 'junit-xml',
+        source: 'deterministic',
+        toolchain: { maven: mvn.version, 'maven.via': mvn.note, ...(jdk && { java: jdk }) },
+      });
+    }
   }
   if (facts.files.some((f) => /^(build|settings)\.gradle(\.kts)?$/.test(f))) {
-    const gradle = has('gradlew') ? './gradlew' : 'gradle';
+    const wrapper = has('gradlew');
+    const gradle = wrapper ? './gradlew' : 'gradle';
+    const version = wrapper
+      ? wrapperVersion(facts.manifests[GRADLE_WRAPPER_PROPERTIES], 'gradle')
+      : undefined;
     out.push({
       setupScript: `${SETUP_HEADER}${gradle} --no-daemon -q testClasses\n`,
       testCommand:
@@ -26,6 +53,7 @@ function recipes(facts: RepoFacts): Recipe[] {
         "find . -path '*/build/test-results/*' -name 'TEST-*.xml' -exec cat {} + > \"$SCALESWE_RESULTS\"",
       resultFormat: 'junit-xml',
       source: 'deterministic',
+      toolchain: { gradle: version ?? (wrapper ? 'wrapper' : 'installed'), ...(jdk && { java: jdk }) },
     });
   }
   return out;
@@ -42,9 +70,15 @@ export const java: LanguageModule = {
     /^(checkstyle|checkstyle-suppressions|spotbugs-exclude|findbugs-exclude)\.xml$/,
     /^\.sdkmanrc$/,
   ],
-  envManifests: ['pom.xml'],
+  envManifests: ['pom.xml', MAVEN_WRAPPER_PROPERTIES, GRADLE_WRAPPER_PROPERTIES],
   resultFormats: ['junit-xml'],
   recipes,
-  // Maven and Gradle keep their caches under HOME (the stage's own): not shared today.
-  cacheEnv: () => ({}),
+  toolProbes: { mvn: 'mvn -B -v', java: 'java -version 2>&1' },
+  // The JVM takes user.home from the password database, not $HOME: in the sandbox that is a
+  // read-only /root, so Maven's local repository and the wrappers' downloads are pointed here.
+  cacheEnv: (cacheDir) => ({
+    MAVEN_OPTS: `-Dmaven.repo.local=${join(cacheDir, 'm2', 'repository')}`,
+    MAVEN_USER_HOME: join(cacheDir, 'm2'),
+    GRADLE_USER_HOME: join(cacheDir, 'gradle'),
+  }),
 };

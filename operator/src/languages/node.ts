@@ -1,16 +1,105 @@
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { Recipe } from '../api/index.ts';
 import { type LanguageModule, type RepoFacts, SETUP_HEADER } from './types.ts';
 
+/** `packageManager` of package.json (`pnpm@8.15.4+sha512.…`): name and version, hash dropped. */
+export function packageManagerPin(pkg: {
+  packageManager?: unknown;
+}): { name: string; version: string } | undefined {
+  if (typeof pkg.packageManager !== 'string') return undefined;
+  const at = pkg.packageManager.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  const name = pkg.packageManager.slice(0, at);
+  const version = pkg.packageManager.slice(at + 1).split('+')[0]!;
+  return /^(npm|pnpm|yarn)$/.test(name) && version ? { name, version } : undefined;
+}
+
+/** pnpm's major that writes a lockfile version (5.3 → 6, 5.4 → 7, 6.x → 8, 7.0/9.0 → 9). */
+export function pnpmMajorForLockfile(lockfile: string | undefined): string | undefined {
+  if (!lockfile) return undefined;
+  let version: unknown;
+  try {
+    // Only the header is needed; lockfiles can be large, so parse up to the first blank line.
+    version = (parseYaml(lockfile.split(/\n\s*\n/, 1)[0]!) as { lockfileVersion?: unknown } | null)
+      ?.lockfileVersion;
+  } catch {
+    return undefined;
+  }
+  const major = {
+    '5.3': '6',
+    '5.4': '7',
+    '6': '8',
+    '6.0': '8',
+    '6.1': '8',
+    '7.0': '9',
+    '9': '9',
+    '9.0': '9',
+  } as Record<string, string>;
+  return major[String(version)];
+}
+
+/**
+ * Setup lines before any corepack call: corepack from npm when the image lacks it; its
+ * downloads from the registry npm is configured for (its default for yarn is a host the
+ * sandboxes may not reach); no prompt, and no `packageManager` written into the checkout.
+ * Registry mirrors serve metadata without npm's signatures, which corepack would refuse, so
+ * signature checks are off unless the environment sets keys; a pin's own hash is still checked.
+ */
+const COREPACK_PRELUDE = `command -v corepack >/dev/null || corepack() { npx --yes corepack@0.34.6 "$@"; }
+registry="$(npm config get registry)"
+export COREPACK_NPM_REGISTRY="\${COREPACK_NPM_REGISTRY:-\${registry%/}}" COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \\
+  COREPACK_ENABLE_AUTO_PIN=0 COREPACK_INTEGRITY_KEYS="\${COREPACK_INTEGRITY_KEYS-0}"
+`;
+
+/** The install command, through corepack for pnpm and yarn so the pinned version runs. */
+export function nodeInstall(
+  files: readonly string[],
+  pkg: { packageManager?: unknown },
+  manifests: Record<string, string>,
+): { script: string; toolchain: Record<string, string> } {
+  const has = (f: string) => files.includes(f);
+  const pin = packageManagerPin(pkg);
+  const manager = pin?.name ?? (has('pnpm-lock.yaml') ? 'pnpm' : has('yarn.lock') ? 'yarn' : undefined);
+  if (manager === 'pnpm') {
+    const major = pin ? undefined : pnpmMajorForLockfile(manifests['pnpm-lock.yaml']);
+    // With a pin, plain `corepack pnpm` runs exactly it (and checks its hash when given).
+    const spec = pin ? 'pnpm' : major ? `pnpm@${major}` : 'pnpm';
+    const frozen = has('pnpm-lock.yaml') ? ' --frozen-lockfile' : '';
+    return {
+      script: `${COREPACK_PRELUDE}corepack ${spec} install${frozen}\n`,
+      toolchain: {
+        pnpm: pin?.version ?? major ?? 'latest',
+        'pnpm.via': pin ? 'packageManager (corepack)' : major ? 'lockfile version (corepack)' : 'corepack',
+      },
+    };
+  }
+  if (manager === 'yarn') {
+    const berry = pin ? !pin.version.startsWith('1.') : has('.yarnrc.yml');
+    const spec = pin || berry ? 'yarn' : 'yarn@1';
+    const frozen = has('yarn.lock') ? (berry ? ' --immutable' : ' --frozen-lockfile --non-interactive') : '';
+    return {
+      script: `${COREPACK_PRELUDE}corepack ${spec} install${frozen}\n`,
+      toolchain: {
+        yarn: pin?.version ?? (berry ? 'yarnPath or corepack default' : '1'),
+        'yarn.via': pin ? 'packageManager (corepack)' : 'corepack',
+      },
+    };
+  }
+  const ci = has('package-lock.json') || has('npm-shrinkwrap.json');
+  return {
+    script: `${ci ? 'npm ci' : 'npm install'} --no-audit --no-fund --prefer-offline\n`,
+    toolchain: pin ? { npm: 'bundled with node', 'npm.pinned': pin.version } : {},
+  };
+}
+
 function recipes(facts: RepoFacts): Recipe[] {
-  const has = (f: string) => facts.files.includes(f);
-  let install = 'npm install --no-audit --no-fund --prefer-offline';
-  if (has('pnpm-lock.yaml')) install = 'npx --yes pnpm install --frozen-lockfile';
-  else if (has('yarn.lock') && has('.yarnrc.yml')) install = 'corepack yarn install --immutable';
-  else if (has('yarn.lock')) install = 'npx --yes yarn@1 install --frozen-lockfile --non-interactive';
-  else if (has('package-lock.json') || has('npm-shrinkwrap.json'))
-    install = 'npm ci --no-audit --no-fund --prefer-offline';
-  let pkg: { scripts?: Record<string, string>; dependencies?: object; devDependencies?: object } = {};
+  let pkg: {
+    scripts?: Record<string, string>;
+    dependencies?: object;
+    devDependencies?: object;
+    packageManager?: unknown;
+  } = {};
   try {
     pkg = JSON.parse(facts.manifests['package.json'] ?? '{}');
   } catch {
@@ -18,7 +107,10 @@ function recipes(facts: RepoFacts): Recipe[] {
   }
   const deps = { ...pkg.dependencies, ...pkg.devDependencies } as Record<string, string>;
   const testScript = pkg.scripts?.test ?? '';
-  const setupScript = `${SETUP_HEADER}${install}\n`;
+  const install = nodeInstall(facts.files, pkg, facts.manifests);
+  const setupScript = `${SETUP_HEADER}${install.script}`;
+  const nodeVersion = /^v?(\d[^\s]*)/.exec(facts.tools?.node ?? '')?.[1];
+  const toolchain = { ...(nodeVersion && { node: nodeVersion }), ...install.toolchain };
   const out: Recipe[] = [];
   if ('vitest' in deps || /\bvitest\b/.test(testScript))
     out.push({
@@ -26,6 +118,7 @@ function recipes(facts: RepoFacts): Recipe[] {
       testCommand: 'npx vitest run --reporter=json --outputFile="$SCALESWE_RESULTS"',
       resultFormat: 'vitest-json',
       source: 'deterministic',
+      toolchain,
     });
   if ('jest' in deps || /\bjest\b/.test(testScript))
     out.push({
@@ -33,6 +126,7 @@ function recipes(facts: RepoFacts): Recipe[] {
       testCommand: 'npx jest --ci --json --outputFile="$SCALESWE_RESULTS"',
       resultFormat: 'jest-json',
       source: 'deterministic',
+      toolchain,
     });
   if ('mocha' in deps || /\bmocha\b/.test(testScript))
     out.push({
@@ -40,12 +134,14 @@ function recipes(facts: RepoFacts): Recipe[] {
       testCommand: 'npx mocha --reporter xunit --reporter-option output="$SCALESWE_RESULTS"',
       resultFormat: 'junit-xml',
       source: 'deterministic',
+      toolchain,
     });
   out.push({
     setupScript,
     testCommand: 'node --test --test-reporter=junit --test-reporter-destination="$SCALESWE_RESULTS"',
     resultFormat: 'junit-xml',
     source: 'deterministic',
+    toolchain,
   });
   return out;
 }
@@ -64,8 +160,17 @@ export const node: LanguageModule = {
     /^\.(eslintignore|prettierignore|npmignore|nvmrc|node-version)$/,
     /^biome\.jsonc?$/,
   ],
-  envManifests: ['package.json'],
+  envManifests: ['package.json', 'pnpm-lock.yaml'],
   resultFormats: ['vitest-json', 'jest-json', 'junit-xml'],
   recipes,
-  cacheEnv: (cacheDir) => ({ npm_config_cache: join(cacheDir, 'npm') }),
+  toolProbes: { node: 'node --version' },
+  // npm's cache, corepack's package managers, pnpm's store (npm_config_* for pnpm ≤ 10,
+  // pnpm_config_* after) and yarn berry's global cache; yarn 1 follows XDG_CACHE_HOME.
+  cacheEnv: (cacheDir) => ({
+    npm_config_cache: join(cacheDir, 'npm'),
+    COREPACK_HOME: join(cacheDir, 'corepack'),
+    npm_config_store_dir: join(cacheDir, 'pnpm-store'),
+    pnpm_config_store_dir: join(cacheDir, 'pnpm-store'),
+    YARN_GLOBAL_FOLDER: join(cacheDir, 'yarn-berry'),
+  }),
 };

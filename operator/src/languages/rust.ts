@@ -1,5 +1,108 @@
 import { join } from 'node:path';
-import { type LanguageModule, SETUP_HEADER } from './types.ts';
+import { parse as parseToml } from 'smol-toml';
+import type { Recipe } from '../api/index.ts';
+import { type LanguageModule, type RepoFacts, SETUP_HEADER } from './types.ts';
+
+/** The toolchain a repository pins in `rust-toolchain.toml` or `rust-toolchain` (plain or TOML). */
+export function pinnedToolchain(manifests: Record<string, string>): string | undefined {
+  for (const file of ['rust-toolchain.toml', 'rust-toolchain']) {
+    const source = manifests[file]?.trim();
+    if (!source) continue;
+    // The legacy file is the bare channel name; later ones are TOML with [toolchain].
+    if (file === 'rust-toolchain' && !source.includes('[')) return source.split(/\s/)[0];
+    try {
+      const channel = (parseToml(source).toolchain as { channel?: unknown } | undefined)?.channel;
+      if (typeof channel === 'string' && channel) return channel;
+    } catch {
+      // not TOML: nothing pinned we can read
+    }
+  }
+  return undefined;
+}
+
+export interface RustupFacts {
+  /** Installed toolchain names (`stable-x86_64-unknown-linux-gnu`, `1.95.0-…`). */
+  toolchains: string[];
+  default: string | undefined;
+}
+
+/** `rustup toolchain list` output. */
+export function readRustupList(output: string): RustupFacts {
+  const toolchains: string[] = [];
+  let fallback: string | undefined;
+  for (const line of output.split('\n')) {
+    const [name, ...rest] = line.trim().split(/\s+/);
+    if (!name || name === 'no') continue; // "no installed toolchains"
+    toolchains.push(name);
+    if (rest.join(' ').includes('default')) fallback = name;
+  }
+  return { toolchains, default: fallback };
+}
+
+/** `rustc -vV`: the release and host triple. */
+export function readRustcVersion(output: string | undefined): { release?: string; host?: string } {
+  const field = (key: string) => new RegExp(`^${key}: (\\S+)$`, 'm').exec(output ?? '')?.[1];
+  const release = field('release');
+  const host = field('host');
+  return { ...(release && { release }), ...(host && { host }) };
+}
+
+/** rustup names a toolchain `<channel>` or `<channel>-<host>`. */
+function installed(rustup: RustupFacts, channel: string, host: string | undefined): boolean {
+  return rustup.toolchains.some((t) => t === channel || (host !== undefined && t === `${channel}-${host}`));
+}
+
+/** The short channel of an installed toolchain name (`stable-x86_64-unknown-linux-gnu` → `stable`). */
+function channelOf(name: string, host: string | undefined): string {
+  return host && name.endsWith(`-${host}`) ? name.slice(0, -host.length - 1) : name;
+}
+
+export interface RustToolchainChoice {
+  /** Value for RUSTUP_TOOLCHAIN when the pin cannot be honoured (rustup would refuse to run). */
+  override?: string;
+  toolchain: Record<string, string>;
+}
+
+/**
+ * Honour the pin when that toolchain is installed (rustup reads the file itself). rustup
+ * cannot install one inside the sandbox (its home is read-only, its download host often
+ * unreachable), so an uninstalled pin falls back to the default toolchain, recorded as such.
+ */
+export function chooseRustToolchain(facts: RepoFacts): RustToolchainChoice {
+  const pin = pinnedToolchain(facts.manifests);
+  const rustc = readRustcVersion(facts.tools?.rustc);
+  const version = rustc.release ?? 'installed';
+  const probe = facts.tools?.rustup;
+  if (probe === undefined) {
+    const via = pin ? `installed (rust-toolchain pins ${pin}; no rustup in the sandbox)` : 'installed';
+    return { toolchain: { rust: version, 'rust.via': via } };
+  }
+  const rustup = readRustupList(probe);
+  if (!pin) return { toolchain: { rust: version, 'rust.via': 'rustup default' } };
+  if (installed(rustup, pin, rustc.host)) return { toolchain: { rust: pin, 'rust.via': 'rust-toolchain' } };
+  const fallback = channelOf(rustup.default ?? 'stable', rustc.host);
+  return {
+    override: fallback,
+    toolchain: {
+      rust: version,
+      'rust.via': `${fallback} (rust-toolchain pins ${pin}: not installed, and rustup cannot install it here)`,
+    },
+  };
+}
+
+function recipes(facts: RepoFacts): Recipe[] {
+  const choice = chooseRustToolchain(facts);
+  const pin = choice.override ? `export RUSTUP_TOOLCHAIN=${choice.override}\n` : '';
+  return [
+    {
+      setupScript: `${SETUP_HEADER}${pin}cargo fetch\ncargo test --no-run\n`,
+      testCommand: `${choice.override ? `RUSTUP_TOOLCHAIN=${choice.override} ` : ''}cargo test --no-fail-fast 2>&1`,
+      resultFormat: 'cargo',
+      source: 'deterministic',
+      toolchain: choice.toolchain,
+    },
+  ];
+}
 
 export const rust: LanguageModule = {
   name: 'rust',
@@ -10,15 +113,13 @@ export const rust: LanguageModule = {
   testFiles: [],
   lockfiles: ['Cargo.lock'],
   configFiles: [/^\.?(rustfmt|clippy|deny)\.toml$/, /^rust-toolchain(\.toml)?$/],
-  envManifests: ['Cargo.toml'],
+  envManifests: ['Cargo.toml', 'rust-toolchain.toml', 'rust-toolchain'],
   resultFormats: ['cargo'],
-  recipes: () => [
-    {
-      setupScript: `${SETUP_HEADER}cargo fetch\ncargo test --no-run\n`,
-      testCommand: 'cargo test --no-fail-fast 2>&1',
-      resultFormat: 'cargo',
-      source: 'deterministic',
-    },
-  ],
+  recipes,
+  toolProbes: { rustup: 'rustup toolchain list', rustc: 'rustc -vV' },
+  // Registry and git caches go to the stage cache; the toolchains stay where rustup put them.
   cacheEnv: (cacheDir) => ({ CARGO_HOME: join(cacheDir, 'cargo') }),
+  // rustup finds its toolchains through RUSTUP_HOME, by default under HOME — which the sandbox
+  // replaces: point it at the user's (read-only in the sandbox, and only read there).
+  toolchainEnv: (host) => ({ RUSTUP_HOME: host.env.RUSTUP_HOME ?? join(host.home, '.rustup') }),
 };

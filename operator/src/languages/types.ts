@@ -13,6 +13,18 @@ export interface RepoFacts {
   probes?: Record<string, string>;
   /** When the PR was opened (RFC 3339): the era its toolchain and dependencies come from. */
   createdAt?: string;
+  /**
+   * Output of the language modules' `toolProbes` run in the sandbox (name → output), for the
+   * probes that succeeded: which build tools and versions this sandbox has.
+   */
+  tools?: Record<string, string>;
+}
+
+/** The machine outside the sandbox, as the local executor sees it (plain values: no I/O). */
+export interface HostFacts {
+  env: Record<string, string | undefined>;
+  /** The user's home directory (the sandbox gets a HOME of its own). */
+  home: string;
 }
 
 /** One setup or test run of a failed recipe, for classifying why the environment did not come up. */
@@ -74,8 +86,22 @@ export interface LanguageModule {
    * runner cannot be limited to them (the whole suite runs then). Pure.
    */
   scopeTests?(recipe: Recipe, testFiles: readonly string[]): string | undefined;
-  /** Package-manager caches under the shared cache dir, so local reruns skip the downloads. */
+  /**
+   * Package-manager homes and caches under the shared cache dir: writable inside the sandbox
+   * (the root file system is not) and reused across stages. Also set in sandbox pods.
+   */
   cacheEnv(cacheDir: string): Record<string, string>;
+  /**
+   * Where the host's installed toolchains live, for a local sandbox whose HOME is not the
+   * user's (they stay visible read-only); pods have theirs in the image.
+   */
+  toolchainEnv?(host: HostFacts): Record<string, string>;
+  /**
+   * Commands (name → bash) the env stage runs in the sandbox, outside the checkout, before
+   * choosing recipes: which build tools it has. Each successful output lands in
+   * `RepoFacts.tools` under its name.
+   */
+  readonly toolProbes?: Readonly<Record<string, string>>;
 }
 
 /** A path as one shell word. */

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type InfraFailureReason, type StageInput, StageResult } from '../api/index.ts';
-import { languageCacheEnv } from '../languages/index.ts';
+import { languageCacheEnv, languageToolchainEnv } from '../languages/index.ts';
 
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
 const AGENT_MAIN =
@@ -69,7 +70,11 @@ function cacheEnv(home: string, cacheDir: string): Record<string, string> {
 /** Credentials of the user's environment a stage never inherits (the local gateway holds the LLM key). */
 export const WITHHELD_ENV = ['SCALESWE_LLM_API_KEY', 'OPENAI_API_KEY', 'GITHUB_TOKEN', 'GH_TOKEN'] as const;
 
-/** The environment of a stage process: the caller's, less its credentials, plus the stage's homes. */
+/**
+ * The environment of a stage process: the caller's, less its credentials, plus the stage's
+ * homes. The installed toolchains stay found where the caller's HOME would have found them
+ * (rustup's), since the stage's HOME is its own.
+ */
 export function stageEnv(
   parent: NodeJS.ProcessEnv,
   home: string,
@@ -78,7 +83,8 @@ export function stageEnv(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...parent };
   for (const name of WITHHELD_ENV) delete env[name];
-  return { ...env, ...cacheEnv(home, cacheDir), ...extra };
+  const toolchains = languageToolchainEnv({ env: parent, home: parent.HOME ?? homedir() });
+  return { ...env, ...toolchains, ...cacheEnv(home, cacheDir), ...extra };
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   type SWEInstance,
   stageTimeoutSeconds,
 } from '../api/index.ts';
+import { languageCacheEnv } from '../languages/index.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -23,6 +24,14 @@ export const RUNNER_MOUNT = '/scaleswe';
 /** Where the runner image keeps the bundle it copies. */
 export const RUNNER_SOURCE = '/opt/scaleswe';
 export const WORKSPACE_MOUNT = '/workspace';
+/** The stage's package caches and tool homes (the image's root may not be writable, user.home may be /root). */
+export const POD_CACHE_DIR = `${WORKSPACE_MOUNT}/.cache`;
+
+/** The same cache environment a local stage gets, under the pod's workspace. */
+function podCacheEnv(): Array<{ name: string; value: string }> {
+  const env = { XDG_CACHE_HOME: POD_CACHE_DIR, ...languageCacheEnv(POD_CACHE_DIR) };
+  return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
 
 export interface StagePodInput {
   run: CurationRun;
@@ -125,6 +134,7 @@ export function buildStagePod(input: StagePodInput): PodManifest {
           env: [
             { name: STAGE_INPUT_FILE_ENV, value: `${STAGE_INPUT_DIR}/${STAGE_INPUT_KEY}` },
             { name: 'HOME', value: WORKSPACE_MOUNT },
+            ...podCacheEnv(),
           ],
           volumeMounts: [
             { name: 'runner', mountPath: RUNNER_MOUNT, readOnly: true },

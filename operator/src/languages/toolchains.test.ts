@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { java } from './java.ts';
+import { MAVEN_RELEASES, mavenChoices, mavenVersionFromProbe, readPom, wrapperVersion } from './maven.ts';
+import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile } from './node.ts';
+import { chooseRustToolchain, pinnedToolchain, rust } from './rust.ts';
+import type { RepoFacts } from './types.ts';
+import { compareVersions, newestSatisfying, parseVersionRange, satisfies } from './versions.ts';
+
+describe('versions', () => {
+  it('orders as Maven does', () => {
+    const sorted = ['3.9.0', '3.10', '3.9', '3.9.0-rc1', '3.8.7', '3.9-alpha-1', '3.9.1', '3.9-sp1'];
+    sorted.sort(compareVersions);
+    expect(sorted).toEqual(['3.8.7', '3.9-alpha-1', '3.9.0-rc1', '3.9.0', '3.9', '3.9-sp1', '3.9.1', '3.10']);
+    expect(compareVersions('3.9', '3.9.0')).toBe(0);
+    expect(compareVersions('1.10.0', '1.9.9')).toBe(1);
+  });
+  it('reads ranges: brackets, bare minimums, exact, unions', () => {
+    const has = (range: string, v: string) => satisfies(v, parseVersionRange(range)!);
+    expect(has('[3.9.0,)', '3.8.7')).toBe(false);
+    expect(has('[3.9.0,)', '3.9.0')).toBe(true);
+    expect(has('3.9', '3.9.6')).toBe(true);
+    expect(has('3.9', '3.8.8')).toBe(false);
+    expect(has('(,3.9)', '3.9.0')).toBe(false);
+    expect(has('[3.6,4)', '3.9.11')).toBe(true);
+    expect(has('[3.8.1]', '3.8.1')).toBe(true);
+    expect(has('[3.8.1]', '3.8.2')).toBe(false);
+    expect(has('[1,2),[3.5,)', '3.6')).toBe(true);
+    expect(has('[1,2),[3.5,)', '2.5')).toBe(false);
+    expect(parseVersionRange(`\${x}`)).toBeUndefined();
+    expect(parseVersionRange('[1,2,3]')).toBeUndefined();
+  });
+  it('picks the newest candidate inside every range', () => {
+    expect(newestSatisfying(['3.6.3', '3.9.11', '3.8.8'], [parseVersionRange('[3.6,3.9)')!])).toBe('3.8.8');
+    expect(newestSatisfying(['3.6.3'], [parseVersionRange('[4,)')!])).toBeUndefined();
+  });
+});
+
+const pom = (build: string, extra = '') => `<?xml version="1.0"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>${extra}
+  <groupId>x</groupId><artifactId>y</artifactId><version>1</version>
+  <properties><maven.min>3.9.0</maven.min></properties>
+  <build>${build}</build>
+</project>`;
+
+const ENFORCER = `<plugins><plugin>
+  <groupId>org.apache.maven.plugins</groupId><artifactId>maven-enforcer-plugin</artifactId>
+  <executions><execution><id>enforce</id><goals><goal>enforce</goal></goals>
+    <configuration><rules><requireMavenVersion><version>[\${maven.min},)</version></requireMavenVersion></rules></configuration>
+  </execution></executions>
+</plugin></plugins>`;
+
+describe('maven', () => {
+  it('reads enforcer and prerequisites requirements from the POM, properties resolved', () => {
+    expect(readPom(pom(ENFORCER), ['pom.xml'])).toEqual({
+      mavenRequirements: ['[3.9.0,)'],
+      remoteParent: false,
+    });
+    const managed = pom(
+      `<pluginManagement>${ENFORCER.replace(`[\${maven.min},)`, '3.6.3')}</pluginManagement>`,
+      '<prerequisites><maven>3.5</maven></prerequisites>',
+    );
+    expect(readPom(managed, [])!.mavenRequirements).toEqual(['3.5', '3.6.3']);
+    expect(readPom('not xml <', [])).toBeUndefined();
+  });
+  it('a parent outside the repository is remote; one inside is not', () => {
+    const parent = (rel: string) =>
+      pom('', `<parent><groupId>p</groupId><artifactId>p</artifactId><version>1</version>${rel}</parent>`);
+    expect(readPom(parent(''), ['pom.xml'])!.remoteParent).toBe(true); // default ../pom.xml
+    expect(readPom(parent('<relativePath/>'), ['pom.xml'])!.remoteParent).toBe(true);
+    expect(
+      readPom(parent('<relativePath>build/parent</relativePath>'), ['build/parent/pom.xml'])!.remoteParent,
+    ).toBe(false);
+  });
+  it('reads the probed and the wrapper-pinned versions', () => {
+    expect(mavenVersionFromProbe('\x1b[1mApache Maven 3.8.7\x1b[m\nMaven home: /usr/share/maven')).toBe(
+      '3.8.7',
+    );
+    const props =
+      'distributionUrl=https\\://repo.maven.apache.org/maven2/org/apache/maven/apache-maven/3.9.9/apache-maven-3.9.9-bin.zip\n';
+    expect(wrapperVersion(props, 'maven')).toBe('3.9.9');
+    expect(
+      wrapperVersion(
+        'distributionUrl=https\\://services.gradle.org/distributions/gradle-8.5-bin.zip',
+        'gradle',
+      ),
+    ).toBe('8.5');
+  });
+  it('wrapper first; the installed Maven when it suffices; else a fetched one', () => {
+    const enforced = readPom(pom(ENFORCER), ['pom.xml']);
+    expect(
+      mavenChoices({ pom: enforced, hasWrapper: true, installed: '3.8.7' }).map((c) => c.command),
+    ).toEqual(['./mvnw']);
+    const [tooOld, ...rest] = mavenChoices({ pom: enforced, hasWrapper: false, installed: '3.8.7' });
+    expect(rest).toEqual([]);
+    expect(tooOld).toMatchObject({ via: 'fetched', version: MAVEN_RELEASES[0] });
+    expect(tooOld!.note).toContain('3.8.7 is too old');
+    expect(tooOld!.prepare).toContain(
+      `apache-maven/${MAVEN_RELEASES[0]}/apache-maven-${MAVEN_RELEASES[0]}-bin.tar.gz`,
+    );
+    expect(tooOld!.prepare).toContain('sha512sum -c');
+    expect(mavenChoices({ pom: enforced, hasWrapper: false, installed: '3.9.6' })).toMatchObject([
+      { command: 'mvn', via: 'installed', version: '3.9.6', prepare: '' },
+    ]);
+    // An unreadable parent may demand more: the installed Maven first, a newer one as fallback.
+    const remote = { mavenRequirements: [], remoteParent: true };
+    expect(mavenChoices({ pom: remote, hasWrapper: false, installed: '3.8.7' }).map((c) => c.via)).toEqual([
+      'installed',
+      'fetched',
+    ]);
+    expect(mavenChoices({ pom: undefined, hasWrapper: false, installed: undefined })[0]!.via).toBe('fetched');
+  });
+  it('the recipe records the chosen Maven and uses it in setup and tests', () => {
+    const [r] = java.recipes({
+      files: ['pom.xml'],
+      manifests: { 'pom.xml': pom(ENFORCER) },
+      tools: { mvn: 'Apache Maven 3.8.7', java: 'openjdk version "17.0.15" 2025-04-15' },
+    });
+    expect(r!.toolchain).toMatchObject({ maven: MAVEN_RELEASES[0], java: '17.0.15' });
+    expect(r!.testCommand).toContain(`apache-maven-${MAVEN_RELEASES[0]}/bin/mvn" -B test`);
+  });
+  it('points Maven, its wrapper and Gradle at the stage cache', () => {
+    expect(java.cacheEnv('/c')).toEqual({
+      MAVEN_OPTS: '-Dmaven.repo.local=/c/m2/repository',
+      MAVEN_USER_HOME: '/c/m2',
+      GRADLE_USER_HOME: '/c/gradle',
+    });
+  });
+});
+
+describe('rust', () => {
+  const rustup =
+    'stable-x86_64-unknown-linux-gnu (active, default)\nnightly-x86_64-unknown-linux-gnu\n1.95.0-x86_64-unknown-linux-gnu\n';
+  const rustc =
+    'rustc 1.95.0 (abc 2026-03-21)\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n';
+  it('reads rust-toolchain.toml and the legacy rust-toolchain', () => {
+    expect(
+      pinnedToolchain({
+        'rust-toolchain.toml': '[toolchain]\nchannel = "1.70.0"\ncomponents = ["clippy"]\n',
+      }),
+    ).toBe('1.70.0');
+    expect(pinnedToolchain({ 'rust-toolchain': 'nightly-2024-01-01\n' })).toBe('nightly-2024-01-01');
+    expect(pinnedToolchain({ 'rust-toolchain': '[toolchain]\nchannel = "beta"\n' })).toBe('beta');
+    expect(pinnedToolchain({ 'rust-toolchain.toml': 'not = [toml' })).toBeUndefined();
+  });
+  it('honours an installed pin, falls back to the default toolchain otherwise', () => {
+    const facts = (pin: string | undefined, tools: Record<string, string>): RepoFacts => ({
+      files: ['Cargo.toml'],
+      manifests: pin ? { 'rust-toolchain.toml': `[toolchain]\nchannel = "${pin}"\n` } : {},
+      tools,
+    });
+    expect(chooseRustToolchain(facts('1.95.0', { rustup, rustc }))).toEqual({
+      toolchain: { rust: '1.95.0', 'rust.via': 'rust-toolchain' },
+    });
+    expect(chooseRustToolchain(facts('nightly', { rustup, rustc })).override).toBeUndefined();
+    const fallback = chooseRustToolchain(facts('1.70.0', { rustup, rustc }));
+    expect(fallback.override).toBe('stable');
+    expect(fallback.toolchain.rust).toBe('1.95.0');
+    expect(fallback.toolchain['rust.via']).toContain('pins 1.70.0: not installed');
+    const [recipe] = rust.recipes(facts('1.70.0', { rustup, rustc }));
+    expect(recipe!.setupScript).toContain('export RUSTUP_TOOLCHAIN=stable\n');
+    expect(recipe!.testCommand).toMatch(/^RUSTUP_TOOLCHAIN=stable cargo test/);
+    // No rustup (Debian's cargo in the cluster image): the installed compiler, said so.
+    expect(chooseRustToolchain(facts('1.70.0', { rustc })).toolchain['rust.via']).toContain('no rustup');
+  });
+});
+
+describe('node', () => {
+  it('reads packageManager and the pnpm lockfile version', () => {
+    expect(packageManagerPin({ packageManager: 'pnpm@8.15.4+sha512.abc' })).toEqual({
+      name: 'pnpm',
+      version: '8.15.4',
+    });
+    expect(packageManagerPin({ packageManager: 'bun@1' })).toBeUndefined();
+    expect(pnpmMajorForLockfile("lockfileVersion: '6.0'\n\nsettings:\n  autoInstallPeers: true\n")).toBe('8');
+    expect(pnpmMajorForLockfile("lockfileVersion: '9.0'\n\nimporters: {}\n")).toBe('9');
+    expect(pnpmMajorForLockfile('lockfileVersion: 5.4\n\nspecifiers: {}\n')).toBe('7');
+  });
+  it('runs the pinned pnpm through corepack and records it', () => {
+    const pinned = nodeInstall(['package.json', 'pnpm-lock.yaml'], { packageManager: 'pnpm@8.15.4' }, {});
+    expect(pinned.script).toContain('corepack pnpm install --frozen-lockfile\n');
+    expect(pinned.script).not.toContain('npx --yes pnpm');
+    expect(pinned.toolchain).toEqual({ pnpm: '8.15.4', 'pnpm.via': 'packageManager (corepack)' });
+    const byLock = nodeInstall(
+      ['package.json', 'pnpm-lock.yaml'],
+      {},
+      { 'pnpm-lock.yaml': "lockfileVersion: '6.0'\n" },
+    );
+    expect(byLock.script).toContain('corepack pnpm@8 install --frozen-lockfile\n');
+    const berry = nodeInstall(['package.json', 'yarn.lock'], { packageManager: 'yarn@4.1.0' }, {});
+    expect(berry.script).toContain('corepack yarn install --immutable\n');
+    expect(nodeInstall(['package.json', 'package-lock.json'], {}, {}).script).toMatch(/^npm ci /);
+  });
+  it('puts corepack, the pnpm store and yarn berry under the stage cache', () => {
+    expect(node.cacheEnv('/c')).toMatchObject({
+      COREPACK_HOME: '/c/corepack',
+      npm_config_store_dir: '/c/pnpm-store',
+      YARN_GLOBAL_FOLDER: '/c/yarn-berry',
+    });
+  });
+});
