@@ -73,6 +73,18 @@ export const java: LanguageModule = {
   envManifests: ['pom.xml', MAVEN_WRAPPER_PROPERTIES, GRADLE_WRAPPER_PROPERTIES],
   resultFormats: ['junit-xml'],
   recipes,
+  // Surefire selects test classes (-Dtest); classes a module lacks are fine with the flag below.
+  scopeTests(recipe, testFiles) {
+    const classes = testFiles.map(
+      (f) => /\/src\/test\/(?:java|kotlin)\/(?:.*\/)?([A-Za-z0-9_$]+)\.(java|kt)$/.exec(`/${f}`)?.[1],
+    );
+    const maven = / -B test /.test(recipe.testCommand);
+    if (!maven || classes.length === 0 || classes.some((c) => c === undefined)) return undefined;
+    return recipe.testCommand.replace(
+      ' -B test ',
+      ` -B test -Dtest=${[...new Set(classes)].join(',')} -Dsurefire.failIfNoSpecifiedTests=false `,
+    );
+  },
   toolProbes: { mvn: 'mvn -B -v', java: 'java -version 2>&1' },
   // The JVM takes user.home from the password database, not $HOME: in the sandbox that is a
   // read-only /root, so Maven's local repository and the wrappers' downloads are pointed here.

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Recipe } from '../api/index.ts';
-import { type LanguageModule, type RepoFacts, SETUP_HEADER } from './types.ts';
+import { type LanguageModule, type RepoFacts, SETUP_HEADER, shellWord } from './types.ts';
 
 /** `packageManager` of package.json (`pnpm@8.15.4+sha512.…`): name and version, hash dropped. */
 export function packageManagerPin(pkg: {
@@ -163,6 +163,14 @@ export const node: LanguageModule = {
   envManifests: ['package.json', 'pnpm-lock.yaml'],
   resultFormats: ['vitest-json', 'jest-json', 'junit-xml'],
   recipes,
+  // vitest, jest, mocha and node --test all take test files as arguments.
+  scopeTests(recipe, testFiles) {
+    if (!/\b(vitest|jest|mocha|node --test)\b/.test(recipe.testCommand)) return undefined;
+    const files = testFiles.filter(
+      (f) => /\.[cm]?[jt]sx?$/.test(f) && !/(^|\/)(fixtures?|__fixtures__|__mocks__|helpers?)\//.test(f),
+    );
+    return files.length === 0 ? undefined : `${recipe.testCommand} ${files.map(shellWord).join(' ')}`;
+  },
   toolProbes: { node: 'node --version' },
   // npm's cache, corepack's package managers, pnpm's store (npm_config_* for pnpm ≤ 10,
   // pnpm_config_* after) and yarn berry's global cache; yarn 1 follows XDG_CACHE_HOME.

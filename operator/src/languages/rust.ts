@@ -116,6 +116,18 @@ export const rust: LanguageModule = {
   envManifests: ['Cargo.toml', 'rust-toolchain.toml', 'rust-toolchain'],
   resultFormats: ['cargo'],
   recipes,
+  // Integration tests (tests/<name>.rs) are cargo targets; unit tests inside the sources are
+  // not selectable by file, so a test patch touching those runs the whole suite.
+  scopeTests(recipe, testFiles) {
+    const rs = testFiles.filter((f) => f.endsWith('.rs'));
+    const targets = rs.map((f) => /^tests\/([A-Za-z0-9_-]+)\.rs$/.exec(f)?.[1]);
+    if (rs.length === 0 || targets.some((t) => t === undefined) || !/cargo test /.test(recipe.testCommand))
+      return undefined;
+    return recipe.testCommand.replace(
+      'cargo test ',
+      `cargo test ${targets.map((t) => `--test ${t}`).join(' ')} `,
+    );
+  },
   toolProbes: { rustup: 'rustup toolchain list', rustc: 'rustc -vV' },
   // Registry and git caches go to the stage cache; the toolchains stay where rustup put them.
   cacheEnv: (cacheDir) => ({ CARGO_HOME: join(cacheDir, 'cargo') }),
