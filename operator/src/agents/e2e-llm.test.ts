@@ -12,7 +12,7 @@ import {
   type ScriptStep,
   startOpenAIServer,
 } from '../../../test/support/openai-server.ts';
-import type { Recipe } from '../api/index.ts';
+import type { Recipe, StageResult, SWEInstanceSpecInput } from '../api/index.ts';
 import { runStage } from './run-stage.ts';
 
 let root: string;
@@ -42,6 +42,37 @@ const GENERATED = 'tests/test_generated_clamp.py';
 const weakTest = 'from textutils import clamp\n\n\ndef test_clamp_low():\n    assert clamp(-1, 0, 10) == 0\n';
 const goodTest =
   'from textutils import clamp\n\n\ndef test_clamp_respects_upper_bound():\n    assert clamp(11, 0, 10) == 10\n';
+
+/** The verifier on the tests stage's generated labels: it applies the full test patch, as the export does. */
+async function expectVerified(
+  spec: SWEInstanceSpecInput,
+  tests: StageResult,
+  reruns: number,
+  dir: string,
+): Promise<void> {
+  const verify = await runStage(
+    {
+      stage: 'verify',
+      instance: spec,
+      previous: {
+        recipe,
+        testsSource: 'generated',
+        fullTestPatch: tests.fullTestPatch!,
+        FAIL_TO_PASS: tests.FAIL_TO_PASS,
+        PASS_TO_PASS: tests.PASS_TO_PASS,
+      },
+      config: { reruns },
+    },
+    { workDir: path.join(root, dir) },
+  );
+  expect(verify, verify.logTail).toMatchObject({
+    outcome: 'succeeded',
+    reason: 'Verified',
+    testsSource: 'generated',
+    FAIL_TO_PASS: tests.FAIL_TO_PASS,
+    PASS_TO_PASS: tests.PASS_TO_PASS,
+  });
+}
 
 describe('TestAgent writes tests for a PR without tests', () => {
   it('generates, gets feedback, fixes, and the verifier accepts the generated tests', async () => {
@@ -95,28 +126,7 @@ describe('TestAgent writes tests for a PR without tests', () => {
       tests.trajectories[0]!.steps.reduce((n, s) => n + (s.usage?.total_tokens ?? 0), 0),
     );
 
-    const verify = await runStage(
-      {
-        stage: 'verify',
-        instance: noTests.spec,
-        previous: {
-          recipe,
-          testsSource: 'generated',
-          fullTestPatch: tests.fullTestPatch!,
-          FAIL_TO_PASS: tests.FAIL_TO_PASS,
-          PASS_TO_PASS: tests.PASS_TO_PASS,
-        },
-        config: { reruns: 2 },
-      },
-      { workDir: path.join(root, 'gen-verify') },
-    );
-    expect(verify, verify.logTail).toMatchObject({
-      outcome: 'succeeded',
-      reason: 'Verified',
-      testsSource: 'generated',
-      FAIL_TO_PASS: tests.FAIL_TO_PASS,
-      PASS_TO_PASS: tests.PASS_TO_PASS,
-    });
+    await expectVerified(noTests.spec, tests, 2, 'gen-verify');
   }, 300_000);
 
   it("also when the PR's own tests give no FAIL_TO_PASS; both sets stay applied", async () => {
@@ -143,26 +153,7 @@ describe('TestAgent writes tests for a PR without tests', () => {
     expect(tests.fullTestPatch).toContain('test_clamp_inside');
     expect(tests.fullTestPatch).toContain('test_clamp_respects_upper_bound');
     expect(tests.PASS_TO_PASS?.some((id) => id.endsWith('::test_clamp_inside'))).toBe(true);
-    const verify = await runStage(
-      {
-        stage: 'verify',
-        instance: weak.spec,
-        previous: {
-          recipe,
-          testsSource: 'generated',
-          fullTestPatch: tests.fullTestPatch!,
-          FAIL_TO_PASS: tests.FAIL_TO_PASS,
-          PASS_TO_PASS: tests.PASS_TO_PASS,
-        },
-        config: { reruns: 1 },
-      },
-      { workDir: path.join(root, 'weak-verify') },
-    );
-    expect(verify, verify.logTail).toMatchObject({
-      outcome: 'succeeded',
-      FAIL_TO_PASS: tests.FAIL_TO_PASS,
-      PASS_TO_PASS: tests.PASS_TO_PASS,
-    });
+    await expectVerified(weak.spec, tests, 1, 'weak-verify');
     expect(JSON.stringify(server!.requests[0]!.messages)).toContain('Respect the upper bound');
   }, 300_000);
 
