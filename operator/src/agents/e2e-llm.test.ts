@@ -100,7 +100,8 @@ describe('TestAgent writes tests for a PR without tests', () => {
       outcome: 'succeeded',
       testsSource: 'generated',
       FAIL_TO_PASS: [`${GENERATED}::test_clamp_respects_upper_bound`],
-      PASS_TO_PASS: noTests.expected.PASS_TO_PASS,
+      // verification.scope files: the instance's test files are the generated one alone.
+      PASS_TO_PASS: [],
     });
     expect(tests.generatedTestPatch).toContain(`+++ b/${GENERATED}`);
     expect(tests.generatedTestPatch).toContain('test_clamp_respects_upper_bound');
