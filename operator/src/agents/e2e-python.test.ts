@@ -82,8 +82,9 @@ describe('python fixture, no LLM', () => {
     const control = path.join(root, 'flaky-control');
     const flaky = await buildPythonRepo(root, { flakyControlDir: control, dirName: 'textutils-flaky' });
     const timing = 'tests/test_timing.py::test_responds_in_time';
+    // The timing test lives in a file the PR does not touch: label by the whole suite.
     const tests = await runStage(
-      { stage: 'tests', instance: flaky.spec, previous: { recipe } },
+      { stage: 'tests', instance: flaky.spec, previous: { recipe }, config: { testScope: 'suite' } },
       { workDir: path.join(root, 'flaky-tests') },
     );
     expect(tests, tests.logTail).toMatchObject({
@@ -103,7 +104,7 @@ describe('python fixture, no LLM', () => {
           FAIL_TO_PASS: tests.FAIL_TO_PASS,
           PASS_TO_PASS: tests.PASS_TO_PASS,
         },
-        config: { reruns: 3 },
+        config: { reruns: 3, testScope: 'suite' },
       },
       { workDir: path.join(root, 'flaky-verify') },
     );
