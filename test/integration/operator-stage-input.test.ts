@@ -2,6 +2,7 @@
 // file; nothing of it is in the pod spec. The operator creates the pod, then the Secret; one
 // that died in between (or whose Secret was lost) re-creates it after a restart. An input too
 // big for a Secret fails the instance instead of leaving a pod that can never start.
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +12,12 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { CURATIONRUNS, StageInput, SWEINSTANCES, type SWEInstance } from '../../operator/src/api/index.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
+import { languageCacheEnv } from '../../operator/src/languages/index.ts';
 import {
   LABEL_MANAGED_BY,
   MANAGED_BY,
   MAX_STAGE_INPUT_BYTES,
+  POD_CACHE_DIR,
   STAGE_INPUT_KEY,
   stageInputSecretName,
 } from '../../operator/src/sandbox/index.ts';
@@ -78,7 +81,13 @@ describe('stage input Secret', () => {
         secret: expect.objectContaining({ secretName: secret.metadata?.name }),
       }),
     );
-    expect(agent?.env?.map((e) => e.name)).toEqual(['SCALESWE_STAGE_INPUT_FILE', 'HOME']);
+    // Its environment: where the input is, HOME, and the language caches — nothing else.
+    expect(agent?.env?.map((e) => e.name)).toEqual([
+      'SCALESWE_STAGE_INPUT_FILE',
+      'HOME',
+      'XDG_CACHE_HOME',
+      ...Object.keys(languageCacheEnv(POD_CACHE_DIR)),
+    ]);
     expect(JSON.stringify(pod)).not.toContain(input.instance.patch.slice(0, 60));
 
     // The operator dies; the Secret is gone (as if it had died between pod and Secret).

@@ -152,19 +152,37 @@ export class LeaderElector {
     this.abort.abort();
     if (!this.leading || !this.lease) return;
     this.leading = false;
-    try {
-      await this.opts.kube.replace<Lease>(LEASES, {
-        ...this.lease,
-        spec: {
-          ...this.lease.spec,
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          renewTime: microTime(new Date()),
-        },
-      });
-      this.opts.log.info({ lease: this.opts.name }, 'released leadership');
-    } catch (err) {
-      this.opts.log.warn({ lease: this.opts.name, err: String(err) }, 'could not release the lease');
+    const { kube, namespace, name, identity, log } = this.opts;
+    let lease: Lease = this.lease;
+    // A renewal in flight when we stopped may have moved the lease on: on a conflict, read it
+    // again and release it if it is still ours.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kube.replace<Lease>(LEASES, {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: microTime(new Date()),
+          },
+        });
+        log.info({ lease: name }, 'released leadership');
+        return;
+      } catch (err) {
+        let cause = err;
+        if (isConflict(err) && attempt < 3) {
+          try {
+            lease = await kube.get<Lease>(LEASES, namespace, name);
+            if (lease.spec?.holderIdentity === identity) continue;
+            return; // someone else holds it already: nothing to release
+          } catch (readErr) {
+            cause = readErr;
+          }
+        }
+        log.warn({ lease: name, err: String(cause) }, 'could not release the lease');
+        return;
+      }
     }
   }
 }
