@@ -23,8 +23,6 @@ export interface StageProcessOptions {
   timeoutSeconds: number;
   isolation: IsolationMode;
   signal?: AbortSignal | undefined;
-  /** Extra environment for the agent process (secrets go here, never into input.json). */
-  env?: Record<string, string>;
 }
 
 let bwrapChecked: boolean | undefined;
@@ -75,16 +73,11 @@ export const WITHHELD_ENV = ['SCALESWE_LLM_API_KEY', 'OPENAI_API_KEY', 'GITHUB_T
  * homes. The installed toolchains stay found where the caller's HOME would have found them
  * (rustup's), since the stage's HOME is its own.
  */
-export function stageEnv(
-  parent: NodeJS.ProcessEnv,
-  home: string,
-  cacheDir: string,
-  extra: Record<string, string> = {},
-): NodeJS.ProcessEnv {
+export function stageEnv(parent: NodeJS.ProcessEnv, home: string, cacheDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...parent };
   for (const name of WITHHELD_ENV) delete env[name];
   const toolchains = languageToolchainEnv({ env: parent, home: parent.HOME ?? homedir() });
-  return { ...env, ...toolchains, ...cacheEnv(home, cacheDir), ...extra };
+  return { ...env, ...toolchains, ...cacheEnv(home, cacheDir) };
 }
 
 /**
@@ -128,7 +121,7 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
     opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent)] : agent;
   const child = spawn(command!, args, {
     cwd: opts.workDir,
-    env: stageEnv(process.env, home, opts.cacheDir, opts.env),
+    env: stageEnv(process.env, home, opts.cacheDir),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -1,13 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type CurationRunSpec,
-  type Stage,
-  SWEInstanceSpec,
-  type SWEInstanceStatus,
-  stageTimeoutSeconds,
-} from '../api/index.ts';
+import { type CurationRunSpec, type Stage, SWEInstanceSpec, stageTimeoutSeconds } from '../api/index.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
@@ -179,10 +173,6 @@ async function pool<T>(
   await Promise.all(lanes);
 }
 
-function unfinished(status: SWEInstanceStatus): boolean {
-  return !isTerminal(status);
-}
-
 /**
  * The whole pipeline on this machine: mine, then every instance through its stages.
  * Resumable; `spec.suspend` stops before mining or starting any stage, as in the cluster.
@@ -205,10 +195,10 @@ export async function runLocal(
     return { run, instances: await opts.state.listInstances() };
   }
   run = await mine(opts, run);
-  const pending = (await opts.state.listInstances()).filter((i) => unfinished(i.status));
+  const pending = (await opts.state.listInstances()).filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   const instances = await opts.state.listInstances();
-  if (!opts.signal.aborted && instances.every((i) => !unfinished(i.status))) {
+  if (!opts.signal.aborted && instances.every((i) => isTerminal(i.status))) {
     run = { ...run, completedAt: new Date().toISOString() };
     await opts.state.saveRun(run);
   }
