@@ -3,9 +3,10 @@
 // `scaleswe`: the ScaleSWE pipeline on one machine (run, export) and a view of cluster runs (status).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type CurationRun, ScaleSweError, validateCurationRun } from '../api/index.ts';
+import pkg from '../../../package.json' with { type: 'json' };
+import { type CurationRun, maxParallelOf, ScaleSweError, validateCurationRun } from '../api/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
@@ -166,7 +167,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
       spec: run.spec,
       state,
       source,
-      parallel: flags.parallel ?? run.spec.limits.maxParallel,
+      parallel: flags.parallel ?? maxParallelOf(run.spec.limits),
       isolation,
       signal: controller.signal,
       onEvent: (e) => view.onEvent(e),
@@ -254,7 +255,10 @@ async function statusAction(
 export function buildProgram(): Command {
   const program = new Command('scaleswe')
     .description('Curate verified SWE-bench-style task instances from merged pull requests')
-    .showHelpAfterError();
+    .version(pkg.version)
+    .showHelpAfterError()
+    // Usage errors surface as CommanderError (exit 2 in main), not process.exit(1).
+    .exitOverride();
   program
     .command('run')
     .description('run the whole pipeline on this machine (no cluster needed); resumes an interrupted run')
@@ -298,11 +302,15 @@ export function buildProgram(): Command {
   return program;
 }
 
+const USAGE_EXIT = 2;
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
+    // Help and --version end with code 0; every other usage error is a usage error: 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT;
     if (error instanceof UserError) {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return error.exitCode;
