@@ -32,6 +32,14 @@ export function nextStage(status: SWEInstanceStatus | undefined): Stage | undefi
   );
 }
 
+/** Where a finished instance stopped: the first stage whose condition is not True (none when Verified). */
+export function endStage(status: SWEInstanceStatus | undefined): Stage | undefined {
+  if (!isTerminal(status)) return undefined;
+  return STAGES.find(
+    (stage) => status?.conditions?.find((c) => c.type === STAGE_CONDITION[stage])?.status !== 'True',
+  );
+}
+
 export interface PipelineOptions {
   now: Date;
   generation?: number;
