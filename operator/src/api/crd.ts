@@ -170,6 +170,12 @@ export function curationRunCrd(): JsonSchema {
       },
       { name: 'Verified', type: 'integer', jsonPath: '.status.counts.verified' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed' },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        description: 'why the run is not ready (Reconciled when it is)',
+      },
       { name: 'Rejected', type: 'integer', jsonPath: '.status.counts.rejected', priority: 1 },
       // JSONPath has no "either": one wide column per kind of source.
       { name: 'GitHub', type: 'string', jsonPath: '.spec.source.github.repo', priority: 1 },

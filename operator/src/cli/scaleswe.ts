@@ -7,12 +7,22 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import pkg from '../../../package.json' with { type: 'json' };
 import { type CurationRun, maxParallelOf, ScaleSweError, validateCurationRun } from '../api/index.ts';
+import type { Kube } from '../kube/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
-import { connect, exportCluster, statusCommand } from './cluster.ts';
+import {
+  connect,
+  describeClusterError,
+  exportCluster,
+  instanceLogs,
+  listRuns,
+  renderRunList,
+  resolveNamespace,
+  statusCommand,
+} from './cluster.ts';
 import { exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
@@ -206,7 +216,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
 interface ExportFlags {
   stateDir?: string;
   run?: string;
-  namespace: string;
+  namespace?: string;
   kubeconfig?: string;
   out?: string;
 }
@@ -217,7 +227,10 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
-    const summary = await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out);
+    const run = flags.run;
+    const summary = await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
+      exportCluster(kube, ns, run, out),
+    );
     console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
     console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
     console.log(`report:       ${summary.report}`);
@@ -232,24 +245,59 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   console.log(`report:       ${summary.report}`);
 }
 
+interface ClusterFlags {
+  namespace?: string;
+  kubeconfig?: string;
+}
+
+/** Runs a cluster command in the resolved namespace; API failures become one clear line (exit 1). */
+async function onCluster<T>(
+  flags: ClusterFlags,
+  what: string,
+  fn: (kube: Kube, namespace: string) => Promise<T>,
+): Promise<T> {
+  const kube = connect(flags.kubeconfig);
+  const namespace = resolveNamespace(flags.namespace, kube);
+  try {
+    return await fn(kube, namespace);
+  } catch (err) {
+    if (err instanceof ScaleSweError) throw err;
+    throw new UserError(describeClusterError(err, what, namespace, kube.server), 1);
+  }
+}
+
 async function statusAction(
   run: string,
-  flags: { namespace: string; kubeconfig?: string; watch?: boolean; interval: number },
+  flags: ClusterFlags & { watch?: boolean; interval: number },
 ): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.on('SIGINT', stop);
   try {
-    await statusCommand(connect(flags.kubeconfig), flags.namespace, run, {
-      watch: flags.watch ?? false,
-      intervalMs: flags.interval * 1000,
-      signal: controller.signal,
-      write: (text) => process.stdout.write(text),
-      tty: Boolean(process.stdout.isTTY),
-    });
+    await onCluster(flags, `CurationRun "${run}"`, (kube, namespace) =>
+      statusCommand(kube, namespace, run, {
+        watch: flags.watch ?? false,
+        intervalMs: flags.interval * 1000,
+        signal: controller.signal,
+        write: (text) => process.stdout.write(text),
+        tty: Boolean(process.stdout.isTTY),
+      }),
+    );
   } finally {
     process.off('SIGINT', stop);
   }
+}
+
+async function listAction(flags: ClusterFlags): Promise<void> {
+  const rows = await onCluster(flags, 'CurationRuns', (kube, namespace) => listRuns(kube, namespace));
+  console.log(renderRunList(rows));
+}
+
+async function logsAction(run: string, instanceId: string, flags: ClusterFlags): Promise<void> {
+  const text = await onCluster(flags, `SWEInstance ${instanceId} of run "${run}"`, (kube, namespace) =>
+    instanceLogs(kube, namespace, run, instanceId),
+  );
+  console.log(text);
 }
 
 export function buildProgram(): Command {
@@ -286,23 +334,39 @@ export function buildProgram(): Command {
     .description('write dataset.jsonl (SWE-bench), trajectories.jsonl (OpenAI chat) and report.md')
     .option('--state-dir <dir>', 'a local run state directory')
     .option('--run <name>', 'a CurationRun in the cluster (reads its SWEInstances)')
-    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
-    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')
     .action(exportCommand);
   program
     .command('status')
     .description('show a CurationRun in the cluster: phase, counts, rejects by reason, instances')
     .argument('<run>', 'CurationRun name')
-    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
-    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('-w, --watch', 'keep redrawing until the run ends')
     .option('--interval <seconds>', 'redraw interval with --watch', positiveInt, 2)
     .action(statusAction);
+  program
+    .command('list')
+    .description('list the CurationRuns of a namespace: phase, progress, verified, failed, reason')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(listAction);
+  program
+    .command('logs')
+    .description("an instance's stage record (conditions, attempts, errors) and its running pods' logs")
+    .argument('<run>', 'CurationRun name')
+    .argument('<instance>', 'instance id, e.g. owner__repo-123')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(logsAction);
   return program;
 }
 
 const USAGE_EXIT = 2;
+const NAMESPACE_HELP = "namespace (default: the kubeconfig context's, else default)";
+const KUBECONFIG_HELP = 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)';
 
 export async function main(argv: string[]): Promise<number> {
   try {
