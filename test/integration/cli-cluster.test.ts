@@ -149,6 +149,60 @@ describe('scaleswe status / export against a real API server', () => {
     expect(logs.out).toContain('SWEInstance acme__calc-2: Rejected');
     expect(logs.out).toContain('last error (tests, NoFailToPass): none');
 
+    // retry: only the Failed instance, back to its stage; the Rejected one is left alone.
+    const failedBody = instance(run, 3);
+    const made = await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'sweinstances',
+      body: failedBody,
+    });
+    const failedStatus = {
+      phase: 'Failed',
+      attempts: { env: 2, tests: 0, prompt: 0, verify: 0 },
+      conditions: [
+        {
+          type: 'EnvReady',
+          status: 'False',
+          reason: 'OOMKilled',
+          message: 'gave up after 2 attempts',
+          lastTransitionTime: now,
+        },
+      ],
+      lastError: { stage: 'env', reason: 'OOMKilled', message: 'oom', time: now },
+    };
+    await custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'sweinstances',
+      name: failedBody.metadata.name,
+      body: { ...made, status: failedStatus },
+    });
+    const retry = await scaleswe('retry', '--run', run, '-n', namespace);
+    expect(retry.code, retry.err).toBe(0);
+    expect(retry.out).toContain('retrying 1 failed instance(s): acme__calc-3');
+    const after = (await custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'sweinstances',
+      name: failedBody.metadata.name,
+    })) as {
+      status: {
+        phase: string;
+        retriedAttempts: object;
+        conditions: { type: string; status: string; reason: string }[];
+      };
+    };
+    expect(after.status.phase).toBe('Env');
+    expect(after.status.retriedAttempts).toEqual({ env: 2 });
+    expect(after.status.conditions.find((c) => c.type === 'EnvReady')).toMatchObject({
+      status: 'Unknown',
+      reason: 'RetryRequested',
+    });
+
     // No -n: the kubeconfig context's namespace, as kubectl does.
     const kubeconfig = join(out, 'kubeconfig');
     writeFileSync(kubeconfig, readFileSync(cluster().kubeconfig, 'utf8'));

@@ -18,6 +18,7 @@ import {
   TRAJECTORY_KEY,
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
+import { retryFailed } from '../pipeline/pipeline.ts';
 import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { writeExport } from './export.ts';
 
@@ -257,4 +258,35 @@ export async function instanceLogs(
     text.push('', `--- pod ${name} (${pod.status?.phase ?? 'Unknown'}) ---`, log.trimEnd());
   }
   return text.join('\n');
+}
+
+/**
+ * `scaleswe retry` in the cluster: each Failed instance of the run (or those named) gets its
+ * failed stage back with a fresh attempt budget; the operator starts it on its next reconcile.
+ * Returns the instance ids retried.
+ */
+export async function retryClusterInstances(
+  kube: Kube,
+  namespace: string,
+  run: string,
+  only: readonly string[],
+  now: Date,
+): Promise<string[]> {
+  await kube.get<RawObject>(CURATIONRUNS, namespace, run);
+  const list = await kube.list<RawObject>(SWEINSTANCES, namespace, {
+    labelSelector: `${LABEL_RUN}=${labelValue(run)}`,
+  });
+  const retried: string[] = [];
+  for (const item of list.items) {
+    const spec = SWEInstanceSpec.safeParse(item.spec);
+    const status = SWEInstanceStatus.safeParse(item.status ?? {});
+    if (!spec.success || !status.success || spec.data.runRef !== run) continue;
+    if (only.length && !only.includes(spec.data.instanceId)) continue;
+    const next = retryFailed(status.data, now);
+    if (next === status.data) continue;
+    // resourceVersion is in the body: a concurrent write by the operator fails this one (409).
+    await kube.replaceStatus(SWEINSTANCES, { ...item, status: next });
+    retried.push(spec.data.instanceId);
+  }
+  return retried.sort();
 }

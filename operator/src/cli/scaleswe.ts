@@ -13,6 +13,7 @@ import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
+import { retryFailed } from '../pipeline/pipeline.ts';
 import {
   connect,
   describeClusterError,
@@ -21,6 +22,7 @@ import {
   listRuns,
   renderRunList,
   resolveNamespace,
+  retryClusterInstances,
   statusCommand,
 } from './cluster.ts';
 import { exportLocal } from './export.ts';
@@ -288,6 +290,40 @@ async function statusAction(
   }
 }
 
+async function retryAction(
+  ids: string[],
+  flags: ClusterFlags & { run?: string; stateDir?: string },
+): Promise<void> {
+  if ((flags.stateDir === undefined) === (flags.run === undefined))
+    throw new UserError('give either --state-dir (a local run) or --run (a CurationRun in the cluster)');
+  let retried: string[];
+  if (flags.run) {
+    const run = flags.run;
+    retried = await onCluster(flags, `CurationRun "${run}"`, (kube, namespace) =>
+      retryClusterInstances(kube, namespace, run, ids, new Date()),
+    );
+  } else {
+    const state = new StateDir(resolve(flags.stateDir!));
+    if (!(await state.loadRun()))
+      throw new UserError(`${state.root}: no local run state here (run.json missing)`);
+    retried = [];
+    for (const instance of await state.listInstances()) {
+      if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
+      const status = retryFailed(instance.status, new Date());
+      if (status === instance.status) continue;
+      await state.saveInstance({ ...instance, status });
+      retried.push(instance.spec.instanceId);
+    }
+  }
+  const unknown = ids.filter((id) => !retried.includes(id));
+  if (unknown.length) process.stderr.write(`not retried (not Failed, or unknown): ${unknown.join(', ')}\n`);
+  console.log(
+    retried.length
+      ? `retrying ${retried.length} failed instance(s): ${retried.join(', ')}${flags.stateDir ? '\nresume with: scaleswe run --state-dir ' + flags.stateDir + ' -f <manifest> (or the same flags as before)' : ''}`
+      : 'no Failed instances to retry',
+  );
+}
+
 async function listAction(flags: ClusterFlags): Promise<void> {
   const rows = await onCluster(flags, 'CurationRuns', (kube, namespace) => listRuns(kube, namespace));
   console.log(renderRunList(rows));
@@ -353,6 +389,17 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', NAMESPACE_HELP)
     .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .action(listAction);
+  program
+    .command('retry')
+    .description(
+      'give Failed instances (all, or those named) their failed stage back with a fresh attempt budget',
+    )
+    .argument('[instances...]', 'instance ids (default: every Failed instance of the run)')
+    .option('--run <name>', 'a CurationRun in the cluster')
+    .option('--state-dir <dir>', 'a local run state directory')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(retryAction);
   program
     .command('logs')
     .description("an instance's stage record (conditions, attempts, errors) and its running pods' logs")
