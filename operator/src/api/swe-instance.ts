@@ -98,6 +98,17 @@ export const CarriedStatus = z
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;
 
+/** The environment image built for an instance (environment capture); `image` is pullable, ideally `repo@sha256:…`. */
+export const InstanceEnvironment = z
+  .object({
+    key: z.string(),
+    image: z.string().optional(),
+    digest: z.string().optional(),
+    lock: z.string().optional(),
+  })
+  .strict();
+export type InstanceEnvironment = z.infer<typeof InstanceEnvironment>;
+
 export const SWEInstanceStatus = z
   .object({
     observedGeneration: z.number().int().min(0).optional(),
@@ -109,6 +120,7 @@ export const SWEInstanceStatus = z
       .describe("Wall time of each stage's last attempt"),
     retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
     ...CarriedStatus.shape,
+    environment: InstanceEnvironment.optional(),
     tokensUsed: z.number().int().min(0).optional(),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),

@@ -9,6 +9,7 @@ import {
   SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
+import type { ExportOptions } from '../export/export-run.ts';
 import { Kube, type KubeObject } from '../kube/index.ts';
 import {
   decodeTrajectory,
@@ -129,15 +130,25 @@ export async function readClusterTrajectories(
 }
 
 /** The record of a cluster run: its status counts, its SWEInstances, the gateway's trajectories. */
-export async function exportCluster(kube: Kube, namespace: string, name: string, outDir: string) {
+export async function exportCluster(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  outDir: string,
+  options: ExportOptions = {},
+) {
   const run = await readClusterRun(kube, namespace, name);
-  return writeExport(outDir, {
-    runName: name,
-    discovered: run.status.counts?.discovered ?? run.instances.length,
-    rejectedByReason: run.status.rejectedByReason ?? {},
-    instances: run.instances,
-    trajectories: await readClusterTrajectories(kube, namespace, name),
-  });
+  return writeExport(
+    outDir,
+    {
+      runName: name,
+      discovered: run.status.counts?.discovered ?? run.instances.length,
+      rejectedByReason: run.status.rejectedByReason ?? {},
+      instances: run.instances,
+      trajectories: await readClusterTrajectories(kube, namespace, name),
+    },
+    options,
+  );
 }
 
 export function connect(kubeconfig: string | undefined): Kube {

@@ -6,13 +6,14 @@ import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type CurationRun, ScaleSweError, validateCurationRun } from '../api/index.ts';
+import { DATASET_FORMATS, type DatasetFormat, type ExportOptions } from '../export/export-run.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
 import { connect, exportCluster, statusCommand } from './cluster.ts';
-import { exportLocal } from './export.ts';
+import { type ExportSummary, exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
@@ -208,6 +209,26 @@ interface ExportFlags {
   namespace: string;
   kubeconfig?: string;
   out?: string;
+  format: DatasetFormat;
+  lists?: boolean;
+  only?: 'verified';
+  includeLeaked?: boolean;
+}
+
+function exportOptions(flags: ExportFlags): ExportOptions {
+  return {
+    format: flags.format,
+    lists: flags.lists ?? false,
+    includeLeaked: flags.includeLeaked ?? false,
+    ...(flags.only === 'verified' && { onlyPhase: 'Verified' as const }),
+  };
+}
+
+function printSummary(summary: ExportSummary): void {
+  console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+  console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
+  console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
+  console.log(`report:       ${summary.report}`);
 }
 
 async function exportCommand(flags: ExportFlags): Promise<void> {
@@ -216,19 +237,15 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
-    const summary = await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out);
-    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-    console.log(`report:       ${summary.report}`);
+    printSummary(
+      await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out, exportOptions(flags)),
+    );
     return;
   }
   const state = new StateDir(resolve(flags.stateDir!));
   if (!(await state.loadRun()))
     throw new UserError(`${state.root}: no local run state here (run.json missing)`);
-  const summary = await exportLocal(state, resolve(flags.out ?? state.exportDir));
-  console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-  console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-  console.log(`report:       ${summary.report}`);
+  printSummary(await exportLocal(state, resolve(flags.out ?? state.exportDir), exportOptions(flags)));
 }
 
 async function statusAction(
@@ -285,6 +302,19 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
     .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')
+    .addOption(
+      new Option('--format <format>', 'dataset schema: SWE-bench 5.x, or the released Scale-SWE data')
+        .choices(DATASET_FORMATS)
+        .default('swebench'),
+    )
+    .option(
+      '--lists',
+      'FAIL_TO_PASS/PASS_TO_PASS as JSON arrays (default: JSON-encoded strings, as SWE-bench)',
+    )
+    .addOption(
+      new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
+    )
+    .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
     .action(exportCommand);
   program
     .command('status')
