@@ -7,7 +7,7 @@ import { parseTestResults } from '../../operator/src/agents/parsers/index.ts';
 import { type ResultFormat, SWEInstanceSpec } from '../../operator/src/api/index.ts';
 import { renderExport } from '../../operator/src/export/export-run.ts';
 import { HARNESS_FORMATS } from '../../operator/src/export/swebench-harness.ts';
-import { buildPythonRepo } from '../fixtures/repos.ts';
+import { buildGoRepo, buildPythonRepo } from '../fixtures/repos.ts';
 import { runPipeline } from '../support/in-process-pipeline.ts';
 
 // The SWE-bench round trip (issue #15): the official `swebench` package from PyPI (installed
@@ -75,38 +75,47 @@ describe('SWE-bench round trip', () => {
     }
   }, 120_000);
 
-  it('swebench 5.x grades our pytest instance: gold resolved, empty patch unresolved', async () => {
-    const python = swebenchPython();
-    const fixture = await buildPythonRepo(join(scratch, 'repo'), { otherTestFile: true });
-    const { status, results } = await runPipeline(fixture.spec, {}, { workDir: join(scratch, 'pipeline') });
-    expect(status.phase, results.at(-1)?.logTail).toBe('Verified');
-    const { files, verified } = renderExport({
-      runName: 'round-trip',
-      discovered: 1,
-      rejectedByReason: {},
-      instances: [{ spec: SWEInstanceSpec.parse(fixture.spec), status }],
-      trajectories: [],
-    });
-    expect(verified).toBe(1);
-    const dataset = join(scratch, 'dataset.jsonl');
-    writeFileSync(dataset, files.dataset);
+  it.each([
+    { language: 'python', parser: 'parse_log_pytest', build: buildPythonRepo },
+    { language: 'go', parser: 'parse_log_gotest', build: buildGoRepo },
+  ] as const)(
+    'swebench 5.x grades our $language instance: gold resolved, empty patch unresolved',
+    async ({ language, parser, build }) => {
+      const python = swebenchPython();
+      const root = join(scratch, language);
+      const fixture = await build(join(root, 'repo'));
+      const { status, results } = await runPipeline(fixture.spec, {}, { workDir: join(root, 'pipeline') });
+      expect(status.phase, results.at(-1)?.logTail).toBe('Verified');
+      const { files, verified } = renderExport({
+        runName: 'round-trip',
+        discovered: 1,
+        rejectedByReason: {},
+        instances: [{ spec: SWEInstanceSpec.parse(fixture.spec), status }],
+        trajectories: [],
+      });
+      expect(verified).toBe(1);
+      const dataset = join(root, 'dataset.jsonl');
+      writeFileSync(dataset, files.dataset);
 
-    const out = execFileSync(
-      python,
-      [
-        join(import.meta.dirname, '../swebench/round_trip.py'),
-        dataset,
-        JSON.stringify({ [fixture.spec.instanceId]: fixture.dir }),
-        join(scratch, 'harness'),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 },
-    );
-    const report = JSON.parse(out)[fixture.spec.instanceId];
-    expect(report.log_parser).toBe('parse_log_pytest');
-    expect(report.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
-    expect(report.gold.resolved, JSON.stringify(report.gold)).toBe(true);
-    expect(report.gold.tests_status.FAIL_TO_PASS.success).toEqual(fixture.expected.FAIL_TO_PASS);
-    expect(report.empty.resolved, JSON.stringify(report.empty)).toBe(false);
-    expect(report.empty.tests_status.FAIL_TO_PASS.failure).toEqual(fixture.expected.FAIL_TO_PASS);
-  }, 600_000);
+      const out = execFileSync(
+        python,
+        [
+          join(import.meta.dirname, '../swebench/round_trip.py'),
+          dataset,
+          JSON.stringify({ [fixture.spec.instanceId]: fixture.dir }),
+          join(root, 'harness'),
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 },
+      );
+      const report = JSON.parse(out)[fixture.spec.instanceId];
+      const f2p = fixture.expected.FAIL_TO_PASS.map(HARNESS_FORMATS[status.recipe!.resultFormat].toId);
+      expect(report.log_parser).toBe(parser);
+      expect(report.FAIL_TO_PASS).toEqual(f2p);
+      expect(report.gold.resolved, JSON.stringify(report.gold)).toBe(true);
+      expect(report.gold.tests_status.FAIL_TO_PASS.success).toEqual(f2p);
+      expect(report.empty.resolved, JSON.stringify(report.empty)).toBe(false);
+      expect(report.empty.tests_status.FAIL_TO_PASS.failure).toEqual(f2p);
+    },
+    600_000,
+  );
 });
