@@ -190,9 +190,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
         .map(([p, n]) => `${n} ${p}`)
         .join(', ')}`,
     );
-    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-    console.log(`report:       ${summary.report}`);
+    printSummary(summary);
     const failed = failedInstancesMessage(instances);
     if (failed) throw new UserError(failed, 3);
   } finally {
