@@ -217,6 +217,10 @@ describe('what the SWE-bench 5.x harness reads', () => {
     expect(r.log_parser).toBe('parse_log_gotest');
     expect(r.eval_script).toContain('\ngo test -v -count=1 ./...\n');
     expect(r.scaleswe_FAIL_TO_PASS).toEqual(go.FAIL_TO_PASS);
+    // Only a package-level id: nothing the parser names, so no parser (never "resolved" by default).
+    expect(record({ ...go, FAIL_TO_PASS: ['example.com/shapes/geom'] }, { language: 'go' }).log_parser).toBe(
+      '',
+    );
   });
 
   it('pytest ids are cut where parse_log_pytest cuts them (first blank); F2P wins a shared key', () => {

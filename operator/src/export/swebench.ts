@@ -90,7 +90,9 @@ export function toSweBenchRecord(
       testPatch,
       testCommand: format.evalCommand(recipe.testCommand),
     }),
-    log_parser: format.logParser ?? '',
+    // No upstream parser, or none of our F2P ids has a key in its output: an empty log_parser
+    // makes the harness refuse the instance; an empty FAIL_TO_PASS would grade any patch resolved.
+    log_parser: labels.FAIL_TO_PASS.length > 0 ? (format.logParser ?? '') : '',
     eval_type: format.evalType,
     setup_script: recipe.setupScript,
     test_command: recipe.testCommand,
