@@ -267,6 +267,17 @@ describe('what the SWE-bench 5.x harness reads', () => {
     expect(script).toContain(`${testPatch}EOF_SCALESWE_TEST_PATCH\n`);
     expect(lines.at(-1)).toBe(`git checkout ${spec.baseCommit} -- tests/test_a.py`);
   });
+
+  it('eval_script resets files new in the test patch with rm, not git checkout (which would refuse every path)', () => {
+    const testPatch =
+      'diff --git a/tests/test_a.py b/tests/test_a.py\n--- a/tests/test_a.py\n+++ b/tests/test_a.py\n' +
+      'diff --git a/tests/test_new.py b/tests/test_new.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_new.py\n';
+    const script = evalScript({ baseCommit: spec.baseCommit, testPatch, testCommand: 'pytest -rA' });
+    expect(script).toContain(
+      `\ngit checkout ${spec.baseCommit} -- tests/test_a.py\nrm -f tests/test_new.py\ngit apply`,
+    );
+    expect(script.trimEnd().endsWith(`-- tests/test_a.py\nrm -f tests/test_new.py`)).toBe(true);
+  });
 });
 
 describe('export formats', () => {

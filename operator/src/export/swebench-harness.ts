@@ -107,14 +107,25 @@ export const END_TEST_OUTPUT = '>>>>> End Test Output';
 /** Where the harness mounts the checkout (swebench.image_builder.constants.CONTAINER_WORKDIR). */
 export const CONTAINER_WORKDIR = '/testbed';
 
-/** Paths a unified diff touches (both sides, so deleted and renamed files are reset too). */
-export function diffPaths(patch: string): string[] {
-  const out = new Set<string>();
-  for (const m of patch.matchAll(/^diff --git a\/(\S+) b\/(\S+)$/gm)) {
-    out.add(m[1]!);
-    out.add(m[2]!);
+/**
+ * Paths a git diff touches, split by whether they exist at base: `existing` can be reset with
+ * `git checkout <base> --` (one missing path would make git refuse them all), `created` are
+ * removed instead before the patch re-creates them.
+ */
+export function diffPaths(patch: string): { existing: string[]; created: string[] } {
+  const existing = new Set<string>();
+  const created = new Set<string>();
+  for (const section of patch.split(/^(?=diff --git )/m)) {
+    const m = /^diff --git a\/(\S+) b\/(\S+)$/m.exec(section);
+    if (!m) continue;
+    const [, from, to] = m as unknown as [string, string, string];
+    if (/^new file mode /m.test(section)) created.add(to);
+    else {
+      existing.add(from);
+      if (to !== from) created.add(to);
+    }
   }
-  return [...out];
+  return { existing: [...existing], created: [...created] };
 }
 
 function shellQuote(word: string): string {
@@ -130,10 +141,15 @@ function shellQuote(word: string): string {
  * and the environment must already be in the image.
  */
 export function evalScript(args: { baseCommit: string; testPatch: string; testCommand: string }): string {
-  const files = diffPaths(args.testPatch).map(shellQuote).join(' ');
+  const paths = diffPaths(args.testPatch);
+  const existing = paths.existing.map(shellQuote).join(' ');
+  const created = paths.created.map(shellQuote).join(' ');
   let delimiter = 'EOF_SCALESWE_TEST_PATCH';
   while (args.testPatch.includes(delimiter)) delimiter += '_';
-  const reset = files ? `git checkout ${args.baseCommit} -- ${files}` : ':';
+  const reset = [
+    ...(existing ? [`git checkout ${args.baseCommit} -- ${existing}`] : []),
+    ...(created ? [`rm -f ${created}`] : []),
+  ];
   const apply = args.testPatch.trim()
     ? [`git apply --verbose - <<'${delimiter}'`, args.testPatch.replace(/\n?$/, ''), delimiter]
     : [];
@@ -143,11 +159,11 @@ export function evalScript(args: { baseCommit: string; testPatch: string; testCo
     `cd ${CONTAINER_WORKDIR}`,
     // The recipe's run environment; report-writing runners (junit) still get a file to write.
     'export CI=1 NO_COLOR=1 FORCE_COLOR=0 PYTHONDONTWRITEBYTECODE=1 SCALESWE_RESULTS=/tmp/scaleswe-results',
-    reset,
+    ...reset,
     ...apply,
     `: '${START_TEST_OUTPUT}'`,
     args.testCommand.replace(/\n+/g, '; '),
     `: '${END_TEST_OUTPUT}'`,
-    reset,
+    ...reset,
   ].join('\n')}\n`;
 }
