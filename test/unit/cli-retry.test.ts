@@ -26,7 +26,9 @@ function spec(pullNumber: number) {
 }
 
 describe('scaleswe retry (local state)', () => {
-  it('gives Failed instances their stage back and leaves the others alone', { timeout: 300_000 }, async () => {
+  it('gives Failed instances their stage back and leaves the others alone', {
+    timeout: 300_000,
+  }, async () => {
     const state = new StateDir(join(scratch, 'state'));
     await state.saveRun({
       name: 'calc',
