@@ -158,8 +158,8 @@ async function attemptInEnvironment(
 
 /** Snapshots of prepared environments, one store per state dir. */
 function environmentStore(opts: LocalRunOptions): EnvironmentStore {
-  let store = STORES.get(opts.state);
-  if (!store) STORES.set(opts.state, (store = new EnvironmentStore(opts.state.root)));
+  const store = STORES.get(opts.state) ?? new EnvironmentStore(opts.state.root);
+  STORES.set(opts.state, store);
   return store;
 }
 const STORES = new WeakMap<StateDir, EnvironmentStore>();
