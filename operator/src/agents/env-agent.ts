@@ -56,11 +56,15 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const sources = sourcesDigest(instance.language, facts.manifests);
   const shared = await adoptSharedEnvironment(ctx, facts, sources);
   if (shared) return shared;
-  const ready = async (recipe: Recipe, out: StageOutput): Promise<StageOutput> => ({
-    ...out,
-    environment: await describeEnvironment(ctx, ws, recipe, out.language ?? instance.language, sources),
-    preparedDir: ws.dir,
-  });
+  const ready = async (recipe: Recipe, out: StageOutput): Promise<StageOutput> => {
+    // A later repair that was dropped left its own setup in the tree: put this recipe's back.
+    if (INSTALLED.get(ws) !== recipe && (await runSetup(ctx, ws, recipe)).code !== 0) return out;
+    return {
+      ...out,
+      environment: await describeEnvironment(ctx, ws, recipe, out.language ?? instance.language, sources),
+      preparedDir: ws.dir,
+    };
+  };
   const attempts: Attempt[] = [];
   for (const candidate of candidateRecipes(facts, instance.language)) {
     let recipe = candidate;
@@ -191,6 +195,9 @@ function ranCount(run: TestRun): number {
   return [...run.results.values()].filter((s) => s === 'passed' || s === 'failed').length;
 }
 
+/** The recipe whose setup a workspace holds now (what the prepared environment would be). */
+const INSTALLED = new WeakMap<Workspace, Recipe>();
+
 /** Pristine checkout → setup script → test command; ok when some test really ran. */
 async function checkRecipe(
   ctx: StageContext,
@@ -199,6 +206,7 @@ async function checkRecipe(
   replaySetup = true,
 ): Promise<Omit<Attempt, 'recipe'>> {
   const setup = replaySetup ? await runSetup(ctx, ws, recipe) : undefined;
+  if (setup?.code === 0) INSTALLED.set(ws, recipe);
   if (setup && setup.code !== 0)
     return {
       ok: false,
