@@ -58,6 +58,9 @@ export function canAdoptAcrossCommits(prepared: PreparedWorkspace, sources: stri
   );
 }
 
+/** A lock travels in status and in every later stage input (a Secret in a cluster): bounded. */
+const MAX_LOCK_CHARS = 256 * 1024;
+
 /** The resolved versions after setup, through the language's freeze hook; undefined: none. */
 export async function freezeLock(
   ctx: StageContext,
@@ -77,6 +80,12 @@ export async function freezeLock(
     return undefined;
   }
   const lock = r.output.trim();
+  if (lock.length > MAX_LOCK_CHARS) {
+    ctx.log.warn(
+      `freeze: ${lock.length} characters, more than status and stage inputs should carry; no lock kept`,
+    );
+    return undefined;
+  }
   return lock ? `${lock}\n` : undefined;
 }
 
