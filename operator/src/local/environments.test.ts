@@ -1,6 +1,15 @@
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { InstanceRecord, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
-import { chooseDonor, type SnapshotMeta, snapshotsToDelete } from './environments.ts';
+import {
+  chooseDonor,
+  EnvironmentStore,
+  EnvironmentStoreError,
+  type SnapshotMeta,
+  snapshotsToDelete,
+} from './environments.ts';
 
 const key = (c: string) => c.repeat(64);
 
@@ -102,5 +111,44 @@ describe('snapshotsToDelete', () => {
   it('deletes a snapshot no instance knows (an orphan) and those of Failed instances', () => {
     const failed = [instance('o__r-2', 'Failed', key('b'))];
     expect(snapshotsToDelete([shared, own], failed, 'verified').sort()).toEqual([key('a'), key('b')]);
+  });
+});
+
+describe('EnvironmentStore (real directories)', () => {
+  it('keeps a tree once, restores it at the path it was built at, and collects what no instance keeps', async () => {
+    const state = await mkdtemp(join(tmpdir(), 'scaleswe-envstore-'));
+    try {
+      const built = join(state, 'work', 'o__r-1', 'env-1', 'ws', 'env-1');
+      await mkdir(join(built, '.venv', 'bin'), { recursive: true });
+      await writeFile(join(built, '.venv', 'bin', 'tool'), `#!${built}/.venv/bin/python\n`, { mode: 0o755 });
+      await symlink('tool', join(built, '.venv', 'bin', 'alias'));
+      const store = new EnvironmentStore(state);
+      const m = meta({ key: key('a'), dir: built });
+      const where = await store.capture(m);
+      expect(where).toBe(join(state, 'environments', key('a')));
+      await rm(built, { recursive: true });
+
+      const restored = await store.restore(key('a'));
+      expect(restored?.prepared.dir).toBe(built);
+      expect(await readFile(join(built, '.venv', 'bin', 'tool'), 'utf8')).toBe(
+        `#!${built}/.venv/bin/python\n`,
+      );
+      expect((await stat(join(built, '.venv', 'bin', 'tool'))).mode & 0o777).toBe(0o755);
+      expect(await readlink(join(built, '.venv', 'bin', 'alias'))).toBe('tool');
+      await restored?.release();
+      await expect(stat(built)).rejects.toThrow();
+      expect(await store.restore(key('f'))).toBeUndefined();
+
+      // A snapshot whose tree is gone cannot be restored: an infrastructure error, not "no environment".
+      await rm(join(state, 'environments', key('a'), 'tree'), { recursive: true });
+      await expect(store.restore(key('a'))).rejects.toBeInstanceOf(EnvironmentStoreError);
+
+      // An interrupted capture (no meta) and a Rejected instance's snapshot are collected.
+      await mkdir(join(state, 'environments', key('e'), 'tree.partial'), { recursive: true });
+      await store.collect([instance('o__r-1', 'Rejected', key('a'))], 'verified');
+      expect(await readdir(join(state, 'environments'))).toEqual([]);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
   });
 });
