@@ -12,7 +12,7 @@ import { runCli } from '../support/cli.ts';
 // PRs start from its snapshot.
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-env-reuse-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 describe('environments built once (local)', () => {
   it('runs setup once for three instances sharing one environment, and keeps its lock', async () => {
