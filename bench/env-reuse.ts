@@ -80,6 +80,6 @@ console.log(
 const first = rows[0]!.ms;
 const last = rows[rows.length - 1]!.ms;
 console.log(
-  `wall time PR ${prs} / PR 1:           ${(last / first).toFixed(3)}   (${(last / 1000).toFixed(1)}s / ${(first / 1000).toFixed(1)}s; goal ≤ 0.2)`,
+  `${`wall time PR ${prs} / PR 1:`.padEnd(32)}${(last / first).toFixed(3)}   (${(last / 1000).toFixed(1)}s / ${(first / 1000).toFixed(1)}s; goal ≤ 0.2)`,
 );
 console.log(`total wall time:                ${totalS.toFixed(0)}s   (state kept in ${state})`);
