@@ -13,7 +13,7 @@ import { type CliProcess, startCli } from '../support/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-run-'));
 const state = join(scratch, 'state');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 function start(): CliProcess {
   return startCli(['run', '--sample', '--state-dir', state, '--isolation', 'bwrap']);
