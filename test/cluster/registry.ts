@@ -44,7 +44,12 @@ http:
   addr: ${bindHost}:${port}
 ${auth}`,
   );
-  const proc: ProcRecord = startDaemon('registry', 'docker-registry', ['serve', config], join(dir, 'registry.log'));
+  const proc: ProcRecord = startDaemon(
+    'registry',
+    'docker-registry',
+    ['serve', config],
+    join(dir, 'registry.log'),
+  );
   const host = `${bindHost}:${port}`;
   await waitFor(`registry on ${host}`, 30_000, async () => {
     const res = await fetch(`http://${host}/v2/`);

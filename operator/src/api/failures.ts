@@ -27,7 +27,8 @@ export const INFRA_FAILURES = {
   // The environment image (cluster): the registry's or the build's trouble, never the PR's.
   RegistryUnavailable: 'the image registry could not be reached or answered with a server error',
   RegistryUnauthorized: 'the image registry refused the push/pull credentials',
-  RegistryRejected: 'the image registry refused a request (base image missing, bad reference, unsupported manifest)',
+  RegistryRejected:
+    'the image registry refused a request (base image missing, bad reference, unsupported manifest)',
   EnvImageBuildFailed: 'the environment image build failed (setup replay, packing the layer)',
   EnvImageOutOfDisk: 'the environment image build ran out of disk',
 } as const;

@@ -143,6 +143,12 @@ export const SWEInstanceStatus = z
     retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
     ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).optional(),
+    environmentBuilds: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),

@@ -1,7 +1,10 @@
 import {
   CurationRun,
+  ENV_IMAGE_CHECKOUT,
+  ENV_IMAGE_CONDITION,
   formatIssues,
   type Stage,
+  type StageInput,
   SWEINSTANCES,
   SWEInstance,
   type SWEInstanceStatus,
@@ -17,18 +20,22 @@ import {
   updateStatus,
 } from '../kube/index.ts';
 import { stageInputFor } from '../pipeline/pipeline.ts';
+import { credentialsFromDockerConfig, parseImageRef, RegistryClient } from '../registry/oci-registry.ts';
 import {
+  buildEnvImagePod,
   buildStageInputSecret,
   buildStagePod,
   type DecodedStageResult,
   decodeStageResult,
   type EncodedStageInput,
   encodeStageInput,
+  MAX_SETUP_SCRIPT_BYTES,
   type StagePodInput,
   type StagePodRef,
   stageInputTooLarge,
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
+import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
@@ -96,6 +103,7 @@ function stagePodInputOf(
     namespace,
     runnerImage: run.spec.agents.runnerImage,
     image: run.spec.agents.images[instance.spec.language],
+    ...envImagePodFields(run, instance),
     ...(ctx.gateway &&
       run.spec.llm && {
         gatewayURL: ctx.gateway.url,
@@ -104,15 +112,28 @@ function stagePodInputOf(
   };
 }
 
+/** A stage after env runs the instance's environment image (by digest), prepared at its checkout. */
+function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
+  const image = envImageOf(run, instance.status);
+  if (!image) return {};
+  const pullSecret = run.spec.environment.pullSecretRef?.name;
+  return { envImage: { image, ...(pullSecret && { pullSecret }) } };
+}
+
 /** What the pod's agent gets: the pipeline's stage input, with the gateway as its LLM endpoint. */
-export function stageInputOfPod(pod: StagePodInput) {
-  return stageInputFor({
+export function stageInputOfPod(pod: StagePodInput): StageInput {
+  const input = stageInputFor({
     runSpec: pod.run.spec,
     instance: pod.instance.spec,
     status: pod.instance.status,
     stage: pod.stage,
     llmEndpoint: pod.gatewayURL ? { baseURL: pod.gatewayURL, apiKey: pod.gatewayToken } : undefined,
   });
+  const { environment, recipe } = pod.instance.status ?? {};
+  // The image holds the checkout with its environment installed: the agent runs no setup.
+  if (pod.envImage && pod.stage !== 'env' && environment && recipe)
+    return { ...input, prepared: { dir: ENV_IMAGE_CHECKOUT, environment, recipe } };
+  return input;
 }
 
 /** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
@@ -150,10 +171,11 @@ export async function reconcileInstance(
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
-  let plan = planInstance({ instance, run, pods, now, results });
+  const sharedEnvImage = run && sharedEnvImageOf(ctx, namespace, name, instance);
+  let plan = planInstance({ instance, run, pods, now, results, sharedEnvImage });
   if (plan.readResultOf) {
     results.set(plan.readResultOf, await readResult(ctx, namespace, plan.readResultOf, log));
-    plan = planInstance({ instance, run, pods, now, results });
+    plan = planInstance({ instance, run, pods, now, results, sharedEnvImage });
   }
 
   // On a 409 the plan is made again from the fresh object: status and actions stay consistent.
@@ -166,7 +188,7 @@ export async function reconcileInstance(
     (fresh) => {
       if (fresh !== raw) {
         finalInstance = parseInstance(fresh);
-        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results });
+        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, sharedEnvImage });
       }
       return finalPlan.status;
     },
@@ -196,6 +218,11 @@ export async function reconcileInstance(
     status: finalPlan.status,
     metadata: { ...finalInstance.metadata, uid: raw.metadata.uid },
   };
+  if (finalPlan.createEnvImagePod && run)
+    await createEnvImagePod(ctx, run, owner, finalPlan.createEnvImagePod, log);
+  const toDelete = run && envImageToDelete(run, finalPlan.status, othersOf(ctx, namespace, name));
+  if (run && toDelete) await deleteEnvImage(ctx, run, write.object, toDelete, log);
+
   if (
     finalPlan.createPod &&
     run &&
@@ -226,6 +253,101 @@ export async function reconcileInstance(
     }
   }
   return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };
+}
+
+/** Statuses of the other instances in the namespace (from the cache). */
+function othersOf(ctx: ControllerContext, namespace: string, name: string): SWEInstanceStatus[] {
+  return ctx.instances
+    .list(namespace)
+    .filter((o) => o.metadata.name !== name)
+    .map((o) => ctx.instanceOverlay.resolve(o)?.status as SWEInstanceStatus | undefined)
+    .filter((st): st is SWEInstanceStatus => st !== undefined);
+}
+
+/** An image another instance pushed for the same environment key: shared, not rebuilt. */
+function sharedEnvImageOf(
+  ctx: ControllerContext,
+  namespace: string,
+  name: string,
+  instance: SWEInstance,
+): { image: string; digest: string } | undefined {
+  const key = instance.status?.environment?.key;
+  if (!key || instance.status?.environment?.digest) return undefined;
+  for (const other of othersOf(ctx, namespace, name)) {
+    const env = other.environment;
+    const ready = other.conditions?.find((c) => c.type === ENV_IMAGE_CONDITION)?.status === 'True';
+    if (ready && env?.key === key && env.image && env.digest) return { image: env.image, digest: env.digest };
+  }
+  return undefined;
+}
+
+async function createEnvImagePod(
+  ctx: ControllerContext,
+  run: CurationRun,
+  instance: SWEInstance,
+  create: { attempt: number; name: string },
+  log: Logger,
+): Promise<void> {
+  const { namespace } = instance.metadata;
+  if (!namespace || ctx.podExpectations.creationPending(namespace, create.name)) return;
+  const recipe = instance.status?.recipe;
+  const key = instance.status?.environment?.key;
+  if (!recipe || !key) return;
+  if (Buffer.byteLength(recipe.setupScript) > MAX_SETUP_SCRIPT_BYTES)
+    throw new TerminalError(
+      'StageInputTooLarge',
+      `the setup script is ${Buffer.byteLength(recipe.setupScript)} bytes; an environment image build takes at most ${MAX_SETUP_SCRIPT_BYTES}`,
+    );
+  const pod = buildEnvImagePod({
+    run,
+    instance,
+    attempt: create.attempt,
+    namespace,
+    baseImage: run.spec.agents.images[instance.spec.language],
+    targetImage: envImageTarget(run, key),
+    setupScript: recipe.setupScript,
+  });
+  try {
+    ctx.podExpectations.expectCreation(namespace, create.name);
+    await ctx.kube.createPod(namespace, pod);
+    log.info(
+      { pod: create.name, attempt: create.attempt, image: envImageTarget(run, key) },
+      'created environment image build pod',
+    );
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+/**
+ * Deletes a finished instance's environment image (retention), with the run's push
+ * credentials, then records it. A registry error is thrown: the work queue retries with backoff.
+ */
+async function deleteEnvImage(
+  ctx: ControllerContext,
+  run: CurationRun,
+  raw: RawObject,
+  image: string,
+  log: Logger,
+): Promise<void> {
+  const namespace = raw.metadata.namespace ?? '';
+  const secretName = run.spec.environment.pushSecretRef?.name;
+  const auth = secretName && (await ctx.kube.readSecretKey(namespace, secretName, '.dockerconfigjson'));
+  const ref = parseImageRef(image);
+  const client = new RegistryClient({
+    ...(auth && { credentials: credentialsFromDockerConfig(auth) }),
+    plainHTTP: run.spec.environment.plainHTTP ? [ref.registry] : [],
+    timeoutMs: 30_000,
+  });
+  await client.deleteManifest(ref);
+  log.info({ image }, 'deleted the environment image of a finished instance');
+  await updateStatus(
+    ctx.kube,
+    SWEINSTANCES,
+    raw,
+    (fresh) => markEnvImageDeleted((fresh.status ?? {}) as SWEInstanceStatus, ctx.now()),
+    { overlay: ctx.instanceOverlay },
+  );
 }
 
 /** A TerminalError on an instance: Failed with the reason, kept for humans. */

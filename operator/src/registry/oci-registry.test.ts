@@ -70,7 +70,9 @@ describe('image references and credentials', () => {
       repository: 'sandbox/python',
       reference: '0.1.0',
     });
-    expect(parseImageRef(`localhost/envs@sha256:${'a'.repeat(64)}`).reference).toBe(`sha256:${'a'.repeat(64)}`);
+    expect(parseImageRef(`localhost/envs@sha256:${'a'.repeat(64)}`).reference).toBe(
+      `sha256:${'a'.repeat(64)}`,
+    );
     expect(parseImageRef('10.0.0.5:5000/envs').reference).toBe('latest');
     expect(() => parseImageRef('scaleswe/sandbox-python:0.1.0')).toThrow(/names no registry host/);
   });
@@ -162,7 +164,10 @@ describe('a real distribution registry', () => {
       credentials: new Map([[secured.host, { ...user, password: 'wrong' }]]),
     });
     await expect(wrong.getManifest(ref)).rejects.toMatchObject({ reason: 'RegistryUnauthorized' });
-    const right = new RegistryClient({ plainHTTP: [secured.host], credentials: new Map([[secured.host, user]]) });
+    const right = new RegistryClient({
+      plainHTTP: [secured.host],
+      credentials: new Map([[secured.host, user]]),
+    });
     await pushBase(right, `${secured.host}/sandbox/python:1`, layerOf(dir, 'sec', { a: 'a' }), OCI_MANIFEST);
     expect((await right.getManifest(ref)).manifest.layers).toHaveLength(1);
 
@@ -171,6 +176,9 @@ describe('a real distribution registry', () => {
       .getManifest(parseImageRef(`${closed}/x:1`))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryError);
-    expect(err).toMatchObject({ reason: 'RegistryUnavailable', message: expect.stringContaining('ECONNREFUSED') });
+    expect(err).toMatchObject({
+      reason: 'RegistryUnavailable',
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
   });
 });

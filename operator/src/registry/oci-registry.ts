@@ -12,6 +12,8 @@ import { ScaleSweError } from '../api/index.ts';
  * well-kept client that pushes. Everything else asks this module for an image by digest.
  */
 
+type RequestBody = NonNullable<RequestInit['body']>;
+
 export type RegistryFailureReason = 'RegistryUnavailable' | 'RegistryUnauthorized' | 'RegistryRejected';
 
 /** A registry call that failed: unreachable, refused credentials, or a protocol error. */
@@ -147,20 +149,26 @@ export class RegistryClient {
     const creds = this.#creds.get(registry);
     const basic = creds && `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (/^basic/i.test(challenge)) {
-      if (!basic) throw new RegistryError('RegistryUnauthorized', `registry ${registry} requires credentials`);
+      if (!basic)
+        throw new RegistryError('RegistryUnauthorized', `registry ${registry} requires credentials`);
       return basic;
     }
     const params = Object.fromEntries(
       [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]),
     );
-    if (!params.realm) throw new RegistryError('RegistryRejected', `registry ${registry}: unknown challenge ${challenge}`);
+    if (!params.realm)
+      throw new RegistryError('RegistryRejected', `registry ${registry}: unknown challenge ${challenge}`);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? scope);
     const res = await this.#send(url.toString(), { method: 'GET' }, basic);
     if (res.status === 401 || res.status === 403)
-      throw new RegistryError('RegistryUnauthorized', `registry ${registry} refused the credentials (${res.status})`);
-    if (!res.ok) throw new RegistryError('RegistryUnavailable', `token endpoint of ${registry} answered ${res.status}`);
+      throw new RegistryError(
+        'RegistryUnauthorized',
+        `registry ${registry} refused the credentials (${res.status})`,
+      );
+    if (!res.ok)
+      throw new RegistryError('RegistryUnavailable', `token endpoint of ${registry} answered ${res.status}`);
     const body = (await res.json()) as { token?: string; access_token?: string };
     return `Bearer ${body.token ?? body.access_token ?? ''}`;
   }
@@ -173,7 +181,12 @@ export class RegistryClient {
     registry: string,
     repository: string,
     pathOrUrl: string,
-    init: { method: string; headers?: Record<string, string>; body?: () => BodyInit | undefined; push?: boolean },
+    init: {
+      method: string;
+      headers?: Record<string, string>;
+      body?: () => RequestBody | undefined;
+      push?: boolean;
+    },
   ): Promise<Response> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.#url(registry, pathOrUrl);
     const scope = `repository:${repository}:${init.push ? 'pull,push' : 'pull'}`;
@@ -193,10 +206,16 @@ export class RegistryClient {
       this.#tokens.set(key, auth);
       res = await this.#send(url, make(), auth);
       if (res.status === 401)
-        throw new RegistryError('RegistryUnauthorized', `registry ${registry} refused the credentials for ${repository}`);
+        throw new RegistryError(
+          'RegistryUnauthorized',
+          `registry ${registry} refused the credentials for ${repository}`,
+        );
     }
     if (res.status === 403)
-      throw new RegistryError('RegistryUnauthorized', `registry ${registry} denied ${init.method} on ${repository}`);
+      throw new RegistryError(
+        'RegistryUnauthorized',
+        `registry ${registry} denied ${init.method} on ${repository}`,
+      );
     return res;
   }
 
@@ -238,7 +257,9 @@ export class RegistryClient {
   }
 
   async blobExists(registry: string, repository: string, digest: string): Promise<boolean> {
-    const res = await this.#request(registry, repository, `${repository}/blobs/${digest}`, { method: 'HEAD' });
+    const res = await this.#request(registry, repository, `${repository}/blobs/${digest}`, {
+      method: 'HEAD',
+    });
     await res.body?.cancel();
     return res.status === 200;
   }
@@ -249,11 +270,14 @@ export class RegistryClient {
     repository: string,
     digest: string,
     size: number,
-    body: () => BodyInit,
+    body: () => RequestBody,
   ): Promise<void> {
     if (await this.blobExists(registry, repository, digest)) return;
     const started = await this.#expect(
-      await this.#request(registry, repository, `${repository}/blobs/uploads/`, { method: 'POST', push: true }),
+      await this.#request(registry, repository, `${repository}/blobs/uploads/`, {
+        method: 'POST',
+        push: true,
+      }),
       `start upload to ${registry}/${repository}`,
       (s) => s === 202,
     );
@@ -297,13 +321,18 @@ export class RegistryClient {
   /** A small JSON blob (an image config), checked against its digest. */
   async readJsonBlob(ref: ImageRef, digest: string): Promise<unknown> {
     const res = await this.#expect(
-      await this.#request(ref.registry, ref.repository, `${ref.repository}/blobs/${digest}`, { method: 'GET' }),
+      await this.#request(ref.registry, ref.repository, `${ref.repository}/blobs/${digest}`, {
+        method: 'GET',
+      }),
       `blob ${digest} of ${ref.registry}/${ref.repository}`,
       (s) => s === 200,
     );
     const bytes = Buffer.from(await res.arrayBuffer());
     if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest)
-      throw new RegistryError('RegistryRejected', `blob ${digest} of ${ref.repository} does not match its digest`);
+      throw new RegistryError(
+        'RegistryRejected',
+        `blob ${digest} of ${ref.repository} does not match its digest`,
+      );
     return JSON.parse(bytes.toString('utf8'));
   }
 
@@ -311,22 +340,32 @@ export class RegistryClient {
   async putManifest(ref: ImageRef, manifest: ImageManifest): Promise<string> {
     const bytes = Buffer.from(JSON.stringify(manifest));
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    const res = await this.#request(ref.registry, ref.repository, `${ref.repository}/manifests/${ref.reference}`, {
-      method: 'PUT',
-      push: true,
-      headers: { 'content-type': manifest.mediaType ?? MANIFEST_TYPES.ociManifest },
-      body: () => bytes,
-    });
+    const res = await this.#request(
+      ref.registry,
+      ref.repository,
+      `${ref.repository}/manifests/${ref.reference}`,
+      {
+        method: 'PUT',
+        push: true,
+        headers: { 'content-type': manifest.mediaType ?? MANIFEST_TYPES.ociManifest },
+        body: () => bytes,
+      },
+    );
     await (await this.#expect(res, `push manifest ${formatImageRef(ref)}`, (s) => s === 201)).body?.cancel();
     return digest;
   }
 
   /** DELETE of a manifest by digest; an image already gone counts as deleted. */
   async deleteManifest(ref: ImageRef): Promise<void> {
-    const res = await this.#request(ref.registry, ref.repository, `${ref.repository}/manifests/${ref.reference}`, {
-      method: 'DELETE',
-      push: true,
-    });
+    const res = await this.#request(
+      ref.registry,
+      ref.repository,
+      `${ref.repository}/manifests/${ref.reference}`,
+      {
+        method: 'DELETE',
+        push: true,
+      },
+    );
     await (
       await this.#expect(res, `delete ${formatImageRef(ref)}`, (s) => s === 202 || s === 200 || s === 404)
     ).body?.cancel();
@@ -334,13 +373,17 @@ export class RegistryClient {
 }
 
 function goArch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[
-    process.arch
-  ] ?? process.arch;
+  return (
+    (
+      { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>
+    )[process.arch] ?? process.arch
+  );
 }
 
 /** sha256 of a gzip file (the blob digest) and of its content (the diff id the config lists). */
-export async function digestLayerFile(file: string): Promise<{ digest: string; diffId: string; size: number }> {
+export async function digestLayerFile(
+  file: string,
+): Promise<{ digest: string; diffId: string; size: number }> {
   const blob = createHash('sha256');
   const diff = createHash('sha256');
   const gunzip = createGunzip();
@@ -384,13 +427,18 @@ export async function appendLayer(
   const { manifest } = await client.getManifest(base);
   const mediaType = manifest.mediaType ?? MANIFEST_TYPES.ociManifest;
   const layerType = LAYER_TYPE[mediaType];
-  if (!layerType) throw new RegistryError('RegistryRejected', `${formatImageRef(base)}: unsupported manifest ${mediaType}`);
+  if (!layerType)
+    throw new RegistryError('RegistryRejected', `${formatImageRef(base)}: unsupported manifest ${mediaType}`);
   for (const layer of manifest.layers) await client.copyBlob(base, target, layer);
 
   const configRes = await client.readJsonBlob(base, manifest.config.digest);
   const layer = await digestLayerFile(input.layerFile);
-  await client.putBlob(target.registry, target.repository, layer.digest, layer.size, () =>
-    Readable.toWeb(createReadStream(input.layerFile)) as ReadableStream,
+  await client.putBlob(
+    target.registry,
+    target.repository,
+    layer.digest,
+    layer.size,
+    () => Readable.toWeb(createReadStream(input.layerFile)) as ReadableStream,
   );
 
   const config = configRes as {
@@ -411,7 +459,13 @@ export async function appendLayer(
   };
   const configBytes = Buffer.from(JSON.stringify(newConfig));
   const configDigest = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
-  await client.putBlob(target.registry, target.repository, configDigest, configBytes.length, () => configBytes);
+  await client.putBlob(
+    target.registry,
+    target.repository,
+    configDigest,
+    configBytes.length,
+    () => configBytes,
+  );
 
   const digest = await client.putManifest(target, {
     schemaVersion: 2,
@@ -422,4 +476,3 @@ export async function appendLayer(
   });
   return { digest, image: `${target.registry}/${target.repository}@${digest}` };
 }
-
