@@ -103,12 +103,7 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     planAttempt({
       status,
       generation: instance.metadata.generation,
-      settings: {
-        maxAttempts: run.spec.agents.maxAttempts,
-        suspend: run.spec.suspend,
-        // Stages after env start from the environment image once the run builds them.
-        hold: (s, stage) => stage !== 'env' && awaitingEnvImage(run, s),
-      },
+      settings: { maxAttempts: run.spec.agents.maxAttempts, suspend: run.spec.suspend },
       observe: (a) => {
         const pod = live.find((p) => p.metadata?.name === podName(a));
         return observePod(pod, obs.results?.get(podName(a)), {
@@ -120,6 +115,8 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     });
   let plan = attemptPlan(instance.status);
   let build: EnvImageStep | undefined;
+  // While the environment image is wanted and missing, the build replaces whatever later
+  // stage the pipeline would start: every stage after env runs from the image.
   if (awaitingEnvImage(run, plan.status)) {
     build = planEnvImage({ instance, run, status: plan.status, pods: live, shared: obs.sharedEnvImage, now });
     const events = [...plan.events, ...build.events];

@@ -37,8 +37,6 @@ export interface AttemptRef {
 export interface InstanceSettings {
   maxAttempts: number;
   suspend: boolean;
-  /** True: `stage` may not start yet from `status` (the cluster waits for an environment image). */
-  hold?: (status: SWEInstanceStatus, stage: Stage) => boolean;
 }
 
 export interface PlanInput {
@@ -88,7 +86,7 @@ export function planAttempt(input: PlanInput): AttemptPlan {
 
   switch (seen.state) {
     case 'absent': {
-      if (settings.suspend || settings.hold?.(status, stage)) return { status, events: [] };
+      if (settings.suspend) return { status, events: [] };
       const retryAt = status.retryAfter ? Date.parse(status.retryAfter) : undefined;
       if (retryAt !== undefined && retryAt > now.getTime())
         return { status, requeueAfterMs: retryAt - now.getTime(), events: [] };
