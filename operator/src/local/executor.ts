@@ -23,6 +23,8 @@ export interface StageProcessOptions {
   timeoutSeconds: number;
   isolation: IsolationMode;
   signal?: AbortSignal | undefined;
+  /** More directories the stage may write (a restored environment), at the same paths. */
+  binds?: readonly string[] | undefined;
 }
 
 let bwrapChecked: boolean | undefined;
@@ -40,7 +42,12 @@ export function bwrapAvailable(): boolean {
  * only the work and cache dirs writable, fresh pid/ipc/uts namespaces. Network stays shared because
  * the stages need the package registries, as the pods' NetworkPolicy allows.
  */
-export function bwrapArgs(workDir: string, cacheDir: string, command: string[]): string[] {
+export function bwrapArgs(
+  workDir: string,
+  cacheDir: string,
+  command: string[],
+  binds: readonly string[] = [],
+): string[] {
   // biome-ignore format: flag/value pairs read best one pair a line
   return [
     '--ro-bind', '/', '/',
@@ -48,6 +55,7 @@ export function bwrapArgs(workDir: string, cacheDir: string, command: string[]):
     '--proc', '/proc',
     '--bind', workDir, workDir,
     '--bind', cacheDir, cacheDir,
+    ...binds.flatMap((dir) => ['--bind', dir, dir]),
     '--unshare-all', '--share-net',
     '--die-with-parent', '--new-session',
     '--chdir', workDir,
@@ -118,7 +126,9 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
     join(opts.workDir, 'ws'),
   ];
   const [command, ...args] =
-    opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent)] : agent;
+    opts.isolation === 'bwrap'
+      ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent, opts.binds)]
+      : agent;
   const child = spawn(command!, args, {
     cwd: opts.workDir,
     env: stageEnv(process.env, home, opts.cacheDir),
