@@ -41,7 +41,7 @@ function git(cwd: string, ...args: string[]): string {
   }).trim();
 }
 
-function fixtures(registryHost: string, setupScript: string, extra: { buildDiskLimit?: string } = {}) {
+function fixtures(registryHost: string, setupScript: string, lock?: string) {
   const run = CurationRun.parse({
     apiVersion: 'scaleswe.dev/v1alpha1',
     kind: 'CurationRun',
@@ -52,7 +52,6 @@ function fixtures(registryHost: string, setupScript: string, extra: { buildDiskL
         registry: `${registryHost}/scaleswe/envs`,
         pushSecretRef: { name: 'push' },
         plainHTTP: true,
-        ...extra,
       },
     },
   });
@@ -80,6 +79,7 @@ function fixtures(registryHost: string, setupScript: string, extra: { buildDiskL
     baseImage: `${registryHost}/sandbox/python:1`,
     targetImage: `${registryHost}/scaleswe/envs:env-${'k'.repeat(8)}`,
     setupScript,
+    lock,
   });
 }
 
@@ -167,8 +167,12 @@ afterAll(async () => {
 
 describe('environment image build pod', () => {
   it('checks out the base only, replays the setup and pushes the prepared tree as one layer', async () => {
-    const setup = 'mkdir -p .venv && echo installed > .venv/marker && echo tool > "$HOME/.toolrc"\n';
-    const { result } = runPod(fixtures(registry.host, setup), dockerConfig(registry.host));
+    // The replay installs from the env stage's lock (pip/uv constraints for Python).
+    const setup = [
+      'mkdir -p .venv && echo installed > .venv/marker && echo tool > "$HOME/.toolrc"',
+      'cp "$PIP_CONSTRAINT" .venv/constraints.txt',
+    ].join('\n');
+    const { result } = runPod(fixtures(registry.host, setup, 'six==1.16.0\n'), dockerConfig(registry.host));
     expect(result).toMatchObject({ outcome: 'pushed', reason: 'Pushed' });
     expect(result.image).toBe(`${registry.host}/scaleswe/envs@${result.digest}`);
 
@@ -195,6 +199,10 @@ describe('environment image build pod', () => {
     expect(readFileSync(join(checkout, 'app.py'), 'utf8')).toBe('VALUE = 1\n');
     expect(readFileSync(join(checkout, '.venv/marker'), 'utf8')).toBe('installed\n');
     expect(readFileSync(join(unpacked, 'scaleswe-env/home/.toolrc'), 'utf8')).toBe('tool\n');
+    expect(readFileSync(join(checkout, '.venv/constraints.txt'), 'utf8')).toBe('six==1.16.0\n');
+    // The setup's untracked products are excluded: a stage's `git clean` keeps them.
+    expect(readFileSync(join(checkout, '.git/info/exclude'), 'utf8')).toContain('/.venv/');
+    expect(git(checkout, 'status', '--porcelain')).toBe('');
     // Nothing past the base commit: agents read `git log --all`.
     expect(git(checkout, 'rev-parse', 'HEAD')).toBe(base);
     expect(git(checkout, 'log', '--all', '--format=%H').split('\n')).toEqual([base]);

@@ -293,11 +293,17 @@ async function createEnvImagePod(
   const recipe = instance.status?.recipe;
   const key = instance.status?.environment?.key;
   if (!recipe || !key) return;
-  if (Buffer.byteLength(recipe.setupScript) > MAX_SETUP_SCRIPT_BYTES)
-    throw new TerminalError(
-      'StageInputTooLarge',
-      `the setup script is ${Buffer.byteLength(recipe.setupScript)} bytes; an environment image build takes at most ${MAX_SETUP_SCRIPT_BYTES}`,
-    );
+  const lock = instance.status?.environment?.lock;
+  for (const [what, text] of [
+    ['setup script', recipe.setupScript],
+    ['lock', lock ?? ''],
+  ] as const) {
+    if (Buffer.byteLength(text) > MAX_SETUP_SCRIPT_BYTES)
+      throw new TerminalError(
+        'StageInputTooLarge',
+        `the ${what} is ${Buffer.byteLength(text)} bytes; an environment image build takes at most ${MAX_SETUP_SCRIPT_BYTES}`,
+      );
+  }
   const pod = buildEnvImagePod({
     run,
     instance,
@@ -306,6 +312,7 @@ async function createEnvImagePod(
     baseImage: run.spec.agents.images[instance.spec.language],
     targetImage: envImageTarget(run, key),
     setupScript: recipe.setupScript,
+    lock,
   });
   try {
     ctx.podExpectations.expectCreation(namespace, create.name);

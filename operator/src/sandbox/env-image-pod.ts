@@ -7,7 +7,7 @@ import {
   type SWEInstance,
   stageTimeoutSeconds,
 } from '../api/index.ts';
-import { languageCacheEnv } from '../languages/index.ts';
+import { languageCacheEnv, lockReplayEnv } from '../languages/index.ts';
 import {
   envImagePodName,
   LABEL_ATTEMPT,
@@ -34,7 +34,7 @@ import { type PodManifest, RUNNER_SOURCE } from './pod.ts';
 export const ENV_IMAGE_PUSH_CONTAINER = 'push';
 export const BUILD_DIR = '/scaleswe-build';
 const REGISTRY_AUTH_DIR = '/var/run/scaleswe/registry';
-/** A setup script travels in an env var; the kernel caps one at 128 KiB (MAX_ARG_STRLEN). */
+/** Setup script and lock travel in env vars; the kernel caps each at 128 KiB (MAX_ARG_STRLEN). */
 export const MAX_SETUP_SCRIPT_BYTES = 96 * 1024;
 
 /** HOME and caches of a prepared environment: in the build and in every stage pod that runs it. */
@@ -59,7 +59,10 @@ mkdir -p "$repo" "$HOME" "$XDG_CACHE_HOME" && cd "$repo" || { mark checkout 1; e
   && git reflog expire --expire=now --all \\
   && git gc -q --prune=now; } > "$out/checkout.log" 2>&1 || { mark checkout $?; exit 0; }
 printf '%s' "$SCALESWE_SETUP_SCRIPT" > "$out/setup.sh"
+printf '%s' "$SCALESWE_LOCK" > "$out/environment.lock"
 bash "$out/setup.sh" > "$out/setup.log" 2>&1 || { mark setup $?; exit 0; }
+# What setup created untracked (.venv, node_modules) is excluded, so stages' resets keep it.
+git ls-files --others --exclude-standard --directory | sed 's|^|/|' >> .git/info/exclude
 tar -C / -czf "$out/layer.tar.gz" ${ENV_IMAGE_ROOT.slice(1)} > "$out/pack.log" 2>&1 || { mark pack $?; exit 0; }
 mark pack 0
 `;
@@ -74,6 +77,8 @@ export interface EnvImagePodInput {
   /** repository:tag to push */
   targetImage: string;
   setupScript: string;
+  /** The env stage's frozen lock: the replay installs exactly these versions. */
+  lock?: string | undefined;
 }
 
 const restricted = {
@@ -148,6 +153,11 @@ export function buildEnvImagePod(input: EnvImagePodInput): PodManifest {
             { name: 'SCALESWE_CLONE_URL', value: instance.spec.cloneURL },
             { name: 'SCALESWE_BASE_COMMIT', value: instance.spec.baseCommit },
             { name: 'SCALESWE_SETUP_SCRIPT', value: input.setupScript },
+            { name: 'SCALESWE_LOCK', value: input.lock ?? '' },
+            // The language's own way to install from the lock (e.g. pip/uv constraints).
+            ...Object.entries(
+              input.lock ? lockReplayEnv(instance.spec.language, `${BUILD_DIR}/environment.lock`) : {},
+            ).map(([name, value]) => ({ name, value })),
             { name: 'GIT_TERMINAL_PROMPT', value: '0' },
             { name: 'CI', value: '1' },
             ...preparedEnvironmentEnv(),
