@@ -136,6 +136,29 @@ describe('environment image step', () => {
   });
 
   it('adopts the image of another instance with the same environment key instead of building', () => {
+    const ready = {
+      type: 'EnvImageReady',
+      status: 'True' as const,
+      reason: 'Pushed',
+      message: '',
+      lastTransitionTime: now.toISOString(),
+    };
+    const donor = {
+      spec: instance().spec,
+      status: {
+        phase: 'Verify' as const,
+        environment: { key: KEY, image: IMAGE, digest: DIGEST },
+        conditions: [ready],
+      },
+    };
+    // Another base commit without the local sharing rule's conditions: built, not adopted.
+    const elsewhere = { ...donor, spec: { ...donor.spec, baseCommit: 'e'.repeat(40) } };
+    const own = afterEnv().status;
+    expect(
+      planInstance({ instance: instance(own), run: run(), pods: [], now, envImageDonors: [elsewhere] })
+        .createEnvImagePod,
+    ).toEqual({ attempt: 1, name: 'r.a.b-7-envimage-1' });
+
     const first = planInstance({ instance: instance(), run: run(), pods: [], now }).status;
     const envPod: ObservedStagePod = { metadata: { name: 'r.a.b-7-env-1' }, status: { phase: 'Succeeded' } };
     const plan = planInstance({
@@ -144,7 +167,7 @@ describe('environment image step', () => {
       pods: [envPod],
       now,
       results: new Map([['r.a.b-7-env-1', envResult]]),
-      sharedEnvImage: { image: IMAGE, digest: DIGEST },
+      envImageDonors: [donor],
     });
     expect(plan.createEnvImagePod).toBeUndefined();
     expect(plan.createPod).toMatchObject({ stage: 'tests' });

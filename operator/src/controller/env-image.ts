@@ -4,7 +4,9 @@ import {
   EnvImageResult,
   envImageTag,
   type InfraFailure,
+  type InstanceRecord,
   type SWEInstance,
+  type SWEInstanceSpec,
   type SWEInstanceStatus,
   setCondition,
   TERMINAL_PHASES,
@@ -124,8 +126,8 @@ export interface EnvImageObservation {
   run: CurationRun;
   status: SWEInstanceStatus;
   pods: readonly ObservedStagePod[];
-  /** An image of the same environment key another instance already pushed: adopted, not rebuilt. */
-  shared?: { image: string; digest: string } | undefined;
+  /** Other instances of the namespace: one whose image holds this environment is adopted, not rebuilt. */
+  donors?: readonly InstanceRecord[] | undefined;
   now: Date;
 }
 
@@ -150,6 +152,35 @@ function withEnvCondition(
   );
 }
 
+/**
+ * An image another instance pushed that this one may run: the same environment key, and a
+ * checkout that is this instance's own base commit, or — as the local mode's sharing rule —
+ * a deterministic recipe derived from identical files whose donor merged before this PR was
+ * opened (its tree cannot hold this fix; the stage moves the checkout to this base). Pure.
+ */
+export function shareableEnvImage(
+  spec: SWEInstanceSpec,
+  status: SWEInstanceStatus,
+  donors: readonly InstanceRecord[],
+): { image: string; digest: string } | undefined {
+  const env = status.environment;
+  if (!env) return undefined;
+  for (const d of donors) {
+    const de = d.status?.environment;
+    if (!de?.image || !de.digest || de.key !== env.key || !conditionTrue(d.status, ENV_IMAGE_CONDITION))
+      continue;
+    const sameBase = d.spec.baseCommit === spec.baseCommit;
+    const earlierSameSources =
+      status.recipe?.source === 'deterministic' &&
+      env.sources !== undefined &&
+      env.sources === de.sources &&
+      d.spec.mergedAt !== undefined &&
+      Date.parse(d.spec.mergedAt) <= Date.parse(spec.createdAt);
+    if (sameBase || earlierSameSources) return { image: de.image, digest: de.digest };
+  }
+  return undefined;
+}
+
 /** The next move of the environment image step; call only while `awaitingEnvImage`. */
 export function planEnvImage(obs: EnvImageObservation): EnvImageStep {
   const { run, now } = obs;
@@ -164,13 +195,9 @@ export function planEnvImage(obs: EnvImageObservation): EnvImageStep {
     },
     events: [{ type: 'Normal', reason, message }],
   });
-  if (obs.shared)
-    return pushed(
-      obs.shared.image,
-      obs.shared.digest,
-      'Shared',
-      `environment image ${obs.shared.image} (shared)`,
-    );
+  const shared = shareableEnvImage(obs.instance.spec, status, obs.donors ?? []);
+  if (shared)
+    return pushed(shared.image, shared.digest, 'Shared', `environment image ${shared.image} (shared)`);
 
   const attempt = (status.environmentBuilds ?? 0) + 1;
   const name = envImagePodName(obs.instance.metadata.name ?? '', attempt);

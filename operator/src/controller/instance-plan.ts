@@ -1,4 +1,4 @@
-import type { CurationRun, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import type { CurationRun, InstanceRecord, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
 import {
   type AttemptRef,
   type InstanceEvent,
@@ -24,8 +24,8 @@ export interface ObservedStagePod extends ObservedPod {
 
 export interface InstanceObservation {
   instance: SWEInstance;
-  /** An environment image of the same key another instance pushed (adopted, not rebuilt). */
-  sharedEnvImage?: { image: string; digest: string } | undefined;
+  /** The other instances of the namespace, whose environment images may be adopted. */
+  envImageDonors?: readonly InstanceRecord[] | undefined;
   /** Its CurationRun (parsed, defaults applied); undefined while not in the cache. */
   run: CurationRun | undefined;
   /** Pods owned by the instance. */
@@ -118,7 +118,7 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   // While the environment image is wanted and missing, the build replaces whatever later
   // stage the pipeline would start: every stage after env runs from the image.
   if (awaitingEnvImage(run, plan.status)) {
-    build = planEnvImage({ instance, run, status: plan.status, pods: live, shared: obs.sharedEnvImage, now });
+    build = planEnvImage({ instance, run, status: plan.status, pods: live, donors: obs.envImageDonors, now });
     const events = [...plan.events, ...build.events];
     if (awaitingEnvImage(run, build.status)) {
       const requeueAfterMs = build.requeueAfterMs ?? plan.requeueAfterMs;

@@ -1,8 +1,8 @@
 import {
   CurationRun,
   ENV_IMAGE_CHECKOUT,
-  ENV_IMAGE_CONDITION,
   formatIssues,
+  type InstanceRecord,
   type Stage,
   type StageInput,
   SWEINSTANCES,
@@ -171,11 +171,11 @@ export async function reconcileInstance(
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
-  const sharedEnvImage = run && sharedEnvImageOf(ctx, namespace, name, instance);
-  let plan = planInstance({ instance, run, pods, now, results, sharedEnvImage });
+  const envImageDonors = run?.spec.environment.registry ? othersOf(ctx, namespace, name) : undefined;
+  let plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   if (plan.readResultOf) {
     results.set(plan.readResultOf, await readResult(ctx, namespace, plan.readResultOf, log));
-    plan = planInstance({ instance, run, pods, now, results, sharedEnvImage });
+    plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   }
 
   // On a 409 the plan is made again from the fresh object: status and actions stay consistent.
@@ -188,7 +188,7 @@ export async function reconcileInstance(
     (fresh) => {
       if (fresh !== raw) {
         finalInstance = parseInstance(fresh);
-        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, sharedEnvImage });
+        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, envImageDonors });
       }
       return finalPlan.status;
     },
@@ -220,7 +220,13 @@ export async function reconcileInstance(
   };
   if (finalPlan.createEnvImagePod && run)
     await createEnvImagePod(ctx, run, owner, finalPlan.createEnvImagePod, log);
-  const toDelete = run && envImageToDelete(run, finalPlan.status, othersOf(ctx, namespace, name));
+  const toDelete =
+    run &&
+    envImageToDelete(
+      run,
+      finalPlan.status,
+      othersOf(ctx, namespace, name).map((o) => o.status),
+    );
   if (run && toDelete) await deleteEnvImage(ctx, run, write.object, toDelete, log);
 
   if (
@@ -255,30 +261,16 @@ export async function reconcileInstance(
   return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };
 }
 
-/** Statuses of the other instances in the namespace (from the cache). */
-function othersOf(ctx: ControllerContext, namespace: string, name: string): SWEInstanceStatus[] {
+/** The other instances in the namespace (from the cache, with this process's own writes). */
+function othersOf(ctx: ControllerContext, namespace: string, name: string): InstanceRecord[] {
   return ctx.instances
     .list(namespace)
     .filter((o) => o.metadata.name !== name)
-    .map((o) => ctx.instanceOverlay.resolve(o)?.status as SWEInstanceStatus | undefined)
-    .filter((st): st is SWEInstanceStatus => st !== undefined);
-}
-
-/** An image another instance pushed for the same environment key: shared, not rebuilt. */
-function sharedEnvImageOf(
-  ctx: ControllerContext,
-  namespace: string,
-  name: string,
-  instance: SWEInstance,
-): { image: string; digest: string } | undefined {
-  const key = instance.status?.environment?.key;
-  if (!key || instance.status?.environment?.digest) return undefined;
-  for (const other of othersOf(ctx, namespace, name)) {
-    const env = other.environment;
-    const ready = other.conditions?.find((c) => c.type === ENV_IMAGE_CONDITION)?.status === 'True';
-    if (ready && env?.key === key && env.image && env.digest) return { image: env.image, digest: env.digest };
-  }
-  return undefined;
+    .map((o) => ctx.instanceOverlay.resolve(o) ?? o)
+    .map((o) => ({
+      spec: o.spec as InstanceRecord['spec'],
+      status: o.status as SWEInstanceStatus | undefined,
+    }));
 }
 
 async function createEnvImagePod(
