@@ -9,7 +9,7 @@ import {
 import { buildStagePod, decodeStageResult, encodeResultEnvelope } from '../sandbox/index.ts';
 import { envImageToDelete } from './env-image.ts';
 import { type ObservedStagePod, planInstance } from './instance-plan.ts';
-import { stageInputOfPod } from './swe-instance-reconciler.ts';
+import { stageInputOfPod, withEnvironmentDefaults } from './swe-instance-reconciler.ts';
 
 const now = new Date('2026-03-01T12:00:00Z');
 const KEY = 'c'.repeat(64);
@@ -241,5 +241,18 @@ describe('environment image step', () => {
     expect(
       envImageToDelete(run(), { ...rejected, conditions: [{ ...ready, status: 'False' as const }] }, []),
     ).toBeUndefined();
+  });
+});
+
+describe('chart default registry', () => {
+  it('applies to runs that name no registry, as one unit; a run naming its own keeps all of its settings', () => {
+    const defaults = { registry: 'chart.local:5000/envs', plainHTTP: true, pushSecretRef: { name: 'push' } };
+    const none = withEnvironmentDefaults(run({}), defaults);
+    expect(none.spec.environment).toMatchObject(defaults);
+    expect(afterEnv(none).createEnvImagePod).toEqual({ attempt: 1, name: 'r.a.b-7-envimage-1' });
+    const own = withEnvironmentDefaults(run({ registry: 'own.local/envs' }), defaults);
+    expect(own.spec.environment).toMatchObject({ registry: 'own.local/envs', plainHTTP: false });
+    expect(own.spec.environment.pushSecretRef).toBeUndefined();
+    expect(withEnvironmentDefaults(run({}), undefined).spec.environment.registry).toBeUndefined();
   });
 });

@@ -50,8 +50,18 @@ export function runOf(ctx: ControllerContext, namespace: string, name: string): 
   if (hit?.rv === rv) return hit.run;
   const parsed = CurationRun.safeParse(raw);
   if (!parsed.success) return undefined; // the run reconciler reports it
-  ctx.parsedRuns.set(k, { rv, run: parsed.data });
-  return parsed.data;
+  const run = withEnvironmentDefaults(parsed.data, ctx.environmentDefaults);
+  ctx.parsedRuns.set(k, { rv, run });
+  return run;
+}
+
+/** A run that names no registry uses the chart's (all of its registry settings, as one unit). Pure. */
+export function withEnvironmentDefaults(
+  run: CurationRun,
+  defaults: ControllerContext['environmentDefaults'],
+): CurationRun {
+  if (run.spec.environment.registry !== undefined || !defaults?.registry) return run;
+  return { ...run, spec: { ...run.spec, environment: { ...run.spec.environment, ...defaults } } };
 }
 
 function parseInstance(raw: RawObject): SWEInstance {
