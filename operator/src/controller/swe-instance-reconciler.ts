@@ -9,6 +9,7 @@ import {
   SWEInstance,
   type SWEInstanceStatus,
   setCondition,
+  TERMINAL_PHASES,
 } from '../api/index.ts';
 import {
   errorMessage,
@@ -230,8 +231,12 @@ export async function reconcileInstance(
   };
   if (finalPlan.createEnvImagePod && run)
     await createEnvImagePod(ctx, run, owner, finalPlan.createEnvImagePod, log);
+  // Retention, once the instance is finished (the namespace scan only then).
+  const finished = finalPlan.status.phase !== undefined && TERMINAL_PHASES.has(finalPlan.status.phase);
   const toDelete =
     run &&
+    finished &&
+    finalPlan.status.environment?.digest &&
     envImageToDelete(
       run,
       finalPlan.status,
