@@ -4,7 +4,8 @@
 // verify pods run the recorded digest and run no setup; `podman pull` of that digest plus the
 // instance's test command reproduces FAIL_TO_PASS on the host.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,16 @@ import { installOperator, k, kubectlAsync, operatorDiagnostics, uninstallOperato
 
 const RUN = 'envimg';
 const PODMAN = ['--runtime', '/usr/sbin/runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+
+/** The host's resolvers and the addresses PyPI resolves to here (a policy cannot name hosts). */
+async function packageRegistryCIDRs(): Promise<string[]> {
+  const resolvers = readFileSync('/etc/resolv.conf', 'utf8')
+    .split('\n')
+    .flatMap((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1] ?? []);
+  const hosts = ['pypi.org', 'files.pythonhosted.org'];
+  const addrs = (await Promise.all(hosts.map((h) => lookup(h, { all: true })))).flat().map((a) => a.address);
+  return [...new Set([...resolvers, ...addrs])].map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`));
+}
 
 interface PodSeen {
   stage: string;
@@ -152,8 +163,9 @@ describe('environment images on a real node with a real registry', () => {
         limits: { maxPRs: 10, maxParallel: 4 },
         agents: { runnerImage: image.ref, images: { python: sandboxImage }, maxAttempts: 3 },
         verification: { reruns: 2 },
-        // The registry is on the node: the sandbox NetworkPolicy must let the build pod reach it.
-        sandbox: { egress: { allowCIDRs: [`${nodeIP}/32`] } },
+        // The node enforces NetworkPolicies: the package registries (setup) and the image
+        // registry on the node (the build pod's push container) must be allowed.
+        sandbox: { egress: { allowCIDRs: [...(await packageRegistryCIDRs()), `${nodeIP}/32`] } },
         environment: { registry: `${registry.host}/scaleswe/envs`, plainHTTP: true },
       },
     };
