@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePackages } from '../../../test/cluster/cluster.ts';
 import { freePort } from '../../../test/cluster/lib.ts';
 import {
   DOCKER_MANIFEST,
@@ -19,6 +21,8 @@ import {
   RegistryClient,
   RegistryError,
 } from './oci-registry.ts';
+
+const PODMAN = ['--runtime', '/usr/sbin/runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
 
 describe('image references and credentials', () => {
   it('parses host, repository, tag and digest', () => {
@@ -102,6 +106,21 @@ describe('a real distribution registry', () => {
       expect(config.config.Cmd).toEqual(['sh']);
       const res = await fetch(`http://${registry.host}/v2/scaleswe/envs/blobs/${layer.digest}`);
       expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(envLayer))).toBe(true);
+
+      // A real container runtime pulls it by digest (verifying blob digests and diff ids).
+      ensurePackages(['podman']);
+      execFileSync('podman', [...PODMAN, 'pull', '--quiet', '--tls-verify=false', pushed.image]);
+      const cid = execFileSync('podman', [...PODMAN, 'create', pushed.image, 'x'], {
+        encoding: 'utf8',
+      }).trim();
+      const files = execFileSync('bash', ['-c', `podman ${PODMAN.join(' ')} export ${cid} | tar -t`], {
+        encoding: 'utf8',
+      });
+      execFileSync('podman', [...PODMAN, 'rm', cid]);
+      execFileSync('podman', [...PODMAN, 'rmi', pushed.image]);
+      expect(files.split('\n')).toEqual(
+        expect.arrayContaining(['etc/base-marker', 'scaleswe-env/repo/marker']),
+      );
 
       await client.deleteManifest(byDigest);
       await expect(client.getManifest(byDigest)).rejects.toMatchObject({ reason: 'RegistryRejected' });
