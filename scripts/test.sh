@@ -12,6 +12,11 @@ if ! command -v bwrap >/dev/null; then
   echo "==> installing bubblewrap (the local stage sandbox the CLI tests use)"
   apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 fi
+if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
+  echo "==> installing docker-registry and apache2-utils (the real OCI registry of the environment image tests)"
+  apt-get install -y -qq docker-registry apache2-utils >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq docker-registry apache2-utils >/dev/null; }
+fi
 echo "==> swebench from PyPI (the SWE-bench round-trip test grades our export with it; cached venv)"
 bash test/swebench/install-swebench.sh >/dev/null
 echo "==> unit"; vitest run --project unit

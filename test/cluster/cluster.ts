@@ -176,6 +176,19 @@ const NODE_PACKAGES = [
 
 let aptUpdated = false;
 
+/** containerd's per-registry host configs (hosts.toml), read at every pull. */
+export const REGISTRY_HOSTS_DIR = join(CACHE_ROOT, 'containerd', 'certs.d');
+
+/** Lets the node pull from a plain-HTTP registry at host:port (a registry the tests run). */
+export function allowPlainHTTPRegistry(host: string): void {
+  const dir = join(REGISTRY_HOSTS_DIR, host);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'hosts.toml'),
+    `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
+}
+
 /** Installs the Debian packages that are missing (apt-get update at most once per process). */
 export function ensurePackages(pkgs: string[]): void {
   const missing = pkgs.filter((p) => {
@@ -637,6 +650,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${cniConfDir}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${REGISTRY_HOSTS_DIR}"
 `,
   );
   startProc(s, 'containerd', 'containerd', ['--config', ctrConfig]);

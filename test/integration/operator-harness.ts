@@ -158,6 +158,8 @@ export function succeededResult(stage: string): StageResultArg {
 
 export type PodVerdict =
   | { phase: 'Succeeded'; result: StageResultArg }
+  /** A pod whose result is a raw termination message of `container` (an environment image build). */
+  | { phase: 'Succeeded'; container: string; terminationMessage: string }
   | { phase: 'Failed'; reason?: string; exitCode?: number; message?: string }
   | 'skip';
 
@@ -198,7 +200,8 @@ export function fakeKubelet(
               ? {
                   exitCode: 0,
                   reason: 'Completed',
-                  message: encodeResultEnvelope(verdict.result),
+                  message:
+                    'result' in verdict ? encodeResultEnvelope(verdict.result) : verdict.terminationMessage,
                   startedAt: now,
                   finishedAt: now,
                 }
@@ -215,7 +218,7 @@ export function fakeKubelet(
               startTime: now,
               containerStatuses: [
                 {
-                  name: 'agent',
+                  name: 'container' in verdict ? verdict.container : 'agent',
                   image: 'x',
                   imageID: '',
                   ready: false,

@@ -23,6 +23,14 @@ export const INFRA_FAILURES = {
   EnvironmentCaptureFailed: 'the prepared environment could not be saved (disk full, I/O error)',
   EnvironmentRestoreFailed: 'the prepared environment could not be restored for the stage',
   TestsTimedOut: 'a test run hit the command time limit: its results are not evidence either way',
+
+  // The environment image (cluster): the registry's or the build's trouble, never the PR's.
+  RegistryUnavailable: 'the image registry could not be reached or answered with a server error',
+  RegistryUnauthorized: 'the image registry refused the push/pull credentials',
+  RegistryRejected:
+    'the image registry refused a request (base image missing, bad reference, unsupported manifest)',
+  EnvImageBuildFailed: 'the environment image build failed (setup replay, packing the layer)',
+  EnvImageOutOfDisk: 'the environment image build ran out of disk',
 } as const;
 export type InfraFailureReason = keyof typeof INFRA_FAILURES;
 export const INFRA_FAILURE_REASONS = Object.keys(INFRA_FAILURES) as InfraFailureReason[];

@@ -146,6 +146,12 @@ export const SWEInstanceStatus = z
       .describe('Attempts set aside by a user retry (scaleswe retry): maxAttempts counts those after them'),
     ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).optional(),
+    environmentBuilds: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),

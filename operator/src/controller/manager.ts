@@ -40,6 +40,7 @@ export interface ManagerOptions {
   gateway?: ControllerContext['gateway'];
   sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
+  environmentDefaults?: ControllerContext['environmentDefaults'];
   now?: () => Date;
 }
 
@@ -115,6 +116,7 @@ export class Manager {
       ...(opts.gateway && { gateway: opts.gateway }),
       ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
+      ...(opts.environmentDefaults && { environmentDefaults: opts.environmentDefaults }),
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),
     };
