@@ -1,7 +1,8 @@
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
+import { changedTests } from './changed-tests.ts';
 import { truncateMiddle } from './exec.ts';
-import { type Classification, classify, networkSymptom } from './grading.ts';
+import { type Classification, gradeRuns, networkSymptom, runFault } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import { loopFailure, type StageOutput } from './stage-output.ts';
 import { countStatuses, exitNote, runSetup, runTests } from './test-run.ts';
@@ -75,12 +76,18 @@ async function beforeAfter(
   const pre = await runTests(ctx, ws, recipe, 'before gold patch', applied);
   await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
   const post = await runTests(ctx, ws, recipe, 'after gold patch', applied);
-  const c = classify(pre.results, post.results);
-  const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
+  const c = gradeRuns(pre.results, post.results, changedTests(applied));
+  const note = c.note ? `; ${c.note}` : '';
+  const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}${note}`;
+  const preFault = runFault(pre);
+  const postFault = runFault(post);
   return {
     c,
     summary,
     ran: post.results.size > 0,
+    fault: preFault
+      ? `the run before the gold patch ${preFault}`
+      : postFault && `the run after the gold patch ${postFault}`,
     timedOut: pre.timedOut || post.timedOut,
     postOutput: post.output,
     preOutput: pre.output,
@@ -88,11 +95,15 @@ async function beforeAfter(
 }
 
 /**
- * A run cut off by the time limit is no evidence: every test it did not reach would look
- * failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
+ * A run cut off by the time limit or ended abnormally is no evidence: every test it did not
+ * reach would look failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
  */
-function timedOutRun(summary: string): StageOutput {
-  return { outcome: 'failed', reason: 'TestsTimedOut', message: `a test run timed out (${summary})` };
+function faultyRun(r: { timedOut: boolean; fault: string | undefined; summary: string }): StageOutput {
+  return {
+    outcome: 'failed',
+    reason: r.timedOut ? 'TestsTimedOut' : 'TestRunCrashed',
+    message: `${r.fault}: its results are not evidence (${r.summary})`,
+  };
 }
 
 /**
@@ -117,7 +128,7 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
   let ranAny = false;
   if (instance.testPatch.trim()) {
     const r = await beforeAfter(ctx, ws, recipe, [[instance.testPatch, 'test patch']]);
-    if (r.timedOut) return timedOutRun(r.summary);
+    if (r.fault) return faultyRun(r);
     ranAny = r.ran;
     if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
@@ -187,6 +198,8 @@ async function generateTests(
       await agentState(generated);
       if (r.timedOut)
         return `A test run hit the time limit (${r.summary}); make the tests fast and self-contained, then call finish again.`;
+      if (r.fault)
+        return `${r.fault} (the runner exited non-zero without a failing test: ${r.summary}); its results are not evidence. Make the tests self-contained, then call finish again.\nBefore the fix:\n${truncateMiddle(r.preOutput, 2000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 2000)}`;
       if (r.c.FAIL_TO_PASS.length > 0) return { done: { patch: generated, c: r.c, summary: r.summary } };
       return `No test fails before the fix and passes after it (${r.summary}).\nBefore the fix:\n${truncateMiddle(r.preOutput, 3000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 3000)}\nRevise the tests and call finish again.`;
     },

@@ -21,6 +21,8 @@ export const INFRA_FAILURES = {
   MissingRecipe: 'a later stage ran before the env stage recorded a recipe',
   SetupReplayFailed: "replaying the env stage's recorded setup failed (registry, disk, network)",
   TestsTimedOut: 'a test run hit the command time limit: its results are not evidence either way',
+  TestRunCrashed:
+    'a test run ended abnormally (the runner exited non-zero without a failing test): its results are incomplete, not evidence',
 } as const;
 export type InfraFailureReason = keyof typeof INFRA_FAILURES;
 export const INFRA_FAILURE_REASONS = Object.keys(INFRA_FAILURES) as InfraFailureReason[];
