@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { changedTests } from './changed-tests.ts';
-import { classify, gradeRuns, networkSymptom, runFault, verifyRuns } from './grading.ts';
+import { baseRunAccepted, classify, gradeRuns, networkSymptom, runFault, verifyRuns } from './grading.ts';
 import type { TestResults, TestStatus } from './parsers/index.ts';
 
 const r = (o: Record<string, TestStatus>): TestResults => new Map(Object.entries(o));
@@ -100,6 +100,39 @@ describe('run validity', () => {
     expect(runFault(run(r({ 'tests/test_a.py': 'error' }), 2))).toBeUndefined();
     expect(runFault(run(r({ a: 'passed' }), 0))).toBeUndefined();
     expect(runFault(run(new Map(), 1))).toBeUndefined();
+  });
+});
+
+describe('baseRunAccepted: env acceptance needs most tests at base to run', () => {
+  const run = (results: TestResults, exitCode = 1) => ({ results, exitCode, timedOut: false });
+  // 1 test ran, 4 modules failed to collect: one running test is not a working environment.
+  const mostlyBroken = r({
+    't/a.py::x': 'passed',
+    't/b.py': 'error',
+    't/c.py': 'error',
+    't/d.py': 'error',
+    't/e.py': 'error',
+  });
+  it('rejects a run where most tests error, naming the setting', () => {
+    expect(baseRunAccepted(run(mostlyBroken), 0.5)).toEqual({
+      ok: false,
+      ran: 1,
+      note: 'only 1 of 5 test(s) ran (the rest errored); at least 50% must (verification.minBaseTestsRunRatio)',
+    });
+  });
+  it('the threshold is configurable; skipped tests do not count', () => {
+    expect(baseRunAccepted(run(mostlyBroken), 0.2)).toMatchObject({ ok: true, note: '1 of 5 test(s) ran' });
+    expect(
+      baseRunAccepted(run(r({ a: 'failed', b: 'passed', c: 'error', s: 'skipped' })), 0.6),
+    ).toMatchObject({ ok: true });
+  });
+  it('a crashed, silent or all-error run is no environment', () => {
+    expect(baseRunAccepted(run(r({ a: 'passed' }), 139), 0.5)).toMatchObject({
+      ok: false,
+      note: 'the test run crashed (exit 139): not evidence',
+    });
+    expect(baseRunAccepted(run(new Map()), 0.5)).toMatchObject({ ok: false });
+    expect(baseRunAccepted(run(r({ a: 'error' })), 0)).toMatchObject({ ok: false, note: 'no test ran' });
   });
 });
 

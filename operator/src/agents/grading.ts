@@ -32,6 +32,32 @@ export function classify(before: TestResults, after: TestResults): Classificatio
   return c;
 }
 
+/**
+ * Env acceptance from a run at base: the suite must really run — most reported tests pass or
+ * fail (errors are tests that could not even start: a module that does not build or collect),
+ * at least `minRatio` of them — and the run must be evidence at all (not cut off, not crashed).
+ */
+export function baseRunAccepted(
+  run: RunFacts,
+  minRatio: number,
+): { ok: boolean; note: string; ran: number } {
+  const statuses = [...run.results.values()];
+  const ran = statuses.filter((s) => s === 'passed' || s === 'failed').length;
+  const counted = ran + statuses.filter((s) => s === 'error').length;
+  const fault = runFault(run);
+  if (fault) return { ok: false, ran, note: `the test run ${fault} (exit ${run.exitCode}): not evidence` };
+  if (run.results.size === 0)
+    return { ok: false, ran, note: `test command (exit ${run.exitCode}) reported no tests` };
+  if (ran === 0) return { ok: false, ran, note: 'no test ran' };
+  if (ran < minRatio * counted)
+    return {
+      ok: false,
+      ran,
+      note: `only ${ran} of ${counted} test(s) ran (the rest errored); at least ${Math.round(minRatio * 100)}% must (verification.minBaseTestsRunRatio)`,
+    };
+  return { ok: true, ran, note: `${ran} of ${counted} test(s) ran` };
+}
+
 /** What grading needs of one test command run. */
 export interface RunFacts {
   results: TestResults;
