@@ -130,6 +130,38 @@ describe('TestAgent writes tests for a PR without tests', () => {
     await expectVerified(noTests.spec, tests, 2, 'gen-verify');
   }, 300_000);
 
+  it('generated tests may only touch test paths: a helper in a source file is rejected', async () => {
+    const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-outside' });
+    const helper = 'textutils/_testing.py';
+    const usesHelper =
+      'from textutils import clamp\nfrom textutils._testing import TOP\n\n\ndef test_clamp_respects_upper_bound():\n    assert clamp(11, 0, TOP) == TOP\n';
+    const llm = await llmWith([
+      { toolCalls: [{ name: 'write_file', arguments: { path: helper, content: 'TOP = 10\n' } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: usesHelper } }] },
+      { toolCalls: [{ name: 'finish', arguments: {} }] },
+      { toolCalls: [{ name: 'run_command', arguments: { cmd: `rm ${helper}`, timeout: 30 } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: goodTest } }] },
+      { toolCalls: [{ name: 'finish', arguments: {} }] },
+    ]);
+    const tests = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe }, config: { llm } },
+      { workDir: path.join(root, 'outside-tests') },
+    );
+    expect(server!.requests[3]!.messages.at(-1)).toMatchObject({
+      role: 'tool',
+      content: expect.stringContaining(
+        `Rejected: generated tests may only touch test paths, and these are not: ${helper}`,
+      ),
+    });
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      testsSource: 'generated',
+      FAIL_TO_PASS: [`${GENERATED}::test_clamp_respects_upper_bound`],
+    });
+    expect(tests.generatedTestPatch).not.toContain(helper);
+    expect(tests.fullTestPatch).not.toContain(helper);
+  }, 300_000);
+
   it("also when the PR's own tests give no FAIL_TO_PASS; both sets stay applied", async () => {
     const weak = await buildPythonRepo(root, { weakTests: true, dirName: 'textutils-weak' });
     expect(weak.testPatch).toContain('test_clamp_inside');

@@ -37,10 +37,7 @@ export function classify(before: TestResults, after: TestResults): Classificatio
  * fail (errors are tests that could not even start: a module that does not build or collect),
  * at least `minRatio` of them — and the run must be evidence at all (not cut off, not crashed).
  */
-export function baseRunAccepted(
-  run: RunFacts,
-  minRatio: number,
-): { ok: boolean; note: string; ran: number } {
+export function baseRunAccepted(run: RunFacts, minRatio: number): { ok: boolean; note: string; ran: number } {
   const statuses = [...run.results.values()];
   const ran = statuses.filter((s) => s === 'passed' || s === 'failed').length;
   const counted = ran + statuses.filter((s) => s === 'error').length;

@@ -1,5 +1,6 @@
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
+import { classifyPath } from '../mining/paths.ts';
 import { changedTests } from './changed-tests.ts';
 import { truncateMiddle } from './exec.ts';
 import { type Classification, gradeRuns, networkSymptom, runFault } from './grading.ts';
@@ -187,9 +188,15 @@ async function generateTests(
     parameters: { type: 'object', properties: { summary: { type: 'string' } } },
     async run() {
       const files = tools.written.filter((f) => !goldPaths.has(f));
-      if (files.length === 0)
+      // Only test paths may change: a helper in a source file would become part of the task.
+      const outside = outsideTestPaths(files);
+      const changedOutside = outside.length ? await diffPaths(ws, outside) : '';
+      if (changedOutside.trim())
+        return `Rejected: generated tests may only touch test paths, and these are not: ${outside.join(', ')} (${OUTSIDE_TEST_PATHS}). Put everything the tests need in test files, remove or restore the others, then call finish again.`;
+      const tests = files.filter((f) => !outside.includes(f));
+      if (tests.length === 0)
         return 'You have not written any test file (source files of the fix do not count).';
-      const generated = await diffPaths(ws, files);
+      const generated = await diffPaths(ws, tests);
       if (!generated.trim()) return 'Your files do not differ from the repository.';
       const r = await beforeAfter(ctx, ws, recipe, [
         [instance.testPatch, 'test patch'],
@@ -218,6 +225,17 @@ async function generateTests(
     return testsReady('generated', c, summary, { patch, full });
   }
   return loopFailure(outcome, 'NoFailToPass', `${prNote}; TestAgent wrote no failing-then-passing test`);
+}
+
+const OUTSIDE_TEST_PATHS =
+  'test paths are files under a test directory such as tests/, test/, testdata/ or __tests__/, or named like test files of their language, e.g. test_*.py, *_test.go, *.test.ts';
+
+/**
+ * Which of the paths TestAgent wrote are not test paths, by the mining path classifier (the
+ * same rule that split the PR into gold patch and test patch).
+ */
+export function outsideTestPaths(paths: readonly string[]): string[] {
+  return paths.filter((p) => classifyPath(p) !== 'test');
 }
 
 /**
