@@ -21,6 +21,7 @@ export const CARRIED_FIELDS = [
   'problemStatement',
   'problemStatementSource',
   'hintsText',
+  'statementVerdict',
 ] as const;
 export type CarriedField = (typeof CARRIED_FIELDS)[number];
 
@@ -61,7 +62,7 @@ export const STAGE_TABLE = [
     phase: 'Prompt',
     timeoutSeconds: 600,
     needs: ['fullTestPatch'],
-    yields: ['problemStatement', 'problemStatementSource', 'hintsText'],
+    yields: ['problemStatement', 'problemStatementSource', 'hintsText', 'statementVerdict'],
   },
   {
     name: 'verify',
