@@ -81,14 +81,12 @@ async function beforeAfter(
   const note = c.note ? `; ${c.note}` : '';
   const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}${note}`;
   const preFault = runFault(pre);
-  const postFault = runFault(post);
+  const fault = preFault ?? runFault(post);
   return {
     c,
     summary,
     ran: post.results.size > 0,
-    fault: preFault
-      ? `the run before the gold patch ${preFault}`
-      : postFault && `the run after the gold patch ${postFault}`,
+    fault: fault && { kind: fault, what: `the run ${preFault ? 'before' : 'after'} the gold patch ${fault}` },
     timedOut: pre.timedOut || post.timedOut,
     postOutput: post.output,
     preOutput: pre.output,
@@ -99,11 +97,11 @@ async function beforeAfter(
  * A run cut off by the time limit or ended abnormally is no evidence: every test it did not
  * reach would look failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
  */
-function faultyRun(r: { timedOut: boolean; fault: string | undefined; summary: string }): StageOutput {
+function faultyRun(fault: { kind: 'timed out' | 'crashed'; what: string }, summary: string): StageOutput {
   return {
     outcome: 'failed',
-    reason: r.timedOut ? 'TestsTimedOut' : 'TestRunCrashed',
-    message: `${r.fault}: its results are not evidence (${r.summary})`,
+    reason: fault.kind === 'timed out' ? 'TestsTimedOut' : 'TestRunCrashed',
+    message: `${fault.what}: its results are not evidence (${summary})`,
   };
 }
 
@@ -129,7 +127,7 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
   let ranAny = false;
   if (instance.testPatch.trim()) {
     const r = await beforeAfter(ctx, ws, recipe, [[instance.testPatch, 'test patch']]);
-    if (r.fault) return faultyRun(r);
+    if (r.fault) return faultyRun(r.fault, r.summary);
     ranAny = r.ran;
     if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
@@ -206,7 +204,7 @@ async function generateTests(
       if (r.timedOut)
         return `A test run hit the time limit (${r.summary}); make the tests fast and self-contained, then call finish again.`;
       if (r.fault)
-        return `${r.fault} (the runner exited non-zero without a failing test: ${r.summary}); its results are not evidence. Make the tests self-contained, then call finish again.\nBefore the fix:\n${truncateMiddle(r.preOutput, 2000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 2000)}`;
+        return `${r.fault.what} (the runner exited non-zero without a failing test: ${r.summary}); its results are not evidence. Make the tests self-contained, then call finish again.\nBefore the fix:\n${truncateMiddle(r.preOutput, 2000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 2000)}`;
       if (r.c.FAIL_TO_PASS.length > 0) return { done: { patch: generated, c: r.c, summary: r.summary } };
       return `No test fails before the fix and passes after it (${r.summary}).\nBefore the fix:\n${truncateMiddle(r.preOutput, 3000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 3000)}\nRevise the tests and call finish again.`;
     },
