@@ -110,6 +110,17 @@ export const CarriedStatus = z
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;
 
+/** The environment image built for an instance (environment capture); `image` is pullable, ideally `repo@sha256:…`. */
+export const InstanceEnvironment = z
+  .object({
+    key: z.string(),
+    image: z.string().optional(),
+    digest: z.string().optional(),
+    lock: z.string().optional(),
+  })
+  .strict();
+export type InstanceEnvironment = z.infer<typeof InstanceEnvironment>;
+
 export const SWEInstanceStatus = z
   .object({
     observedGeneration: z.number().int().min(0).optional(),
@@ -120,7 +131,11 @@ export const SWEInstanceStatus = z
       .optional()
       .describe("Wall time of each stage's last attempt"),
     retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
+    retriedAttempts: perStage(() => z.number().int().min(0).optional())
+      .optional()
+      .describe('Attempts set aside by a user retry (scaleswe retry): maxAttempts counts those after them'),
     ...CarriedStatus.shape,
+    environment: InstanceEnvironment.optional(),
     tokensUsed: z.number().int().min(0).optional(),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),

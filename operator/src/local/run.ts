@@ -5,7 +5,7 @@ import { type CurationRunSpec, type Stage, SWEInstanceSpec, stageTimeoutSeconds 
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
-import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
+import { endStage, initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
@@ -16,7 +16,16 @@ export type RunEvent =
   | { type: 'stage-start'; instanceId: string; stage: Stage; attempt: number }
   | { type: 'stage-end'; instanceId: string; stage: Stage; ok: boolean; reason: string; durationMs: number }
   | { type: 'retry'; instanceId: string; stage: Stage; reason: string; retryAfter: string }
-  | { type: 'instance-done'; instanceId: string; phase: string; reason?: string | undefined };
+  | {
+      type: 'instance-done';
+      instanceId: string;
+      phase: string;
+      reason?: string | undefined;
+      /** The stage it stopped at (none when Verified). */
+      stage?: Stage | undefined;
+      /** Finished by an earlier run (reported when a run resumes). */
+      resumed?: boolean;
+    };
 
 export interface LocalRunOptions {
   name: string;
@@ -151,13 +160,18 @@ async function driveInstance(opts: LocalRunOptions, initial: LocalInstance): Pro
       break;
     }
   }
-  if (isTerminal(instance.status))
-    opts.onEvent({
-      type: 'instance-done',
-      instanceId: id,
-      phase: instance.status.phase ?? 'Pending',
-      reason: instance.status.lastError?.reason,
-    });
+  if (isTerminal(instance.status)) opts.onEvent(instanceDone(instance, false));
+}
+
+function instanceDone(instance: LocalInstance, resumed: boolean): RunEvent {
+  return {
+    type: 'instance-done',
+    instanceId: instance.spec.instanceId,
+    phase: instance.status.phase ?? 'Pending',
+    reason: instance.status.lastError?.reason,
+    stage: endStage(instance.status),
+    resumed,
+  };
 }
 
 /** Runs `items` through `worker` with at most `limit` in flight. */
@@ -195,7 +209,9 @@ export async function runLocal(
     return { run, instances: await opts.state.listInstances() };
   }
   run = await mine(opts, run);
-  const pending = (await opts.state.listInstances()).filter((i) => !isTerminal(i.status));
+  const known = await opts.state.listInstances();
+  for (const done of known.filter((i) => isTerminal(i.status))) opts.onEvent(instanceDone(done, true));
+  const pending = known.filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   const instances = await opts.state.listInstances();
   if (!opts.signal.aborted && instances.every((i) => isTerminal(i.status))) {
