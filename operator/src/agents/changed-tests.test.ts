@@ -88,6 +88,24 @@ describe('changedTests', () => {
     expect([...changedTests([patch]).names].sort()).toEqual(['test_three', 'test_two']);
   });
 
+  it('tests added above an existing one do not change it', () => {
+    const patch = `diff --git a/tests/test_k.py b/tests/test_k.py
+--- a/tests/test_k.py
++++ b/tests/test_k.py
+@@ -3,6 +3,10 @@ def test_below():
+     assert 1
+ 
+ 
++def test_above():
++    assert 2
++
++
+ def test_slugify():
+     assert 3
+`;
+    expect([...changedTests([patch]).names]).toEqual(['test_above']);
+  });
+
   it('pytest ids: changed and new tests match, old ones and other files do not', () => {
     const c = changedTests([python]);
     const ids = [

@@ -49,7 +49,7 @@ export function changedTests(patches: readonly string[]): ChangedTests {
     // The definition the next changed line belongs to: the hunk header's function first,
     // then each definition the hunk passes (context or changed).
     let owner: string[] = [];
-    // Blank lines, decorators and annotations belong to the definition that follows them.
+    // Added decorators and annotations belong to the definition that follows them.
     let pending = false;
     for (const line of patch.split('\n')) {
       if (line.startsWith('diff --git ')) {
@@ -72,10 +72,12 @@ export function changedTests(patches: readonly string[]): ChangedTests {
           owner = defs;
           if (changedLine || pending) for (const n of defs) names.add(n);
           pending = false;
-        } else if (changedLine) {
-          if (!text.trim() || /^\s*(@|#\[)/.test(text)) pending = true;
-          else for (const n of owner) names.add(n);
-        }
+        } else if (!text.trim()) {
+          // Blank lines separate definitions: they change none.
+        } else if (!changedLine) {
+          pending = false;
+        } else if (/^\s*(@|#\[)/.test(text)) pending = true;
+        else for (const n of owner) names.add(n);
       }
     }
   }
