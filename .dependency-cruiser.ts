@@ -30,8 +30,9 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
   agents: {
     // The sandbox program: the LLM client, and of sandbox/ only the wire contract it shares
     // with the operator (result envelope, stage input), not the pod builders.
-    may: ['api', 'languages', 'llm', 'sandbox/envelope.ts', 'sandbox/stage-input.ts'],
-    why: 'agents/ run inside sandbox pods: api/, languages/, llm/ and the envelope/stage-input contract only',
+    // And the mining path classifier: generated tests must be test paths by the same rule.
+    may: ['api', 'languages', 'llm', 'sandbox/envelope.ts', 'sandbox/stage-input.ts', 'mining/paths.ts'],
+    why: 'agents/ run inside sandbox pods: api/, languages/, llm/, the envelope/stage-input contract and the path classifier only',
   },
   controller: {
     may: [...DOMAIN, 'kube'],

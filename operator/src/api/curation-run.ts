@@ -255,6 +255,14 @@ export const Verification = z
       .default(900)
       .describe('Limit of one test command run; a run that hits it is no evidence and is retried'),
     scope: TestScope.default('files'),
+    minBaseTestsRunRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        'Env acceptance: the fraction of the tests reported at base (skipped ones aside) that must really run (pass or fail, not error); one running test is not a working environment',
+      ),
   })
   .strict();
 

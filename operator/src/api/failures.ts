@@ -23,6 +23,8 @@ export const INFRA_FAILURES = {
   EnvironmentCaptureFailed: 'the prepared environment could not be saved (disk full, I/O error)',
   EnvironmentRestoreFailed: 'the prepared environment could not be restored for the stage',
   TestsTimedOut: 'a test run hit the command time limit: its results are not evidence either way',
+  TestRunCrashed:
+    'a test run ended abnormally (the runner exited non-zero without a failing test): its results are incomplete, not evidence',
 
   // The environment image (cluster): the registry's or the build's trouble, never the PR's.
   RegistryUnavailable: 'the image registry could not be reached or answered with a server error',

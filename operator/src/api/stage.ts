@@ -38,6 +38,7 @@ export const StageInput = z
         testTimeoutSeconds: z.number().int().min(1).default(900),
         testNetwork: TestNetwork.default('none'),
         testScope: TestScope.default('files'),
+        minBaseTestsRunRatio: z.number().min(0).max(1).default(0.5),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
         llm: z
           .object({

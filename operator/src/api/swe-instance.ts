@@ -109,6 +109,15 @@ export const LastError = z
   })
   .strict();
 
+/**
+ * The statement judge's classes: `vague` (not enough to act on), `tests-need-more-than-stated`
+ * (the FAIL_TO_PASS tests demand behaviour or names the text does not give), `solution-in-text`
+ * (it states the fix), `ok`.
+ */
+export const STATEMENT_VERDICTS = ['ok', 'vague', 'tests-need-more-than-stated', 'solution-in-text'] as const;
+export const StatementVerdict = z.enum(STATEMENT_VERDICTS);
+export type StatementVerdict = z.infer<typeof StatementVerdict>;
+
 /** What stages establish for later stages and the export; each field belongs to a stage row's `yields`. */
 export const CarriedStatus = z
   .object({
@@ -127,6 +136,9 @@ export const CarriedStatus = z
     problemStatement: z.string().optional(),
     problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
     hintsText: z.string().optional(),
+    statementVerdict: StatementVerdict.optional().describe(
+      "The LLM judge's classification of the problem statement; only ok passes",
+    ),
   } satisfies Record<CarriedField, z.ZodType>)
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;

@@ -262,6 +262,7 @@ export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }:
       testTimeoutSeconds: runSpec.verification.testTimeoutSeconds,
       testNetwork: runSpec.sandbox.testNetwork,
       testScope: runSpec.verification.scope,
+      minBaseTestsRunRatio: runSpec.verification.minBaseTestsRunRatio,
       ...(llm &&
         llmEndpoint && {
           llm: {
