@@ -39,7 +39,9 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
     try {
       // `--` keeps a URL like "-uhttp://x" from being read as an option; ext:: (runs commands) stays off.
       await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--bare', '--quiet', '--', url, tmp], {
-        env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      }).catch((err: unknown) => {
+        throw new Error(cloneFailure(url, tmp, err));
       });
       await rename(tmp, dir).catch((err: NodeJS.ErrnoException) => {
         if (!existsSync(dir)) throw err;
@@ -62,6 +64,31 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
     // Offline or the remote is gone: the cached history is still a valid source.
   }
   return dir;
+}
+
+/**
+ * Pure: why a clone failed, the same words every time it fails the same way. The message
+ * lands in a status condition, where anything that varies per attempt (the temporary clone
+ * path, curl's "after 12 ms") would make every retry a new status write; credentials in the
+ * URL never appear.
+ */
+export function cloneFailure(url: string, tmp: string, err: unknown): string {
+  const e = err as { stderr?: unknown; code?: unknown; message?: unknown };
+  const stderr = typeof e.stderr === 'string' ? e.stderr : '';
+  const detail = (stderr.trim() || `exit ${String(e.code ?? e.message ?? 'unknown')}`)
+    .split(tmp)
+    .join('<clone dir>')
+    .replace(/\b\d+ (ms|milliseconds|seconds)\b/g, 'N $1')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join('; ');
+  return `git clone ${redactURL(url)} failed: ${redactURL(detail)}`;
+}
+
+/** Pure: user info (a token, a password) removed from every URL in the text. */
+export function redactURL(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, '$1');
 }
 
 /** owner/name from a clone URL or path: the last two path segments, without `.git`. */
