@@ -212,10 +212,10 @@ describe('leader election', () => {
       await poll('work started', 30_000, async () =>
         (await k.list(SWEINSTANCES, namespace)).items.length > 0 ? true : undefined,
       );
-      await new Promise((r) => setTimeout(r, 1500));
-      // The standby campaigns but never reconciles.
+      // The leader reconciles instances; meanwhile the standby campaigns but never reconciles.
+      await a.waitForLog((l) => l.controller === 'sweinstance', 30_000);
+      await new Promise((r) => setTimeout(r, 1500)); // a window for the standby to misbehave in
       expect(b.logs.some((l) => l.msg === 'became leader' || typeof l.controller === 'string')).toBe(false);
-      expect(a.logs.some((l) => l.controller === 'sweinstance')).toBe(true);
 
       type Lease = RawObject & {
         spec: { holderIdentity: string; leaseTransitions: number; renewTime: string; acquireTime: string };

@@ -16,10 +16,14 @@ import {
 import { cluster } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
+/** Where the operators of this tier keep bare clones of git sources (--git-cache-dir). */
+export const GIT_CACHE_DIR = join(ROOT, 'node_modules/.cache/scaleswe-it-git');
 
 export interface OperatorProcess {
   proc: ChildProcess;
   identity: string;
+  /** Date.now() when it was spawned. */
+  startedAt: number;
   logs: Array<Record<string, unknown>>;
   waitForLog(
     pred: (line: Record<string, unknown>) => boolean,
@@ -55,9 +59,10 @@ export function startOperator(opts: {
     '--retry-period',
     '0.5',
     '--git-cache-dir',
-    join(ROOT, 'node_modules/.cache/scaleswe-it-git'),
+    GIT_CACHE_DIR,
     ...(opts.extraArgs ?? []),
   ];
+  const startedAt = Date.now();
   const proc = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'debug' },
@@ -99,6 +104,7 @@ export function startOperator(opts: {
   return {
     proc,
     identity: opts.identity,
+    startedAt,
     logs,
     exited,
     waitForLog(pred, timeoutMs = 30_000) {
