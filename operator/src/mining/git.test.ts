@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,5 +34,15 @@ describe('openRepository', () => {
     expect(messages[0]).not.toContain('s3cret-token');
     expect(messages[0]).not.toMatch(/\.tmp/);
     expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
+  it('removes the temporary clone a killed process left behind', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'git-open-'));
+    const url = `http://127.0.0.1:${await closedPort()}/acme/widgets.git`;
+    const hash = createHash('sha256').update(url).digest('hex').slice(0, 16);
+    mkdirSync(join(cacheDir, `${hash}.git.0badc0de.tmp`, 'objects'), { recursive: true });
+    mkdirSync(join(cacheDir, 'other.git.0badc0de.tmp')); // another URL's: not ours to judge
+    await expect(openRepository(url, cacheDir)).rejects.toThrow(/^git clone /);
+    expect(readdirSync(cacheDir)).toEqual(['other.git.0badc0de.tmp']);
   });
 });

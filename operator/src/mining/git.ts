@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -21,6 +21,24 @@ export async function git(gitDir: string, args: readonly string[]): Promise<stri
   return stdout;
 }
 
+/** Temporary clones this process is writing now. */
+const cloning = new Set<string>();
+
+/**
+ * Temporary clones of `dir` that no clone of this process is writing: left by a process that
+ * was killed mid-clone (the `finally` below never ran). The cache belongs to one process at a
+ * time (the leading operator, or the CLI holding its state directory).
+ */
+async function removeAbandonedClones(dir: string): Promise<void> {
+  const prefix = `${basename(dir)}.`;
+  const names = await readdir(dirname(dir)).catch(() => [] as string[]);
+  for (const name of names) {
+    const path = join(dirname(dir), name);
+    if (name.startsWith(prefix) && name.endsWith('.tmp') && !cloning.has(path))
+      await rm(path, { recursive: true, force: true });
+  }
+}
+
 /**
  * The git directory to read: a local repository as is (work tree or bare), or a bare clone of a
  * URL in `cacheDir`, fetched again on each open so a resumed run sees new merges. An unreachable
@@ -36,6 +54,8 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
     // Cloned beside and renamed into place: runs sharing a URL clone concurrently, and the
     // loser of the rename uses the winner's clone instead of failing on a half-written dir.
     const tmp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
+    await removeAbandonedClones(dir);
+    cloning.add(tmp);
     try {
       // `--` keeps a URL like "-uhttp://x" from being read as an option; ext:: (runs commands) stays off.
       await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--bare', '--quiet', '--', url, tmp], {
@@ -48,6 +68,7 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });
+      cloning.delete(tmp);
     }
     return dir;
   }
