@@ -25,6 +25,7 @@ export interface OperatorProcess {
   /** Date.now() when it was spawned. */
   startedAt: number;
   logs: Array<Record<string, unknown>>;
+  /** Waits for a matching line; the default timeout is generous (a liveness bound, not a speed bound). */
   waitForLog(
     pred: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
@@ -107,7 +108,7 @@ export function startOperator(opts: {
     startedAt,
     logs,
     exited,
-    waitForLog(pred, timeoutMs = 30_000) {
+    waitForLog(pred, timeoutMs = 180_000) {
       const hit = logs.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
