@@ -536,6 +536,23 @@ async function startControlPlane(s: ClusterState): Promise<void> {
   await waitUp(s, 'kube-apiserver /readyz', 90_000, () => readyz(s));
 }
 
+/**
+ * Stops the cluster's kube-apiserver and starts it again with the arguments it ran with
+ * (etcd and its data stay): a chaos step for tests. Resolves when /readyz answers again.
+ */
+export async function restartApiServer(name: string): Promise<{ downMs: number }> {
+  const s = readState(name);
+  const old = s?.procs.find((p) => p.name === 'kube-apiserver' && alive(p));
+  if (!s || !old) throw new Error(`cluster '${name}' has no running kube-apiserver`);
+  const [cmd = '', ...args] = readFileSync(`/proc/${old.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  const t0 = Date.now();
+  await stopProcess(old);
+  s.procs = s.procs.filter((p) => p !== old);
+  startProc(s, 'kube-apiserver', cmd, args);
+  await waitUp(s, 'kube-apiserver /readyz', 90_000, () => readyz(s));
+  return { downMs: Date.now() - t0 };
+}
+
 // ---------------------------------------------------------------- node mode
 
 function readSysctl(key: string): string | undefined {

@@ -7,6 +7,7 @@ import {
   type Kube,
   type Logger,
   type OperatorMetrics,
+  specOrMetadataChanged,
   type WorkQueueOptions,
   WriteOverlay,
 } from '../kube/index.ts';
@@ -140,7 +141,7 @@ export class Manager {
       log,
     });
 
-    runs.onEvent((obj, event) => {
+    runs.onEvent((obj, event, previous) => {
       const k = key(obj.metadata.namespace, obj.metadata.name);
       if (event === 'delete') {
         ctx.runOverlay.forget(obj);
@@ -148,7 +149,8 @@ export class Manager {
         this.runGenerations.delete(k);
         return;
       }
-      this.runController.enqueue(k);
+      // The run's own status writes must not wake it: a failing run would skip its backoff.
+      if (event !== 'update' || specOrMetadataChanged(previous, obj)) this.runController.enqueue(k);
       const generation = obj.metadata.generation;
       if (event === 'update' && this.runGenerations.get(k) !== generation) {
         for (const i of instances.byIndex('run', k))
