@@ -13,6 +13,7 @@ import {
   type RepoFacts,
   repairRecipe,
 } from '../languages/index.ts';
+import { chooseRemembered, manifestDigest, memoryManifestFiles } from '../languages/recipe-memory.ts';
 import { sh, truncateMiddle } from './exec.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
@@ -52,8 +53,24 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const { instance } = ctx.input;
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
   const facts = await repoFacts(ctx, ws);
+  const digest = await manifestsDigestOf(ws, facts.files);
+  const ready = (recipe: Recipe, attempts: Attempt[], note: string) =>
+    envReady({ ...recipe, manifestDigest: digest }, facts, attempts, note, instance.language);
   const attempts: Attempt[] = [];
+  // Recipe memory: what worked for another PR of the repository at the same manifests first.
+  const memory = chooseRemembered(ctx.input.remembered, {
+    createdAt: instance.createdAt,
+    manifestDigest: digest,
+  });
+  for (const s of memory.skipped) ctx.log.info(`env: remembered recipe of ${s.from} not reused: ${s.why}`);
+  for (const { recipe, from } of memory.tryFirst) {
+    const check = await checkRecipe(ctx, ws, recipe);
+    attempts.push({ recipe, ...check });
+    ctx.log.info(`env: remembered recipe of ${from} ${check.ok ? 'works' : `failed: ${check.note}`}`);
+    if (check.ok) return ready(recipe, attempts, `remembered recipe of ${from}: ${check.note}`);
+  }
   for (const candidate of candidateRecipes(facts, instance.language)) {
+    if (memory.tryFirst.some((m) => sameRecipe(m.recipe, candidate))) continue;
     let recipe = candidate;
     let check = await checkRecipe(ctx, ws, recipe);
     attempts.push({ recipe, ...check });
@@ -72,7 +89,7 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
       recipe = repaired;
       check = next;
     }
-    if (check.ok) return envReady(recipe, facts, attempts, check.note, instance.language);
+    if (check.ok) return ready(recipe, attempts, check.note);
   }
   if (!ctx.llm) {
     const cause = classifyEnvFailure(facts, attempts, instance.language);
@@ -121,8 +138,7 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
     tools: [...tools.tools, finish],
     maxTurns: ctx.input.config.maxTurns,
   });
-  if (outcome.status === 'done')
-    return envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent', instance.language);
+  if (outcome.status === 'done') return ready(outcome.value, attempts, 'recipe written by EnvAgent');
   return loopFailure(
     outcome,
     'EnvSetupFailed',
@@ -146,6 +162,19 @@ function envReady(
     recipe,
     language,
   };
+}
+
+function sameRecipe(a: Recipe, b: Recipe): boolean {
+  return a.setupScript === b.setupScript && a.testCommand === b.testCommand;
+}
+
+/** Digest of the root manifests and lockfiles at the pristine base (see recipe-memory.ts). */
+async function manifestsDigestOf(ws: Workspace, files: readonly string[]): Promise<string> {
+  const contents: Record<string, string> = {};
+  for (const f of memoryManifestFiles(files)) {
+    contents[f] = await readFile(path.join(ws.dir, f), 'utf8').catch(() => '');
+  }
+  return manifestDigest(contents);
 }
 
 /** Passed or failed tests: evidence the suite really runs (errors alone mean it does not build). */

@@ -1,7 +1,18 @@
 import { z } from 'zod';
 import { Language, TestNetwork, TestScope } from './curation-run.ts';
 import { Stage } from './stages.ts';
-import { CarriedStatus, SWEInstanceSpec } from './swe-instance.ts';
+import { CarriedStatus, Recipe, SWEInstanceSpec } from './swe-instance.ts';
+
+/** A recipe that brought up the environment of another PR of the same repository. */
+export const RememberedRecipe = z
+  .object({
+    instanceId: z.string(),
+    /** That PR's creation time: the nearest earlier PR is tried first. */
+    createdAt: z.string(),
+    recipe: Recipe,
+  })
+  .strict();
+export type RememberedRecipe = z.infer<typeof RememberedRecipe>;
 
 /**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the
@@ -13,6 +24,8 @@ export const StageInput = z
     instance: SWEInstanceSpec,
     /** What earlier stages established (from SWEInstance.status): the stage row's `needs`. */
     previous: CarriedStatus.default({}),
+    /** Env stage only: recipes that worked for other PRs of the repository (recipe memory). */
+    remembered: z.array(RememberedRecipe).default([]),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),

@@ -2,12 +2,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CurationRunSpec, type Stage, SWEInstanceSpec, stageTimeoutSeconds } from '../api/index.ts';
+import { rememberedFor } from '../languages/recipe-memory.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
 import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
+import { loadRecipeMemory, recordRecipe } from './recipe-memory.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
@@ -30,6 +32,8 @@ export interface LocalRunOptions {
   /** The run's LLM gateway (it holds the provider key); absent without spec.llm. */
   llm?: LocalLlmEndpoint | undefined;
   keepWorkDirs?: boolean;
+  /** Recipe memory shared with later runs of the repository (a directory); absent: this run only. */
+  recipeMemoryDir?: string | undefined;
 }
 
 const MINING_PAGE = 50;
@@ -74,6 +78,12 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
   return current;
 }
 
+/** The env stage's memory: this run's instances of the repository, then the shared memory file. */
+async function rememberedRecipes(opts: LocalRunOptions, instance: LocalInstance) {
+  const shared = opts.recipeMemoryDir ? await loadRecipeMemory(opts.recipeMemoryDir, instance.spec.repo) : [];
+  return rememberedFor(instance.spec, [...(await opts.state.listInstances()), ...shared]);
+}
+
 /** Carries out one planned attempt: a sandboxed process, its result recorded before anything else. */
 async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: AttemptRef): Promise<void> {
   const id = instance.spec.instanceId;
@@ -88,6 +98,7 @@ async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: A
       stage: ref.stage,
       // As in a pod: the agents reach the gateway with a token for this attempt, never the key.
       llmEndpoint: opts.llm?.endpointFor(instance.spec, instance.status, ref, timeoutSeconds),
+      ...(ref.stage === 'env' && { remembered: await rememberedRecipes(opts, instance) }),
     }),
     {
       workDir,
@@ -100,6 +111,12 @@ async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: A
   // Interrupted: record nothing, so the stage is simply run again on resume.
   if (opts.signal.aborted) return;
   await opts.state.saveStageResult(id, ref.attempt, result);
+  if (opts.recipeMemoryDir && ref.stage === 'env' && result.outcome === 'succeeded' && result.recipe)
+    await recordRecipe(opts.recipeMemoryDir, instance.spec.repo, {
+      instanceId: id,
+      createdAt: instance.spec.createdAt,
+      recipe: result.recipe,
+    });
   if (!opts.keepWorkDirs) await rm(join(workDir, 'ws'), { recursive: true, force: true });
   opts.onEvent({
     type: 'stage-end',
