@@ -249,6 +249,7 @@ async function repoFacts(ctx: StageContext, ws: Workspace): Promise<RepoFacts> {
     probes,
     createdAt: ctx.input.instance.createdAt,
     tools: await probeTools(languages),
+    perTestTimeoutSeconds: ctx.input.config.perTestTimeoutSeconds,
   };
 }
 

@@ -33,6 +33,7 @@ export const StageInput = z
         generateTests: z.boolean().default(true),
         commandTimeoutSeconds: z.number().int().min(1).default(900),
         testTimeoutSeconds: z.number().int().min(1).default(900),
+        perTestTimeoutSeconds: z.number().int().min(1).default(300),
         testNetwork: TestNetwork.default('none'),
         testScope: TestScope.default('files'),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */

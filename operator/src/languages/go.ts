@@ -60,10 +60,12 @@ export function chooseGoToolchain(
 }
 
 function goRecipes(facts: RepoFacts): Recipe[] {
-  // -count=1: never serve cached results, reruns must really run.
+  // -count=1: never serve cached results, reruns must really run. -timeout bounds one package's
+  // test binary (Go has no per-test limit): a hang fails that package, the others still run.
+  const limit = facts.perTestTimeoutSeconds === undefined ? '' : ` -timeout=${facts.perTestTimeoutSeconds}s`;
   const base: Recipe = {
     setupScript: `${SETUP_HEADER}go mod download\n`,
-    testCommand: 'go test -json -count=1 ./...',
+    testCommand: `go test -json -count=1${limit} ./...`,
     resultFormat: 'go-test-json',
     source: 'deterministic',
   };

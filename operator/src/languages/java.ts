@@ -26,6 +26,11 @@ function recipes(facts: RepoFacts): Recipe[] {
       wrapperProperties: facts.manifests[MAVEN_WRAPPER_PROPERTIES],
       installed: mavenVersionFromProbe(facts.tools?.mvn),
     });
+    // JUnit 5 reads the default per-test timeout from system properties (surefire forwards -D).
+    const limit =
+      facts.perTestTimeoutSeconds === undefined
+        ? ''
+        : ` -Djunit.jupiter.execution.timeout.default=${facts.perTestTimeoutSeconds}s`;
     for (const mvn of choices) {
       out.push({
         // The test phase runs once in setup (output dropped): surefire resolves its providers
@@ -33,7 +38,7 @@ function recipes(facts: RepoFacts): Recipe[] {
         setupScript: `${SETUP_HEADER}${mvn.prepare}${mvn.command} -B -q -DskipTests test-compile\n${mvn.command} -B -q test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false >/dev/null 2>&1 || true\n`,
         testCommand:
           "find . -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} +; " +
-          `${mvn.command} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false; ` +
+          `${mvn.command} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false${limit}; ` +
           'find . -path \'*/target/surefire-reports/TEST-*.xml\' -exec cat {} + > "$SCALESWE_RESULTS"',
         resultFormat: 'junit-xml',
         source: 'deterministic',

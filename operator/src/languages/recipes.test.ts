@@ -42,4 +42,19 @@ describe('recipe choice', () => {
       'gradle --no-daemon -q testClasses',
     ]);
   });
+  it('a per-test limit reaches each runner that has one', () => {
+    const limited = (files: string[], manifests: Record<string, string> = {}) =>
+      candidateRecipes({ files, manifests, perTestTimeoutSeconds: 42 })[0]!;
+    const py = limited(['setup.py']);
+    expect(py.testCommand).toMatch(/^PYTEST_TIMEOUT=42 \.venv\/bin\/python -m pytest /);
+    expect(py.setupScript).toContain('\npi pytest-timeout || echo');
+    expect(limited(['go.mod'], { 'go.mod': 'module m\n' }).testCommand).toBe(
+      'GOTOOLCHAIN=local go test -json -count=1 -timeout=42s ./...',
+    );
+    expect(limited(['pom.xml']).testCommand).toContain(' -Djunit.jupiter.execution.timeout.default=42s;');
+    // Without a limit (older stage inputs) the commands are as before.
+    const plain = candidateRecipes({ files: ['setup.py'], manifests: {} })[0]!;
+    expect(plain.testCommand).not.toContain('PYTEST_TIMEOUT');
+    expect(plain.setupScript).not.toContain('pytest-timeout');
+  });
 });

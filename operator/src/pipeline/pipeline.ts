@@ -237,6 +237,7 @@ export function stageInputFor({
       generateTests: runSpec.filters.generateTests,
       commandTimeoutSeconds: 900,
       testTimeoutSeconds: runSpec.verification.testTimeoutSeconds,
+      perTestTimeoutSeconds: runSpec.verification.perTestTimeoutSeconds,
       testNetwork: runSpec.sandbox.testNetwork,
       testScope: runSpec.verification.scope,
       ...(llm &&
