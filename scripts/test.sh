@@ -12,6 +12,10 @@ if ! command -v bwrap >/dev/null; then
   echo "==> installing bubblewrap (the local stage sandbox the CLI tests use)"
   apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 fi
+if ! command -v gradle >/dev/null; then
+  echo "==> installing gradle (Debian's; the Gradle fixture: the wrapper's distribution server is out of reach)"
+  apt-get install -y -qq gradle >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gradle >/dev/null; }
+fi
 echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
 # (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).

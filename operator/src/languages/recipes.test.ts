@@ -39,7 +39,8 @@ describe('recipe choice', () => {
     const rs = java.recipes({ files: ['pom.xml', 'mvnw', 'settings.gradle.kts'], manifests: {} });
     expect(rs.map((r) => r.setupScript.split('\n')[1])).toEqual([
       './mvnw -B -q -DskipTests test-compile',
-      'gradle --no-daemon -q testClasses',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
+      'GRADLE_OPTS="-Djava.io.tmpdir=${TMPDIR:-/tmp} ${GRADLE_OPTS:-}" gradle --no-daemon -q testClasses',
     ]);
   });
   it('a per-test limit reaches each runner that has one', () => {
