@@ -254,6 +254,15 @@ export const Verification = z
       .max(86400)
       .default(900)
       .describe('Limit of one test command run; a run that hits it is no evidence and is retried'),
+    perTestTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400)
+      .default(300)
+      .describe(
+        'Limit of one test where its runner has one (pytest-timeout, go test -timeout per package, JUnit 5 default timeout): a hanging test fails and the others still label the instance',
+      ),
     scope: TestScope.default('files'),
     minBaseTestsRunRatio: z
       .number()

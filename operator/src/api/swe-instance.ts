@@ -64,6 +64,12 @@ export const Recipe = z
       .record(z.string(), z.string())
       .optional()
       .describe('tool → version chosen, e.g. {maven: "3.9.9", pnpm: "8.15.4"}'),
+    manifestDigest: z
+      .string()
+      .optional()
+      .describe(
+        'sha256 of the root manifests and lockfiles at the base the recipe worked at: recipe memory reuses it for another PR only where they are the same',
+      ),
   })
   .strict();
 export type Recipe = z.infer<typeof Recipe>;

@@ -59,6 +59,7 @@ interface RunFlags {
   maxPrs?: number;
   isolation: 'auto' | 'bwrap' | 'none';
   keepWork?: boolean;
+  recipeMemory?: string;
 }
 
 /** Builds the CurationRun from a manifest or from flags, validated by the same schema as the CRD. */
@@ -186,6 +187,7 @@ async function runCommand(flags: RunFlags): Promise<void> {
       onEvent: (e) => view.onEvent(e),
       llm,
       keepWorkDirs: flags.keepWork ?? false,
+      recipeMemoryDir: flags.recipeMemory === undefined ? undefined : resolve(flags.recipeMemory),
     });
     view.stop();
     if (controller.signal.aborted) {
@@ -379,6 +381,10 @@ export function buildProgram(): Command {
         .default('auto'),
     )
     .option('--keep-work', 'keep stage work directories')
+    .option(
+      '--recipe-memory <dir>',
+      "share env recipes with later runs of the same repository (one file per repository); default: this run's instances only",
+    )
     .action(runCommand);
   program
     .command('export')

@@ -3,6 +3,8 @@ import {
   ENV_IMAGE_CHECKOUT,
   formatIssues,
   type InstanceRecord,
+  Recipe,
+  type RememberedRecipe,
   type Stage,
   type StageInput,
   SWEINSTANCES,
@@ -20,6 +22,7 @@ import {
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
+import { rememberedFor } from '../languages/recipe-memory.ts';
 import { stageInputFor } from '../pipeline/pipeline.ts';
 import { credentialsFromDockerConfig, parseImageRef, RegistryClient } from '../registry/oci-registry.ts';
 import {
@@ -132,13 +135,14 @@ function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StageP
 }
 
 /** What the pod's agent gets: the pipeline's stage input, with the gateway as its LLM endpoint. */
-export function stageInputOfPod(pod: StagePodInput): StageInput {
+export function stageInputOfPod(pod: StagePodInput, remembered?: RememberedRecipe[]): StageInput {
   const input = stageInputFor({
     runSpec: pod.run.spec,
     instance: pod.instance.spec,
     status: pod.instance.status,
     stage: pod.stage,
     llmEndpoint: pod.gatewayURL ? { baseURL: pod.gatewayURL, apiKey: pod.gatewayToken } : undefined,
+    remembered,
   });
   const { environment, recipe } = pod.instance.status ?? {};
   // The image holds the checkout with its environment installed: the agent runs no setup.
@@ -147,9 +151,31 @@ export function stageInputOfPod(pod: StagePodInput): StageInput {
   return input;
 }
 
+/**
+ * Recipe memory in a cluster: the recorded recipes of the repository's other SWEInstances in
+ * the namespace, from the informer's cache (no extra object to own, no API call; any run's
+ * instances count, so later runs of the repository reuse them while those instances exist).
+ */
+function rememberedInNamespace(
+  ctx: ControllerContext,
+  namespace: string,
+  instance: SWEInstance,
+  stage: Stage,
+): RememberedRecipe[] | undefined {
+  if (stage !== 'env') return undefined;
+  const records: InstanceRecord[] = [];
+  for (const raw of ctx.instances.list(namespace)) {
+    const { spec, status } = raw as unknown as { spec?: SWEInstance['spec']; status?: { recipe?: unknown } };
+    if (spec?.repo !== instance.spec.repo) continue;
+    const recipe = Recipe.safeParse(status?.recipe);
+    if (recipe.success) records.push({ spec, status: { recipe: recipe.data } });
+  }
+  return rememberedFor(instance.spec, records);
+}
+
 /** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
-function encodedInput(podInput: StagePodInput): EncodedStageInput {
-  const input = encodeStageInput(stageInputOfPod(podInput));
+function encodedInput(podInput: StagePodInput, remembered?: RememberedRecipe[]): EncodedStageInput {
+  const input = encodeStageInput(stageInputOfPod(podInput, remembered));
   const tooLarge = stageInputTooLarge(input);
   if (tooLarge) throw new TerminalError(tooLarge.reason, `stage ${podInput.stage}: ${tooLarge.message}`);
   return input;
@@ -251,7 +277,7 @@ export async function reconcileInstance(
   ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
     const podInput = stagePodInputOf(ctx, run, owner, stage, attempt, namespace);
-    const input = encodedInput(podInput);
+    const input = encodedInput(podInput, rememberedInNamespace(ctx, namespace, owner, stage));
     let pod: StagePodRef | undefined;
     try {
       ctx.podExpectations.expectCreation(namespace, podName);
@@ -268,7 +294,10 @@ export async function reconcileInstance(
     const pod = ctx.pods.get(namespace, podName);
     const uid = pod?.metadata.uid;
     if (pod && uid && !ctx.stageInputsProvided.has(uid)) {
-      const input = encodedInput(stagePodInputOf(ctx, run, owner, stage, attempt, namespace));
+      const input = encodedInput(
+        stagePodInputOf(ctx, run, owner, stage, attempt, namespace),
+        rememberedInNamespace(ctx, namespace, owner, stage),
+      );
       if ((await provideInput(ctx, pod, input)) === 'created')
         log.info({ pod: podName, stage, attempt }, 'created the missing stage input Secret');
     }
