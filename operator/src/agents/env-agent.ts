@@ -41,6 +41,26 @@ interface Attempt {
   output: string;
   /** Tests that passed or failed. */
   ran: number;
+  /** Cut off by its time limit: no evidence either way. */
+  timedOut?: boolean;
+}
+
+/**
+ * No recipe worked: a rejection only when every failed attempt is evidence. One cut off by its
+ * time limit (a cold build on a busy machine, a hanging download) is retried as TestsTimedOut.
+ */
+export function unworkableEnvOutcome(
+  attempts: readonly Pick<Attempt, 'note' | 'timedOut'>[],
+  rejection: { reason: string; message: string },
+): StageOutput {
+  const cut = attempts.find((a) => a.timedOut);
+  if (cut)
+    return {
+      outcome: 'failed',
+      reason: 'TestsTimedOut',
+      message: `no recipe worked, and one attempt was cut off by its limit (${cut.note}): not evidence against the PR; ${rejection.message}`,
+    };
+  return { outcome: 'rejected', ...rejection };
 }
 
 /** Rounds of the deterministic repair loop per candidate recipe (each replays the setup). */
@@ -106,11 +126,10 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   }
   if (!ctx.llm) {
     const cause = classifyEnvFailure(facts, attempts, instance.language);
-    return {
-      outcome: 'rejected',
+    return unworkableEnvOutcome(attempts, {
       reason: cause?.reason ?? 'EnvSetupFailed',
       message: `${cause ? `${cause.message}; ` : ''}no deterministic recipe worked (${summarize(attempts)}) and no LLM is configured`,
-    };
+    });
   }
   await resetHard(ws);
   const finish: Tool<Recipe> = {
@@ -240,6 +259,7 @@ async function checkRecipe(
       phase: 'setup',
       output: setup.output,
       ran: 0,
+      timedOut: setup.timedOut,
     };
   let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
   let output = run.output;
@@ -252,7 +272,14 @@ async function checkRecipe(
     await resetToSetup(ws);
   }
   if (run.timedOut)
-    return { ok: false, note: 'test command timed out', phase: 'tests', output, ran: ranCount(run) };
+    return {
+      ok: false,
+      note: 'test command timed out',
+      phase: 'tests',
+      output,
+      ran: ranCount(run),
+      timedOut: true,
+    };
   const verdict = baseRunAccepted(run, ctx.input.config.minBaseTestsRunRatio);
   const note = verdict.ok ? verdict.note : `${verdict.note} (${countStatuses(run.results)})`;
   return { ok: verdict.ok, note, phase: 'tests', output, ran: verdict.ran };
