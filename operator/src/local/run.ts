@@ -1,7 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CurationRunSpec, type Stage, SWEInstanceSpec, stageTimeoutSeconds } from '../api/index.ts';
+import {
+  type CurationRunSpec,
+  isInfraFailure,
+  STAGE_PHASE,
+  type Stage,
+  SWEInstanceSpec,
+  type SWEInstanceStatus,
+  stageTimeoutSeconds,
+} from '../api/index.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
@@ -72,6 +80,19 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
     });
   }
   return current;
+}
+
+/**
+ * A rerun is the user's "the cause is fixed, try again": an instance that ended Failed (an
+ * infrastructure failure, never a verdict) gets its failed stage back (pure). Its attempts
+ * keep counting, so attempt numbers and recorded results never collide: one more attempt per
+ * rerun once agents.maxAttempts is spent. Undefined: nothing to reopen.
+ */
+export function reopenFailed(status: SWEInstanceStatus): SWEInstanceStatus | undefined {
+  const stage = status.lastError?.stage;
+  if (status.phase !== 'Failed' || !stage || !isInfraFailure(status.lastError!.reason)) return undefined;
+  const { completedAt: _done, retryAfter: _retry, ...rest } = status;
+  return { ...rest, phase: STAGE_PHASE[stage] };
 }
 
 /** Carries out one planned attempt: a sandboxed process, its result recorded before anything else. */
@@ -195,6 +216,10 @@ export async function runLocal(
     return { run, instances: await opts.state.listInstances() };
   }
   run = await mine(opts, run);
+  for (const instance of await opts.state.listInstances()) {
+    const reopened = reopenFailed(instance.status);
+    if (reopened) await opts.state.saveInstance({ ...instance, status: reopened });
+  }
   const pending = (await opts.state.listInstances()).filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   const instances = await opts.state.listInstances();
