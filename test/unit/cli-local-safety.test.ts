@@ -1,7 +1,16 @@
 // The CLI refuses what would be unsafe before it starts: two runs on one state directory,
 // untrusted code without a sandbox unless explicitly accepted, names the API server refuses.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,25 +60,25 @@ describe('state directory lock', () => {
 
     first.child.kill('SIGINT');
     expect(await first.exit).toBe(130);
-    expect(existsSync(join(state, 'run.lock'))).toBe(false);
+    expect(lstatSync(join(state, 'run.lock'), { throwIfNoEntry: false })).toBeUndefined();
 
     // A lock left by a process that died (SIGKILL leaves it behind) is stale: taken over.
     const dead = spawnSync('true').pid;
-    writeFileSync(join(state, 'run.lock'), JSON.stringify({ pid: dead, start: '1', host: hostname() }));
+    symlinkSync(`${hostname()}:${dead}:1`, join(state, 'run.lock'));
     const resumed = await runCli(['run', '-f', manifest('locked', { suspend: true }), '--state-dir', state]);
     expect(resumed.code, resumed.err).toBe(0);
-    expect(existsSync(join(state, 'run.lock'))).toBe(false);
+    expect(lstatSync(join(state, 'run.lock'), { throwIfNoEntry: false })).toBeUndefined();
   }, 300_000);
 
   it('a lock held by a live process is honoured and left in place', async () => {
     const state = join(scratch, 'live');
     mkdirSync(state, { recursive: true });
-    const lock = { pid: process.pid, start: processStart(process.pid), host: hostname() };
-    writeFileSync(join(state, 'run.lock'), JSON.stringify(lock));
+    const lock = `${hostname()}:${process.pid}:${processStart(process.pid)}`;
+    symlinkSync(lock, join(state, 'run.lock'));
     const r = await runCli(['run', '-f', manifest('live', { suspend: true }), '--state-dir', state]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`(pid ${process.pid} on ${hostname()})`);
-    expect(JSON.parse(readFileSync(join(state, 'run.lock'), 'utf8'))).toEqual(lock);
+    expect(readlinkSync(join(state, 'run.lock'))).toBe(lock);
   });
 });
 

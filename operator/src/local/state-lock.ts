@@ -1,5 +1,5 @@
-import { readFileSync, unlinkSync } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { mkdir, readlink, rm, symlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ScaleSweError } from '../api/index.ts';
@@ -52,13 +52,15 @@ export class StateLockedError extends ScaleSweError {
   }
 }
 
+/** The holder as a symlink target: `<host>:<pid>:<start>` (hosts hold no ':' ; IPv6 literals aside). */
+function formatHolder(holder: LockHolder): string {
+  return `${holder.host}:${holder.pid}:${holder.start ?? ''}`;
+}
+
 function parseHolder(raw: string): LockHolder | undefined {
-  try {
-    const v = JSON.parse(raw) as Partial<LockHolder>;
-    return typeof v.pid === 'number' && typeof v.host === 'string' ? (v as LockHolder) : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = /^(.*):([0-9]+):([0-9]*)$/.exec(raw);
+  if (!m) return undefined;
+  return { host: m[1]!, pid: Number(m[2]), ...(m[3] ? { start: m[3] } : {}) };
 }
 
 export interface StateLock {
@@ -67,43 +69,37 @@ export interface StateLock {
 
 /**
  * Takes `<root>/run.lock` for this process, or throws StateLockedError naming the holder. The
- * lock file appears complete or not at all (written aside, then hard-linked into place, which
- * fails if it exists); a stale one (its holder died) is taken over. Released on release() or
- * when the process exits, however it exits short of SIGKILL (then it is stale).
+ * lock is a symlink whose target names the holder: created whole or not at all (symlink fails
+ * if it exists), and it needs no data block, so it is taken even on a nearly full disk. A
+ * stale one (its holder died) is taken over. Released on release() or when the process exits,
+ * however it exits short of SIGKILL (then it is stale).
  */
 export async function lockStateDir(root: string, facts: ProcessFacts = HERE): Promise<StateLock> {
   await mkdir(root, { recursive: true });
   const path = join(root, 'run.lock');
-  const mine = `${JSON.stringify({ pid: process.pid, start: processStart(process.pid), host: facts.host })}\n`;
-  const aside = join(root, `.run.lock.${process.pid}`);
-  await writeFile(aside, mine);
-  try {
-    for (let tries = 0; tries < 5; tries++) {
-      try {
-        await link(aside, path);
-        const release = () => {
-          try {
-            if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
-          } catch {
-            // already gone
-          }
-          process.off('exit', release);
-        };
-        process.on('exit', release);
-        return { release };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const raw = await readFile(path, 'utf8').catch(() => undefined);
-      if (raw === undefined) continue;
-      const holder = parseHolder(raw);
-      if (holder && !isStaleLock(holder, facts)) throw new StateLockedError(root, holder);
-      // Stale (or unreadable, which a complete-or-absent lock file never is): take it over,
-      // unless another taker replaced it meanwhile.
-      if ((await readFile(path, 'utf8').catch(() => undefined)) === raw) await rm(path, { force: true });
+  const mine = formatHolder({ pid: process.pid, start: processStart(process.pid), host: facts.host });
+  for (let tries = 0; tries < 5; tries++) {
+    try {
+      await symlink(mine, path);
+      const release = () => {
+        try {
+          if (readlinkSync(path) === mine) unlinkSync(path);
+        } catch {
+          // already gone
+        }
+        process.off('exit', release);
+      };
+      process.on('exit', release);
+      return { release };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    throw new ScaleSweError('StateLocked', `${root}: could not take run.lock (contended)`);
-  } finally {
-    await rm(aside, { force: true });
+    const raw = await readlink(path).catch(() => undefined);
+    if (raw === undefined) continue;
+    const holder = parseHolder(raw);
+    if (holder && !isStaleLock(holder, facts)) throw new StateLockedError(root, holder);
+    // Stale (or not ours to read): take it over, unless another taker replaced it meanwhile.
+    if ((await readlink(path).catch(() => undefined)) === raw) await rm(path, { force: true });
   }
+  throw new ScaleSweError('StateLocked', `${root}: could not take run.lock (contended)`);
 }
