@@ -42,46 +42,14 @@ export function bwrapAvailable(): boolean {
  * Everything else (HOME, /root, kubeconfigs, ~/.ssh, cloud credentials, other state) is absent.
  */
 export const SYSTEM_RO = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/sys'];
+// biome-ignore format: a table, several names a line
 export const ETC_RO = [
-  'resolv.conf',
-  'hosts',
-  'hostname',
-  'host.conf',
-  'gai.conf',
-  'nsswitch.conf',
-  'networks',
-  'protocols',
-  'services',
-  'passwd',
-  'group',
-  'ssl',
-  'ca-certificates',
-  'ca-certificates.conf',
-  'pki',
-  'crypto-policies',
-  'alternatives',
-  'ld.so.cache',
-  'ld.so.conf',
-  'ld.so.conf.d',
-  'localtime',
-  'timezone',
-  'os-release',
-  'debian_version',
-  'mime.types',
-  'java-17-openjdk',
-  'java-21-openjdk',
-  'java-25-openjdk',
-  'maven',
-  'python3',
-  'python3.11',
-  'python3.12',
-  'python3.13',
-  'pip.conf',
-  'npmrc',
-  'terminfo',
-  'xml',
-  'sgml',
-  'fonts',
+  'resolv.conf', 'hosts', 'hostname', 'host.conf', 'gai.conf', 'nsswitch.conf', 'networks',
+  'protocols', 'services', 'passwd', 'group', 'ssl', 'ca-certificates', 'ca-certificates.conf',
+  'pki', 'crypto-policies', 'alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime',
+  'timezone', 'os-release', 'debian_version', 'mime.types', 'java-17-openjdk', 'java-21-openjdk', 'java-25-openjdk',
+  'maven', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pip.conf', 'npmrc',
+  'terminfo', 'xml', 'sgml', 'fonts',
 ].map((name) => `/etc/${name}`);
 
 /** What a stage sees of the host: read-only paths and the writable dirs of this stage. */
@@ -137,46 +105,17 @@ function cacheEnv(home: string, cacheDir: string): Record<string, string> {
  * (the registries may sit behind a TLS-intercepting proxy), toolchain homes, and the package
  * index settings the README documents (a mirror the user points the installers at).
  */
+// biome-ignore format: a table, several names a line
 export const STAGE_ENV_ALLOW: readonly (string | RegExp)[] = [
-  'PATH',
-  'LANG',
-  'LANGUAGE',
-  /^LC_[A-Z]+$/,
-  'TZ',
-  'TERM',
+  'PATH', 'LANG', 'LANGUAGE', /^LC_[A-Z]+$/, 'TZ', 'TERM',
   /^(HTTP|HTTPS|FTP|ALL|NO)_PROXY$/i,
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'REQUESTS_CA_BUNDLE',
-  'CURL_CA_BUNDLE',
-  'NODE_EXTRA_CA_CERTS',
-  'PIP_CERT',
-  'GIT_SSL_CAINFO',
-  'CARGO_HTTP_CAINFO',
-  'PYENV_ROOT',
-  'PYENV_VERSION',
-  'RUSTUP_HOME',
-  'RUSTUP_TOOLCHAIN',
-  'GOROOT',
-  'GOTOOLCHAIN',
-  'JAVA_HOME',
-  'MAVEN_HOME',
-  'M2_HOME',
-  'UV_DEFAULT_INDEX',
-  'UV_INDEX',
-  'UV_INDEX_URL',
-  'UV_EXTRA_INDEX_URL',
-  'UV_INSECURE_HOST',
-  'PIP_INDEX_URL',
-  'PIP_EXTRA_INDEX_URL',
-  'PIP_TRUSTED_HOST',
-  /^npm_config_registry$/i,
-  'GOPROXY',
-  'GOSUMDB',
-  'GONOSUMDB',
-  'GOPRIVATE',
-  'GONOPROXY',
-  'GOINSECURE',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS',
+  'PIP_CERT', 'GIT_SSL_CAINFO', 'CARGO_HTTP_CAINFO',
+  'PYENV_ROOT', 'PYENV_VERSION', 'RUSTUP_HOME', 'RUSTUP_TOOLCHAIN', 'GOROOT', 'GOTOOLCHAIN',
+  'JAVA_HOME', 'MAVEN_HOME', 'M2_HOME',
+  'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL', 'UV_INSECURE_HOST',
+  'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST', /^npm_config_registry$/i,
+  'GOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GOPRIVATE', 'GONOPROXY', 'GOINSECURE',
 ];
 
 /** Credentials of the user's environment a stage never inherits (the local gateway holds the LLM key). */
@@ -258,6 +197,13 @@ function agentRoots(): string[] {
   return roots.filter((r) => !['/', '/usr', '/bin'].includes(r));
 }
 
+/** File-system errors of the host that make an attempt fail for the machine's sake. */
+const DISK_FAULTS: Record<string, InfraFailureReason> = {
+  ENOSPC: 'DiskFull',
+  EDQUOT: 'DiskFull',
+  EROFS: 'ReadOnlyFilesystem',
+};
+
 /**
  * Runs one stage as a local process (the local stand-in for a sandbox pod) and returns its
  * result; process facts (timer, exit, missing or unreadable result) become `failed` results
@@ -278,12 +224,19 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   // A stage interrupted earlier may have left its work dir: start clean. After a hard kill
   // its sandbox may still be dying (bwrap --die-with-parent) and writing there: retry.
   await rm(opts.workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-  await mkdir(home, { recursive: true });
-  await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
-  await mkdir(opts.cacheDir, { recursive: true });
   const inputPath = join(opts.workDir, 'input.json');
   const outputPath = join(opts.workDir, 'result.json');
-  await writeFile(inputPath, JSON.stringify(input));
+  try {
+    await mkdir(home, { recursive: true });
+    await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
+    await mkdir(opts.cacheDir, { recursive: true });
+    await writeFile(inputPath, JSON.stringify(input));
+  } catch (error) {
+    // A full or read-only disk under the work dir is this attempt's failure, not the run's.
+    const fault = DISK_FAULTS[(error as NodeJS.ErrnoException).code ?? ''];
+    if (fault) return failed(fault, `preparing the stage's work dir: ${(error as Error).message}`);
+    throw error;
+  }
   const agent = [
     process.execPath,
     AGENT_MAIN,
@@ -336,7 +289,8 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   const exitCode: number | null = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', killGroup);
-  await writeFile(join(opts.workDir, 'agent.log'), log);
+  // Kept for the user when the disk allows: the attempt's outcome does not depend on it.
+  await writeFile(join(opts.workDir, 'agent.log'), log).catch(() => undefined);
 
   if (timedOut) return failed('DeadlineExceeded', `stage exceeded ${opts.timeoutSeconds}s`);
   let raw: string;
