@@ -31,6 +31,13 @@ describe('infrastructure symptoms in a negative stage outcome', () => {
     expect(fault!.message).toContain('EnvSetupFailed is no verdict');
   });
 
+  it('names the line, without terminal colours', () => {
+    const text = `==> setup (exit 1)\n\u001b[31mERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\u001b[0m`;
+    expect(infraFaultIn({ reason: 'EnvSetupFailed', text })?.message).toBe(
+      'a disk the stage writes to is full (ENOSPC, quota), so EnvSetupFailed is no verdict: ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device',
+    );
+  });
+
   it('a full disk is no verdict in any stage', () => {
     expect(infraFaultIn({ reason: 'NoFailToPass', text: PIP_ENOSPC })?.reason).toBe('DiskFull');
   });

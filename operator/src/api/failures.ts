@@ -1,3 +1,5 @@
+import { stripVTControlCharacters } from 'node:util';
+
 /**
  * The one failure vocabulary. A stage attempt ends `failed` (retried with backoff, then the
  * instance is Failed — never Rejected) for one of these infrastructure reasons, whichever
@@ -87,7 +89,7 @@ export function infraFaultIn(outcome: { reason: string; text: string }): InfraFa
     if (line !== undefined)
       return {
         reason: symptom.reason,
-        message: `${INFRA_FAILURES[symptom.reason]}, so ${outcome.reason} is no verdict: ${line.trim().slice(0, 300)}`,
+        message: `${INFRA_FAILURES[symptom.reason]}, so ${outcome.reason} is no verdict: ${stripVTControlCharacters(line).trim().slice(0, 300)}`,
       };
   }
   return undefined;
