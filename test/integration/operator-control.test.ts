@@ -78,6 +78,8 @@ describe('invalid specs', () => {
     expect((err as { code?: number }).code).toBe(422);
     expect(errorMessage(err)).toContain('limits.maxParallel must not exceed limits.maxPRs');
     expect(errorMessage(err)).toContain('spec.limits.maxParallel');
+    // maxPRs alone, below the default parallelism, is valid (no default is checked against it).
+    await kube().create(CURATIONRUNS, namespace, gitRun('small', '/x/y.git', { limits: { maxPRs: 2 } }));
   });
 
   it('a source the operator cannot use fails the run with a condition, and is not retried', async () => {

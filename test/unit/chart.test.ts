@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -220,5 +220,98 @@ describe('helm chart', () => {
       encoding: 'utf8',
     });
     expect(typo.status).not.toBe(0);
+  });
+
+  it('works as a subchart: an umbrella chart with global values templates and lints strictly', () => {
+    const umbrella = mkdtempSync(join(tmpdir(), 'umbrella-'));
+    writeFileSync(
+      join(umbrella, 'Chart.yaml'),
+      'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: scaleswe-operator\n    version: "*"\n',
+    );
+    writeFileSync(
+      join(umbrella, 'values.yaml'),
+      'global:\n  imageRegistry: registry.example\nscaleswe-operator:\n  replicaCount: 1\n',
+    );
+    mkdirSync(join(umbrella, 'charts'));
+    cpSync(chart, join(umbrella, 'charts/scaleswe-operator'), { recursive: true });
+    const out = spawnSync(helm, ['template', 'platform', umbrella, '--namespace', 'x'], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    const manifests = parseAllDocuments(out.stdout).map((d) => d.toJS() as Manifest | null);
+    expect(manifests.some((m) => m?.kind === 'Deployment')).toBe(true);
+    const lint = spawnSync(helm, ['lint', '--strict', umbrella], { encoding: 'utf8' });
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+  });
+
+  it('two replicas get a PodDisruptionBudget and soft anti-affinity; one replica gets neither', () => {
+    const two = render('replicaCount=2');
+    const [pdb] = byKind(two, 'PodDisruptionBudget') as unknown as { spec: { maxUnavailable: number } }[];
+    expect(pdb?.spec.maxUnavailable).toBe(1);
+    const pod = (m: Manifest[]) =>
+      (byKind(m, 'Deployment')[0] as unknown as { spec: { template: { spec: Record<string, unknown> } } })
+        .spec.template.spec;
+    expect(JSON.stringify(pod(two).affinity)).toContain('kubernetes.io/hostname');
+    const one = render('replicaCount=1');
+    expect(byKind(one, 'PodDisruptionBudget')).toHaveLength(0);
+    expect(pod(one).affinity).toBeUndefined();
+    // A user's affinity replaces the default.
+    expect(pod(render('affinity.nodeAffinity.x=y')).affinity).toEqual({ nodeAffinity: { x: 'y' } });
+  });
+
+  it('security contexts, service account, pod labels and pull secrets can be set', () => {
+    const m = render(
+      'podSecurityContext.runAsUser=1000',
+      'securityContext.readOnlyRootFilesystem=false',
+      'serviceAccount.name=curator',
+      'serviceAccount.annotations.iam\\.gke\\.io/gcp-service-account=sa@p.iam',
+      'podLabels.team=data',
+      'imagePullSecrets[0].name=regcred',
+    );
+    const spec = (
+      byKind(m, 'Deployment')[0] as unknown as {
+        spec: {
+          template: {
+            metadata: { labels: Record<string, string> };
+            spec: {
+              serviceAccountName: string;
+              imagePullSecrets: object[];
+              securityContext: Record<string, unknown>;
+              containers: { securityContext: Record<string, unknown> }[];
+            };
+          };
+        };
+      }
+    ).spec.template;
+    expect(spec.spec.securityContext.runAsUser).toBe(1000);
+    expect(spec.spec.containers[0]!.securityContext.readOnlyRootFilesystem).toBe(false);
+    expect(spec.spec.serviceAccountName).toBe('curator');
+    expect(spec.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(spec.metadata.labels.team).toBe('data');
+    const [sa] = byKind(m, 'ServiceAccount');
+    expect(sa?.metadata.name).toBe('curator');
+    expect(sa?.metadata.annotations).toEqual({ 'iam.gke.io/gcp-service-account': 'sa@p.iam' });
+    for (const binding of [...byKind(m, 'RoleBinding')])
+      expect((binding as unknown as { subjects: { name: string }[] }).subjects[0]!.name).toBe('curator');
+    expect(byKind(render('serviceAccount.create=false'), 'ServiceAccount')).toHaveLength(0);
+  });
+
+  it('accepts quantities as Kubernetes does (cpu: 2, 1Pi) and refuses garbage', () => {
+    const [d] = byKind(
+      render('resources.limits.cpu=2', 'resources.limits.memory=1Pi'),
+      'Deployment',
+    ) as unknown as {
+      spec: { template: { spec: { containers: { resources: { limits: Record<string, unknown> } }[] } } };
+    }[];
+    expect(d!.spec.template.spec.containers[0]!.resources.limits).toEqual({ cpu: 2, memory: '1Pi' });
+    const bad = spawnSync(helm, ['template', 'rel', chart, '--set', 'resources.limits.cpu=lots'], {
+      encoding: 'utf8',
+    });
+    expect(bad.status).not.toBe(0);
+  });
+
+  it('prints NOTES that name the namespace and the next commands', () => {
+    const out = execFileSync(helm, ['install', 'rel', chart, '--dry-run=client', '--namespace', 'curation'], {
+      encoding: 'utf8',
+    });
+    expect(out).toContain('kubectl get curationruns,sweinstances -n curation');
   });
 });

@@ -62,6 +62,24 @@ describe('scaleswe run: bad input ends with a clear message and a non-zero exit'
     expect(r.err).toContain('exactly one of');
   });
 
+  it('an unknown flag and a malformed number are usage errors (2), with help', () => {
+    const unknown = scaleswe('run', '--sample', '--no-such-flag');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain("unknown option '--no-such-flag'");
+    const nan = scaleswe('run', '--sample', '--parallel', 'abc');
+    expect(nan.code).toBe(2);
+    expect(nan.err).toContain('--parallel');
+    expect(scaleswe('no-such-command').code).toBe(2);
+  });
+
+  it('--version prints the package version and exits 0', () => {
+    const r = scaleswe('--version');
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(
+      JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version,
+    );
+  });
+
   it('--github-api-url without --github is a usage error', () => {
     const r = scaleswe(
       'run',

@@ -25,3 +25,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "scaleswe.watchNamespace" -}}
 {{- if .Values.clusterScoped -}}{{- else -}}{{ default .Release.Namespace .Values.watchNamespace }}{{- end -}}
 {{- end -}}
+
+{{- define "scaleswe.serviceAccountName" -}}
+{{- default (include "scaleswe.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}

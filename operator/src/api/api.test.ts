@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
-import { CurationRun } from './curation-run.ts';
+import { CurationRun, maxParallelOf } from './curation-run.ts';
 import { renderGenerated } from './render.ts';
 import { instanceIdFor, instanceObjectName } from './swe-instance.ts';
 import { validateCurationRun } from './validate.ts';
@@ -69,10 +69,31 @@ describe('schema defaults', () => {
       metadata: { name: 'x' },
       spec: { source: { git: { url: '/tmp/repo' } } },
     });
-    expect(run.spec.limits).toEqual({ maxPRs: 100, maxParallel: 4 });
+    expect(run.spec.limits).toEqual({ maxPRs: 100 });
+    expect(maxParallelOf(run.spec.limits)).toBe(4);
     expect(run.spec.source.git?.ref).toBe('HEAD');
     expect(run.spec.agents.timeouts.envSeconds).toBe(1800);
     expect(run.spec.verification.reruns).toBe(3);
+  });
+});
+
+describe('limits', () => {
+  const limits = (l: object) =>
+    validateCurationRun({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: 'x' },
+      spec: { source: { git: { url: '/tmp/repo' } }, limits: l },
+    });
+  it('maxPRs below the default parallelism alone is valid, and caps it', () => {
+    const r = limits({ maxPRs: 2 });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(maxParallelOf(r.value.spec.limits)).toBe(2);
+  });
+  it('an explicit maxParallel above maxPRs is refused, naming the field', () => {
+    const r = limits({ maxPRs: 2, maxParallel: 3 });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.join('\n')).toContain('limits.maxParallel must not exceed limits.maxPRs');
   });
 });
 

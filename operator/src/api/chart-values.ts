@@ -2,8 +2,27 @@ import { z } from 'zod';
 import { Resources } from './meta.ts';
 
 /** Values of charts/scaleswe-operator; values.schema.json is generated from this. */
+/** The restricted Pod Security Standard, the default of both security contexts. */
+const POD_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  // Secret volumes (the gateway HMAC key, mode 0400) are root-owned without it.
+  fsGroup: 65532,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+const CONTAINER_SECURITY_CONTEXT = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
 export const ChartValues = z
   .object({
+    global: z
+      .looseObject({})
+      .optional()
+      .describe("Helm's values shared with a parent chart (accepted so the chart works as a subchart)"),
     image: z
       .object({
         repository: z.string().min(1).default('scaleswe/operator'),
@@ -12,6 +31,10 @@ export const ChartValues = z
       })
       .strict()
       .prefault({}),
+    imagePullSecrets: z
+      .array(z.object({ name: z.string().min(1) }).strict())
+      .default([])
+      .describe('Secrets for pulling the operator image'),
     replicaCount: z
       .number()
       .int()
@@ -35,7 +58,7 @@ export const ChartValues = z
       .default(false)
       .describe('Watch every namespace (ClusterRole) instead of one namespace (Role)'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
-    resources: Resources.default({
+    resources: Resources.describe("Requests and limits of the operator's container").default({
       requests: { cpu: '100m', memory: '256Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     }),
@@ -97,8 +120,38 @@ export const ChartValues = z
       .prefault({}),
     nodeSelector: z.record(z.string(), z.string()).default({}),
     tolerations: z.array(z.looseObject({})).default([]),
-    affinity: z.looseObject({}).default({}),
+    affinity: z
+      .looseObject({})
+      .default({})
+      .describe('Pod affinity; empty = replicas prefer different nodes (soft anti-affinity)'),
     podAnnotations: z.record(z.string(), z.string()).default({}),
+    podLabels: z.record(z.string(), z.string()).default({}),
+    podSecurityContext: z
+      .looseObject({})
+      .default(POD_SECURITY_CONTEXT)
+      .describe("The operator pod's securityContext (default: restricted)"),
+    securityContext: z
+      .looseObject({})
+      .default(CONTAINER_SECURITY_CONTEXT)
+      .describe("The operator container's securityContext (default: restricted)"),
+    serviceAccount: z
+      .object({
+        create: z.boolean().default(true),
+        name: z.string().default('').describe('Name to use; empty = the release fullname'),
+        annotations: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe('E.g. a cloud workload identity binding'),
+      })
+      .strict()
+      .prefault({}),
+    podDisruptionBudget: z
+      .object({
+        enabled: z.boolean().default(true).describe('Created only when replicaCount > 1'),
+        maxUnavailable: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 export type ChartValues = z.infer<typeof ChartValues>;

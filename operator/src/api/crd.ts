@@ -16,6 +16,8 @@ export function toStructural(node: unknown, path = '$'): unknown {
   if (Array.isArray(node)) return node.map((n, i) => toStructural(n, `${path}[${i}]`));
   if (node === null || typeof node !== 'object') return node;
   const input = node as JsonSchema;
+  // The one union a structural schema allows: int-or-string (as resource.Quantity is published).
+  if (input['x-kubernetes-int-or-string'] === true) return intOrString(input);
   for (const banned of ['anyOf', 'oneOf', 'allOf', 'not', '$ref']) {
     if (banned in input)
       throw new Error(`${path}: ${banned} is not structural; restate the schema without it`);
@@ -40,6 +42,17 @@ export function toStructural(node: unknown, path = '$'): unknown {
     out[key] = toStructural(value, `${path}.${key}`);
   }
   return out;
+}
+
+function intOrString(input: JsonSchema): JsonSchema {
+  const branches = (input.anyOf ?? []) as JsonSchema[];
+  const pattern = branches.find((b) => b.type === 'string')?.pattern;
+  return {
+    ...(input.description !== undefined && { description: input.description }),
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    ...(pattern !== undefined && { pattern }),
+    'x-kubernetes-int-or-string': true,
+  };
 }
 
 /**
@@ -141,7 +154,8 @@ export function curationRunCrd(): JsonSchema {
   return buildCrd({
     kind: CURATIONRUNS.kind,
     plural: CURATIONRUNS.plural,
-    shortNames: ['cr', 'crun'],
+    // Not `cr`: cert-manager's CertificateRequest has it.
+    shortNames: ['crun'],
     description:
       'Mines merged pull requests of a repository and curates verified SWE task instances from them.',
     spec: CurationRunSpec,
@@ -156,6 +170,12 @@ export function curationRunCrd(): JsonSchema {
       },
       { name: 'Verified', type: 'integer', jsonPath: '.status.counts.verified' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed' },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        description: 'why the run is not ready (Reconciled when it is)',
+      },
       { name: 'Rejected', type: 'integer', jsonPath: '.status.counts.rejected', priority: 1 },
       // JSONPath has no "either": one wide column per kind of source.
       { name: 'GitHub', type: 'string', jsonPath: '.spec.source.github.repo', priority: 1 },

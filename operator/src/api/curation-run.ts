@@ -119,6 +119,8 @@ export const Filters = withRules(
   ],
 );
 
+const DEFAULT_MAX_PARALLEL = 4;
+
 export const Limits = withRules(
   z
     .object({
@@ -129,18 +131,31 @@ export const Limits = withRules(
         .max(100000)
         .default(100)
         .describe('Stop mining after this many kept PRs'),
-      maxParallel: z.number().int().min(1).max(1000).default(4).describe('SWEInstances in flight at once'),
+      // No default in the schema: a default of 4 would reject `maxPRs: 2` alone (the rule below
+      // sees defaults); the effective value is maxParallelOf(limits).
+      maxParallel: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .optional()
+        .describe(`SWEInstances in flight at once; default ${DEFAULT_MAX_PARALLEL}, at most maxPRs`),
     })
     .strict(),
   [
     {
-      cel: 'self.maxParallel <= self.maxPRs',
+      cel: '!has(self.maxParallel) || self.maxParallel <= self.maxPRs',
       message: 'limits.maxParallel must not exceed limits.maxPRs',
       field: 'maxParallel',
-      check: (l) => l.maxParallel <= l.maxPRs,
+      check: (l) => l.maxParallel === undefined || l.maxParallel <= l.maxPRs,
     },
   ],
 );
+
+/** SWEInstances in flight at once: as set, else the default capped by maxPRs. */
+export function maxParallelOf(limits: { maxPRs: number; maxParallel?: number | undefined }): number {
+  return limits.maxParallel ?? Math.min(DEFAULT_MAX_PARALLEL, limits.maxPRs);
+}
 
 const image = z.string().min(1).max(512);
 
@@ -159,7 +174,7 @@ export const Agents = z
     runnerImage: image
       .default('scaleswe/operator:0.1.0')
       .describe('Image whose agent runner bundle the init container copies into each sandbox pod'),
-    resources: Resources.prefault({}),
+    resources: Resources.prefault({}).describe('Requests and limits of each sandbox container'),
     timeouts: StageTimeouts.prefault({}).describe(
       'Wall-clock limit per stage (the pod activeDeadlineSeconds)',
     ),

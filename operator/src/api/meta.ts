@@ -60,9 +60,17 @@ export const SecretKeyRef = z
 export type SecretKeyRef = z.infer<typeof SecretKeyRef>;
 
 /** Kubernetes resource quantity, e.g. "500m", "2Gi". */
+/** resource.Quantity's grammar (suffixes binary Ki…Ei, decimal n…E, or an exponent). */
+const QUANTITY =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+
+/** A Kubernetes quantity as users write it: `2`, `500m`, `2Gi`, `1Pi`, `1e3` (int-or-string, as in core/v1). */
 export const Quantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m or 2Gi');
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 2, 500m or 2Gi'),
+  ])
+  .meta({ 'x-kubernetes-int-or-string': true });
 
 export const ResourceList = z
   .object({ cpu: Quantity.optional(), memory: Quantity.optional(), 'ephemeral-storage': Quantity.optional() })
@@ -71,7 +79,7 @@ export const ResourceList = z
 export const Resources = z
   .object({ requests: ResourceList.optional(), limits: ResourceList.optional() })
   .strict()
-  .describe('Requests and limits of the sandbox container');
+  .describe('Requests and limits of a container');
 export type Resources = z.infer<typeof Resources>;
 
 /**

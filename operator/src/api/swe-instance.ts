@@ -108,6 +108,9 @@ export const SWEInstanceStatus = z
       .optional()
       .describe("Wall time of each stage's last attempt"),
     retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
+    retriedAttempts: perStage(() => z.number().int().min(0).optional())
+      .optional()
+      .describe('Attempts set aside by a user retry (scaleswe retry): maxAttempts counts those after them'),
     ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).optional(),
     lastError: LastError.optional(),

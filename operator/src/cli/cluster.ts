@@ -3,20 +3,23 @@ import {
   CURATIONRUNS,
   CurationRunStatus,
   type InstanceRecord,
+  instanceObjectName,
+  STAGE_CONDITION,
   STAGES,
   SWEINSTANCES,
   SWEInstanceSpec,
   SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
-import { Kube, type KubeObject } from '../kube/index.ts';
+import { errorMessage, isNotFound, Kube, type KubeObject, statusCodeOf } from '../kube/index.ts';
 import {
   decodeTrajectory,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
-import { LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { retryFailed } from '../pipeline/pipeline.ts';
+import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { writeExport } from './export.ts';
 
 interface RawObject extends KubeObject {
@@ -142,4 +145,148 @@ export async function exportCluster(kube: Kube, namespace: string, name: string,
 
 export function connect(kubeconfig: string | undefined): Kube {
   return new Kube(kubeconfig ? { kubeconfig } : {});
+}
+
+/** -n as given, else the kubeconfig context's namespace, else default (kubectl's order). */
+export function resolveNamespace(flag: string | undefined, kube: Kube): string {
+  return flag ?? kube.contextNamespace ?? 'default';
+}
+
+/** A cluster call's failure in words a user acts on (no client header dump). */
+export function describeClusterError(err: unknown, what: string, namespace: string, server: string): string {
+  if (isNotFound(err)) return `${what} not found in namespace "${namespace}"`;
+  const code = statusCodeOf(err);
+  if (code === 401 || code === 403)
+    return `not allowed to read ${what} in namespace "${namespace}" (HTTP ${code}): check your kubeconfig's user`;
+  const text = errorMessage(err);
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(text))
+    return `cannot reach the API server at ${server || '(no server in kubeconfig)'}: ${text}`;
+  return `${what}: ${text}`;
+}
+
+interface RunRow {
+  name: string;
+  phase: string;
+  progress: string;
+  verified: number;
+  failed: number;
+  reason: string;
+}
+
+/** Pure: `scaleswe list`'s table. */
+export function renderRunList(rows: RunRow[]): string {
+  if (!rows.length) return 'No CurationRuns.';
+  const header = ['NAME', 'PHASE', 'PROGRESS', 'VERIFIED', 'FAILED', 'REASON'];
+  const cells = rows.map((r) => [
+    r.name,
+    r.phase,
+    r.progress,
+    String(r.verified),
+    String(r.failed),
+    r.reason,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  return [header, ...cells]
+    .map((c) =>
+      c
+        .map((v, i) => v.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export async function listRuns(kube: Kube, namespace: string): Promise<RunRow[]> {
+  const list = await kube.list<RawObject>(CURATIONRUNS, namespace);
+  return list.items
+    .map((item) => {
+      const parsed = CurationRunStatus.safeParse(item.status ?? {});
+      const status = parsed.success ? parsed.data : {};
+      const ready = status.conditions?.find((c) => c.type === 'Ready');
+      return {
+        name: item.metadata?.name ?? '',
+        phase: status.phase ?? 'Pending',
+        progress: status.progress ?? '',
+        verified: status.counts?.verified ?? 0,
+        failed: status.counts?.failed ?? 0,
+        reason: ready?.status === 'True' ? '' : (ready?.reason ?? ''),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Pure: what an instance's stages recorded (conditions, attempts, durations, last error). */
+export function renderInstanceRecord(record: InstanceRecord): string {
+  const status = record.status;
+  const lines = [`SWEInstance ${record.spec.instanceId}: ${status?.phase ?? 'Pending'}`];
+  for (const stage of STAGES) {
+    const c = status?.conditions?.find((x) => x.type === STAGE_CONDITION[stage]);
+    const attempts = status?.attempts?.[stage] ?? 0;
+    const ms = status?.stageDurationsMs?.[stage];
+    lines.push(
+      `  ${stage.padEnd(7)} ${(c?.status ?? 'Unknown').padEnd(7)} ${c?.reason ?? ''}  attempts ${attempts}${ms === undefined ? '' : `, ${(ms / 1000).toFixed(1)}s`}`,
+    );
+    if (c?.message) lines.push(...c.message.split('\n').map((l) => `          ${l}`));
+  }
+  const err = status?.lastError;
+  if (err) lines.push(`  last error (${err.stage}, ${err.reason}): ${err.message}`);
+  return lines.join('\n');
+}
+
+/**
+ * An instance's logs: the live log of its running stage pod(s), else what its stages
+ * recorded (pods are deleted once their result is in status).
+ */
+export async function instanceLogs(
+  kube: Kube,
+  namespace: string,
+  run: string,
+  instanceId: string,
+  limitBytes = 256 * 1024,
+): Promise<string> {
+  const objectName = instanceObjectName(run, instanceId);
+  const record = await kube.get<RawObject>(SWEINSTANCES, namespace, objectName);
+  const spec = SWEInstanceSpec.parse(record.spec);
+  const status = SWEInstanceStatus.safeParse(record.status ?? {});
+  const text = [renderInstanceRecord({ spec, status: status.success ? status.data : undefined })];
+  const pods = await kube.listPods(namespace, `${LABEL_INSTANCE}=${labelValue(objectName)}`);
+  for (const pod of pods.items) {
+    const name = pod.metadata?.name ?? '';
+    const log = await kube.readPodLog(namespace, name, 'agent', limitBytes).catch((e: unknown) => {
+      return `(no log: ${errorMessage(e)})`;
+    });
+    text.push('', `--- pod ${name} (${pod.status?.phase ?? 'Unknown'}) ---`, log.trimEnd());
+  }
+  return text.join('\n');
+}
+
+/**
+ * `scaleswe retry` in the cluster: each Failed instance of the run (or those named) gets its
+ * failed stage back with a fresh attempt budget; the operator starts it on its next reconcile.
+ * Returns the instance ids retried.
+ */
+export async function retryClusterInstances(
+  kube: Kube,
+  namespace: string,
+  run: string,
+  only: readonly string[],
+  now: Date,
+): Promise<string[]> {
+  await kube.get<RawObject>(CURATIONRUNS, namespace, run);
+  const list = await kube.list<RawObject>(SWEINSTANCES, namespace, {
+    labelSelector: `${LABEL_RUN}=${labelValue(run)}`,
+  });
+  const retried: string[] = [];
+  for (const item of list.items) {
+    const spec = SWEInstanceSpec.safeParse(item.spec);
+    const status = SWEInstanceStatus.safeParse(item.status ?? {});
+    if (!spec.success || !status.success || spec.data.runRef !== run) continue;
+    if (only.length && !only.includes(spec.data.instanceId)) continue;
+    const next = retryFailed(status.data, now);
+    if (next === status.data) continue;
+    // resourceVersion is in the body: a concurrent write by the operator fails this one (409).
+    await kube.replaceStatus(SWEINSTANCES, { ...item, status: next });
+    retried.push(spec.data.instanceId);
+  }
+  return retried.sort();
 }

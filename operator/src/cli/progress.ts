@@ -1,6 +1,13 @@
 import cliProgress from 'cli-progress';
 import { STAGES, type Stage } from '../api/index.ts';
 import type { RunEvent } from '../local/run.ts';
+import {
+  applyProgressEvent,
+  initialProgress,
+  progressSnapshot,
+  stageLine,
+  summaryLine,
+} from './progress-model.ts';
 
 export interface ProgressView {
   onEvent(event: RunEvent): void;
@@ -34,7 +41,9 @@ export function plainProgress(write: (line: string) => void): ProgressView {
           write('run is suspended (spec.suspend: true): nothing is mined or started');
           break;
         case 'instance-done':
-          write(`${event.instanceId}: ${event.phase}${event.reason ? ` (${event.reason})` : ''}`);
+          write(
+            `${event.instanceId}: ${event.phase}${event.reason ? ` (${event.reason}${event.stage ? ` at ${event.stage}` : ''})` : ''}${event.resumed ? ' [earlier run]' : ''}`,
+          );
           break;
       }
     },
@@ -42,50 +51,39 @@ export function plainProgress(write: (line: string) => void): ProgressView {
   };
 }
 
-/** One bar per stage plus a line of counts by phase and rejects by reason. */
-export function ttyProgress(): ProgressView {
+/** One bar per stage (settled / still needed, who runs) and a summary line, redrawn each second. */
+export function ttyProgress(now: () => number = Date.now): ProgressView {
   const multibar = new cliProgress.MultiBar(
-    { clearOnComplete: false, hideCursor: true, format: ' {label} [{bar}] {value}/{total} {info}' },
+    { clearOnComplete: false, hideCursor: true, format: ' {label} [{bar}] {counts} {info}' },
     cliProgress.Presets.shades_classic,
   );
+  const state = initialProgress(now());
   const bars = new Map<Stage, cliProgress.SingleBar>();
-  for (const stage of STAGES) bars.set(stage, multibar.create(0, 0, { label: stage.padEnd(7), info: '' }));
-  const summary = multibar.create(0, 0, { label: 'phases ', info: '' }, { format: ' {label} {info}' });
-  const running = new Map<Stage, number>();
-  const done = new Map<Stage, number>();
-  const phases: Record<string, number> = {};
-  const reasons: Record<string, number> = {};
-  let total = 0;
+  for (const stage of STAGES)
+    bars.set(stage, multibar.create(1, 0, { label: stage.padEnd(7), counts: '-/-', info: '' }));
+  const summary = multibar.create(0, 0, { summary: '' }, { format: ' {summary}' });
   const refresh = () => {
-    for (const stage of STAGES) bars.get(stage)?.setTotal(total);
-    const byPhase = Object.entries(phases)
-      .map(([p, n]) => `${p}=${n}`)
-      .join(' ');
-    const byReason = Object.entries(reasons)
-      .map(([r, n]) => `${r}=${n}`)
-      .join(' ');
-    summary.update(0, { info: `${byPhase}${byReason ? ` | rejected: ${byReason}` : ''}` });
+    const snap = progressSnapshot(state, now());
+    for (const p of snap.stages) {
+      const { counts, info } = stageLine(p, snap.mined);
+      // An empty bar until there is something to do (a 0/0 bar draws full).
+      const bar = bars.get(p.stage);
+      bar?.setTotal(Math.max(p.need, 1));
+      bar?.update(p.need === 0 ? 0 : p.done, { counts, info });
+    }
+    summary.update(0, { summary: summaryLine(snap) });
   };
+  const timer = setInterval(refresh, 1000);
+  timer.unref();
+  refresh();
   return {
     onEvent(event) {
-      if (event.type === 'mined') {
-        total = event.instances;
-      } else if (event.type === 'stage-start') {
-        running.set(event.stage, (running.get(event.stage) ?? 0) + 1);
-        bars.get(event.stage)?.update({ info: `${running.get(event.stage)} running` });
-      } else if (event.type === 'stage-end') {
-        const now = (running.get(event.stage) ?? 1) - 1;
-        running.set(event.stage, now);
-        if (event.ok) done.set(event.stage, (done.get(event.stage) ?? 0) + 1);
-        bars.get(event.stage)?.update(done.get(event.stage) ?? 0, { info: now > 0 ? `${now} running` : '' });
-      } else if (event.type === 'instance-done') {
-        phases[event.phase] = (phases[event.phase] ?? 0) + 1;
-        if (event.reason && event.phase !== 'Verified')
-          reasons[event.reason] = (reasons[event.reason] ?? 0) + 1;
-      }
+      applyProgressEvent(state, event);
       refresh();
     },
     stop() {
+      clearInterval(timer);
+      refresh();
       multibar.stop();
     },
   };

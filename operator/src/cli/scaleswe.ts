@@ -3,16 +3,35 @@
 // `scaleswe`: the ScaleSWE pipeline on one machine (run, export) and a view of cluster runs (status).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type CurationRun, objectNameErrors, ScaleSweError, validateCurationRun } from '../api/index.ts';
+import pkg from '../../../package.json' with { type: 'json' };
+import {
+  type CurationRun,
+  maxParallelOf,
+  objectNameErrors,
+  ScaleSweError,
+  validateCurationRun,
+} from '../api/index.ts';
+import type { Kube } from '../kube/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
 import { lockStateDir, type StateLock, StateLockedError } from '../local/state-lock.ts';
-import { connect, exportCluster, statusCommand } from './cluster.ts';
+import { retryFailed } from '../pipeline/pipeline.ts';
+import {
+  connect,
+  describeClusterError,
+  exportCluster,
+  instanceLogs,
+  listRuns,
+  renderRunList,
+  resolveNamespace,
+  retryClusterInstances,
+  statusCommand,
+} from './cluster.ts';
 import { exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
@@ -195,7 +214,7 @@ async function runLocked(
       spec: run.spec,
       state,
       source,
-      parallel: flags.parallel ?? run.spec.limits.maxParallel,
+      parallel: flags.parallel ?? maxParallelOf(run.spec.limits),
       isolation,
       signal: controller.signal,
       onEvent: (e) => view.onEvent(e),
@@ -234,7 +253,7 @@ async function runLocked(
 interface ExportFlags {
   stateDir?: string;
   run?: string;
-  namespace: string;
+  namespace?: string;
   kubeconfig?: string;
   out?: string;
 }
@@ -245,7 +264,10 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
-    const summary = await exportCluster(connect(flags.kubeconfig), flags.namespace, flags.run, out);
+    const run = flags.run;
+    const summary = await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
+      exportCluster(kube, ns, run, out),
+    );
     console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
     console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
     console.log(`report:       ${summary.report}`);
@@ -260,30 +282,102 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   console.log(`report:       ${summary.report}`);
 }
 
+interface ClusterFlags {
+  namespace?: string;
+  kubeconfig?: string;
+}
+
+/** Runs a cluster command in the resolved namespace; API failures become one clear line (exit 1). */
+async function onCluster<T>(
+  flags: ClusterFlags,
+  what: string,
+  fn: (kube: Kube, namespace: string) => Promise<T>,
+): Promise<T> {
+  const kube = connect(flags.kubeconfig);
+  const namespace = resolveNamespace(flags.namespace, kube);
+  try {
+    return await fn(kube, namespace);
+  } catch (err) {
+    if (err instanceof ScaleSweError) throw err;
+    throw new UserError(describeClusterError(err, what, namespace, kube.server), 1);
+  }
+}
+
 async function statusAction(
   run: string,
-  flags: { namespace: string; kubeconfig?: string; watch?: boolean; interval: number },
+  flags: ClusterFlags & { watch?: boolean; interval: number },
 ): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.on('SIGINT', stop);
   try {
-    await statusCommand(connect(flags.kubeconfig), flags.namespace, run, {
-      watch: flags.watch ?? false,
-      intervalMs: flags.interval * 1000,
-      signal: controller.signal,
-      write: (text) => process.stdout.write(text),
-      tty: Boolean(process.stdout.isTTY),
-    });
+    await onCluster(flags, `CurationRun "${run}"`, (kube, namespace) =>
+      statusCommand(kube, namespace, run, {
+        watch: flags.watch ?? false,
+        intervalMs: flags.interval * 1000,
+        signal: controller.signal,
+        write: (text) => process.stdout.write(text),
+        tty: Boolean(process.stdout.isTTY),
+      }),
+    );
   } finally {
     process.off('SIGINT', stop);
   }
 }
 
+async function retryAction(
+  ids: string[],
+  flags: ClusterFlags & { run?: string; stateDir?: string },
+): Promise<void> {
+  if ((flags.stateDir === undefined) === (flags.run === undefined))
+    throw new UserError('give either --state-dir (a local run) or --run (a CurationRun in the cluster)');
+  let retried: string[];
+  if (flags.run) {
+    const run = flags.run;
+    retried = await onCluster(flags, `CurationRun "${run}"`, (kube, namespace) =>
+      retryClusterInstances(kube, namespace, run, ids, new Date()),
+    );
+  } else {
+    const state = new StateDir(resolve(flags.stateDir!));
+    if (!(await state.loadRun()))
+      throw new UserError(`${state.root}: no local run state here (run.json missing)`);
+    retried = [];
+    for (const instance of await state.listInstances()) {
+      if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
+      const status = retryFailed(instance.status, new Date());
+      if (status === instance.status) continue;
+      await state.saveInstance({ ...instance, status });
+      retried.push(instance.spec.instanceId);
+    }
+  }
+  const unknown = ids.filter((id) => !retried.includes(id));
+  if (unknown.length) process.stderr.write(`not retried (not Failed, or unknown): ${unknown.join(', ')}\n`);
+  console.log(
+    retried.length
+      ? `retrying ${retried.length} failed instance(s): ${retried.join(', ')}${flags.stateDir ? '\nresume with: scaleswe run --state-dir ' + flags.stateDir + ' -f <manifest> (or the same flags as before)' : ''}`
+      : 'no Failed instances to retry',
+  );
+}
+
+async function listAction(flags: ClusterFlags): Promise<void> {
+  const rows = await onCluster(flags, 'CurationRuns', (kube, namespace) => listRuns(kube, namespace));
+  console.log(renderRunList(rows));
+}
+
+async function logsAction(run: string, instanceId: string, flags: ClusterFlags): Promise<void> {
+  const text = await onCluster(flags, `SWEInstance ${instanceId} of run "${run}"`, (kube, namespace) =>
+    instanceLogs(kube, namespace, run, instanceId),
+  );
+  console.log(text);
+}
+
 export function buildProgram(): Command {
   const program = new Command('scaleswe')
     .description('Curate verified SWE-bench-style task instances from merged pull requests')
-    .showHelpAfterError();
+    .version(pkg.version)
+    .showHelpAfterError()
+    // Usage errors surface as CommanderError (exit 2 in main), not process.exit(1).
+    .exitOverride();
   program
     .command('run')
     .description('run the whole pipeline on this machine (no cluster needed); resumes an interrupted run')
@@ -312,27 +406,58 @@ export function buildProgram(): Command {
     .description('write dataset.jsonl (SWE-bench), trajectories.jsonl (OpenAI chat) and report.md')
     .option('--state-dir <dir>', 'a local run state directory')
     .option('--run <name>', 'a CurationRun in the cluster (reads its SWEInstances)')
-    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
-    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')
     .action(exportCommand);
   program
     .command('status')
     .description('show a CurationRun in the cluster: phase, counts, rejects by reason, instances')
     .argument('<run>', 'CurationRun name')
-    .option('-n, --namespace <ns>', 'namespace of the CurationRun', 'default')
-    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('-w, --watch', 'keep redrawing until the run ends')
     .option('--interval <seconds>', 'redraw interval with --watch', positiveInt, 2)
     .action(statusAction);
+  program
+    .command('list')
+    .description('list the CurationRuns of a namespace: phase, progress, verified, failed, reason')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(listAction);
+  program
+    .command('retry')
+    .description(
+      'give Failed instances (all, or those named) their failed stage back with a fresh attempt budget',
+    )
+    .argument('[instances...]', 'instance ids (default: every Failed instance of the run)')
+    .option('--run <name>', 'a CurationRun in the cluster')
+    .option('--state-dir <dir>', 'a local run state directory')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(retryAction);
+  program
+    .command('logs')
+    .description("an instance's stage record (conditions, attempts, errors) and its running pods' logs")
+    .argument('<run>', 'CurationRun name')
+    .argument('<instance>', 'instance id, e.g. owner__repo-123')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .action(logsAction);
   return program;
 }
+
+const USAGE_EXIT = 2;
+const NAMESPACE_HELP = "namespace (default: the kubeconfig context's, else default)";
+const KUBECONFIG_HELP = 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)';
 
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
+    // Help and --version end with code 0; every other usage error is a usage error: 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT;
     if (error instanceof UserError) {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return error.exitCode;

@@ -1,6 +1,7 @@
 import {
   type CurationRun,
   type CurationRunStatus,
+  maxParallelOf,
   type RunPhase,
   type SWEInstance,
   setCondition,
@@ -52,7 +53,7 @@ export function miningCapacity(run: CurationRun, summary: InstanceSummary): numb
   if (run.spec.suspend || miningDone(run, summary.instances)) return 0;
   return Math.max(
     0,
-    Math.min(run.spec.limits.maxParallel - summary.running, run.spec.limits.maxPRs - summary.instances),
+    Math.min(maxParallelOf(run.spec.limits) - summary.running, run.spec.limits.maxPRs - summary.instances),
   );
 }
 

@@ -127,6 +127,11 @@ export class Kube {
     return this.config.getCurrentCluster()?.server ?? '';
   }
 
+  /** The current context's namespace, as kubectl uses it when no -n is given. */
+  get contextNamespace(): string | undefined {
+    return this.config.getContextObject(this.config.getCurrentContext())?.namespace || undefined;
+  }
+
   /** Rate limits, counts and reports one API request. */
   async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
     await this.bucket.take();

@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
   isInfraFailure,
-  STAGE_PHASE,
   type Stage,
   SWEInstanceSpec,
   type SWEInstanceStatus,
@@ -13,7 +12,7 @@ import {
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
-import { initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
+import { endStage, initialStatus, isTerminal, retryFailed, stageInputFor } from '../pipeline/pipeline.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
@@ -24,7 +23,16 @@ export type RunEvent =
   | { type: 'stage-start'; instanceId: string; stage: Stage; attempt: number }
   | { type: 'stage-end'; instanceId: string; stage: Stage; ok: boolean; reason: string; durationMs: number }
   | { type: 'retry'; instanceId: string; stage: Stage; reason: string; retryAfter: string }
-  | { type: 'instance-done'; instanceId: string; phase: string; reason?: string | undefined };
+  | {
+      type: 'instance-done';
+      instanceId: string;
+      phase: string;
+      reason?: string | undefined;
+      /** The stage it stopped at (none when Verified). */
+      stage?: Stage | undefined;
+      /** Finished by an earlier run (reported when a run resumes). */
+      resumed?: boolean;
+    };
 
 export interface LocalRunOptions {
   name: string;
@@ -83,16 +91,14 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
 }
 
 /**
- * A rerun is the user's "the cause is fixed, try again": an instance that ended Failed (an
- * infrastructure failure, never a verdict) gets its failed stage back (pure). Its attempts
- * keep counting, so attempt numbers and recorded results never collide: one more attempt per
- * rerun once agents.maxAttempts is spent. Undefined: nothing to reopen.
+ * A rerun is the user's "the cause is fixed, try again": an instance that ended Failed for an
+ * infrastructure reason (never a verdict) gets its failed stage back with a fresh attempt
+ * budget, as `scaleswe retry` gives it (pure). Undefined: nothing to reopen.
  */
-export function reopenFailed(status: SWEInstanceStatus): SWEInstanceStatus | undefined {
-  const stage = status.lastError?.stage;
-  if (status.phase !== 'Failed' || !stage || !isInfraFailure(status.lastError!.reason)) return undefined;
-  const { completedAt: _done, retryAfter: _retry, ...rest } = status;
-  return { ...rest, phase: STAGE_PHASE[stage] };
+export function reopenFailed(status: SWEInstanceStatus, now: Date): SWEInstanceStatus | undefined {
+  if (status.phase !== 'Failed' || !isInfraFailure(status.lastError?.reason ?? '')) return undefined;
+  const retried = retryFailed(status, now);
+  return retried === status ? undefined : retried;
 }
 
 /** Carries out one planned attempt: a sandboxed process, its result recorded before anything else. */
@@ -172,13 +178,18 @@ async function driveInstance(opts: LocalRunOptions, initial: LocalInstance): Pro
       break;
     }
   }
-  if (isTerminal(instance.status))
-    opts.onEvent({
-      type: 'instance-done',
-      instanceId: id,
-      phase: instance.status.phase ?? 'Pending',
-      reason: instance.status.lastError?.reason,
-    });
+  if (isTerminal(instance.status)) opts.onEvent(instanceDone(instance, false));
+}
+
+function instanceDone(instance: LocalInstance, resumed: boolean): RunEvent {
+  return {
+    type: 'instance-done',
+    instanceId: instance.spec.instanceId,
+    phase: instance.status.phase ?? 'Pending',
+    reason: instance.status.lastError?.reason,
+    stage: endStage(instance.status),
+    resumed,
+  };
 }
 
 /** Runs `items` through `worker` with at most `limit` in flight. */
@@ -216,11 +227,14 @@ export async function runLocal(
     return { run, instances: await opts.state.listInstances() };
   }
   run = await mine(opts, run);
+  const known: LocalInstance[] = [];
   for (const instance of await opts.state.listInstances()) {
-    const reopened = reopenFailed(instance.status);
+    const reopened = reopenFailed(instance.status, new Date());
     if (reopened) await opts.state.saveInstance({ ...instance, status: reopened });
+    known.push(reopened ? { ...instance, status: reopened } : instance);
   }
-  const pending = (await opts.state.listInstances()).filter((i) => !isTerminal(i.status));
+  for (const done of known.filter((i) => isTerminal(i.status))) opts.onEvent(instanceDone(done, true));
+  const pending = known.filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   const instances = await opts.state.listInstances();
   if (!opts.signal.aborted && instances.every((i) => isTerminal(i.status))) {

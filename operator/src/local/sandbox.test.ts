@@ -90,22 +90,26 @@ describe('a rerun after an infrastructure failure', () => {
     completedAt: '1970-01-01T00:00:00Z',
   };
 
-  it('reopens the failed stage, attempts kept (so attempt numbers never repeat)', () => {
-    const reopened = reopenFailed(failed)!;
+  it('reopens the failed stage with a fresh budget, attempts kept (so attempt numbers never repeat)', () => {
+    const reopened = reopenFailed(failed, new Date(1000))!;
     expect(reopened.phase).toBe('Env');
     expect(reopened.completedAt).toBeUndefined();
     expect(reopened.attempts).toEqual(failed.attempts);
+    expect(reopened.retriedAttempts?.env).toBe(2);
   });
 
   it('leaves verdicts and running instances alone', () => {
     expect(
-      reopenFailed({
-        ...failed,
-        phase: 'Rejected',
-        lastError: { ...failed.lastError, reason: 'NoFailToPass' },
-      }),
+      reopenFailed(
+        {
+          ...failed,
+          phase: 'Rejected',
+          lastError: { ...failed.lastError, reason: 'NoFailToPass' },
+        },
+        new Date(),
+      ),
     ).toBeUndefined();
-    expect(reopenFailed({ ...failed, phase: 'Env' })).toBeUndefined();
+    expect(reopenFailed({ ...failed, phase: 'Env' }, new Date())).toBeUndefined();
   });
 });
 

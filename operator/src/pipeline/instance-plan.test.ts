@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StageResult, SWEInstanceStatus } from '../api/index.ts';
 import { type ObservedAttempt, type PlanInput, planAttempt } from './instance-plan.ts';
-import { initialStatus, retryDelayMs } from './pipeline.ts';
+import { initialStatus, retryDelayMs, retryFailed } from './pipeline.ts';
 
 // The planner both drivers obey: the operator maps pods to observed attempts, the local run
 // maps recorded result files and processes. These cases are the behaviour both modes share.
@@ -109,6 +109,41 @@ describe('planAttempt', () => {
     expect(gaveUp.status.lastError?.reason).toBe('OOMKilled');
     expect(gaveUp.start).toBeUndefined();
     expect(gaveUp.requeueAfterMs).toBeUndefined();
+  });
+
+  it('a user retry of a Failed instance runs the next attempt number with a fresh budget', () => {
+    const failure = { reason: 'OOMKilled' as const, message: 'ran out of memory' };
+    const later = new Date(now.getTime() + retryDelayMs(1));
+    // env attempts 1 and 2 failed: Failed.
+    let status = plan(undefined, {}).status;
+    status = plan(status, { 'env-1': { state: 'failed', failure } }).status;
+    status = plan(status, { 'env-2': { state: 'failed', failure } }, { now: later }).status;
+    expect(status.phase).toBe('Failed');
+    // Rejected and Verified instances are not retried.
+    expect(retryFailed({ ...status, phase: 'Rejected' }, later).phase).toBe('Rejected');
+
+    const retried = retryFailed(status, later);
+    expect(retried.phase).toBe('Env');
+    expect(retried.conditions?.find((c) => c.type === 'EnvReady')).toMatchObject({
+      status: 'Unknown',
+      reason: 'RetryRequested',
+    });
+    // The recorded attempts 1 and 2 are never recalled: attempt 3 starts.
+    const again = plan(retried, {
+      'env-1': { state: 'failed', failure },
+      'env-2': { state: 'failed', failure },
+    });
+    expect(again.start).toEqual({ stage: 'env', attempt: 3 });
+    // maxAttempts (2) counts from the retry: one more failure backs off, the next gives up.
+    const third = plan(again.status, { 'env-3': { state: 'failed', failure } });
+    expect(third.status.phase).toBe('Env');
+    expect(third.status.retryAfter).toBeDefined();
+    const fourth = plan(
+      third.status,
+      { 'env-4': { state: 'failed', failure } },
+      { now: new Date(now.getTime() + 3_600_000) },
+    );
+    expect(fourth.status.phase).toBe('Failed');
   });
 
   it('a failed result (the agent reported it) is retried like a pod failure', () => {

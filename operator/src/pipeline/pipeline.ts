@@ -27,9 +27,12 @@ export function isTerminal(status: SWEInstanceStatus | undefined): boolean {
 /** The first stage whose condition is not yet True; undefined when all are done. */
 export function nextStage(status: SWEInstanceStatus | undefined): Stage | undefined {
   if (isTerminal(status)) return undefined;
-  return STAGES.find(
-    (stage) => status?.conditions?.find((c) => c.type === STAGE_CONDITION[stage])?.status !== 'True',
-  );
+  return nextStageIgnoringPhase(status ?? {});
+}
+
+/** Where a finished instance stopped: the first stage whose condition is not True (none when Verified). */
+export function endStage(status: SWEInstanceStatus | undefined): Stage | undefined {
+  return status && isTerminal(status) ? nextStageIgnoringPhase(status) : undefined;
 }
 
 export interface PipelineOptions {
@@ -172,7 +175,7 @@ export function applyStageFailure(
   const attempts = { ...attemptsOf(status), [stage]: count };
   const stageDurationsMs = withDuration(status, stage, durationMs);
   const lastError = { stage, reason, message: message.slice(0, 32_000), time: opts.now.toISOString() };
-  if (count >= opts.maxAttempts) {
+  if (count - (status.retriedAttempts?.[stage] ?? 0) >= opts.maxAttempts) {
     return {
       ...status,
       attempts,
@@ -199,6 +202,37 @@ export function applyStageFailure(
     lastError,
     retryAfter: new Date(opts.now.getTime() + retryDelayMs(count)).toISOString(),
   };
+}
+
+/**
+ * A user's retry of a Failed instance (`scaleswe retry`): the failed stage runs again with a
+ * fresh attempt budget. Attempt numbers keep counting (recorded attempts are never reused);
+ * the attempts so far are set aside. Anything but Failed is returned unchanged.
+ */
+export function retryFailed(status: SWEInstanceStatus, now: Date): SWEInstanceStatus {
+  const stage = status.phase === 'Failed' ? nextStageIgnoringPhase(status) : undefined;
+  if (!stage) return status;
+  return {
+    ...status,
+    phase: STAGE_PHASE[stage],
+    retryAfter: undefined,
+    completedAt: undefined,
+    retriedAttempts: { ...status.retriedAttempts, [stage]: attemptsOf(status)[stage] },
+    conditions: withCondition(
+      status,
+      STAGE_CONDITION[stage],
+      'Unknown',
+      'RetryRequested',
+      `retried by a user after ${attemptsOf(status)[stage]} attempts`,
+      { now, maxAttempts: 0 },
+    ),
+  };
+}
+
+function nextStageIgnoringPhase(status: SWEInstanceStatus): Stage | undefined {
+  return STAGES.find(
+    (stage) => status.conditions?.find((c) => c.type === STAGE_CONDITION[stage])?.status !== 'True',
+  );
 }
 
 export interface StageInputArgs {
