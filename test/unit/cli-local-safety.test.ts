@@ -82,6 +82,18 @@ describe('state directory lock', () => {
   });
 });
 
+describe('scaleswe retry on a state directory in use', () => {
+  it('waits its turn: refused while a run holds the lock', async () => {
+    const state = join(scratch, 'retry-live');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'run.json'), '{"name":"retry-live"}\n');
+    symlinkSync(`${hostname()}:${process.pid}:${processStart(process.pid)}`, join(state, 'run.lock'));
+    const r = await runCli(['retry', '--state-dir', state]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`is in use by another scaleswe run (pid ${process.pid} on ${hostname()})`);
+  });
+});
+
 describe('untrusted code without a sandbox', () => {
   it('is refused unless the user accepts it explicitly', async () => {
     const state = join(scratch, 'unsandboxed');

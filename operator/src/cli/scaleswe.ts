@@ -342,12 +342,18 @@ async function retryAction(
     if (!(await state.loadRun()))
       throw new UserError(`${state.root}: no local run state here (run.json missing)`);
     retried = [];
-    for (const instance of await state.listInstances()) {
-      if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
-      const status = retryFailed(instance.status, new Date());
-      if (status === instance.status) continue;
-      await state.saveInstance({ ...instance, status });
-      retried.push(instance.spec.instanceId);
+    // A run on this state directory writes the same files: one writer at a time.
+    const lock = await lockStateDir(state.root);
+    try {
+      for (const instance of await state.listInstances()) {
+        if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
+        const status = retryFailed(instance.status, new Date());
+        if (status === instance.status) continue;
+        await state.saveInstance({ ...instance, status });
+        retried.push(instance.spec.instanceId);
+      }
+    } finally {
+      lock.release();
     }
   }
   const unknown = ids.filter((id) => !retried.includes(id));
