@@ -44,7 +44,7 @@ async function waitFor(output: () => string, pattern: RegExp, timeoutMs: number)
   }
 }
 
-describe('state directory lock', () => {
+describe('state directory lock', { timeout: 300_000 }, () => {
   it('a second run on the same state directory fails at once naming the holder; a dead holder is taken over', async () => {
     const state = join(scratch, 'locked');
     const file = manifest('locked');
@@ -82,7 +82,7 @@ describe('state directory lock', () => {
   });
 });
 
-describe('scaleswe retry on a state directory in use', () => {
+describe('scaleswe retry on a state directory in use', { timeout: 300_000 }, () => {
   it('waits its turn: refused while a run holds the lock', async () => {
     const state = join(scratch, 'retry-live');
     mkdirSync(state, { recursive: true });
@@ -94,7 +94,7 @@ describe('scaleswe retry on a state directory in use', () => {
   });
 });
 
-describe('untrusted code without a sandbox', () => {
+describe('untrusted code without a sandbox', { timeout: 300_000 }, () => {
   it('is refused unless the user accepts it explicitly', async () => {
     const state = join(scratch, 'unsandboxed');
     const refused = await runCli([
@@ -124,7 +124,7 @@ describe('untrusted code without a sandbox', () => {
   });
 });
 
-describe('names', () => {
+describe('names', { timeout: 300_000 }, () => {
   const apiServerMessage = `metadata.name: Invalid value: "Bad_Name/../x": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`;
 
   it('metadata.name is refused as the API server refuses it, and never used as a path', async () => {

@@ -150,12 +150,12 @@ beforeAll(async () => {
   );
   write(planted.home, `${SECRETS.home}\n`);
   buildHostileRepo();
-});
+}, 120_000);
 afterAll(() => {
   for (const s of sockets) s.destroy();
   service.close();
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 120_000);
 
 interface Probe {
   phase: string;
