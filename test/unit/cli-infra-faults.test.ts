@@ -16,7 +16,7 @@ const work = join(state, 'work');
 afterAll(() => {
   spawnSync('umount', [work]);
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** Fills the file system of `dir` up to its last `leave` bytes (about: tmpfs counts pages). */
 function fill(dir: string, leave: number): void {
