@@ -12,6 +12,8 @@ if ! command -v bwrap >/dev/null; then
   echo "==> installing bubblewrap (the local stage sandbox the CLI tests use)"
   apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 fi
+echo "==> swebench from PyPI (the SWE-bench round-trip test grades our export with it; cached venv)"
+bash test/swebench/install-swebench.sh >/dev/null
 echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
 # (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).

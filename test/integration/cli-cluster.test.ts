@@ -130,7 +130,7 @@ describe('scaleswe status / export against a real API server', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({
       instance_id: 'acme__calc-1',
-      FAIL_TO_PASS: ['test_calc.py::test_add'],
+      FAIL_TO_PASS: '["test_calc.py::test_add"]',
     });
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('| NoFailToPass | 1 |');
 

@@ -197,7 +197,12 @@ describe('LLM gateway served by the operator', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(example.messages).toEqual([...messages, { role: 'assistant', content: 'pong' }]);
-    expect(example.metadata).toMatchObject({ instance_id: 'acme__widgets-2', stage: 'env', total_tokens: 8 });
+    expect(Object.keys(example)).toEqual(['messages']);
+    const [labels] = readFileSync(summary.trajectoriesMeta, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(labels).toMatchObject({ instance_id: 'acme__widgets-2', stage: 'env', total_tokens: 8 });
 
     // The run's sandbox NetworkPolicy: no ingress; egress to DNS, the gateway (an IP here: the
     // operator runs outside the cluster), the listed CIDR and the repository host (a local path: none).

@@ -170,8 +170,8 @@ describe('scaleswe run --github', () => {
     for (const [id, expected] of Object.entries(SAMPLE_EXPECTED.verified)) {
       const pr = pulls.find((p) => `scaleswe__minicalc-${p.number}` === id)!;
       expect(byId[id]).toMatchObject({ repo: SAMPLE_REPO, base_commit: pr.base_sha });
-      expect([...byId[id].FAIL_TO_PASS].sort(), id).toEqual([...expected.FAIL_TO_PASS].sort());
-      expect([...byId[id].PASS_TO_PASS].sort(), id).toEqual([...expected.PASS_TO_PASS].sort());
+      expect(JSON.parse(byId[id].FAIL_TO_PASS).sort(), id).toEqual([...expected.FAIL_TO_PASS].sort());
+      expect(JSON.parse(byId[id].PASS_TO_PASS).sort(), id).toEqual([...expected.PASS_TO_PASS].sort());
       // The linked issue's text, read over the API, is the problem statement.
       expect(byId[id].problem_statement_source, id).toBe('issue');
       expect(byId[id].problem_statement, id).toBe(`${issueOf[id]!.title}\n${issueOf[id]!.body}`);

@@ -13,7 +13,7 @@ import { type CliProcess, startCli } from '../support/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-run-'));
 const state = join(scratch, 'state');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 function start(): CliProcess {
   return startCli(['run', '--sample', '--state-dir', state, '--isolation', 'bwrap']);
@@ -100,8 +100,8 @@ describe('scaleswe run --sample', () => {
     const byId = Object.fromEntries(dataset.map((r) => [r.instance_id, r]));
     expect(Object.keys(byId).sort()).toEqual(Object.keys(SAMPLE_EXPECTED.verified).sort());
     for (const [id, expected] of Object.entries(SAMPLE_EXPECTED.verified)) {
-      expect([...byId[id].FAIL_TO_PASS].sort(), id).toEqual([...expected.FAIL_TO_PASS].sort());
-      expect([...byId[id].PASS_TO_PASS].sort(), id).toEqual([...expected.PASS_TO_PASS].sort());
+      expect(JSON.parse(byId[id].FAIL_TO_PASS).sort(), id).toEqual([...expected.FAIL_TO_PASS].sort());
+      expect(JSON.parse(byId[id].PASS_TO_PASS).sort(), id).toEqual([...expected.PASS_TO_PASS].sort());
       expect(byId[id].problem_statement.length).toBeGreaterThan(20);
     }
     const run = JSON.parse(readFileSync(join(state, 'run.json'), 'utf8'));

@@ -13,6 +13,7 @@ import {
   type RepoFacts,
   repairRecipe,
 } from '../languages/index.ts';
+import { adoptPrepared, canAdoptAcrossCommits, describeEnvironment, sourcesDigest } from './environment.ts';
 import { sh, truncateMiddle } from './exec.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
@@ -52,6 +53,18 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const { instance } = ctx.input;
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
   const facts = await repoFacts(ctx, ws);
+  const sources = sourcesDigest(instance.language, facts.manifests);
+  const shared = await adoptSharedEnvironment(ctx, facts, sources);
+  if (shared) return shared;
+  const ready = async (recipe: Recipe, out: StageOutput): Promise<StageOutput> => {
+    // A later repair that was dropped left its own setup in the tree: put this recipe's back.
+    if (INSTALLED.get(ws) !== recipe && (await runSetup(ctx, ws, recipe)).code !== 0) return out;
+    return {
+      ...out,
+      environment: await describeEnvironment(ctx, ws, recipe, out.language ?? instance.language, sources),
+      preparedDir: ws.dir,
+    };
+  };
   const attempts: Attempt[] = [];
   for (const candidate of candidateRecipes(facts, instance.language)) {
     let recipe = candidate;
@@ -72,7 +85,7 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
       recipe = repaired;
       check = next;
     }
-    if (check.ok) return envReady(recipe, facts, attempts, check.note, instance.language);
+    if (check.ok) return ready(recipe, envReady(recipe, facts, attempts, check.note, instance.language));
   }
   if (!ctx.llm) {
     const cause = classifyEnvFailure(facts, attempts, instance.language);
@@ -122,12 +135,41 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
     maxTurns: ctx.input.config.maxTurns,
   });
   if (outcome.status === 'done')
-    return envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent', instance.language);
+    return ready(
+      outcome.value,
+      envReady(outcome.value, facts, attempts, 'recipe written by EnvAgent', instance.language),
+    );
   return loopFailure(
     outcome,
     'EnvSetupFailed',
     `EnvAgent did not produce a working recipe (${summarize(attempts)})`,
   );
+}
+
+/**
+ * An environment prepared for an earlier instance, offered in the input, adopted when the same
+ * files produced it (agents/environment.ts says when that is sound) and the tests run in it at
+ * this instance's base commit: no setup runs. Undefined: build one as usual.
+ */
+async function adoptSharedEnvironment(
+  ctx: StageContext,
+  facts: RepoFacts,
+  sources: string,
+): Promise<StageOutput | undefined> {
+  const prepared = ctx.input.prepared;
+  if (!prepared || !canAdoptAcrossCommits(prepared, sources)) return undefined;
+  const ws = await adoptPrepared(ctx, prepared);
+  if (!ws) return undefined;
+  const check = await checkRecipe(ctx, ws, prepared.recipe, false);
+  ctx.log.info(`env: shared environment ${check.ok ? 'works' : `failed: ${check.note}`}`);
+  if (!check.ok) return undefined;
+  const attempt: Attempt = { recipe: prepared.recipe, ...check };
+  const note = `${check.note} in the environment shared with an earlier instance (${prepared.environment.key.slice(0, 12)})`;
+  return {
+    ...envReady(prepared.recipe, facts, [attempt], note, ctx.input.instance.language),
+    environment: prepared.environment,
+    preparedDir: ws.dir,
+  };
 }
 
 function envReady(
@@ -153,14 +195,19 @@ function ranCount(run: TestRun): number {
   return [...run.results.values()].filter((s) => s === 'passed' || s === 'failed').length;
 }
 
+/** The recipe whose setup a workspace holds now (what the prepared environment would be). */
+const INSTALLED = new WeakMap<Workspace, Recipe>();
+
 /** Pristine checkout → setup script → test command; ok when some test really ran. */
 async function checkRecipe(
   ctx: StageContext,
   ws: Workspace,
   recipe: Recipe,
+  replaySetup = true,
 ): Promise<Omit<Attempt, 'recipe'>> {
-  const setup = await runSetup(ctx, ws, recipe);
-  if (setup.code !== 0)
+  const setup = replaySetup ? await runSetup(ctx, ws, recipe) : undefined;
+  if (setup?.code === 0) INSTALLED.set(ws, recipe);
+  if (setup && setup.code !== 0)
     return {
       ok: false,
       note: setup.timedOut ? 'setup timed out' : `setup exited ${setup.code}`,

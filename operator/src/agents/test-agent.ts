@@ -1,20 +1,14 @@
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
+import { prepareStageWorkspace } from './environment.ts';
 import { truncateMiddle } from './exec.ts';
 import { type Classification, classify, networkSymptom } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import { loopFailure, type StageOutput } from './stage-output.ts';
-import { countStatuses, exitNote, runSetup, runTests } from './test-run.ts';
+import { countStatuses, exitNote, runTests } from './test-run.ts';
 import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
-import {
-  applyPatch,
-  createWorkspace,
-  diffPaths,
-  patchPaths,
-  resetToSetup,
-  type Workspace,
-} from './workspace.ts';
+import { applyPatch, diffPaths, patchPaths, resetToSetup, type Workspace } from './workspace.ts';
 
 /** A patch that could not be applied is a property of the PR, not a transient failure. */
 export class PatchError extends ScaleSweError {}
@@ -37,30 +31,8 @@ export async function applyOrThrow(
   }
 }
 
-/** Replays the recipe in a fresh checkout; undefined result means the setup failed. */
-export async function prepareWorkspace(
-  ctx: StageContext,
-  name: string,
-): Promise<{ ws: Workspace; recipe: Recipe } | StageOutput> {
-  const recipe = ctx.input.previous.recipe;
-  if (!recipe)
-    return {
-      outcome: 'failed',
-      reason: 'MissingRecipe',
-      message: 'the env stage has not produced a recipe yet',
-    };
-  const { instance } = ctx.input;
-  const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir(name));
-  const setup = await runSetup(ctx, ws, recipe);
-  if (setup.code !== 0) {
-    return {
-      outcome: 'failed',
-      reason: 'SetupReplayFailed',
-      message: `replaying the setup script ${setup.timedOut ? 'timed out' : `exited ${setup.code}`}`,
-    };
-  }
-  return { ws, recipe };
-}
+/** The stage's workspace: the prepared environment, or a replay of the recipe (agents/environment.ts). */
+export const prepareWorkspace = prepareStageWorkspace;
 
 /** Tests at base + tests, then base + tests + gold; returns the classification and a summary. */
 async function beforeAfter(

@@ -23,14 +23,19 @@ export const RUN_ENV: Record<string, string> = {
 };
 
 /** Replays a recipe's setup script from a pristine checkout and snapshots the result. */
-export async function runSetup(ctx: StageContext, ws: Workspace, recipe: Recipe): Promise<ExecResult> {
+export async function runSetup(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  env: Record<string, string> = {},
+): Promise<ExecResult> {
   await resetHard(ws);
   const script = path.join(path.dirname(ws.dir), `${path.basename(ws.dir)}.setup.sh`);
   await writeFile(script, recipe.setupScript);
   const r = await sh(`bash ${JSON.stringify(script)}`, {
     cwd: ws.dir,
     timeoutMs: ctx.commandTimeoutMs,
-    env: RUN_ENV,
+    env: { ...RUN_ENV, ...env },
   });
   ctx.remember(`setup (exit ${r.code}${r.timedOut ? ', timed out' : ''})`, r.output);
   if (r.code === 0) await snapshotSetup(ws);

@@ -46,22 +46,53 @@ export async function createWorkspace(cloneURL: string, baseCommit: string, dir:
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await must(dir, 'init -q .', 'CheckoutFailed');
+  const full = await fetchBase(dir, cloneURL, baseCommit);
+  await must(dir, `checkout -q --detach ${baseCommit}`, 'CheckoutFailed');
+  // The shallow fetch brought the base commit's objects only; a full fetch must be pruned.
+  await stripHistory(dir, full);
+  return { dir, baseCommit, setupDiff: '' };
+}
+
+/** Fetches the base commit into `dir`; true when it took a full fetch (to be pruned). */
+async function fetchBase(dir: string, cloneURL: string, baseCommit: string): Promise<boolean> {
   const url =
     /^[a-z][a-z0-9+.-]*:\/\//i.test(cloneURL) || cloneURL.includes('@') ? cloneURL : path.resolve(cloneURL);
   // Fast path: fetch just the commit (servers such as GitHub and local repos allow want-by-sha).
   const shallow = await git(dir, `fetch -q --depth=1 --no-tags ${shellQuote(url)} ${baseCommit}`);
-  if (shallow.code !== 0) {
-    // Fallback: full fetch into a temporary ref, then strip everything past the base.
-    await must(
-      dir,
-      `fetch -q --no-tags ${shellQuote(url)} '+refs/heads/*:refs/scaleswe-tmp/*'`,
-      'CheckoutFailed',
-    );
-  }
-  await must(dir, `checkout -q --detach ${baseCommit}`, 'CheckoutFailed');
-  // The shallow fetch brought the base commit's objects only; a full fetch must be pruned.
-  await stripHistory(dir, shallow.code !== 0);
-  return { dir, baseCommit, setupDiff: '' };
+  if (shallow.code === 0) return false;
+  // Fallback: full fetch into a temporary ref, then strip everything past the base.
+  await must(
+    dir,
+    `fetch -q --no-tags ${shellQuote(url)} '+refs/heads/*:refs/scaleswe-tmp/*'`,
+    'CheckoutFailed',
+  );
+  return true;
+}
+
+/**
+ * An existing prepared checkout (a restored environment) as a workspace: its tracked changes
+ * are the setup's, and `head` is the commit it was prepared at.
+ */
+export async function takeWorkspace(dir: string, baseCommit: string): Promise<Workspace & { head: string }> {
+  const head = (await must(dir, 'rev-parse HEAD', 'CheckoutFailed')).trim();
+  const setupDiff = await must(dir, 'diff --binary', 'CheckoutFailed');
+  return { dir, baseCommit, setupDiff, head };
+}
+
+/**
+ * Moves a prepared checkout to another base commit, keeping what git ignores or excludes
+ * (the installed environment). The old commit's objects are pruned with the rest, so the
+ * stage sees only its own base's history.
+ */
+export async function switchBase(ws: Workspace, cloneURL: string, baseCommit: string): Promise<void> {
+  await must(ws.dir, 'reset -q --hard HEAD', 'CheckoutFailed');
+  await must(ws.dir, 'clean -fdq', 'CheckoutFailed');
+  await fetchBase(ws.dir, cloneURL, baseCommit);
+  await must(ws.dir, `checkout -q -f --detach ${baseCommit}`, 'CheckoutFailed');
+  await must(ws.dir, 'clean -fdq', 'CheckoutFailed');
+  await stripHistory(ws.dir, true);
+  ws.baseCommit = baseCommit;
+  ws.setupDiff = '';
 }
 
 /** Remove every ref, reflog and unreachable object so only the base commit's history remains. */

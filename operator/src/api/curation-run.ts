@@ -258,6 +258,24 @@ export const Verification = z
   })
   .strict();
 
+export const ENVIRONMENT_RETENTIONS = ['verified', 'none'] as const;
+
+/**
+ * Environments built once per toolchain + recipe + lock and reused by later stages and by
+ * instances that share them. The environment of a Rejected instance is never kept.
+ */
+export const EnvironmentSettings = z
+  .object({
+    retention: z
+      .enum(ENVIRONMENT_RETENTIONS)
+      .default('verified')
+      .describe(
+        'Which prepared environments outlive their instances: verified (those a Verified instance uses) or none (each is deleted once no unfinished instance uses it)',
+      ),
+  })
+  .strict();
+export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;
+
 export const CurationRunSpec = z
   .object({
     source: Source,
@@ -267,6 +285,7 @@ export const CurationRunSpec = z
     llm: Llm.optional().describe('Without llm only deterministic recipes and PR tests/issue texts are used'),
     sandbox: Sandbox.prefault({}),
     verification: Verification.prefault({}),
+    environment: EnvironmentSettings.prefault({}),
     suspend: z.boolean().default(false).describe('Pause: no new instances or pods; progress is kept'),
   })
   .strict();

@@ -22,6 +22,8 @@ export const INFRA_FAILURES = {
   ResetFailed: 'the workspace could not be reset',
   MissingRecipe: 'a later stage ran before the env stage recorded a recipe',
   SetupReplayFailed: "replaying the env stage's recorded setup failed (registry, disk, network)",
+  EnvironmentCaptureFailed: 'the prepared environment could not be saved (disk full, I/O error)',
+  EnvironmentRestoreFailed: 'the prepared environment could not be restored for the stage',
   TestsTimedOut: 'a test run hit the command time limit: its results are not evidence either way',
   DiskFull: 'a disk the stage writes to is full (ENOSPC, quota)',
   ReadOnlyFilesystem: 'a path the stage writes to is on a read-only file system (EROFS)',

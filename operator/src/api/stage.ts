@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { Language, TestNetwork, TestScope } from './curation-run.ts';
 import { Stage } from './stages.ts';
-import { CarriedStatus, SWEInstanceSpec } from './swe-instance.ts';
+import { CarriedStatus, Environment, Recipe, SWEInstanceSpec } from './swe-instance.ts';
+
+export const PreparedWorkspace = z
+  .object({
+    dir: z.string().min(1).describe('Absolute path of the prepared checkout (venv etc. inside)'),
+    environment: Environment.describe('The environment installed there'),
+    recipe: Recipe.describe('The recipe that built it'),
+  })
+  .strict();
+export type PreparedWorkspace = z.infer<typeof PreparedWorkspace>;
 
 /**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the
@@ -13,6 +22,13 @@ export const StageInput = z
     instance: SWEInstanceSpec,
     /** What earlier stages established (from SWEInstance.status): the stage row's `needs`. */
     previous: CarriedStatus.default({}),
+    /**
+     * The environment is prepared at `dir`: a checkout with `previous.environment` installed
+     * (the env stage's tree after setup). The stage starts from it and runs no setup. Local
+     * mode restores a snapshot there; a cluster pod runs the environment image, which holds it.
+     * For the env stage: a shared environment it may adopt when its recipe sources match.
+     */
+    prepared: PreparedWorkspace.optional(),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),
@@ -94,6 +110,8 @@ export const StageResult = z
     tokensUsed: z.number().int().min(0).default(0),
     durationMs: z.number().min(0),
     trajectories: z.array(Trajectory).default([]),
+    /** Env stage: where its prepared tree (checkout + installed environment) is, to be captured. */
+    preparedDir: z.string().optional(),
     /** Last lines of command output, for humans debugging a rejection. */
     logTail: z.string().optional(),
   })

@@ -13,6 +13,7 @@ import { z } from 'zod';
 /** Status fields a stage establishes for later stages and the export (SWEInstance.status). */
 export const CARRIED_FIELDS = [
   'recipe',
+  'environment',
   'testsSource',
   'generatedTestPatch',
   'fullTestPatch',
@@ -45,14 +46,14 @@ export const STAGE_TABLE = [
     phase: 'Env',
     timeoutSeconds: 1800,
     needs: [],
-    yields: ['recipe'],
+    yields: ['recipe', 'environment'],
   },
   {
     name: 'tests',
     condition: 'TestsReady',
     phase: 'Tests',
     timeoutSeconds: 1800,
-    needs: ['recipe'],
+    needs: ['recipe', 'environment'],
     yields: ['testsSource', 'generatedTestPatch', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
   },
   {
@@ -68,7 +69,7 @@ export const STAGE_TABLE = [
     condition: 'Verified',
     phase: 'Verify',
     timeoutSeconds: 1800,
-    needs: ['recipe', 'testsSource', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
+    needs: ['recipe', 'environment', 'testsSource', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
     yields: ['testsSource', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
   },
 ] as const satisfies readonly StageRow[];

@@ -68,6 +68,38 @@ export const Recipe = z
   .strict();
 export type Recipe = z.infer<typeof Recipe>;
 
+/**
+ * The prepared environment an instance's later stages start from instead of replaying setup.
+ * Instances with equal keys share one environment; only the checkout of the base commit is theirs.
+ */
+export const Environment = z
+  .object({
+    key: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'key must be a sha256 hex digest')
+      .describe('Content hash of language, toolchain, setup script and resolved lock'),
+    image: z
+      .string()
+      .optional()
+      .describe('Pullable reference of the environment image (cluster), ideally repo@sha256:…'),
+    digest: z.string().optional().describe('Digest of that image'),
+    lock: z
+      .string()
+      .optional()
+      .describe(
+        'Resolved versions frozen after setup (pip freeze, go list -m all, Cargo.lock …); a rebuild installs them',
+      ),
+    snapshot: z.string().optional().describe('Local mode: where the prepared tree is kept'),
+    sources: z
+      .string()
+      .optional()
+      .describe(
+        'Hash of the files the recipe was derived from: an instance whose files hash the same may adopt this environment',
+      ),
+  })
+  .strict();
+export type Environment = z.infer<typeof Environment>;
+
 export const LastError = z
   .object({
     stage: Stage.optional(),
@@ -81,6 +113,7 @@ export const LastError = z
 export const CarriedStatus = z
   .object({
     recipe: Recipe.optional(),
+    environment: Environment.optional(),
     testsSource: z.enum(['pr', 'generated']).optional(),
     generatedTestPatch: z.string().optional().describe('Tests written by TestAgent when the PR had none'),
     fullTestPatch: z

@@ -11,6 +11,7 @@ import {
   SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
+import type { ExportOptions } from '../export/export-run.ts';
 import { errorMessage, isNotFound, Kube, type KubeObject, statusCodeOf } from '../kube/index.ts';
 import {
   decodeTrajectory,
@@ -132,15 +133,25 @@ export async function readClusterTrajectories(
 }
 
 /** The record of a cluster run: its status counts, its SWEInstances, the gateway's trajectories. */
-export async function exportCluster(kube: Kube, namespace: string, name: string, outDir: string) {
+export async function exportCluster(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  outDir: string,
+  options: ExportOptions = {},
+) {
   const run = await readClusterRun(kube, namespace, name);
-  return writeExport(outDir, {
-    runName: name,
-    discovered: run.status.counts?.discovered ?? run.instances.length,
-    rejectedByReason: run.status.rejectedByReason ?? {},
-    instances: run.instances,
-    trajectories: await readClusterTrajectories(kube, namespace, name),
-  });
+  return writeExport(
+    outDir,
+    {
+      runName: name,
+      discovered: run.status.counts?.discovered ?? run.instances.length,
+      rejectedByReason: run.status.rejectedByReason ?? {},
+      instances: run.instances,
+      trajectories: await readClusterTrajectories(kube, namespace, name),
+    },
+    options,
+  );
 }
 
 export function connect(kubeconfig: string | undefined): Kube {

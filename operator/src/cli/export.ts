@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EXPORT_FILES, type RunRecord, renderExport } from '../export/export-run.ts';
+import { EXPORT_FILES, type ExportOptions, type RunRecord, renderExport } from '../export/export-run.ts';
 import { writeFileAtomic } from '../local/atomic.ts';
 import { runFunnel } from '../local/run.ts';
 import type { StateDir } from '../local/state.ts';
@@ -7,35 +7,48 @@ import type { StateDir } from '../local/state.ts';
 export interface ExportSummary {
   dataset: string;
   trajectories: string;
+  trajectoriesMeta: string;
   report: string;
   verified: number;
   examples: number;
 }
 
+const FILES = ['dataset', 'trajectories', 'trajectoriesMeta', 'report'] as const;
+
 /** Writes a run's export (either mode's record) into outDir, each file atomically. */
-export async function writeExport(outDir: string, run: RunRecord): Promise<ExportSummary> {
-  const rendered = renderExport(run);
-  const paths = {
-    dataset: join(outDir, EXPORT_FILES.dataset),
-    trajectories: join(outDir, EXPORT_FILES.trajectories),
-    report: join(outDir, EXPORT_FILES.report),
-  };
-  for (const file of ['dataset', 'trajectories', 'report'] as const)
-    await writeFileAtomic(paths[file], rendered.files[file]);
+export async function writeExport(
+  outDir: string,
+  run: RunRecord,
+  options: ExportOptions = {},
+): Promise<ExportSummary> {
+  const rendered = renderExport(run, options);
+  const paths = Object.fromEntries(FILES.map((f) => [f, join(outDir, EXPORT_FILES[f])])) as Record<
+    (typeof FILES)[number],
+    string
+  >;
+  for (const file of FILES) await writeFileAtomic(paths[file], rendered.files[file]);
   return { ...paths, verified: rendered.verified, examples: rendered.examples };
 }
 
 /** The record of a local state directory: run.json, the instance files, the trajectory files. */
-export async function exportLocal(state: StateDir, outDir: string): Promise<ExportSummary> {
+export async function exportLocal(
+  state: StateDir,
+  outDir: string,
+  options: ExportOptions = {},
+): Promise<ExportSummary> {
   const run = await state.loadRun();
   if (!run) throw new Error(`${state.root} holds no run (run.json missing)`);
   const instances = await state.listInstances();
   const funnel = runFunnel(run, instances.length);
-  return writeExport(outDir, {
-    runName: run.name,
-    discovered: funnel.discovered,
-    rejectedByReason: funnel.rejectedByReason,
-    instances,
-    trajectories: await state.listTrajectories(),
-  });
+  return writeExport(
+    outDir,
+    {
+      runName: run.name,
+      discovered: funnel.discovered,
+      rejectedByReason: funnel.rejectedByReason,
+      instances,
+      trajectories: await state.listTrajectories(),
+    },
+    options,
+  );
 }

@@ -13,6 +13,7 @@ import {
   ScaleSweError,
   validateCurationRun,
 } from '../api/index.ts';
+import { DATASET_FORMATS, type DatasetFormat, type ExportOptions } from '../export/export-run.ts';
 import type { Kube } from '../kube/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
@@ -32,7 +33,7 @@ import {
   retryClusterInstances,
   statusCommand,
 } from './cluster.ts';
-import { exportLocal } from './export.ts';
+import { type ExportSummary, exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
@@ -237,9 +238,7 @@ async function runLocked(
         .map(([p, n]) => `${n} ${p}`)
         .join(', ')}`,
     );
-    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-    console.log(`report:       ${summary.report}`);
+    printSummary(summary);
     const failed = failedInstancesMessage(instances);
     if (failed) throw new UserError(failed, 3);
   } finally {
@@ -256,6 +255,26 @@ interface ExportFlags {
   namespace?: string;
   kubeconfig?: string;
   out?: string;
+  format: DatasetFormat;
+  lists?: boolean;
+  only?: 'verified';
+  includeLeaked?: boolean;
+}
+
+function exportOptions(flags: ExportFlags): ExportOptions {
+  return {
+    format: flags.format,
+    lists: flags.lists ?? false,
+    includeLeaked: flags.includeLeaked ?? false,
+    ...(flags.only === 'verified' && { onlyPhase: 'Verified' as const }),
+  };
+}
+
+function printSummary(summary: ExportSummary): void {
+  console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+  console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
+  console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
+  console.log(`report:       ${summary.report}`);
 }
 
 async function exportCommand(flags: ExportFlags): Promise<void> {
@@ -265,21 +284,17 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
     const run = flags.run;
-    const summary = await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
-      exportCluster(kube, ns, run, out),
+    printSummary(
+      await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
+        exportCluster(kube, ns, run, out, exportOptions(flags)),
+      ),
     );
-    console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-    console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-    console.log(`report:       ${summary.report}`);
     return;
   }
   const state = new StateDir(resolve(flags.stateDir!));
   if (!(await state.loadRun()))
     throw new UserError(`${state.root}: no local run state here (run.json missing)`);
-  const summary = await exportLocal(state, resolve(flags.out ?? state.exportDir));
-  console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
-  console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
-  console.log(`report:       ${summary.report}`);
+  printSummary(await exportLocal(state, resolve(flags.out ?? state.exportDir), exportOptions(flags)));
 }
 
 interface ClusterFlags {
@@ -415,6 +430,19 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', NAMESPACE_HELP)
     .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')
+    .addOption(
+      new Option('--format <format>', 'dataset schema: SWE-bench 5.x, or the released Scale-SWE data')
+        .choices(DATASET_FORMATS)
+        .default('swebench'),
+    )
+    .option(
+      '--lists',
+      'FAIL_TO_PASS/PASS_TO_PASS as JSON arrays (default: JSON-encoded strings, as SWE-bench)',
+    )
+    .addOption(
+      new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
+    )
+    .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
     .action(exportCommand);
   program
     .command('status')

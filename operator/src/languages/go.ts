@@ -33,4 +33,6 @@ export const go: LanguageModule = {
     return recipe.testCommand.replace(/ \.\/\.\.\.(?=\s|$)/, ` ${packages.sort().map(shellWord).join(' ')}`);
   },
   cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
+  // go.sum already pins what the build uses; the module list records the resolved graph.
+  lock: { freeze: 'go list -m all 2>/dev/null' },
 };

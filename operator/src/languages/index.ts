@@ -154,3 +154,13 @@ export function languageToolchainEnv(host: HostFacts): Record<string, string> {
 export function languageProbes(languages: readonly Language[]): Record<string, string> {
   return Object.assign({}, ...languages.map((l) => BY_NAME[l].toolProbes ?? {}));
 }
+
+/** The freeze command (bash, stdout = resolved versions) of a language; undefined: none. */
+export function freezeCommand(language: Language): string | undefined {
+  return BY_NAME[language].lock?.freeze;
+}
+
+/** Environment of a setup replay that installs the versions in `lockFile` (empty: plain replay). */
+export function lockReplayEnv(language: Language, lockFile: string): Record<string, string> {
+  return BY_NAME[language].lock?.replayEnv?.(lockFile) ?? {};
+}

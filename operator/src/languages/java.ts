@@ -95,4 +95,9 @@ export const java: LanguageModule = {
     MAVEN_USER_HOME: join(cacheDir, 'm2'),
     GRADLE_USER_HOME: join(cacheDir, 'gradle'),
   }),
+  // Resolved offline from the local repository setup filled: group:artifact:type:version:scope.
+  lock: {
+    freeze:
+      "[ -f pom.xml ] && mvn -B -o -q dependency:list -DoutputFile=/dev/stdout -DexcludeTransitive=false 2>/dev/null | grep -E '^ +[^ ]+:[^ ]+:' | sed 's/^ *//' | sort -u || true",
+  },
 };

@@ -181,4 +181,9 @@ export const node: LanguageModule = {
     pnpm_config_store_dir: join(cacheDir, 'pnpm-store'),
     YARN_GLOBAL_FOLDER: join(cacheDir, 'yarn-berry'),
   }),
+  // name@version of every installed package, whichever manager installed node_modules.
+  lock: {
+    freeze:
+      "[ -d node_modules ] && npm ls --all --parseable --long 2>/dev/null | cut -d: -f2 | grep '@' | sort -u || true",
+  },
 };

@@ -307,4 +307,11 @@ export const python: LanguageModule = {
   repair,
   classifyEnvFailure,
   cacheEnv: (cacheDir) => ({ PIP_CACHE_DIR: join(cacheDir, 'pip'), UV_CACHE_DIR: join(cacheDir, 'uv') }),
+  lock: {
+    // Exact pins only: the project's own editable install and direct URLs are not constraints.
+    freeze:
+      "if [ -x .venv/bin/python ]; then .venv/bin/python -m pip freeze --exclude-editable 2>/dev/null || uv pip freeze --python .venv/bin/python --exclude-editable; fi | grep -E '^[A-Za-z0-9._-]+==[^ ;]+$' | sort -f",
+    // pip and uv both read their constraints from the environment, so any recipe's installs obey.
+    replayEnv: (lockFile) => ({ PIP_CONSTRAINT: lockFile, UV_CONSTRAINT: lockFile }),
+  },
 };

@@ -131,6 +131,8 @@ export const rust: LanguageModule = {
   toolProbes: { rustup: 'rustup toolchain list', rustc: 'rustc -vV' },
   // Registry and git caches go to the stage cache; the toolchains stay where rustup put them.
   cacheEnv: (cacheDir) => ({ CARGO_HOME: join(cacheDir, 'cargo') }),
+  // Cargo.lock is the resolved graph (setup's `cargo fetch` writes it when the repo has none).
+  lock: { freeze: 'cat Cargo.lock 2>/dev/null || true' },
   // rustup finds its toolchains through RUSTUP_HOME, by default under HOME — which the sandbox
   // replaces: point it at the user's (read-only in the sandbox, and only read there).
   toolchainEnv: (host) => ({ RUSTUP_HOME: host.env.RUSTUP_HOME ?? join(host.home, '.rustup') }),

@@ -102,6 +102,15 @@ export interface LanguageModule {
    * `RepoFacts.tools` under its name.
    */
   readonly toolProbes?: Readonly<Record<string, string>>;
+  /**
+   * The pinned lock: `freeze` (bash at the repository root after setup; stdout is the resolved
+   * versions, empty when nothing applies) and, when a replay can take them, `replayEnv`:
+   * the environment of a setup replay that installs exactly those versions from `lockFile`.
+   */
+  readonly lock?: {
+    readonly freeze: string;
+    replayEnv?(lockFile: string): Record<string, string>;
+  };
 }
 
 /** A path as one shell word. */

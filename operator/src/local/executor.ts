@@ -23,6 +23,8 @@ export interface StageProcessOptions {
   timeoutSeconds: number;
   isolation: IsolationMode;
   signal?: AbortSignal | undefined;
+  /** More directories the stage may write (a restored environment), at the same paths. */
+  binds?: readonly string[] | undefined;
 }
 
 let bwrapChecked: boolean | undefined;
@@ -56,6 +58,8 @@ export const ETC_RO = [
 export interface SandboxView {
   workDir: string;
   cacheDir: string;
+  /** Further writable dirs (e.g. an environment restored at its build path). */
+  binds?: readonly string[] | undefined;
   /** Read-only, beyond SYSTEM_RO and ETC_RO: toolchain homes, the agent runner, a local source repo. */
   readOnly: readonly string[];
 }
@@ -81,6 +85,7 @@ export function bwrapArgs(view: SandboxView, command: string[]): string[] {
     ...ro,
     '--bind', view.workDir, view.workDir,
     '--bind', view.cacheDir, view.cacheDir,
+    ...(view.binds ?? []).flatMap((dir) => ['--bind', dir, dir]),
     '--remount-ro', '/',
     '--unshare-all', '--share-net',
     '--die-with-parent', '--new-session',
@@ -251,6 +256,7 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   const view: SandboxView = {
     workDir: opts.workDir,
     cacheDir: opts.cacheDir,
+    binds: opts.binds ?? [],
     readOnly: stageReadOnlyPaths({
       env: process.env,
       home: process.env.HOME ?? homedir(),

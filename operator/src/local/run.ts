@@ -5,6 +5,7 @@ import {
   type CurationRunSpec,
   isInfraFailure,
   type Stage,
+  type StageResult,
   SWEInstanceSpec,
   type SWEInstanceStatus,
   stageTimeoutSeconds,
@@ -13,6 +14,12 @@ import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
 import { endStage, initialStatus, isTerminal, retryFailed, stageInputFor } from '../pipeline/pipeline.ts';
+import {
+  EnvironmentStore,
+  environmentForStage,
+  keepEnvironment,
+  type StageEnvironment,
+} from './environments.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
@@ -107,25 +114,9 @@ async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: A
   opts.onEvent({ type: 'stage-start', instanceId: id, ...ref });
   const workDir = opts.state.workDir(id, ref.stage, ref.attempt);
   const timeoutSeconds = stageTimeoutSeconds(opts.spec.agents.timeouts, ref.stage);
-  const result = await runStageProcess(
-    stageInputFor({
-      runSpec: opts.spec,
-      instance: instance.spec,
-      status: instance.status,
-      stage: ref.stage,
-      // As in a pod: the agents reach the gateway with a token for this attempt, never the key.
-      llmEndpoint: opts.llm?.endpointFor(instance.spec, instance.status, ref, timeoutSeconds),
-    }),
-    {
-      workDir,
-      cacheDir: join(opts.state.root, 'cache'),
-      timeoutSeconds,
-      isolation: opts.isolation,
-      signal: opts.signal,
-    },
-  );
+  const result = await attemptInEnvironment(opts, instance, ref, workDir, timeoutSeconds);
   // Interrupted: record nothing, so the stage is simply run again on resume.
-  if (opts.signal.aborted) return;
+  if (!result) return;
   await opts.state.saveStageResult(id, ref.attempt, result);
   if (!opts.keepWorkDirs) await rm(join(workDir, 'ws'), { recursive: true, force: true });
   opts.onEvent({
@@ -136,6 +127,85 @@ async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: A
     reason: result.reason,
     durationMs: result.durationMs,
   });
+}
+
+/**
+ * The stage process with its prepared environment restored (and released after), and the
+ * env stage's environment kept; undefined when interrupted.
+ */
+async function attemptInEnvironment(
+  opts: LocalRunOptions,
+  instance: LocalInstance,
+  ref: AttemptRef,
+  workDir: string,
+  timeoutSeconds: number,
+): Promise<StageResult | undefined> {
+  const store = environmentStore(opts);
+  let env: StageEnvironment;
+  try {
+    env = await environmentForStage(store, instance, ref.stage);
+  } catch (error) {
+    return environmentFailure(ref.stage, 'EnvironmentRestoreFailed', error);
+  }
+  try {
+    const result = await runStageProcess(
+      {
+        ...stageInputFor({
+          runSpec: opts.spec,
+          instance: instance.spec,
+          status: instance.status,
+          stage: ref.stage,
+          // As in a pod: the agents reach the gateway with a token for this attempt, never the key.
+          llmEndpoint: opts.llm?.endpointFor(instance.spec, instance.status, ref, timeoutSeconds),
+        }),
+        ...(env.prepared && { prepared: env.prepared }),
+      },
+      {
+        workDir,
+        cacheDir: join(opts.state.root, 'cache'),
+        timeoutSeconds,
+        isolation: opts.isolation,
+        signal: opts.signal,
+        binds: env.binds,
+      },
+    );
+    if (opts.signal.aborted) return undefined;
+    return await keepEnvironment(store, instance, { workDir, given: env.prepared?.dir }, result).catch(
+      (error) => environmentFailure(ref.stage, 'EnvironmentCaptureFailed', error),
+    );
+  } finally {
+    await env.release();
+  }
+}
+
+/** Snapshots of prepared environments, one store per state dir. */
+function environmentStore(opts: LocalRunOptions): EnvironmentStore {
+  const store = STORES.get(opts.state) ?? new EnvironmentStore(opts.state.root);
+  STORES.set(opts.state, store);
+  return store;
+}
+const STORES = new WeakMap<StateDir, EnvironmentStore>();
+
+/** A capture or restore that failed here (disk full, I/O): a retried failure of the attempt. */
+function environmentFailure(
+  stage: Stage,
+  reason: 'EnvironmentCaptureFailed' | 'EnvironmentRestoreFailed',
+  error: unknown,
+): StageResult {
+  return {
+    stage,
+    outcome: 'failed',
+    reason,
+    message: (error as Error).message ?? String(error),
+    tokensUsed: 0,
+    durationMs: 0,
+    trajectories: [],
+  };
+}
+
+/** Environments no instance keeps any more are deleted (spec.environment.retention). */
+async function collectEnvironments(opts: LocalRunOptions): Promise<void> {
+  await environmentStore(opts).collect(await opts.state.listInstances(), opts.spec.environment.retention);
 }
 
 /**
@@ -178,7 +248,10 @@ async function driveInstance(opts: LocalRunOptions, initial: LocalInstance): Pro
       break;
     }
   }
-  if (isTerminal(instance.status)) opts.onEvent(instanceDone(instance, false));
+  if (isTerminal(instance.status)) {
+    await collectEnvironments(opts);
+    opts.onEvent(instanceDone(instance, false));
+  }
 }
 
 function instanceDone(instance: LocalInstance, resumed: boolean): RunEvent {
@@ -226,6 +299,8 @@ export async function runLocal(
     opts.onEvent({ type: 'suspended' });
     return { run, instances: await opts.state.listInstances() };
   }
+  // Snapshots of instances finished in an earlier run, or of a capture a kill cut short.
+  await collectEnvironments(opts);
   run = await mine(opts, run);
   const known: LocalInstance[] = [];
   for (const instance of await opts.state.listInstances()) {

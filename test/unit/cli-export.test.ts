@@ -1,0 +1,158 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CurationRunSpec, type SWEInstanceSpec, type Trajectory } from '../../operator/src/api/index.ts';
+import { StateDir } from '../../operator/src/local/state.ts';
+import { runCli } from '../support/cli.ts';
+
+// `scaleswe export` flags end to end on a local state directory: the dataset schema
+// (--format, --lists) and which trajectories are training data (--only, --include-leaked).
+
+const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-export-cli-'));
+const state = new StateDir(join(scratch, 'state'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const spec = (n: number): SWEInstanceSpec => ({
+  instanceId: `acme__calc-${n}`,
+  runRef: 'r',
+  repo: 'acme/calc',
+  cloneURL: '/tmp/calc',
+  pullNumber: n,
+  title: 'Fix add',
+  body: '',
+  baseCommit: 'a'.repeat(40),
+  patch: 'diff --git a/calc.py b/calc.py\n',
+  testPatch: 'diff --git a/test_calc.py b/test_calc.py\n',
+  issues: [],
+  createdAt: '2026-01-01T00:00:00Z',
+  language: 'python',
+});
+
+const trajectory = (n: number, stage: Trajectory['stage']): Trajectory => ({
+  instanceId: `acme__calc-${n}`,
+  stage,
+  agent: stage === 'prompt' ? 'PromptAgent' : 'EnvAgent',
+  steps: [
+    {
+      request: { model: 'm', messages: [{ role: 'user', content: 'go' }] },
+      response: { choices: [{ message: { role: 'assistant', content: `done ${n}`, refusal: null } }] },
+      startedAt: '2026-01-01T00:00:00Z',
+      durationMs: 1,
+    },
+  ],
+});
+
+beforeAll(async () => {
+  await state.saveRun({
+    name: 'r',
+    spec: CurationRunSpec.parse({ source: { git: { url: '/tmp/calc' } } }),
+    exhausted: true,
+    rejected: [],
+    startedAt: '2026-01-01T00:00:00Z',
+  });
+  await state.saveInstance({
+    spec: spec(1),
+    status: {
+      phase: 'Verified',
+      recipe: { setupScript: 'pip install -e .', testCommand: 'pytest -rA', resultFormat: 'pytest' },
+      FAIL_TO_PASS: ['test_calc.py::test_add'],
+      PASS_TO_PASS: [],
+      problemStatement: 'add is wrong',
+    },
+  });
+  await state.saveInstance({
+    spec: spec(2),
+    status: {
+      phase: 'Rejected',
+      lastError: { stage: 'prompt', reason: 'StatementLeaksSolution', message: '', time: '' },
+    },
+  });
+  for (const [n, stage] of [
+    [1, 'env'],
+    [2, 'env'],
+    [2, 'prompt'],
+  ] as const) {
+    await state.saveStageResult(`acme__calc-${n}`, 1, {
+      stage,
+      outcome: 'succeeded',
+      reason: 'Done',
+      message: '',
+      tokensUsed: 0,
+      durationMs: 1,
+      trajectories: [trajectory(n, stage)],
+    });
+  }
+});
+
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
+describe('scaleswe export', () => {
+  it('defaults: SWE-bench records with JSON-string labels; leaked statements left out; labels aside', async () => {
+    const out = join(scratch, 'default');
+    const r = await runCli(['export', '--state-dir', state.root, '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    const [record] = lines(join(out, 'dataset.jsonl'));
+    expect(record).toMatchObject({
+      FAIL_TO_PASS: '["test_calc.py::test_add"]',
+      log_parser: 'parse_log_pytest',
+    });
+    expect(lines(join(out, 'trajectories.jsonl'))).toEqual([
+      {
+        messages: [
+          { role: 'user', content: 'go' },
+          { role: 'assistant', content: 'done 1' },
+        ],
+      },
+      {
+        messages: [
+          { role: 'user', content: 'go' },
+          { role: 'assistant', content: 'done 2' },
+        ],
+      },
+    ]);
+    expect(lines(join(out, 'trajectories.meta.jsonl')).map((m) => [m.instance_id, m.stage])).toEqual([
+      ['acme__calc-1', 'env'],
+      ['acme__calc-2', 'env'],
+    ]);
+  });
+
+  it('--only verified --include-leaked --lists --format scaleswe', async () => {
+    const out = join(scratch, 'flags');
+    const r = await runCli([
+      'export',
+      '--state-dir',
+      state.root,
+      '--out',
+      out,
+      '--only',
+      'verified',
+      '--format',
+      'scaleswe',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(lines(join(out, 'dataset.jsonl'))[0]).toMatchObject({
+      instance_id: 'acme_calc_pr1',
+      FAIL_TO_PASS: ['test_calc.py::test_add'],
+    });
+    expect(lines(join(out, 'trajectories.meta.jsonl')).map((m) => m.instance_id)).toEqual(['acme__calc-1']);
+
+    const leaked = join(scratch, 'leaked');
+    expect(
+      (await runCli(['export', '--state-dir', state.root, '--out', leaked, '--include-leaked', '--lists']))
+        .code,
+    ).toBe(0);
+    expect(lines(join(leaked, 'trajectories.meta.jsonl')).map((m) => m.stage_outcome)).toEqual([
+      'pending',
+      'pending',
+      'rejected',
+    ]);
+    expect(lines(join(leaked, 'dataset.jsonl'))[0].FAIL_TO_PASS).toEqual(['test_calc.py::test_add']);
+    expect((await runCli(['export', '--state-dir', state.root, '--only', 'all'])).err).toContain('--only');
+  });
+});
