@@ -10,7 +10,7 @@ const TEST_FILE = '\\.test\\.ts$';
 // api is the bottom; the domain imports api and little of itself; the drivers (controller,
 // local) import the domain; cli and operator.ts are on top. kube/ is the Kubernetes adapter:
 // only drivers and entry points use it.
-const DOMAIN = ['api', 'languages', 'llm', 'export', 'sandbox', 'pipeline', 'mining'];
+const DOMAIN = ['api', 'languages', 'llm', 'export', 'sandbox', 'pipeline', 'mining', 'registry'];
 const LAYERS: Record<string, { may: string[]; why: string }> = {
   api: { may: [], why: 'api/ is the bottom layer: it imports nothing of ours' },
   kube: { may: ['api'], why: 'kube/ is a generic controller runtime: of ours it imports api/ only' },
@@ -23,11 +23,16 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
   },
   pipeline: { may: ['api'], why: 'pipeline/ imports api/ only' },
   mining: { may: ['api', 'languages'], why: 'mining/ imports api/ and languages/ only' },
+  registry: {
+    may: ['api'],
+    why: 'registry/ is the one module that speaks the OCI distribution protocol: it imports api/ only',
+  },
   agents: {
     // The sandbox program: the LLM client, and of sandbox/ only the wire contract it shares
     // with the operator (result envelope, stage input), not the pod builders.
-    may: ['api', 'languages', 'llm', 'sandbox/envelope.ts', 'sandbox/stage-input.ts'],
-    why: 'agents/ run inside sandbox pods: api/, languages/, llm/ and the envelope/stage-input contract only',
+    // And the mining path classifier: generated tests must be test paths by the same rule.
+    may: ['api', 'languages', 'llm', 'sandbox/envelope.ts', 'sandbox/stage-input.ts', 'mining/paths.ts'],
+    why: 'agents/ run inside sandbox pods: api/, languages/, llm/, the envelope/stage-input contract and the path classifier only',
   },
   controller: {
     may: [...DOMAIN, 'kube'],

@@ -2,6 +2,7 @@
 //   <out>/operator/main.mjs   the operator
 //   <out>/agent/main.js       the agent runner copied into sandbox pods
 //   <out>/cli/main.mjs        the scaleswe CLI
+//   <out>/operator/push-env-image.mjs  the push container of environment image build pods
 // Usage: node scripts/bundle.ts [--out dist]
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ const entries = [
   ['operator/src/operator.ts', 'operator/main.mjs'],
   ['operator/src/agents/scaleswe-agent.ts', 'agent/main.js'],
   ['operator/src/cli/scaleswe.ts', 'cli/main.mjs'],
+  ['operator/src/registry/push-env-image.ts', 'operator/push-env-image.mjs'],
 ] as const;
 for (const [entry, file] of entries) {
   const started = Date.now();

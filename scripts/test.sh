@@ -12,8 +12,17 @@ if ! command -v bwrap >/dev/null; then
   echo "==> installing bubblewrap (the local stage sandbox the CLI tests use)"
   apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 fi
+if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
+  echo "==> installing docker-registry and apache2-utils (the real OCI registry of the environment image tests)"
+  apt-get install -y -qq docker-registry apache2-utils >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq docker-registry apache2-utils >/dev/null; }
+fi
 echo "==> swebench from PyPI (the SWE-bench round-trip test grades our export with it; cached venv)"
 bash test/swebench/install-swebench.sh >/dev/null
+if ! command -v gradle >/dev/null; then
+  echo "==> installing gradle (Debian's; the Gradle fixture: the wrapper's distribution server is out of reach)"
+  apt-get install -y -qq gradle >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gradle >/dev/null; }
+fi
 echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
 # (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).

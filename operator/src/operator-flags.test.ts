@@ -39,6 +39,10 @@ describe('operator flags', () => {
       gatewayPort: 8081,
       gatewayPodSelector: undefined,
       sandboxDenyCidrs: [],
+      environmentRegistry: undefined,
+      environmentPushSecret: undefined,
+      environmentPullSecret: undefined,
+      environmentPlainHttp: false,
     });
   });
 

@@ -94,6 +94,10 @@ export const OperatorFlags = z
     gatewayPort: or(port, 8081),
     gatewayPodSelector: labels,
     sandboxDenyCidrs: cidrs,
+    environmentRegistry: text,
+    environmentPushSecret: text,
+    environmentPullSecret: text,
+    environmentPlainHttp: or(bool, false),
   })
   // client-go's default ratio: a leader renews within 2/3 of the lease.
   .transform((f) => ({

@@ -91,6 +91,22 @@ const program = new Command('operator')
     'addresses sandbox pods never reach, even with allowAll (API server endpoints; comma-separated)',
     env.SCALESWE_SANDBOX_DENY_CIDRS,
   )
+  .option(
+    '--environment-registry <repository>',
+    'environment images of runs that name no registry go here (chart value environment.registry)',
+    env.SCALESWE_ENVIRONMENT_REGISTRY,
+  )
+  .option(
+    '--environment-push-secret <name>',
+    'their push Secret (dockerconfigjson)',
+    env.SCALESWE_ENVIRONMENT_PUSH_SECRET,
+  )
+  .option('--environment-pull-secret <name>', 'their imagePullSecret', env.SCALESWE_ENVIRONMENT_PULL_SECRET)
+  .option(
+    '--environment-plain-http <bool>',
+    'speak plain HTTP to that registry',
+    env.SCALESWE_ENVIRONMENT_PLAIN_HTTP,
+  )
   .parse();
 
 // Commander reads argv (and the env defaults); the zod schema types and checks the values.
@@ -192,6 +208,14 @@ const manager = new Manager({
     }),
     denyCIDRs: sandboxDenyCIDRs,
   },
+  ...(opts.environmentRegistry && {
+    environmentDefaults: {
+      registry: opts.environmentRegistry,
+      plainHTTP: opts.environmentPlainHttp,
+      ...(opts.environmentPushSecret && { pushSecretRef: { name: opts.environmentPushSecret } }),
+      ...(opts.environmentPullSecret && { pullSecretRef: { name: opts.environmentPullSecret } }),
+    },
+  }),
 });
 
 // Every replica serves the gateway (tokens are stateless); a standby resolves runs through the API.

@@ -176,6 +176,19 @@ const NODE_PACKAGES = [
 
 let aptUpdated = false;
 
+/** containerd's per-registry host configs (hosts.toml), read at every pull. */
+export const REGISTRY_HOSTS_DIR = join(CACHE_ROOT, 'containerd', 'certs.d');
+
+/** Lets the node pull from a plain-HTTP registry at host:port (a registry the tests run). */
+export function allowPlainHTTPRegistry(host: string): void {
+  const dir = join(REGISTRY_HOSTS_DIR, host);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'hosts.toml'),
+    `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
+}
+
 /** Installs the Debian packages that are missing (apt-get update at most once per process). */
 export function ensurePackages(pkgs: string[]): void {
   const missing = pkgs.filter((p) => {
@@ -523,6 +536,23 @@ async function startControlPlane(s: ClusterState): Promise<void> {
   await waitUp(s, 'kube-apiserver /readyz', 90_000, () => readyz(s));
 }
 
+/**
+ * Stops the cluster's kube-apiserver and starts it again with the arguments it ran with
+ * (etcd and its data stay): a chaos step for tests. Resolves when /readyz answers again.
+ */
+export async function restartApiServer(name: string): Promise<{ downMs: number }> {
+  const s = readState(name);
+  const old = s?.procs.find((p) => p.name === 'kube-apiserver' && alive(p));
+  if (!s || !old) throw new Error(`cluster '${name}' has no running kube-apiserver`);
+  const [cmd = '', ...args] = readFileSync(`/proc/${old.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  const t0 = Date.now();
+  await stopProcess(old);
+  s.procs = s.procs.filter((p) => p !== old);
+  startProc(s, 'kube-apiserver', cmd, args);
+  await waitUp(s, 'kube-apiserver /readyz', 90_000, () => readyz(s));
+  return { downMs: Date.now() - t0 };
+}
+
 // ---------------------------------------------------------------- node mode
 
 function readSysctl(key: string): string | undefined {
@@ -637,6 +667,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${cniConfDir}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${REGISTRY_HOSTS_DIR}"
 `,
   );
   startProc(s, 'containerd', 'containerd', ['--config', ctrConfig]);

@@ -44,6 +44,11 @@ const PODMAN_FLAGS = [
   'file',
 ];
 
+/** Pushes a local podman image to a plain-HTTP registry (what a user's CI does with its images). */
+export function pushToRegistry(ref: string, target: string): void {
+  podman(['push', '--quiet', '--tls-verify=false', ref, `docker://${target}`]);
+}
+
 /** Pods refer to `scaleswe/sandbox-<lang>:0.1.0`, which Kubernetes normalizes to docker.io/. */
 export function sandboxImageRef(lang: Language): string {
   return `docker.io/scaleswe/sandbox-${lang}:${SANDBOX_TAG}`;

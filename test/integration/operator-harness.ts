@@ -16,11 +16,16 @@ import {
 import { cluster } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
+/** Where the operators of this tier keep bare clones of git sources (--git-cache-dir). */
+export const GIT_CACHE_DIR = join(ROOT, 'node_modules/.cache/scaleswe-it-git');
 
 export interface OperatorProcess {
   proc: ChildProcess;
   identity: string;
+  /** Date.now() when it was spawned. */
+  startedAt: number;
   logs: Array<Record<string, unknown>>;
+  /** Waits for a matching line; the default timeout is generous (a liveness bound, not a speed bound). */
   waitForLog(
     pred: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
@@ -55,9 +60,10 @@ export function startOperator(opts: {
     '--retry-period',
     '0.5',
     '--git-cache-dir',
-    join(ROOT, 'node_modules/.cache/scaleswe-it-git'),
+    GIT_CACHE_DIR,
     ...(opts.extraArgs ?? []),
   ];
+  const startedAt = Date.now();
   const proc = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'debug' },
@@ -99,9 +105,10 @@ export function startOperator(opts: {
   return {
     proc,
     identity: opts.identity,
+    startedAt,
     logs,
     exited,
-    waitForLog(pred, timeoutMs = 30_000) {
+    waitForLog(pred, timeoutMs = 180_000) {
       const hit = logs.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
@@ -158,6 +165,8 @@ export function succeededResult(stage: string): StageResultArg {
 
 export type PodVerdict =
   | { phase: 'Succeeded'; result: StageResultArg }
+  /** A pod whose result is a raw termination message of `container` (an environment image build). */
+  | { phase: 'Succeeded'; container: string; terminationMessage: string }
   | { phase: 'Failed'; reason?: string; exitCode?: number; message?: string }
   | 'skip';
 
@@ -198,7 +207,8 @@ export function fakeKubelet(
               ? {
                   exitCode: 0,
                   reason: 'Completed',
-                  message: encodeResultEnvelope(verdict.result),
+                  message:
+                    'result' in verdict ? encodeResultEnvelope(verdict.result) : verdict.terminationMessage,
                   startedAt: now,
                   finishedAt: now,
                 }
@@ -215,7 +225,7 @@ export function fakeKubelet(
               startTime: now,
               containerStatuses: [
                 {
-                  name: 'agent',
+                  name: 'container' in verdict ? verdict.container : 'agent',
                   image: 'x',
                   imageID: '',
                   ready: false,

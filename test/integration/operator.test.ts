@@ -151,7 +151,7 @@ describe('operator', () => {
       expect(await first.exited).toBe('SIGKILL');
       const second = operator(namespace, 'op-second');
       // The dead leader's lease must expire first (4 s), then the new one resumes from status.cursor.
-      await second.waitForLog((l) => l.msg === 'became leader', 30_000);
+      await second.waitForLog((l) => l.msg === 'became leader');
       const run = await poll('run Succeeded after restart', 120_000, async () => {
         const r = await runStatus(kube, namespace, 'restart');
         return r.status?.phase === 'Succeeded' ? r : undefined;

@@ -19,7 +19,13 @@ import {
 import { MAVEN_RELEASES } from '../../operator/src/languages/maven.ts';
 import { bwrapAvailable, runStageProcess } from '../../operator/src/local/executor.ts';
 import { applyStageResult, initialStatus, stageInputFor } from '../../operator/src/pipeline/pipeline.ts';
-import { buildMavenRepo, buildNodeRepo, buildRustRepo, type FixtureRepo } from '../fixtures/repos.ts';
+import {
+  buildGradleRepo,
+  buildMavenRepo,
+  buildNodeRepo,
+  buildRustRepo,
+  type FixtureRepo,
+} from '../fixtures/repos.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-toolchains-'));
 const cacheDir = join(scratch, 'cache');
@@ -105,6 +111,15 @@ describe('build tools inside the stage sandbox', () => {
     expect(status.recipe!.toolchain!['maven.via']).toMatch(/^fetched \(installed 3\.8\.\d+ is too old/);
     expect(status.recipe!.setupScript).toContain(`apache-maven-${version}-bin.tar.gz`);
     expect(readdirSync(join(cacheDir, 'scaleswe'))).toContain(`apache-maven-${version}`);
+  }, 900_000);
+
+  it('gradle: the installed Gradle (no wrapper), its user home in the stage cache', async () => {
+    const fixture = await buildGradleRepo(join(scratch, 'repos'));
+    const { results, status } = await runInSandbox(fixture);
+    expectVerified(fixture, results, status);
+    expect(status.recipe!.toolchain).toMatchObject({ gradle: expect.stringMatching(/^\d+\.\d+/) });
+    expect(status.recipe!.setupScript).toContain(' gradle --no-daemon -q testClasses');
+    expect(readdirSync(join(cacheDir, 'gradle'))).toContain('caches');
   }, 900_000);
 
   it('pnpm: the version pinned in packageManager, through corepack', async () => {

@@ -130,6 +130,38 @@ describe('TestAgent writes tests for a PR without tests', () => {
     await expectVerified(noTests.spec, tests, 2, 'gen-verify');
   }, 300_000);
 
+  it('generated tests may only touch test paths: a helper in a source file is rejected', async () => {
+    const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-outside' });
+    const helper = 'textutils/_testing.py';
+    const usesHelper =
+      'from textutils import clamp\nfrom textutils._testing import TOP\n\n\ndef test_clamp_respects_upper_bound():\n    assert clamp(11, 0, TOP) == TOP\n';
+    const llm = await llmWith([
+      { toolCalls: [{ name: 'write_file', arguments: { path: helper, content: 'TOP = 10\n' } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: usesHelper } }] },
+      { toolCalls: [{ name: 'finish', arguments: {} }] },
+      { toolCalls: [{ name: 'run_command', arguments: { cmd: `rm ${helper}`, timeout: 30 } }] },
+      { toolCalls: [{ name: 'write_file', arguments: { path: GENERATED, content: goodTest } }] },
+      { toolCalls: [{ name: 'finish', arguments: {} }] },
+    ]);
+    const tests = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe }, config: { llm } },
+      { workDir: path.join(root, 'outside-tests') },
+    );
+    expect(server!.requests[3]!.messages.at(-1)).toMatchObject({
+      role: 'tool',
+      content: expect.stringContaining(
+        `Rejected: generated tests may only touch test paths, and these are not: ${helper}`,
+      ),
+    });
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      testsSource: 'generated',
+      FAIL_TO_PASS: [`${GENERATED}::test_clamp_respects_upper_bound`],
+    });
+    expect(tests.generatedTestPatch).not.toContain(helper);
+    expect(tests.fullTestPatch).not.toContain(helper);
+  }, 300_000);
+
   it("also when the PR's own tests give no FAIL_TO_PASS; both sets stay applied", async () => {
     const weak = await buildPythonRepo(root, { weakTests: true, dirName: 'textutils-weak' });
     expect(weak.testPatch).toContain('test_clamp_inside');
@@ -252,7 +284,7 @@ describe('PromptAgent with an LLM', () => {
   it('writes the statement from the PR, then the judge clears it', async () => {
     const llm = await llmWith([
       { content: symptom },
-      { content: '{"leaks": false, "reason": "symptom only"}' },
+      { content: '{"verdict": "ok", "reason": "symptom only"}' },
     ]);
     const prompt = await runStage(
       { stage: 'prompt', instance: fixture.spec, config: { llm } },
@@ -263,9 +295,14 @@ describe('PromptAgent with an LLM', () => {
       reason: 'PromptReady',
       problemStatement: symptom,
       problemStatementSource: 'llm',
+      statementVerdict: 'ok',
     });
     expect(prompt.trajectories.map((t) => t.agent)).toEqual(['PromptAgent', 'LeakJudge']);
-    expect(prompt.message).toContain('LLM judge: no leak (symptom only)');
+    expect(prompt.message).toContain('LLM judge: ok (symptom only)');
+    // The judge sees the tests the statement must support, not only the fix.
+    const judged = JSON.stringify(server!.requests[1]!.messages);
+    expect(judged).toContain('def test_clamp_above');
+    expect(judged).toContain('tests-need-more-than-stated');
     const first = JSON.stringify(server!.requests[0]!.messages);
     expect(first).toContain(fixture.spec.title);
     expect(first).toContain('if value > high:'); // the writer sees the diff…
@@ -298,13 +335,70 @@ describe('PromptAgent with an LLM', () => {
   it('the judge can reject what the pure check lets through', async () => {
     const llm = await llmWith([
       { content: 'clamp must compare against the upper bound too and return it when exceeded.' },
-      { content: 'Verdict: {"leaks": true, "reason": "spells out the fix"}' },
+      { content: 'Verdict: {"verdict": "solution-in-text", "reason": "spells out the fix"}' },
     ]);
     const prompt = await runStage(
       { stage: 'prompt', instance: fixture.spec, config: { llm } },
       { workDir: path.join(root, 'p3') },
     );
-    expect(prompt).toMatchObject({ outcome: 'rejected', reason: 'StatementLeaksSolution' });
+    expect(prompt).toMatchObject({
+      outcome: 'rejected',
+      reason: 'StatementLeaksSolution',
+      statementVerdict: 'solution-in-text',
+    });
     expect(prompt.message).toContain('spells out the fix');
+  }, 60_000);
+
+  it.each([
+    ['vague', 'StatementVague', 'clamp is broken.'],
+    [
+      'tests-need-more-than-stated',
+      'TestsNeedMoreThanStated',
+      'clamp misbehaves for some inputs near the bounds.',
+    ],
+  ])(
+    'only ok passes: the judge says %s',
+    async (verdict, reason, statement) => {
+      const llm = await llmWith([
+        { content: statement },
+        { content: JSON.stringify({ verdict, reason: 'the tests check clamp(15, 0, 10) == 10' }) },
+      ]);
+      const prompt = await runStage(
+        { stage: 'prompt', instance: fixture.spec, config: { llm } },
+        { workDir: path.join(root, `p-${verdict}`) },
+      );
+      expect(prompt).toMatchObject({ outcome: 'rejected', reason, statementVerdict: verdict });
+      expect(prompt.message).toBe(`LLM judge: ${verdict} (the tests check clamp(15, 0, 10) == 10)`);
+    },
+    60_000,
+  );
+
+  it('a feature statement may name the interface the tests use; the judge decides the rest', async () => {
+    const feature = await buildPythonRepo(root, { importsNewApi: true, dirName: 'textutils-feature' });
+    const statement =
+      'textutils has no way to wrap a value into a range. Add wrap(value, low, high) so that wrap(12, 0, 10) == 2; also clamp(15, 0, 10) returns 15 instead of 10.';
+    const llm = await llmWith([
+      { content: statement },
+      { content: '{"verdict": "ok", "reason": "names the tested interface, not the fix"}' },
+    ]);
+    const prompt = await runStage(
+      { stage: 'prompt', instance: feature.spec, config: { llm } },
+      { workDir: path.join(root, 'p-feature') },
+    );
+    expect(prompt, prompt.message).toMatchObject({
+      outcome: 'succeeded',
+      problemStatement: statement,
+      statementVerdict: 'ok',
+    });
+  }, 60_000);
+
+  it('an unreadable verdict does not pass: retried as an LLM failure', async () => {
+    const llm = await llmWith([{ content: symptom }, { content: 'Looks fine to me.' }]);
+    const prompt = await runStage(
+      { stage: 'prompt', instance: fixture.spec, config: { llm } },
+      { workDir: path.join(root, 'p-unreadable') },
+    );
+    expect(prompt).toMatchObject({ outcome: 'failed', reason: 'LlmUnavailable' });
+    expect(prompt.message).toBe('LeakJudge gave no readable verdict');
   }, 60_000);
 });

@@ -52,6 +52,45 @@ describe('prompt stage, no LLM', () => {
       hintsText: 'Confirmed on 0.1.0.\n\nAlso for floats.',
     });
   }, 60_000);
+  it('prompt: commit text is cleaned of trailers, separators and squashed commit subjects', async () => {
+    const squash = await buildPythonRepo(root, {
+      dirName: 'textutils-squash',
+      prBody: `clamp(15, 0, 10) returns 15; values above the maximum should give the maximum.
+
+* Respect the upper bound
+
+* Update test_textutils.py
+
+---------
+
+Co-authored-by: Jane Doe <jane@example.com>
+Signed-off-by: John Roe <john@example.com>`,
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: squash.spec },
+      { workDir: path.join(root, 'squash') },
+    );
+    expect(prompt).toMatchObject({
+      outcome: 'succeeded',
+      problemStatementSource: 'pr',
+      problemStatement:
+        'Respect the upper bound in clamp()\nclamp(15, 0, 10) returns 15; values above the maximum should give the maximum.',
+    });
+  }, 60_000);
+
+  it('prompt: commit text that states the fix in words is rejected', async () => {
+    const how = await buildPythonRepo(root, {
+      dirName: 'textutils-how',
+      prBody: 'Clamp the value to high when it exceeds the upper bound.',
+    });
+    const prompt = await runStage(
+      { stage: 'prompt', instance: how.spec },
+      { workDir: path.join(root, 'how') },
+    );
+    expect(prompt).toMatchObject({ outcome: 'rejected', reason: 'StatementDescribesFix' });
+    expect(prompt.message).toContain('"Clamp the value to high when it exceeds the upper bound."');
+  }, 60_000);
+
   it('prompt: nothing to write a statement from is a rejection', async () => {
     const bare = await buildPythonRepo(root, { dirName: 'textutils-bare', prBody: '' });
     const spec = { ...bare.spec, title: '' };

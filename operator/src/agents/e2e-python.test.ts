@@ -116,6 +116,36 @@ describe('python fixture, no LLM', () => {
     expect(verify.message).toContain(`flaky: ${timing}`);
   }, 240_000);
 
+  it('a base that does not collect with the PR tests: FAIL_TO_PASS is the tests the PR adds', async () => {
+    const broken = await buildPythonRepo(root, { importsNewApi: true, dirName: 'textutils-newapi' });
+    const tests = await runStage(
+      { stage: 'tests', instance: broken.spec, previous: { recipe } },
+      { workDir: path.join(root, 'newapi-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: broken.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: broken.expected.PASS_TO_PASS,
+    });
+    // The instance records why the old tests of the file are not labelled.
+    expect(tests.message).toContain('the base does not build or collect 2 test(s)');
+    expect(tests.message).toContain('FAIL_TO_PASS limited to the 3 test(s) the test patch adds or changes');
+    const verify = await runStage(
+      {
+        stage: 'verify',
+        instance: broken.spec,
+        previous: { recipe, testsSource: 'pr', FAIL_TO_PASS: tests.FAIL_TO_PASS, PASS_TO_PASS: [] },
+        config: { reruns: 1 },
+      },
+      { workDir: path.join(root, 'newapi-verify') },
+    );
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      FAIL_TO_PASS: broken.expected.FAIL_TO_PASS,
+      PASS_TO_PASS: [],
+    });
+  }, 240_000);
+
   it('a PR without tests is rejected when no LLM can write them', async () => {
     const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-notests' });
     expect(noTests.testPatch).toBe('');

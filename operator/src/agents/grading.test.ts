@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classify, networkSymptom, verifyRuns } from './grading.ts';
+import { changedTests } from './changed-tests.ts';
+import { baseRunAccepted, classify, gradeRuns, networkSymptom, runFault, verifyRuns } from './grading.ts';
 import type { TestResults, TestStatus } from './parsers/index.ts';
 
 const r = (o: Record<string, TestStatus>): TestResults => new Map(Object.entries(o));
@@ -69,6 +70,108 @@ describe('verifyRuns', () => {
       outcome: 'rejected',
       reason: 'NoTestsRan',
     });
+  });
+});
+
+// A Java PR whose new API breaks test compilation at base: no test runs before the fix.
+const javaPatch = `diff --git a/src/test/java/org/x/WidgetTest.java b/src/test/java/org/x/WidgetTest.java
+--- a/src/test/java/org/x/WidgetTest.java
++++ b/src/test/java/org/x/WidgetTest.java
+@@ -30,6 +30,10 @@ public class WidgetTest {
+     }
+ 
++    @Test
++    public void resizesToFit() {
++        assertEquals(2, new Widget().fit());
++    }
+`;
+const suite = ['org.x.WidgetTest::resizesToFit', 'org.x.WidgetTest::keepsRatio', 'org.x.OtherTest::works'];
+const allPass = r(Object.fromEntries(suite.map((id) => [id, 'passed' as TestStatus])));
+
+describe('run validity', () => {
+  const run = (results: TestResults, exitCode: number, timedOut = false) => ({ results, exitCode, timedOut });
+  it('a run cut off or ending abnormally without a failing test is no evidence', () => {
+    expect(runFault(run(r({ a: 'passed' }), 1, true))).toBe('timed out');
+    // The runner died half-way: 1 test reported, exit 134, nothing failed.
+    expect(runFault(run(r({ a: 'passed' }), 134))).toBe('crashed');
+  });
+  it('failing tests, a clean exit or no report at all are not faults', () => {
+    expect(runFault(run(r({ a: 'passed', b: 'failed' }), 1))).toBeUndefined();
+    expect(runFault(run(r({ 'tests/test_a.py': 'error' }), 2))).toBeUndefined();
+    expect(runFault(run(r({ a: 'passed' }), 0))).toBeUndefined();
+    expect(runFault(run(new Map(), 1))).toBeUndefined();
+  });
+});
+
+describe('baseRunAccepted: env acceptance needs most tests at base to run', () => {
+  const run = (results: TestResults, exitCode = 1) => ({ results, exitCode, timedOut: false });
+  // 1 test ran, 4 modules failed to collect: one running test is not a working environment.
+  const mostlyBroken = r({
+    't/a.py::x': 'passed',
+    't/b.py': 'error',
+    't/c.py': 'error',
+    't/d.py': 'error',
+    't/e.py': 'error',
+  });
+  it('rejects a run where most tests error, naming the setting', () => {
+    expect(baseRunAccepted(run(mostlyBroken), 0.5)).toEqual({
+      ok: false,
+      ran: 1,
+      note: 'only 1 of 5 test(s) ran (the rest errored); at least 50% must (verification.minBaseTestsRunRatio)',
+    });
+  });
+  it('the threshold is configurable; skipped tests do not count', () => {
+    expect(baseRunAccepted(run(mostlyBroken), 0.2)).toMatchObject({ ok: true, note: '1 of 5 test(s) ran' });
+    expect(
+      baseRunAccepted(run(r({ a: 'failed', b: 'passed', c: 'error', s: 'skipped' })), 0.6),
+    ).toMatchObject({ ok: true });
+  });
+  it('a crashed, silent or all-error run is no environment', () => {
+    expect(baseRunAccepted(run(r({ a: 'passed' }), 139), 0.5)).toMatchObject({
+      ok: false,
+      note: 'the test run crashed (exit 139): not evidence',
+    });
+    expect(baseRunAccepted(run(new Map()), 0.5)).toMatchObject({ ok: false });
+    expect(baseRunAccepted(run(r({ a: 'error' })), 0)).toMatchObject({ ok: false, note: 'no test ran' });
+  });
+});
+
+describe('gradeRuns: a base that does not build', () => {
+  it('FAIL_TO_PASS is limited to the tests the PR adds or changes, and says why', () => {
+    const g = gradeRuns(new Map(), allPass, changedTests([javaPatch]));
+    expect(g.FAIL_TO_PASS).toEqual(['org.x.WidgetTest::resizesToFit']);
+    expect(g.PASS_TO_PASS).toEqual([]);
+    expect(g.didNotRunAtBase).toEqual(['org.x.OtherTest::works', 'org.x.WidgetTest::keepsRatio']);
+    expect(g.note).toContain(
+      "the base does not build or collect 2 test(s) with the PR's tests (e.g. org.x.OtherTest::works, org.x.WidgetTest::keepsRatio): FAIL_TO_PASS limited to the 1 test(s)",
+    );
+  });
+  it('a Go package that fails to build reports the package, not its tests', () => {
+    const pre = r({ 'github.com/acme/uuid': 'error' });
+    const post = r({
+      'github.com/acme/uuid/TestNewV7': 'passed',
+      'github.com/acme/uuid/TestParse': 'passed',
+    });
+    const patch =
+      'diff --git a/uuid_test.go b/uuid_test.go\n--- a/uuid_test.go\n+++ b/uuid_test.go\n@@ -1,1 +1,3 @@\n+func TestNewV7(t *testing.T) {\n+}\n';
+    expect(gradeRuns(pre, post, changedTests([patch])).FAIL_TO_PASS).toEqual([
+      'github.com/acme/uuid/TestNewV7',
+    ]);
+  });
+  it('tests that ran and failed before stay FAIL_TO_PASS whether the PR touched them or not', () => {
+    const pre = r({ 'org.x.OtherTest::works': 'failed', 'org.x.WidgetTest::keepsRatio': 'passed' });
+    const g = gradeRuns(pre, allPass, changedTests([javaPatch]));
+    expect(g).toMatchObject({
+      FAIL_TO_PASS: ['org.x.OtherTest::works', 'org.x.WidgetTest::resizesToFit'],
+      PASS_TO_PASS: ['org.x.WidgetTest::keepsRatio'],
+      didNotRunAtBase: [],
+      note: '',
+    });
+  });
+  it('verifyRuns derives labels under the same rule', () => {
+    const v = verifyRuns([new Map()], [allPass, allPass], undefined, changedTests([javaPatch]));
+    expect(v).toMatchObject({ outcome: 'succeeded', FAIL_TO_PASS: ['org.x.WidgetTest::resizesToFit'] });
+    expect(v.message).toContain('FAIL_TO_PASS limited to the 1 test(s)');
   });
 });
 

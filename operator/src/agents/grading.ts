@@ -1,3 +1,4 @@
+import { type ChangedTests, isChangedTest } from './changed-tests.ts';
 import type { TestResults } from './parsers/index.ts';
 
 /**
@@ -31,6 +32,86 @@ export function classify(before: TestResults, after: TestResults): Classificatio
   return c;
 }
 
+/**
+ * Env acceptance from a run at base: the suite must really run — most reported tests pass or
+ * fail (errors are tests that could not even start: a module that does not build or collect),
+ * at least `minRatio` of them — and the run must be evidence at all (not cut off, not crashed).
+ */
+export function baseRunAccepted(run: RunFacts, minRatio: number): { ok: boolean; note: string; ran: number } {
+  const statuses = [...run.results.values()];
+  const ran = statuses.filter((s) => s === 'passed' || s === 'failed').length;
+  const counted = ran + statuses.filter((s) => s === 'error').length;
+  const fault = runFault(run);
+  if (fault) return { ok: false, ran, note: `the test run ${fault} (exit ${run.exitCode}): not evidence` };
+  if (run.results.size === 0)
+    return { ok: false, ran, note: `test command (exit ${run.exitCode}) reported no tests` };
+  if (ran === 0) return { ok: false, ran, note: 'no test ran' };
+  if (ran < minRatio * counted)
+    return {
+      ok: false,
+      ran,
+      note: `only ${ran} of ${counted} test(s) ran (the rest errored); at least ${Math.round(minRatio * 100)}% must (verification.minBaseTestsRunRatio)`,
+    };
+  return { ok: true, ran, note: `${ran} of ${counted} test(s) ran` };
+}
+
+/** What grading needs of one test command run. */
+export interface RunFacts {
+  results: TestResults;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/**
+ * Why a run is no evidence either way (retried, never labelled): cut off by the time limit,
+ * or ended abnormally — the runner exited non-zero although no reported test failed (a
+ * crash, a kill, an abort half-way), so the tests it did not reach are unknown. A run that
+ * reported nothing at all is not a fault here: before the gold patch that is a base that
+ * does not build (see gradeRuns), after it a rejection (NoTestsRan).
+ */
+export function runFault(run: RunFacts): 'timed out' | 'crashed' | undefined {
+  if (run.timedOut) return 'timed out';
+  const failing = [...run.results.values()].some((s) => s === 'failed' || s === 'error');
+  if (run.exitCode !== 0 && run.results.size > 0 && !failing) return 'crashed';
+  return undefined;
+}
+
+export interface Grade extends Classification {
+  /**
+   * Tests that pass after the gold patch but never ran before it (the base did not build or
+   * collect them) and that the test patches do not add or change: no evidence, not F2P.
+   */
+  didNotRunAtBase: string[];
+  /** Why FAIL_TO_PASS was limited, for the instance's record; empty when it was not. */
+  note: string;
+}
+
+/**
+ * Does a not-passing status before the gold patch count as evidence that `id` failed? A test
+ * that ran and failed, yes. A test that did not run at all only when the test patches add
+ * or change it: otherwise it is absent because the base does not compile or collect with
+ * the PR's tests (a Java module, a Go package, a Python module importing the PR's new API),
+ * which would turn every test of the suite into FAIL_TO_PASS.
+ */
+export function failedBefore(id: string, pre: TestResults, changed: ChangedTests): boolean {
+  const s = pre.get(id);
+  if (s === 'failed' || s === 'error') return true;
+  return s === undefined && isChangedTest(id, changed);
+}
+
+/** classify() under the run-validity rules: F2P needs evidence of failing before (failedBefore). */
+export function gradeRuns(pre: TestResults, post: TestResults, changed: ChangedTests): Grade {
+  const c = classify(pre, post);
+  const FAIL_TO_PASS = c.FAIL_TO_PASS.filter((id) => failedBefore(id, pre, changed));
+  const didNotRunAtBase = c.FAIL_TO_PASS.filter((id) => !failedBefore(id, pre, changed));
+  return { ...c, FAIL_TO_PASS, didNotRunAtBase, note: baseNote(didNotRunAtBase, FAIL_TO_PASS) };
+}
+
+export function baseNote(didNotRunAtBase: readonly string[], f2p: readonly string[]): string {
+  if (didNotRunAtBase.length === 0) return '';
+  return `the base does not build or collect ${didNotRunAtBase.length} test(s) with the PR's tests (e.g. ${didNotRunAtBase.slice(0, 3).join(', ')}): FAIL_TO_PASS limited to the ${f2p.length} test(s) the test patch adds or changes`;
+}
+
 /** Messages of failed name lookups and unreachable networks, across runtimes. */
 const NETWORK_SYMPTOMS =
   /^.*(Temporary failure in name resolution|Name or service not known|nodename nor servname|getaddrinfo (ENOTFOUND|EAI_AGAIN)|Could not resolve host|dial tcp: lookup|no such host|Network is unreachable|ENETUNREACH|failed to lookup address information).*$/m;
@@ -60,6 +141,7 @@ export function verifyRuns(
   pre: TestResults[],
   post: TestResults[],
   expected?: { FAIL_TO_PASS?: string[] | undefined; PASS_TO_PASS?: string[] | undefined },
+  changed: ChangedTests = { files: new Set(), newFiles: new Set(), names: new Set() },
 ): Verdict {
   const empty = (r: TestResults[]) => r.length === 0 || r.every((x) => x.size === 0);
   const base = { FAIL_TO_PASS: [], PASS_TO_PASS: [], flaky: [], passToFail: [] };
@@ -77,7 +159,11 @@ export function verifyRuns(
   const allPre = (id: string, ok: (s: string | undefined) => boolean) => pre.every((r) => ok(r.get(id)));
   const passed = (s: string | undefined) => s === 'passed';
 
-  const stableF2P = new Set([...ids].filter((id) => allPost(id, passed) && allPre(id, notPassed)));
+  const failedInAllPre = (id: string) => pre.every((r) => failedBefore(id, r, changed));
+  const stableF2P = new Set([...ids].filter((id) => allPost(id, passed) && failedInAllPre(id)));
+  const didNotRunAtBase = [...ids].filter(
+    (id) => allPost(id, passed) && allPre(id, notPassed) && !failedInAllPre(id),
+  );
   const stableP2P = new Set([...ids].filter((id) => allPost(id, passed) && allPre(id, passed)));
   const passToFail = [...ids].filter((id) => allPre(id, passed) && allPost(id, notPassed)).sort();
 
@@ -94,7 +180,9 @@ export function verifyRuns(
     ]),
   ].sort();
 
-  const summary = `F2P ${F2P.length}, P2P ${P2P.length}, flaky dropped ${flaky.length}`;
+  const limited = expected?.FAIL_TO_PASS ? [] : didNotRunAtBase;
+  const note = limited.length ? `; ${baseNote(limited, F2P)}` : '';
+  const summary = `F2P ${F2P.length}, P2P ${P2P.length}, flaky dropped ${flaky.length}${note}`;
   if (passToFail.length > 0) {
     return {
       outcome: 'rejected',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findLeaks, isNonTrivialLine } from './leak.ts';
+import { findLeaks, isNonTrivialLine, testInterfaceNames } from './leak.ts';
 
 const gold = `diff --git a/pkg/range.py b/pkg/range.py
 --- a/pkg/range.py
@@ -26,6 +26,39 @@ describe('findLeaks', () => {
     expect(findLeaks(s, gold)).toEqual([{ kind: 'newIdentifier', text: '_upper_limit_for' }]);
     expect(findLeaks(s, gold, { existsAtBase: (id) => id === '_upper_limit_for' })).toEqual([]);
     expect(findLeaks(s, gold, { identifiers: false })).toEqual([]);
+  });
+  it('a feature statement may name the interface the tests use, not the helpers of the fix', () => {
+    const feature = `diff --git a/pkg/range.py b/pkg/range.py
+--- a/pkg/range.py
++++ b/pkg/range.py
+@@ -1,2 +1,8 @@
+ def clamp(value, low, high):
+     return value
++
++def wrap_into(value, low, high):
++    return low + _span_mod(value - low, high - low)
++
++def _span_mod(offset, span_width):
++    return offset % span_width
+`;
+    const tests = `diff --git a/tests/test_range.py b/tests/test_range.py
+--- a/tests/test_range.py
++++ b/tests/test_range.py
+@@ -1,1 +1,5 @@
+-from pkg.range import clamp
++from pkg.range import clamp, wrap_into
++
++def test_wrap_into():
++    assert wrap_into(12, 0, 10) == 2
+`;
+    const statement = 'Add wrap_into(value, low, high), which wraps values into [low, high).';
+    expect(findLeaks(statement, feature)).toEqual([{ kind: 'newIdentifier', text: 'wrap_into' }]);
+    const interfaceNames = testInterfaceNames(tests);
+    expect(findLeaks(statement, feature, { interfaceNames })).toEqual([]);
+    // A name only the fix uses is still a leak.
+    expect(findLeaks(`${statement} Use _span_mod.`, feature, { interfaceNames })).toEqual([
+      { kind: 'newIdentifier', text: '_span_mod' },
+    ]);
   });
   it('lets a symptom description pass', () => {
     expect(

@@ -12,6 +12,12 @@ export interface LeakFinding {
 export interface LeakOptions {
   /** Check new identifiers too (not for issue text, which may legitimately name a missing API). */
   identifiers?: boolean;
+  /**
+   * The interface the tests use (names on the test patch's added lines): a statement may name
+   * what the FAIL_TO_PASS tests import or call — a feature cannot be solved without it — as
+   * long as it does not state the fix.
+   */
+  interfaceNames?: ReadonlySet<string>;
   existsAtBase?: (identifier: string) => boolean;
 }
 
@@ -61,6 +67,11 @@ function distinctive(id: string): boolean {
   );
 }
 
+/** Identifiers on the added lines of a test patch: what the tests import, call and construct. */
+export function testInterfaceNames(testPatch: string): Set<string> {
+  return new Set(addedAndOtherLines(testPatch).added.flatMap(identifiers));
+}
+
 export function findLeaks(statement: string, goldPatch: string, opts: LeakOptions = {}): LeakFinding[] {
   const findings: LeakFinding[] = [];
   const { added, other } = addedAndOtherLines(goldPatch);
@@ -77,7 +88,7 @@ export function findLeaks(statement: string, goldPatch: string, opts: LeakOption
     const fresh = new Set(added.flatMap(identifiers).filter((id) => !known.has(id) && distinctive(id)));
     const words = new Set(identifiers(statement));
     for (const id of [...fresh].sort()) {
-      if (words.has(id) && !(opts.existsAtBase?.(id) ?? false))
+      if (words.has(id) && !(opts.existsAtBase?.(id) ?? false) && !opts.interfaceNames?.has(id))
         findings.push({ kind: 'newIdentifier', text: id });
     }
   }

@@ -1,8 +1,10 @@
+import { STATEMENT_VERDICTS, type StatementVerdict } from '../api/index.ts';
 import { TokenBudgetExhausted } from '../llm/client.ts';
 import { shellQuote, truncateMiddle } from './exec.ts';
-import { findLeaks, type LeakFinding } from './leak.ts';
+import { findLeaks, type LeakFinding, testInterfaceNames } from './leak.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
+import { changeSentences, cleanStatement } from './statement-text.ts';
 import { createWorkspace, git } from './workspace.ts';
 
 type Source = 'issue' | 'pr' | 'llm';
@@ -10,9 +12,11 @@ type Source = 'issue' | 'pr' | 'llm';
 /**
  * PromptAgent: the linked issues' text when there are any (SWE-bench's problem_statement);
  * otherwise a statement the LLM writes from PR title/body/diff; otherwise (no LLM) the PR
- * title and body. Every statement then passes the pure leak check, and the LLM judge when
- * configured. Issue text is only checked for verbatim fix lines: an issue may legitimately
- * name the API it asks for.
+ * title and body, cleaned of trailers, separators and squash-merge history. Every statement
+ * then passes the pure leak check (it may name the interface the tests use, never the fix's
+ * code), a sentence check for text that describes the change itself (PR and LLM text), and
+ * the LLM judge when configured: only its `ok` passes. Issue text is only checked for verbatim
+ * fix lines: an issue may legitimately name the API it asks for.
  */
 export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
   const { instance } = ctx.input;
@@ -38,7 +42,7 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
     }
     source = 'llm';
   } else {
-    statement = `${instance.title}\n${instance.body}`.trim();
+    statement = cleanStatement(`${instance.title}\n${instance.body}`);
     source = 'pr';
   }
   if (!statement.trim()) {
@@ -49,8 +53,10 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
     };
   }
   const existsAtBase = source === 'issue' ? undefined : await baseIdentifierLookup(ctx);
+  const tests = ctx.input.previous.fullTestPatch || instance.testPatch;
   const findings = findLeaks(statement, instance.patch, {
     identifiers: source !== 'issue',
+    interfaceNames: testInterfaceNames(tests),
     ...(existsAtBase ? { existsAtBase } : {}),
   });
   const common = { problemStatement: statement, problemStatementSource: source, hintsText };
@@ -62,26 +68,48 @@ export async function runPromptStage(ctx: StageContext): Promise<StageOutput> {
       message: `${source} statement leaks the fix: ${describe(findings)}`,
     };
   }
+  const howSentences = source === 'issue' ? [] : changeSentences(statement);
+  if (howSentences.length > 0) {
+    return {
+      ...common,
+      outcome: 'rejected',
+      reason: 'StatementDescribesFix',
+      message: `${source} statement describes the change itself: ${howSentences
+        .slice(0, 3)
+        .map((s) => `"${s.sentence.slice(0, 120)}" (${s.why})`)
+        .join('; ')}`,
+    };
+  }
   let judged = 'no LLM judge';
   if (ctx.llm) {
-    let verdict: { leaks: boolean; reason: string } | undefined;
+    let verdict: { verdict: StatementVerdict; reason: string } | undefined;
     try {
-      verdict = await judge(ctx, statement);
+      verdict = await judge(ctx, statement, tests);
     } catch (err) {
       if (err instanceof TokenBudgetExhausted)
         return { outcome: 'rejected', reason: 'TokenBudgetExhausted', message: err.message };
       return { outcome: 'failed', reason: 'LlmUnavailable', message: `LeakJudge: ${(err as Error).message}` };
     }
-    if (verdict?.leaks) {
+    // Only `ok` passes: an answer that cannot be read is the endpoint misbehaving (retried).
+    if (!verdict)
+      return { outcome: 'failed', reason: 'LlmUnavailable', message: 'LeakJudge gave no readable verdict' };
+    if (verdict.verdict !== 'ok') {
       return {
         ...common,
+        statementVerdict: verdict.verdict,
         outcome: 'rejected',
-        reason: 'StatementLeaksSolution',
-        message: `LLM judge: ${verdict.reason}`,
+        reason: VERDICT_REASONS[verdict.verdict],
+        message: `LLM judge: ${verdict.verdict} (${verdict.reason})`,
       };
     }
-    // An unreadable verdict does not block: the pure check already passed.
-    judged = verdict ? `LLM judge: no leak (${verdict.reason})` : 'LLM judge gave no readable verdict';
+    judged = `LLM judge: ok (${verdict.reason})`;
+    return {
+      ...common,
+      statementVerdict: 'ok',
+      outcome: 'succeeded',
+      reason: 'PromptReady',
+      message: `problem statement from ${source}; leak check passed; ${judged}`,
+    };
   }
   return {
     ...common,
@@ -134,36 +162,58 @@ async function synthesize(ctx: StageContext): Promise<string> {
   return (reply.choices[0]?.message.content ?? '').trim();
 }
 
-const JUDGE_SYSTEM = `You check whether a problem statement leaks the solution of a coding task. It leaks
-if it contains code from the fix, names new functions/variables/files the fix introduces, or
-spells out how to implement the fix. Describing the symptom and the expected behaviour is fine.
-Answer with JSON only: {"leaks": true|false, "reason": "..."}`;
+/** The rejection reason of each judge class but `ok`. */
+const VERDICT_REASONS: Record<Exclude<StatementVerdict, 'ok'>, string> = {
+  vague: 'StatementVague',
+  'tests-need-more-than-stated': 'TestsNeedMoreThanStated',
+  'solution-in-text': 'StatementLeaksSolution',
+};
 
-/** Undefined when the judge's answer could not be read (the pure check already passed). */
+const JUDGE_SYSTEM = `You review the problem statement of a coding task. A solver sees only the statement and
+the repository; hidden tests (shown to you) then decide whether the solution is right.
+Classify the statement as exactly one of:
+- "solution-in-text": it gives away the fix: code from the fix, or how to implement it
+  (which computation, type, condition or call to change). Naming the interface the tests use
+  (functions, classes, parameters, signatures they import or call) is NOT a leak.
+- "tests-need-more-than-stated": the tests check behaviour, names or signatures that the
+  statement does not state and a solver could not infer from it and the repository.
+- "vague": too unclear to act on (no observable wrong behaviour or wanted feature).
+- "ok": states the problem (and the interface the tests use) without the fix.
+Answer with JSON only: {"verdict": "ok"|"vague"|"tests-need-more-than-stated"|"solution-in-text", "reason": "..."}`;
+
+/** Undefined when the judge's answer could not be read. */
 async function judge(
   ctx: StageContext,
   statement: string,
-): Promise<{ leaks: boolean; reason: string } | undefined> {
+  tests: string,
+): Promise<{ verdict: StatementVerdict; reason: string } | undefined> {
   const t = ctx.recorder.start('LeakJudge');
   const reply = await ctx.llm!.chat(t, {
     messages: [
       { role: 'system', content: JUDGE_SYSTEM },
       {
         role: 'user',
-        content: `Problem statement:\n${truncateMiddle(statement, 6000)}\n\nThe fix:\n${truncateMiddle(ctx.input.instance.patch, 10000)}`,
+        content: `Problem statement:\n${truncateMiddle(statement, 6000)}\n\nThe fix (hidden from the solver):\n${truncateMiddle(ctx.input.instance.patch, 10000)}\n\nThe tests (hidden from the solver):\n${truncateMiddle(tests, 6000)}`,
       },
     ],
   });
   return parseVerdict(reply.choices[0]?.message.content ?? '');
 }
 
-export function parseVerdict(text: string): { leaks: boolean; reason: string } | undefined {
+/**
+ * The judge's JSON. `{"leaks": bool}` (the earlier, leak-only answer) reads as
+ * solution-in-text / ok, so a judge prompted the old way still gates.
+ */
+export function parseVerdict(text: string): { verdict: StatementVerdict; reason: string } | undefined {
   const m = /\{[\s\S]*\}/.exec(text);
   if (!m) return undefined;
   try {
-    const v = JSON.parse(m[0]) as { leaks?: unknown; reason?: unknown };
-    if (typeof v.leaks !== 'boolean') return undefined;
-    return { leaks: v.leaks, reason: String(v.reason ?? '') };
+    const v = JSON.parse(m[0]) as { verdict?: unknown; leaks?: unknown; reason?: unknown };
+    const reason = String(v.reason ?? '');
+    const verdict = STATEMENT_VERDICTS.find((c) => c === v.verdict);
+    if (verdict) return { verdict, reason };
+    if (typeof v.leaks === 'boolean') return { verdict: v.leaks ? 'solution-in-text' : 'ok', reason };
+    return undefined;
   } catch {
     return undefined;
   }

@@ -1,8 +1,10 @@
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
+import { classifyPath } from '../mining/paths.ts';
+import { changedTests } from './changed-tests.ts';
 import { prepareStageWorkspace } from './environment.ts';
 import { truncateMiddle } from './exec.ts';
-import { type Classification, classify, networkSymptom } from './grading.ts';
+import { type Classification, gradeRuns, networkSymptom, runFault } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import { loopFailure, type StageOutput } from './stage-output.ts';
 import { countStatuses, exitNote, runTests } from './test-run.ts';
@@ -47,12 +49,16 @@ async function beforeAfter(
   const pre = await runTests(ctx, ws, recipe, 'before gold patch', applied);
   await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
   const post = await runTests(ctx, ws, recipe, 'after gold patch', applied);
-  const c = classify(pre.results, post.results);
-  const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}`;
+  const c = gradeRuns(pre.results, post.results, changedTests(applied));
+  const note = c.note ? `; ${c.note}` : '';
+  const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}${note}`;
+  const preFault = runFault(pre);
+  const fault = preFault ?? runFault(post);
   return {
     c,
     summary,
     ran: post.results.size > 0,
+    fault: fault && { kind: fault, what: `the run ${preFault ? 'before' : 'after'} the gold patch ${fault}` },
     timedOut: pre.timedOut || post.timedOut,
     postOutput: post.output,
     preOutput: pre.output,
@@ -60,11 +66,15 @@ async function beforeAfter(
 }
 
 /**
- * A run cut off by the time limit is no evidence: every test it did not reach would look
- * failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
+ * A run cut off by the time limit or ended abnormally is no evidence: every test it did not
+ * reach would look failing before (a false FAIL_TO_PASS) or after. Retried, never labelled.
  */
-function timedOutRun(summary: string): StageOutput {
-  return { outcome: 'failed', reason: 'TestsTimedOut', message: `a test run timed out (${summary})` };
+function faultyRun(fault: { kind: 'timed out' | 'crashed'; what: string }, summary: string): StageOutput {
+  return {
+    outcome: 'failed',
+    reason: fault.kind === 'timed out' ? 'TestsTimedOut' : 'TestRunCrashed',
+    message: `${fault.what}: its results are not evidence (${summary})`,
+  };
 }
 
 /**
@@ -89,7 +99,7 @@ export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
   let ranAny = false;
   if (instance.testPatch.trim()) {
     const r = await beforeAfter(ctx, ws, recipe, [[instance.testPatch, 'test patch']]);
-    if (r.timedOut) return timedOutRun(r.summary);
+    if (r.fault) return faultyRun(r.fault, r.summary);
     ranAny = r.ran;
     if (r.c.FAIL_TO_PASS.length > 0) return testsReady('pr', r.c, r.summary);
     prNote = `the PR's tests give no FAIL_TO_PASS (${r.summary})`;
@@ -148,9 +158,15 @@ async function generateTests(
     parameters: { type: 'object', properties: { summary: { type: 'string' } } },
     async run() {
       const files = tools.written.filter((f) => !goldPaths.has(f));
-      if (files.length === 0)
+      // Only test paths may change: a helper in a source file would become part of the task.
+      const outside = outsideTestPaths(files);
+      const changedOutside = outside.length ? await diffPaths(ws, outside) : '';
+      if (changedOutside.trim())
+        return `Rejected: generated tests may only touch test paths, and these are not: ${outside.join(', ')} (${OUTSIDE_TEST_PATHS}). Put everything the tests need in test files, remove or restore the others, then call finish again.`;
+      const tests = files.filter((f) => !outside.includes(f));
+      if (tests.length === 0)
         return 'You have not written any test file (source files of the fix do not count).';
-      const generated = await diffPaths(ws, files);
+      const generated = await diffPaths(ws, tests);
       if (!generated.trim()) return 'Your files do not differ from the repository.';
       const r = await beforeAfter(ctx, ws, recipe, [
         [instance.testPatch, 'test patch'],
@@ -159,6 +175,8 @@ async function generateTests(
       await agentState(generated);
       if (r.timedOut)
         return `A test run hit the time limit (${r.summary}); make the tests fast and self-contained, then call finish again.`;
+      if (r.fault)
+        return `${r.fault.what} (the runner exited non-zero without a failing test: ${r.summary}); its results are not evidence. Make the tests self-contained, then call finish again.\nBefore the fix:\n${truncateMiddle(r.preOutput, 2000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 2000)}`;
       if (r.c.FAIL_TO_PASS.length > 0) return { done: { patch: generated, c: r.c, summary: r.summary } };
       return `No test fails before the fix and passes after it (${r.summary}).\nBefore the fix:\n${truncateMiddle(r.preOutput, 3000)}\nAfter the fix:\n${truncateMiddle(r.postOutput, 3000)}\nRevise the tests and call finish again.`;
     },
@@ -177,6 +195,17 @@ async function generateTests(
     return testsReady('generated', c, summary, { patch, full });
   }
   return loopFailure(outcome, 'NoFailToPass', `${prNote}; TestAgent wrote no failing-then-passing test`);
+}
+
+const OUTSIDE_TEST_PATHS =
+  'test paths are files under a test directory such as tests/, test/, testdata/ or __tests__/, or named like test files of their language, e.g. test_*.py, *_test.go, *.test.ts';
+
+/**
+ * Which of the paths TestAgent wrote are not test paths, by the mining path classifier (the
+ * same rule that split the PR into gold patch and test patch).
+ */
+export function outsideTestPaths(paths: readonly string[]): string[] {
+  return paths.filter((p) => classifyPath(p) !== 'test');
 }
 
 /**

@@ -23,10 +23,24 @@ describe('generated CRDs', () => {
     for (const [file, text] of Object.entries(renderGenerated())) {
       if (!file.startsWith('crds/')) continue;
       const crd = parse(text);
-      const schema = JSON.stringify(crd.spec.versions[0].schema.openAPIV3Schema);
+      // The one union allowed: int-or-string, exactly as core/v1 publishes resource.Quantity.
+      const intOrString = '"anyOf":[{"type":"integer"},{"type":"string"}]';
+      const schema = JSON.stringify(crd.spec.versions[0].schema.openAPIV3Schema).replaceAll(intOrString, '');
       expect(schema).not.toMatch(/"(anyOf|oneOf|allOf|\$ref|\$schema)"/);
       expect(schema).not.toContain('"additionalProperties":false');
     }
+  });
+
+  it('emits quantities as int-or-string with the Kubernetes pattern', () => {
+    const q = toStructural({
+      anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]+$' }],
+      'x-kubernetes-int-or-string': true,
+    });
+    expect(q).toEqual({
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      pattern: '^[0-9]+$',
+      'x-kubernetes-int-or-string': true,
+    });
   });
 
   it('rejects a union instead of silently emitting it', () => {

@@ -108,6 +108,20 @@ export const ChartValues = z
       })
       .strict()
       .prefault({}),
+    environment: z
+      .object({
+        registry: z
+          .string()
+          .default('')
+          .describe(
+            'Default spec.environment.registry of runs that set none (host[:port]/repository); empty: no environment images unless a run names a registry',
+          ),
+        pushSecretName: z.string().default('').describe('Default spec.environment.pushSecretRef.name'),
+        pullSecretName: z.string().default('').describe('Default spec.environment.pullSecretRef.name'),
+        plainHTTP: z.boolean().default(false).describe('Default spec.environment.plainHTTP'),
+      })
+      .strict()
+      .prefault({}),
     crds: z
       .object({
         install: z.boolean().default(true),

@@ -199,6 +199,7 @@ export function sweInstanceCrd(): JsonSchema {
       { name: 'Reason', type: 'string', jsonPath: '.status.lastError.reason' },
       { name: 'Run', type: 'string', jsonPath: '.spec.runRef', priority: 1 },
       { name: 'Language', type: 'string', jsonPath: '.spec.language', priority: 1 },
+      { name: 'Environment', type: 'string', jsonPath: '.status.environment.digest', priority: 1 },
       age,
     ],
   });

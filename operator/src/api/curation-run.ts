@@ -254,7 +254,24 @@ export const Verification = z
       .max(86400)
       .default(900)
       .describe('Limit of one test command run; a run that hits it is no evidence and is retried'),
+    perTestTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400)
+      .default(300)
+      .describe(
+        'Limit of one test where its runner has one (pytest-timeout, go test -timeout per package, JUnit 5 default timeout): a hanging test fails and the others still label the instance',
+      ),
     scope: TestScope.default('files'),
+    minBaseTestsRunRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        'Env acceptance: the fraction of the tests reported at base (skipped ones aside) that must really run (pass or fail, not error); one running test is not a working environment',
+      ),
   })
   .strict();
 
@@ -272,6 +289,39 @@ export const EnvironmentSettings = z
       .describe(
         'Which prepared environments outlive their instances: verified (those a Verified instance uses) or none (each is deleted once no unfinished instance uses it)',
       ),
+    registry: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/,
+        'must be host[:port]/repository, e.g. registry.example.com:5000/scaleswe/envs',
+      )
+      .optional()
+      .describe(
+        'Cluster: repository environment images are pushed to (host[:port]/path; tag env-<key>). After EnvReady a build pod appends the prepared environment to the sandbox image, which must be pullable from this registry host; later stage pods run the image by digest. Unset: every stage replays the setup',
+      ),
+    pushSecretRef: z
+      .object({ name: z.string().min(1) })
+      .strict()
+      .optional()
+      .describe(
+        'kubernetes.io/dockerconfigjson Secret with push credentials: mounted only into the trusted push container of build pods (never where setup code runs) and read by the operator to delete images of Rejected instances',
+      ),
+    pullSecretRef: z
+      .object({ name: z.string().min(1) })
+      .strict()
+      .optional()
+      .describe('imagePullSecret of the stage pods that run environment images'),
+    plainHTTP: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Speak plain HTTP to the registry (a registry on the node or loopback; containerd must allow it too)',
+      ),
+    buildDiskLimit: z
+      .string()
+      .regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a quantity such as 20Gi')
+      .optional()
+      .describe("Size limit of a build pod's scratch volumes; past it the build fails as EnvImageOutOfDisk"),
   })
   .strict();
 export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;

@@ -29,6 +29,16 @@ export const INFRA_FAILURES = {
   ReadOnlyFilesystem: 'a path the stage writes to is on a read-only file system (EROFS)',
   ProcessKilled: 'a process of the stage was killed (SIGKILL: out of memory or an outside kill)',
   RegistryUnreachable: 'a package registry could not be reached while installing',
+  TestRunCrashed:
+    'a test run ended abnormally (the runner exited non-zero without a failing test): its results are incomplete, not evidence',
+
+  // The environment image (cluster): the registry's or the build's trouble, never the PR's.
+  RegistryUnavailable: 'the image registry could not be reached or answered with a server error',
+  RegistryUnauthorized: 'the image registry refused the push/pull credentials',
+  RegistryRejected:
+    'the image registry refused a request (base image missing, bad reference, unsupported manifest)',
+  EnvImageBuildFailed: 'the environment image build failed (setup replay, packing the layer)',
+  EnvImageOutOfDisk: 'the environment image build ran out of disk',
 } as const;
 export type InfraFailureReason = keyof typeof INFRA_FAILURES;
 export const INFRA_FAILURE_REASONS = Object.keys(INFRA_FAILURES) as InfraFailureReason[];

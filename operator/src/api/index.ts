@@ -1,6 +1,7 @@
 export * from './chart-values.ts';
 export * from './condition.ts';
 export * from './curation-run.ts';
+export * from './env-image.ts';
 export * from './errors.ts';
 export * from './failures.ts';
 export * from './meta.ts';

@@ -11,6 +11,16 @@ export const PreparedWorkspace = z
   })
   .strict();
 export type PreparedWorkspace = z.infer<typeof PreparedWorkspace>;
+/** A recipe that brought up the environment of another PR of the same repository. */
+export const RememberedRecipe = z
+  .object({
+    instanceId: z.string(),
+    /** That PR's creation time: the nearest earlier PR is tried first. */
+    createdAt: z.string(),
+    recipe: Recipe,
+  })
+  .strict();
+export type RememberedRecipe = z.infer<typeof RememberedRecipe>;
 
 /**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the
@@ -29,6 +39,8 @@ export const StageInput = z
      * For the env stage: a shared environment it may adopt when its recipe sources match.
      */
     prepared: PreparedWorkspace.optional(),
+    /** Env stage only: recipes that worked for other PRs of the repository (recipe memory). */
+    remembered: z.array(RememberedRecipe).default([]),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),
@@ -36,8 +48,10 @@ export const StageInput = z
         generateTests: z.boolean().default(true),
         commandTimeoutSeconds: z.number().int().min(1).default(900),
         testTimeoutSeconds: z.number().int().min(1).default(900),
+        perTestTimeoutSeconds: z.number().int().min(1).default(300),
         testNetwork: TestNetwork.default('none'),
         testScope: TestScope.default('files'),
+        minBaseTestsRunRatio: z.number().min(0).max(1).default(0.5),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
         llm: z
           .object({

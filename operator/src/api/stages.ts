@@ -22,6 +22,7 @@ export const CARRIED_FIELDS = [
   'problemStatement',
   'problemStatementSource',
   'hintsText',
+  'statementVerdict',
 ] as const;
 export type CarriedField = (typeof CARRIED_FIELDS)[number];
 
@@ -62,7 +63,7 @@ export const STAGE_TABLE = [
     phase: 'Prompt',
     timeoutSeconds: 600,
     needs: ['fullTestPatch'],
-    yields: ['problemStatement', 'problemStatementSource', 'hintsText'],
+    yields: ['problemStatement', 'problemStatementSource', 'hintsText', 'statementVerdict'],
   },
   {
     name: 'verify',

@@ -64,6 +64,12 @@ export const Recipe = z
       .record(z.string(), z.string())
       .optional()
       .describe('tool → version chosen, e.g. {maven: "3.9.9", pnpm: "8.15.4"}'),
+    manifestDigest: z
+      .string()
+      .optional()
+      .describe(
+        'sha256 of the root manifests and lockfiles at the base the recipe worked at: recipe memory reuses it for another PR only where they are the same',
+      ),
   })
   .strict();
 export type Recipe = z.infer<typeof Recipe>;
@@ -109,6 +115,15 @@ export const LastError = z
   })
   .strict();
 
+/**
+ * The statement judge's classes: `vague` (not enough to act on), `tests-need-more-than-stated`
+ * (the FAIL_TO_PASS tests demand behaviour or names the text does not give), `solution-in-text`
+ * (it states the fix), `ok`.
+ */
+export const STATEMENT_VERDICTS = ['ok', 'vague', 'tests-need-more-than-stated', 'solution-in-text'] as const;
+export const StatementVerdict = z.enum(STATEMENT_VERDICTS);
+export type StatementVerdict = z.infer<typeof StatementVerdict>;
+
 /** What stages establish for later stages and the export; each field belongs to a stage row's `yields`. */
 export const CarriedStatus = z
   .object({
@@ -127,6 +142,9 @@ export const CarriedStatus = z
     problemStatement: z.string().optional(),
     problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
     hintsText: z.string().optional(),
+    statementVerdict: StatementVerdict.optional().describe(
+      "The LLM judge's classification of the problem statement; only ok passes",
+    ),
   } satisfies Record<CarriedField, z.ZodType>)
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;
@@ -146,6 +164,12 @@ export const SWEInstanceStatus = z
       .describe('Attempts set aside by a user retry (scaleswe retry): maxAttempts counts those after them'),
     ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).optional(),
+    environmentBuilds: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
     lastError: LastError.optional(),
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),

@@ -67,6 +67,7 @@ interface RunFlags {
   isolation: 'auto' | 'bwrap' | 'none';
   iAcceptUnsandboxed?: boolean;
   keepWork?: boolean;
+  recipeMemory?: string;
 }
 
 /** Builds the CurationRun from a manifest or from flags, validated by the same schema as the CRD. */
@@ -221,6 +222,7 @@ async function runLocked(
       onEvent: (e) => view.onEvent(e),
       llm,
       keepWorkDirs: flags.keepWork ?? false,
+      recipeMemoryDir: flags.recipeMemory === undefined ? undefined : resolve(flags.recipeMemory),
     });
     view.stop();
     if (controller.signal.aborted) {
@@ -421,6 +423,10 @@ export function buildProgram(): Command {
     )
     .option(UNSANDBOXED_FLAG, 'with --isolation none: run untrusted repository code without a sandbox')
     .option('--keep-work', 'keep stage work directories')
+    .option(
+      '--recipe-memory <dir>',
+      "share env recipes with later runs of the same repository (one file per repository); default: this run's instances only",
+    )
     .action(runCommand);
   program
     .command('export')

@@ -34,6 +34,11 @@ export interface ControllerContext {
     /** The API server's service IP and endpoints, excluded even from allowAll. */
     denyCIDRs: string[];
   };
+  /** The chart's environment image registry, for runs that name none (spec.environment). */
+  environmentDefaults?: Pick<
+    CurationRun['spec']['environment'],
+    'registry' | 'plainHTTP' | 'pushSecretRef' | 'pullSecretRef'
+  >;
   /** Max bytes of a pod log read back for its result envelope. */
   logLimitBytes: number;
   now: () => Date;

@@ -274,8 +274,14 @@ export async function reconcileRun(
       `run is ${after?.phase}: ${after?.progress ?? ''} instances finished`,
     );
   }
-  // A failing source is retried with the controller's backoff, keeping the condition.
-  if (sourceError) throw new Error(`${sourceError.reason}: ${sourceError.message}`);
+  // A failing source is retried with the controller's backoff, keeping the condition. The
+  // Warning is recorded when the condition changes (a new or different error), not per retry.
+  if (sourceError) {
+    const ready = before?.conditions?.find((c) => c.type === 'Ready');
+    if (write.written && (ready?.reason !== sourceError.reason || ready.message !== sourceError.message))
+      ctx.events.record(write.object, 'Warning', sourceError.reason, 'Mine', sourceError.message);
+    throw new Error(`${sourceError.reason}: ${sourceError.message}`);
+  }
   return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
 }
 

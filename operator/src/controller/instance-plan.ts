@@ -1,4 +1,4 @@
-import type { CurationRun, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import type { CurationRun, InstanceRecord, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
 import {
   type AttemptRef,
   type InstanceEvent,
@@ -13,6 +13,8 @@ import {
   stagePodName,
 } from '../sandbox/index.ts';
 
+import { awaitingEnvImage, type EnvImageStep, planEnvImage } from './env-image.ts';
+
 export type { InstanceEvent } from '../pipeline/instance-plan.ts';
 
 /** A sandbox pod as the planner sees it (from the informer cache). */
@@ -22,6 +24,8 @@ export interface ObservedStagePod extends ObservedPod {
 
 export interface InstanceObservation {
   instance: SWEInstance;
+  /** The other instances of the namespace, whose environment images may be adopted. */
+  envImageDonors?: readonly InstanceRecord[] | undefined;
   /** Its CurationRun (parsed, defaults applied); undefined while not in the cache. */
   run: CurationRun | undefined;
   /** Pods owned by the instance. */
@@ -41,6 +45,8 @@ export interface InstanceObservation {
 export interface InstancePlan {
   status: SWEInstanceStatus;
   createPod?: { stage: AttemptRef['stage']; attempt: number; name: string };
+  /** Create this environment image build pod (controller/env-image.ts). */
+  createEnvImagePod?: { attempt: number; name: string };
   pendingPod?: { stage: AttemptRef['stage']; attempt: number; name: string };
   deletePods: string[];
   readResultOf?: string;
@@ -93,33 +99,51 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   if (!run) return { status: instance.status ?? {}, deletePods: [], events: [] }; // owner not cached yet (or gone: GC deletes us)
 
   const podName = (a: AttemptRef) => stagePodName(name, a.stage, a.attempt);
-  const plan = planAttempt({
-    status: instance.status,
-    generation: instance.metadata.generation,
-    settings: { maxAttempts: run.spec.agents.maxAttempts, suspend: run.spec.suspend },
-    observe: (a) => {
-      const pod = live.find((p) => p.metadata?.name === podName(a));
-      return observePod(pod, obs.results?.get(podName(a)), {
-        now,
-        pendingTimeoutSeconds: run.spec.sandbox.pendingTimeoutSeconds,
-      });
-    },
-    now,
-  });
+  const attemptPlan = (status: SWEInstance['status']) =>
+    planAttempt({
+      status,
+      generation: instance.metadata.generation,
+      settings: { maxAttempts: run.spec.agents.maxAttempts, suspend: run.spec.suspend },
+      observe: (a) => {
+        const pod = live.find((p) => p.metadata?.name === podName(a));
+        return observePod(pod, obs.results?.get(podName(a)), {
+          now,
+          pendingTimeoutSeconds: run.spec.sandbox.pendingTimeoutSeconds,
+        });
+      },
+      now,
+    });
+  let plan = attemptPlan(instance.status);
+  let build: EnvImageStep | undefined;
+  // While the environment image is wanted and missing, the build replaces whatever later
+  // stage the pipeline would start: every stage after env runs from the image.
+  if (awaitingEnvImage(run, plan.status)) {
+    build = planEnvImage({ instance, run, status: plan.status, pods: live, donors: obs.envImageDonors, now });
+    const events = [...plan.events, ...build.events];
+    if (awaitingEnvImage(run, build.status)) {
+      const requeueAfterMs = build.requeueAfterMs ?? plan.requeueAfterMs;
+      plan = { status: build.status, events, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
+    } else {
+      // Pushed (or adopted, or given up): the next stage starts in the same step, from the image.
+      const next = attemptPlan(build.status);
+      plan = { ...next, events: [...events, ...next.events] };
+    }
+  }
 
   // Every pod but the one still in flight (or whose result is being read) is done with.
   const keep = plan.running ?? plan.readResult;
-  const keepName = keep && podName(keep);
+  const keepNames = new Set([keep && podName(keep), build?.keepPod].filter((n) => n !== undefined));
   const out: InstancePlan = {
     status: plan.status,
-    deletePods: live.map((p) => p.metadata?.name ?? '').filter((n) => n !== keepName),
+    deletePods: live.map((p) => p.metadata?.name ?? '').filter((n) => !keepNames.has(n)),
     events: plan.events,
     ...(plan.requeueAfterMs !== undefined && { requeueAfterMs: plan.requeueAfterMs }),
   };
+  if (build?.createPod) out.createEnvImagePod = build.createPod;
   if (plan.start) out.createPod = { ...plan.start, name: podName(plan.start) };
   if (plan.readResult) out.readResultOf = podName(plan.readResult);
   if (plan.running) {
-    const pod = live.find((p) => p.metadata?.name === keepName);
+    const pod = live.find((p) => p.metadata?.name === podName(plan.running!));
     if (pod && isPending(pod)) out.pendingPod = { ...plan.running, name: podName(plan.running) };
   }
   return out;

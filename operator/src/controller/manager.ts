@@ -7,6 +7,7 @@ import {
   type Kube,
   type Logger,
   type OperatorMetrics,
+  specOrMetadataChanged,
   type WorkQueueOptions,
   WriteOverlay,
 } from '../kube/index.ts';
@@ -40,6 +41,7 @@ export interface ManagerOptions {
   gateway?: ControllerContext['gateway'];
   sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
+  environmentDefaults?: ControllerContext['environmentDefaults'];
   now?: () => Date;
 }
 
@@ -115,6 +117,7 @@ export class Manager {
       ...(opts.gateway && { gateway: opts.gateway }),
       ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
+      ...(opts.environmentDefaults && { environmentDefaults: opts.environmentDefaults }),
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),
     };
@@ -138,7 +141,7 @@ export class Manager {
       log,
     });
 
-    runs.onEvent((obj, event) => {
+    runs.onEvent((obj, event, previous) => {
       const k = key(obj.metadata.namespace, obj.metadata.name);
       if (event === 'delete') {
         ctx.runOverlay.forget(obj);
@@ -146,7 +149,8 @@ export class Manager {
         this.runGenerations.delete(k);
         return;
       }
-      this.runController.enqueue(k);
+      // The run's own status writes must not wake it: a failing run would skip its backoff.
+      if (event !== 'update' || specOrMetadataChanged(previous, obj)) this.runController.enqueue(k);
       const generation = obj.metadata.generation;
       if (event === 'update' && this.runGenerations.get(k) !== generation) {
         for (const i of instances.byIndex('run', k))

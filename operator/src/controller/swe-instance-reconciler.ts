@@ -1,11 +1,17 @@
 import {
   CurationRun,
+  ENV_IMAGE_CHECKOUT,
   formatIssues,
+  type InstanceRecord,
+  Recipe,
+  type RememberedRecipe,
   type Stage,
+  type StageInput,
   SWEINSTANCES,
   SWEInstance,
   type SWEInstanceStatus,
   setCondition,
+  TERMINAL_PHASES,
 } from '../api/index.ts';
 import {
   errorMessage,
@@ -16,19 +22,24 @@ import {
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
+import { rememberedFor } from '../languages/recipe-memory.ts';
 import { stageInputFor } from '../pipeline/pipeline.ts';
+import { credentialsFromDockerConfig, parseImageRef, RegistryClient } from '../registry/oci-registry.ts';
 import {
+  buildEnvImagePod,
   buildStageInputSecret,
   buildStagePod,
   type DecodedStageResult,
   decodeStageResult,
   type EncodedStageInput,
   encodeStageInput,
+  MAX_SETUP_SCRIPT_BYTES,
   type StagePodInput,
   type StagePodRef,
   stageInputTooLarge,
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
+import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
@@ -43,8 +54,18 @@ export function runOf(ctx: ControllerContext, namespace: string, name: string): 
   if (hit?.rv === rv) return hit.run;
   const parsed = CurationRun.safeParse(raw);
   if (!parsed.success) return undefined; // the run reconciler reports it
-  ctx.parsedRuns.set(k, { rv, run: parsed.data });
-  return parsed.data;
+  const run = withEnvironmentDefaults(parsed.data, ctx.environmentDefaults);
+  ctx.parsedRuns.set(k, { rv, run });
+  return run;
+}
+
+/** A run that names no registry uses the chart's (all of its registry settings, as one unit). Pure. */
+export function withEnvironmentDefaults(
+  run: CurationRun,
+  defaults: ControllerContext['environmentDefaults'],
+): CurationRun {
+  if (run.spec.environment.registry !== undefined || !defaults?.registry) return run;
+  return { ...run, spec: { ...run.spec, environment: { ...run.spec.environment, ...defaults } } };
 }
 
 function parseInstance(raw: RawObject): SWEInstance {
@@ -96,6 +117,7 @@ function stagePodInputOf(
     namespace,
     runnerImage: run.spec.agents.runnerImage,
     image: run.spec.agents.images[instance.spec.language],
+    ...envImagePodFields(run, instance),
     ...(ctx.gateway &&
       run.spec.llm && {
         gatewayURL: ctx.gateway.url,
@@ -104,20 +126,56 @@ function stagePodInputOf(
   };
 }
 
+/** A stage after env runs the instance's environment image (by digest), prepared at its checkout. */
+function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
+  const image = envImageOf(run, instance.status);
+  if (!image) return {};
+  const pullSecret = run.spec.environment.pullSecretRef?.name;
+  return { envImage: { image, ...(pullSecret && { pullSecret }) } };
+}
+
 /** What the pod's agent gets: the pipeline's stage input, with the gateway as its LLM endpoint. */
-export function stageInputOfPod(pod: StagePodInput) {
-  return stageInputFor({
+export function stageInputOfPod(pod: StagePodInput, remembered?: RememberedRecipe[]): StageInput {
+  const input = stageInputFor({
     runSpec: pod.run.spec,
     instance: pod.instance.spec,
     status: pod.instance.status,
     stage: pod.stage,
     llmEndpoint: pod.gatewayURL ? { baseURL: pod.gatewayURL, apiKey: pod.gatewayToken } : undefined,
+    remembered,
   });
+  const { environment, recipe } = pod.instance.status ?? {};
+  // The image holds the checkout with its environment installed: the agent runs no setup.
+  if (pod.envImage && pod.stage !== 'env' && environment && recipe)
+    return { ...input, prepared: { dir: ENV_IMAGE_CHECKOUT, environment, recipe } };
+  return input;
+}
+
+/**
+ * Recipe memory in a cluster: the recorded recipes of the repository's other SWEInstances in
+ * the namespace, from the informer's cache (no extra object to own, no API call; any run's
+ * instances count, so later runs of the repository reuse them while those instances exist).
+ */
+function rememberedInNamespace(
+  ctx: ControllerContext,
+  namespace: string,
+  instance: SWEInstance,
+  stage: Stage,
+): RememberedRecipe[] | undefined {
+  if (stage !== 'env') return undefined;
+  const records: InstanceRecord[] = [];
+  for (const raw of ctx.instances.list(namespace)) {
+    const { spec, status } = raw as unknown as { spec?: SWEInstance['spec']; status?: { recipe?: unknown } };
+    if (spec?.repo !== instance.spec.repo) continue;
+    const recipe = Recipe.safeParse(status?.recipe);
+    if (recipe.success) records.push({ spec, status: { recipe: recipe.data } });
+  }
+  return rememberedFor(instance.spec, records);
 }
 
 /** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
-function encodedInput(podInput: StagePodInput): EncodedStageInput {
-  const input = encodeStageInput(stageInputOfPod(podInput));
+function encodedInput(podInput: StagePodInput, remembered?: RememberedRecipe[]): EncodedStageInput {
+  const input = encodeStageInput(stageInputOfPod(podInput, remembered));
   const tooLarge = stageInputTooLarge(input);
   if (tooLarge) throw new TerminalError(tooLarge.reason, `stage ${podInput.stage}: ${tooLarge.message}`);
   return input;
@@ -150,10 +208,11 @@ export async function reconcileInstance(
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
-  let plan = planInstance({ instance, run, pods, now, results });
+  const envImageDonors = run?.spec.environment.registry ? othersOf(ctx, namespace, name) : undefined;
+  let plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   if (plan.readResultOf) {
     results.set(plan.readResultOf, await readResult(ctx, namespace, plan.readResultOf, log));
-    plan = planInstance({ instance, run, pods, now, results });
+    plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   }
 
   // On a 409 the plan is made again from the fresh object: status and actions stay consistent.
@@ -166,7 +225,7 @@ export async function reconcileInstance(
     (fresh) => {
       if (fresh !== raw) {
         finalInstance = parseInstance(fresh);
-        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results });
+        finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, envImageDonors });
       }
       return finalPlan.status;
     },
@@ -196,6 +255,21 @@ export async function reconcileInstance(
     status: finalPlan.status,
     metadata: { ...finalInstance.metadata, uid: raw.metadata.uid },
   };
+  if (finalPlan.createEnvImagePod && run)
+    await createEnvImagePod(ctx, run, owner, finalPlan.createEnvImagePod, log);
+  // Retention, once the instance is finished (the namespace scan only then).
+  const finished = finalPlan.status.phase !== undefined && TERMINAL_PHASES.has(finalPlan.status.phase);
+  const toDelete =
+    run &&
+    finished &&
+    finalPlan.status.environment?.digest &&
+    envImageToDelete(
+      run,
+      finalPlan.status,
+      othersOf(ctx, namespace, name).map((o) => o.status),
+    );
+  if (run && toDelete) await deleteEnvImage(ctx, run, write.object, toDelete, log);
+
   if (
     finalPlan.createPod &&
     run &&
@@ -203,7 +277,7 @@ export async function reconcileInstance(
   ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
     const podInput = stagePodInputOf(ctx, run, owner, stage, attempt, namespace);
-    const input = encodedInput(podInput);
+    const input = encodedInput(podInput, rememberedInNamespace(ctx, namespace, owner, stage));
     let pod: StagePodRef | undefined;
     try {
       ctx.podExpectations.expectCreation(namespace, podName);
@@ -220,12 +294,103 @@ export async function reconcileInstance(
     const pod = ctx.pods.get(namespace, podName);
     const uid = pod?.metadata.uid;
     if (pod && uid && !ctx.stageInputsProvided.has(uid)) {
-      const input = encodedInput(stagePodInputOf(ctx, run, owner, stage, attempt, namespace));
+      const input = encodedInput(
+        stagePodInputOf(ctx, run, owner, stage, attempt, namespace),
+        rememberedInNamespace(ctx, namespace, owner, stage),
+      );
       if ((await provideInput(ctx, pod, input)) === 'created')
         log.info({ pod: podName, stage, attempt }, 'created the missing stage input Secret');
     }
   }
   return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };
+}
+
+/** The other instances in the namespace (from the cache, with this process's own writes). */
+function othersOf(ctx: ControllerContext, namespace: string, name: string): InstanceRecord[] {
+  return ctx.instances
+    .list(namespace)
+    .filter((o) => o.metadata.name !== name)
+    .map((o) => ctx.instanceOverlay.resolve(o) ?? o)
+    .map((o) => ({
+      spec: o.spec as InstanceRecord['spec'],
+      status: o.status as SWEInstanceStatus | undefined,
+    }));
+}
+
+async function createEnvImagePod(
+  ctx: ControllerContext,
+  run: CurationRun,
+  instance: SWEInstance,
+  create: { attempt: number; name: string },
+  log: Logger,
+): Promise<void> {
+  const { namespace } = instance.metadata;
+  if (!namespace || ctx.podExpectations.creationPending(namespace, create.name)) return;
+  const recipe = instance.status?.recipe;
+  const key = instance.status?.environment?.key;
+  if (!recipe || !key) return;
+  const lock = instance.status?.environment?.lock;
+  for (const [what, text] of [
+    ['setup script', recipe.setupScript],
+    ['lock', lock ?? ''],
+  ] as const) {
+    if (Buffer.byteLength(text) > MAX_SETUP_SCRIPT_BYTES)
+      throw new TerminalError(
+        'StageInputTooLarge',
+        `the ${what} is ${Buffer.byteLength(text)} bytes; an environment image build takes at most ${MAX_SETUP_SCRIPT_BYTES}`,
+      );
+  }
+  const pod = buildEnvImagePod({
+    run,
+    instance,
+    attempt: create.attempt,
+    namespace,
+    baseImage: run.spec.agents.images[instance.spec.language],
+    targetImage: envImageTarget(run, key),
+    setupScript: recipe.setupScript,
+    lock,
+  });
+  try {
+    ctx.podExpectations.expectCreation(namespace, create.name);
+    await ctx.kube.createPod(namespace, pod);
+    log.info(
+      { pod: create.name, attempt: create.attempt, image: envImageTarget(run, key) },
+      'created environment image build pod',
+    );
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+/**
+ * Deletes a finished instance's environment image (retention), with the run's push
+ * credentials, then records it. A registry error is thrown: the work queue retries with backoff.
+ */
+async function deleteEnvImage(
+  ctx: ControllerContext,
+  run: CurationRun,
+  raw: RawObject,
+  image: string,
+  log: Logger,
+): Promise<void> {
+  const namespace = raw.metadata.namespace ?? '';
+  const secretName = run.spec.environment.pushSecretRef?.name;
+  const auth = secretName && (await ctx.kube.readSecretKey(namespace, secretName, '.dockerconfigjson'));
+  const ref = parseImageRef(image);
+  const client = new RegistryClient({
+    ...(auth && { credentials: credentialsFromDockerConfig(auth) }),
+    plainHTTP: run.spec.environment.plainHTTP ? [ref.registry] : [],
+    timeoutMs: 30_000,
+  });
+  await client.deleteManifest(ref);
+  log.info({ image }, 'deleted the environment image of a finished instance');
+  await updateStatus(
+    ctx.kube,
+    SWEINSTANCES,
+    raw,
+    (fresh) => markEnvImageDeleted((fresh.status ?? {}) as SWEInstanceStatus, ctx.now()),
+    { overlay: ctx.instanceOverlay },
+  );
 }
 
 /** A TerminalError on an instance: Failed with the reason, kept for humans. */

@@ -40,6 +40,29 @@ function median(values: readonly number[]): number {
   return sorted.length === 0 ? 0 : (sorted[Math.floor((sorted.length - 1) / 2)] ?? 0);
 }
 
+/**
+ * The env stage's part of the funnel: how many instances entered it, how many came up, and why
+ * the others did not (the env stage's rejection and failure reasons: InterpreterUnsupported,
+ * DependencyResolutionFailed, …). Pure.
+ */
+export function envFunnel(instances: readonly InstanceRecord[]): Record<string, number> {
+  const entered = instances.filter(
+    (i) =>
+      (i.status?.attempts?.env ?? 0) > 0 || i.status?.stageDurationsMs?.env !== undefined || i.status?.recipe,
+  );
+  const ready = entered.filter((i) => i.status?.recipe !== undefined);
+  const notReady = entered.filter((i) => i.status?.recipe === undefined);
+  const byReason = countBy(notReady, (i) => {
+    const s = i.status;
+    if (s?.phase !== 'Rejected' && s?.phase !== 'Failed') return 'in progress';
+    return s.lastError?.stage === undefined || s.lastError.stage === 'env'
+      ? `${s.phase === 'Failed' ? 'failed' : 'rejected'}: ${s.lastError?.reason ?? 'unknown'}`
+      : undefined;
+  });
+  const sorted = Object.entries(byReason).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  return { 'entered the env stage': entered.length, EnvReady: ready.length, ...Object.fromEntries(sorted) };
+}
+
 /** Markdown summary of a run: the funnel, reasons, stage durations, tokens, and a chart. */
 export function renderReport(input: FunnelInput): string {
   const phases = countBy(input.instances, (i) => i.status?.phase ?? 'Pending');
@@ -77,6 +100,9 @@ export function renderReport(input: FunnelInput): string {
     table(['step', 'count'], funnel),
     '',
     chart,
+    '',
+    '## Env stage',
+    table(['outcome', 'instances'], envFunnel(input.instances)),
     '',
     '## Rejected by the candidate filter',
     table(['reason', 'PRs'], input.rejectedByReason),

@@ -7,6 +7,7 @@ export * from './informer.ts';
 export * from './leader.ts';
 export * from './log.ts';
 export * from './metrics.ts';
+export * from './predicates.ts';
 export * from './queue.ts';
 export * from './rate-limit.ts';
 export * from './status.ts';

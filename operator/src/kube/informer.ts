@@ -4,7 +4,8 @@ import { type Kube, type KubeObject, type ObjectList, withoutManagedFields } fro
 import { exponentialBackoffMs } from './rate-limit.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
-export type InformerHandler<T> = (obj: T, event: InformerEvent) => void;
+/** `previous` is the copy last handed to the handlers (for 'update': the object before it). */
+export type InformerHandler<T> = (obj: T, event: InformerEvent, previous: T | undefined) => void;
 
 export interface InformerOptions<T extends KubeObject> {
   name: string;
@@ -35,6 +36,8 @@ export class Informer<T extends KubeObject> {
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private readonly indexed = new Map<string, Map<string, string[]>>();
+  /** The last copy dispatched per key, so update handlers can compare (predicates.ts). */
+  private readonly previous = new Map<string, T>();
   private synced = false;
   private stopped = true;
   private failures = 0;
@@ -105,7 +108,7 @@ export class Informer<T extends KubeObject> {
     this.stopped = false;
     const resyncMs = this.opts.resyncMs ?? 300_000;
     this.resyncTimer = setInterval(() => {
-      for (const obj of this.list()) this.emit(obj, 'resync');
+      for (const obj of this.list()) this.emit(obj, 'resync', obj);
     }, resyncMs);
     this.resyncTimer.unref();
     await this.startWatch();
@@ -151,13 +154,17 @@ export class Informer<T extends KubeObject> {
 
   private dispatch(obj: T, event: InformerEvent): void {
     this.reindex(obj, event === 'delete');
-    this.emit(obj, event);
+    const key = objectKey(obj);
+    const previous = this.previous.get(key);
+    if (event === 'delete') this.previous.delete(key);
+    else this.previous.set(key, obj);
+    this.emit(obj, event, previous);
   }
 
-  private emit(obj: T, event: InformerEvent): void {
+  private emit(obj: T, event: InformerEvent, previous: T | undefined): void {
     for (const handler of this.handlers) {
       try {
-        handler(obj, event);
+        handler(obj, event, previous);
       } catch (err) {
         this.opts.log.error({ informer: this.name, err }, 'event handler threw');
       }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { specOrMetadataChanged } from './predicates.ts';
 import { WorkQueue } from './queue.ts';
 import { exponentialBackoffMs, TokenBucket } from './rate-limit.ts';
 import { canonicalJson, deepEqualJson, WriteOverlay } from './status.ts';
@@ -131,5 +132,35 @@ describe('WriteOverlay', () => {
     expect(overlay.resolve(obj('3', 'c')).phase).toBe('c');
     // Once the cache caught up, the entry is gone and the cache is the truth.
     expect(overlay.resolve(obj('1', 'a')).phase).toBe('a');
+  });
+});
+
+describe('update predicates', () => {
+  const run = (metadata: Record<string, unknown>, status?: unknown) => ({
+    metadata: { name: 'r', namespace: 'n', resourceVersion: '1', generation: 1, ...metadata },
+    status,
+  });
+
+  it('a status-only write (new resourceVersion, same generation) does not pass', () => {
+    const old = run({}, { phase: 'Pending', message: 'a' });
+    expect(
+      specOrMetadataChanged(old, run({ resourceVersion: '2' }, { phase: 'Pending', message: 'b' })),
+    ).toBe(false);
+  });
+
+  it('a spec edit, an annotation or label change and the start of deletion pass', () => {
+    const old = run({ annotations: { a: '1' }, labels: { l: 'x' } });
+    expect(
+      specOrMetadataChanged(old, run({ generation: 2, annotations: { a: '1' }, labels: { l: 'x' } })),
+    ).toBe(true);
+    expect(specOrMetadataChanged(old, run({ annotations: { a: '2' }, labels: { l: 'x' } }))).toBe(true);
+    expect(specOrMetadataChanged(old, run({ annotations: { a: '1' } }))).toBe(true);
+    expect(
+      specOrMetadataChanged(
+        old,
+        run({ annotations: { a: '1' }, labels: { l: 'x' }, deletionTimestamp: '2026-01-01T00:00:00Z' }),
+      ),
+    ).toBe(true);
+    expect(specOrMetadataChanged(undefined, old)).toBe(true);
   });
 });

@@ -11,6 +11,14 @@ export interface WorkQueueOptions {
   retryBurst?: number;
 }
 
+export const WORK_QUEUE_DEFAULTS: Required<WorkQueueOptions> = {
+  concurrency: 4,
+  baseDelayMs: 5,
+  maxDelayMs: 300_000,
+  retryQps: 10,
+  retryBurst: 100,
+};
+
 /**
  * client-go's workqueue semantics: a key is queued at most once (duplicates collapse), is
  * never processed by two workers at once (a key added while in flight is re-queued when
@@ -29,14 +37,7 @@ export class WorkQueue {
   private shuttingDown = false;
 
   constructor(opts: WorkQueueOptions = {}) {
-    this.opts = {
-      concurrency: 4,
-      baseDelayMs: 5,
-      maxDelayMs: 300_000,
-      retryQps: 10,
-      retryBurst: 100,
-      ...opts,
-    };
+    this.opts = { ...WORK_QUEUE_DEFAULTS, ...opts };
     this.bucket = new TokenBucket(this.opts.retryQps, this.opts.retryBurst);
   }
 

@@ -1,5 +1,84 @@
 import { dirname, join } from 'node:path';
-import { type LanguageModule, SETUP_HEADER, shellWord } from './types.ts';
+import type { Recipe } from '../api/index.ts';
+import { type LanguageModule, type RepoFacts, SETUP_HEADER, shellWord } from './types.ts';
+import { compareVersions } from './versions.ts';
+
+/**
+ * go.mod's `go` and `toolchain` directives. They are single-line directives at the start of a
+ * line (no block form), so a line reader is the grammar; comments after them are dropped.
+ */
+export function goModDirectives(goMod: string): { go?: string; toolchain?: string } {
+  const out: { go?: string; toolchain?: string } = {};
+  for (const line of goMod.split('\n')) {
+    const m = /^\s*(go|toolchain)\s+([^\s/]+)/.exec(line);
+    if (m) out[m[1] as 'go' | 'toolchain'] = m[2]!;
+  }
+  return out;
+}
+
+export interface GoToolchainChoice {
+  /** GOTOOLCHAIN for setup and tests: a toolchain name (fetched through the module proxy) or `local`. */
+  gotoolchain: string;
+  toolchain: Record<string, string>;
+}
+
+/**
+ * The Go toolchain the repository asks for, best first. A `toolchain` line names one exactly.
+ * A `go` line is a minimum (Go keeps old modules building on newer releases, and gates new
+ * vet checks by it), so the installed Go serves when it is at least that, else `go<line>`, as
+ * GOTOOLCHAIN=auto would pick. The go command fetches a named toolchain through GOPROXY into
+ * GOMODCACHE, so offline test runs find it; the installed Go is the fallback when that fails.
+ * Pure: `installed` is `go env GOVERSION` of the sandbox.
+ */
+export function chooseGoToolchain(
+  goMod: string | undefined,
+  installed: string | undefined,
+): GoToolchainChoice[] {
+  if (goMod === undefined) return [];
+  const local = installed?.replace(/^go/, '');
+  const localChoice = (via: string): GoToolchainChoice => ({
+    gotoolchain: 'local',
+    toolchain: { go: local ?? 'installed', 'go.via': via },
+  });
+  const { go, toolchain } = goModDirectives(goMod);
+  let wanted: string | undefined;
+  let via = '';
+  if (toolchain && /^go1\.\d+/.test(toolchain)) {
+    wanted = toolchain;
+    via = 'go.mod toolchain line';
+  } else if (go && /^1\.\d+/.test(go) && local !== undefined && compareVersions(go, local) > 0) {
+    // Named toolchains exist from 1.21 on; `go 1.22` means go1.22.0.
+    wanted = `go${/^1\.\d+$/.test(go) ? `${go}.0` : go}`;
+    via = 'go.mod go line, newer than the installed Go';
+  }
+  if (!wanted) return [localChoice(go ? `installed (go.mod: go ${go})` : 'installed')];
+  if (wanted === installed) return [localChoice(`${via} (installed)`)];
+  return [
+    { gotoolchain: wanted, toolchain: { go: wanted.replace(/^go/, ''), 'go.via': `${via} (GOTOOLCHAIN)` } },
+    localChoice(`installed (go.mod asks ${wanted}; used when it cannot be fetched)`),
+  ];
+}
+
+function goRecipes(facts: RepoFacts): Recipe[] {
+  // -count=1: never serve cached results, reruns must really run. -timeout bounds one package's
+  // test binary (Go has no per-test limit): a hang fails that package, the others still run.
+  const limit = facts.perTestTimeoutSeconds === undefined ? '' : ` -timeout=${facts.perTestTimeoutSeconds}s`;
+  const base: Recipe = {
+    setupScript: `${SETUP_HEADER}go mod download\n`,
+    testCommand: `go test -json -count=1${limit} ./...`,
+    resultFormat: 'go-test-json',
+    source: 'deterministic',
+  };
+  const choices = chooseGoToolchain(facts.manifests['go.mod'], facts.tools?.go);
+  if (choices.length === 0) return [base];
+  return choices.map(({ gotoolchain, toolchain }) => ({
+    ...base,
+    // `go version` makes the go command fetch the toolchain during setup, while the network is there.
+    setupScript: `${SETUP_HEADER}export GOTOOLCHAIN=${gotoolchain}\ngo version\ngo mod download\n`,
+    testCommand: `GOTOOLCHAIN=${gotoolchain} ${base.testCommand}`,
+    toolchain,
+  }));
+}
 
 export const go: LanguageModule = {
   name: 'go',
@@ -11,15 +90,7 @@ export const go: LanguageModule = {
   configFiles: [/^\.golangci\.(ya?ml|toml|json)$/, /^\.goreleaser\.ya?ml$/],
   envManifests: ['go.mod'],
   resultFormats: ['go-test-json'],
-  recipes: () => [
-    {
-      setupScript: `${SETUP_HEADER}go mod download\n`,
-      // -count=1: never serve cached results, reruns must really run.
-      testCommand: 'go test -json -count=1 ./...',
-      resultFormat: 'go-test-json',
-      source: 'deterministic',
-    },
-  ],
+  recipes: goRecipes,
   // `go test` selects packages, not files: the packages holding the touched _test.go files.
   scopeTests(recipe, testFiles) {
     const packages = [
@@ -32,6 +103,8 @@ export const go: LanguageModule = {
     if (packages.length === 0 || !/ \.\/\.\.\.(\s|$)/.test(recipe.testCommand)) return undefined;
     return recipe.testCommand.replace(/ \.\/\.\.\.(?=\s|$)/, ` ${packages.sort().map(shellWord).join(' ')}`);
   },
+  // Outside the checkout, so go.mod cannot switch the toolchain that answers.
+  toolProbes: { go: 'GOTOOLCHAIN=local go env GOVERSION' },
   cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
   // go.sum already pins what the build uses; the module list records the resolved graph.
   lock: { freeze: 'go list -m all 2>/dev/null' },

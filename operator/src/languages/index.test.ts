@@ -171,13 +171,13 @@ describe('cache env', () => {
     });
   });
   it("keeps the host's rustup home visible to a sandbox with its own HOME", () => {
-    expect(languageToolchainEnv({ env: {}, home: '/root' })).toEqual({ RUSTUP_HOME: '/root/.rustup' });
-    expect(languageToolchainEnv({ env: { RUSTUP_HOME: '/opt/rustup' }, home: '/root' })).toEqual({
+    expect(languageToolchainEnv({ env: {}, home: '/root' })).toMatchObject({ RUSTUP_HOME: '/root/.rustup' });
+    expect(languageToolchainEnv({ env: { RUSTUP_HOME: '/opt/rustup' }, home: '/root' })).toMatchObject({
       RUSTUP_HOME: '/opt/rustup',
     });
   });
   it('probes only the tools of the languages asked for', () => {
-    expect(Object.keys(languageProbes(['java'])).sort()).toEqual(['java', 'mvn']);
+    expect(Object.keys(languageProbes(['java'])).sort()).toEqual(['gradle', 'java', 'mvn']);
     expect(Object.keys(languageProbes(['rust', 'node'])).sort()).toEqual(['node', 'rustc', 'rustup']);
   });
 });

@@ -26,6 +26,11 @@ function recipes(facts: RepoFacts): Recipe[] {
       wrapperProperties: facts.manifests[MAVEN_WRAPPER_PROPERTIES],
       installed: mavenVersionFromProbe(facts.tools?.mvn),
     });
+    // JUnit 5 reads the default per-test timeout from system properties (surefire forwards -D).
+    const limit =
+      facts.perTestTimeoutSeconds === undefined
+        ? ''
+        : ` -Djunit.jupiter.execution.timeout.default=${facts.perTestTimeoutSeconds}s`;
     for (const mvn of choices) {
       out.push({
         // The test phase runs once in setup (output dropped): surefire resolves its providers
@@ -33,7 +38,7 @@ function recipes(facts: RepoFacts): Recipe[] {
         setupScript: `${SETUP_HEADER}${mvn.prepare}${mvn.command} -B -q -DskipTests test-compile\n${mvn.command} -B -q test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false >/dev/null 2>&1 || true\n`,
         testCommand:
           "find . -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} +; " +
-          `${mvn.command} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false; ` +
+          `${mvn.command} -B test -Dmaven.test.failure.ignore=true -DfailIfNoTests=false${limit}; ` +
           'find . -path \'*/target/surefire-reports/TEST-*.xml\' -exec cat {} + > "$SCALESWE_RESULTS"',
         resultFormat: 'junit-xml',
         source: 'deterministic',
@@ -43,7 +48,9 @@ function recipes(facts: RepoFacts): Recipe[] {
   }
   if (facts.files.some((f) => /^(build|settings)\.gradle(\.kts)?$/.test(f))) {
     const wrapper = has('gradlew');
-    const gradle = wrapper ? './gradlew' : 'gradle';
+    // The JVM takes java.io.tmpdir from /tmp, not $TMPDIR, and Gradle writes a probe file there
+    // at start: the sandbox's /tmp is read-only.
+    const gradle = `GRADLE_OPTS="-Djava.io.tmpdir=\${TMPDIR:-/tmp} \${GRADLE_OPTS:-}" ${wrapper ? './gradlew' : 'gradle'}`;
     const version = wrapper
       ? wrapperVersion(facts.manifests[GRADLE_WRAPPER_PROPERTIES], 'gradle')
       : undefined;
@@ -55,7 +62,12 @@ function recipes(facts: RepoFacts): Recipe[] {
         "find . -path '*/build/test-results/*' -name 'TEST-*.xml' -exec cat {} + > \"$SCALESWE_RESULTS\"",
       resultFormat: 'junit-xml',
       source: 'deterministic',
-      toolchain: { gradle: version ?? (wrapper ? 'wrapper' : 'installed'), ...(jdk && { java: jdk }) },
+      toolchain: {
+        gradle:
+          version ??
+          (wrapper ? 'wrapper' : (/^Gradle (\S+)/m.exec(facts.tools?.gradle ?? '')?.[1] ?? 'installed')),
+        ...(jdk && { java: jdk }),
+      },
     });
   }
   return out;
@@ -87,7 +99,11 @@ export const java: LanguageModule = {
       ` -B test -Dtest=${[...new Set(classes)].join(',')} -Dsurefire.failIfNoSpecifiedTests=false `,
     );
   },
-  toolProbes: { mvn: 'mvn -B -v', java: 'java -version 2>&1' },
+  // The local sandbox's own cgroup namespace on a cgroup v1 host leaves the JDK's container
+  // metrics empty, and Gradle 4's memory manager dies on that (NullPointerException); a local
+  // process has no container limit to honour. Pods keep container support.
+  toolchainEnv: () => ({ GRADLE_OPTS: '-XX:-UseContainerSupport' }),
+  toolProbes: { mvn: 'mvn -B -v', java: 'java -version 2>&1', gradle: 'gradle --no-daemon --version' },
   // The JVM takes user.home from the password database, not $HOME: in the sandbox that is a
   // read-only /root, so Maven's local repository and the wrappers' downloads are pointed here.
   cacheEnv: (cacheDir) => ({

@@ -228,14 +228,20 @@ export function requirementFiles(files: readonly string[]): string[] {
     .sort((a, b) => Number(/dev|test|ci/.test(a)) - Number(/dev|test|ci/.test(b)) || a.localeCompare(b));
 }
 
-/** tox's `[testenv]` deps: plain requirements and `-r` files; factor prefixes dropped, substitutions skipped. */
+/**
+ * tox's `[testenv]` deps: plain requirements and `-r` files; substitutions skipped. A dep
+ * conditional on interpreter factors (`py38:`) is kept (the interpreter is chosen apart); one
+ * conditional on another factor (`pytestmain: git+…`, `django22:`) belongs to a variant env only.
+ */
 export function toxDeps(toxIni: string | undefined): { requirements: string[]; files: string[] } {
   const deps = iniEntries(iniSection(toxIni, 'testenv')).deps ?? '';
   const requirements: string[] = [];
   const files: string[] = [];
   for (const raw of deps.split('\n')) {
+    const factors = /^\s*([\w,!.-]+):\s+/.exec(raw)?.[1];
+    if (factors && !factors.split(',').every((f) => /^!?(py|pypy)\d[\d.]*$/.test(f))) continue;
     const line = raw
-      .replace(/^[\w,!.-]+:\s+/, '')
+      .replace(/^\s*[\w,!.-]+:\s+/, '')
       .replace(/\{toxinidir\}\//g, '')
       .trim();
     if (!line || line.includes('{') || line.startsWith('#')) continue;

@@ -154,7 +154,7 @@ dependencies = ["coverage[toml]"]
         'pyproject.toml': pyproject,
         Pipfile: '[dev-packages]\nfreezegun = "*"\nresponses = {version = ">=0.10", extras = ["x"]}\n',
         'tox.ini':
-          '[testenv]\ndeps =\n    py38: six\n    -r{toxinidir}/requirements/test.txt\n    {[base]deps}\n',
+          '[testenv]\ndeps =\n    py38: six\n    pytestmain: git+https://example.com/pytest.git@main\n    -r{toxinidir}/requirements/test.txt\n    {[base]deps}\n',
       },
       parseSetupPyProbe('{"tests_require": ["nose"]}'),
     );

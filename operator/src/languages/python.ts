@@ -105,6 +105,8 @@ interface ScriptPlan {
   /** Arguments of the one install call (one resolver run, so conflicts surface). */
   install: string[];
   editable: boolean;
+  /** Install pytest-timeout (best effort) for the per-test limit. */
+  perTestLimit: boolean;
 }
 
 /**
@@ -155,6 +157,14 @@ function setupScript(p: ScriptPlan): string {
   }
   lines.push(`pi ${args.map(q).join(' ')}`);
   if (p.editable) lines.push('pe');
+  if (p.perTestLimit) {
+    // Its own call, after the project's: a plugin that does not resolve for this era must not
+    // cost the environment. Without it PYTEST_TIMEOUT is simply ignored.
+    const pins = p.pins.length ? '-c .venv/scaleswe-constraints.txt ' : '';
+    lines.push(
+      `pi ${pins}pytest-timeout || echo 'scaleswe: pytest-timeout not installable: no per-test limit' >&2`,
+    );
+  }
   return `${SETUP_HEADER}${lines.join('\n')}\n`;
 }
 
@@ -195,13 +205,16 @@ function recipes(facts: RepoFacts): Recipe[] {
   const cutoff = deps.lockPins.length ? undefined : isoDate(facts.createdAt);
   const out: Recipe[] = [];
   for (const python of interpreters) {
-    const common = { python, boot, cutoff, pins: deps.lockPins };
+    const perTestLimit = facts.perTestTimeoutSeconds !== undefined;
+    const common = { python, boot, cutoff, pins: deps.lockPins, perTestLimit };
+    // pytest-timeout reads PYTEST_TIMEOUT: a hanging test fails alone, the run goes on.
+    const pytest = perTestLimit ? `PYTEST_TIMEOUT=${facts.perTestTimeoutSeconds} ${PYTEST}` : PYTEST;
     const toolchain = python ? { toolchain: { python: python.version } } : {};
     if (installable) {
       const target = deps.extras.length ? `.[${deps.extras.join(',')}]` : '.';
       out.push({
         setupScript: setupScript({ ...common, install: requirementArgs(deps, [target]), editable: true }),
-        testCommand: PYTEST,
+        testCommand: pytest,
         resultFormat: 'pytest',
         source: 'deterministic',
         ...toolchain,
@@ -211,7 +224,7 @@ function recipes(facts: RepoFacts): Recipe[] {
     const flat = flatRequirements(facts, deps.extras, facts.probes?.['python-setup-py']);
     out.push({
       setupScript: setupScript({ ...common, install: requirementArgs(deps, flat), editable: false }),
-      testCommand: `PYTHONPATH=.:src ${PYTEST}`,
+      testCommand: `PYTHONPATH=.:src ${pytest}`,
       resultFormat: 'pytest',
       source: 'deterministic',
       ...toolchain,

@@ -39,7 +39,23 @@ describe('recipe choice', () => {
     const rs = java.recipes({ files: ['pom.xml', 'mvnw', 'settings.gradle.kts'], manifests: {} });
     expect(rs.map((r) => r.setupScript.split('\n')[1])).toEqual([
       './mvnw -B -q -DskipTests test-compile',
-      'gradle --no-daemon -q testClasses',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
+      'GRADLE_OPTS="-Djava.io.tmpdir=${TMPDIR:-/tmp} ${GRADLE_OPTS:-}" gradle --no-daemon -q testClasses',
     ]);
+  });
+  it('a per-test limit reaches each runner that has one', () => {
+    const limited = (files: string[], manifests: Record<string, string> = {}) =>
+      candidateRecipes({ files, manifests, perTestTimeoutSeconds: 42 })[0]!;
+    const py = limited(['setup.py']);
+    expect(py.testCommand).toMatch(/^PYTEST_TIMEOUT=42 \.venv\/bin\/python -m pytest /);
+    expect(py.setupScript).toContain('\npi pytest-timeout || echo');
+    expect(limited(['go.mod'], { 'go.mod': 'module m\n' }).testCommand).toBe(
+      'GOTOOLCHAIN=local go test -json -count=1 -timeout=42s ./...',
+    );
+    expect(limited(['pom.xml']).testCommand).toContain(' -Djunit.jupiter.execution.timeout.default=42s;');
+    // Without a limit (older stage inputs) the commands are as before.
+    const plain = candidateRecipes({ files: ['setup.py'], manifests: {} })[0]!;
+    expect(plain.testCommand).not.toContain('PYTEST_TIMEOUT');
+    expect(plain.setupScript).not.toContain('pytest-timeout');
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { chooseGoToolchain, go, goModDirectives } from './go.ts';
 import { java } from './java.ts';
 import { MAVEN_RELEASES, mavenChoices, mavenVersionFromProbe, readPom, wrapperVersion } from './maven.ts';
 import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile } from './node.ts';
@@ -197,5 +198,46 @@ describe('node', () => {
       npm_config_store_dir: '/c/pnpm-store',
       YARN_GLOBAL_FOLDER: '/c/yarn-berry',
     });
+  });
+});
+
+describe('go toolchain', () => {
+  const mod = (lines: string) =>
+    `module example.com/m\n\n${lines}\n\nrequire x v1.0.0 // go 1.99 in a comment\n`;
+  it('reads the go and toolchain directives', () => {
+    expect(goModDirectives(mod('go 1.21.3\ntoolchain go1.22.5 // pinned'))).toEqual({
+      go: '1.21.3',
+      toolchain: 'go1.22.5',
+    });
+    expect(goModDirectives('module m\n')).toEqual({});
+  });
+  it('fetches the toolchain line, falls back to the installed Go', () => {
+    const [pinned, fallback] = chooseGoToolchain(mod('go 1.21\ntoolchain go1.22.5'), 'go1.26.8');
+    expect(pinned).toEqual({
+      gotoolchain: 'go1.22.5',
+      toolchain: { go: '1.22.5', 'go.via': 'go.mod toolchain line (GOTOOLCHAIN)' },
+    });
+    expect(fallback!.gotoolchain).toBe('local');
+    expect(fallback!.toolchain.go).toBe('1.26.8');
+    expect(chooseGoToolchain(mod('toolchain go1.26.8'), 'go1.26.8')).toHaveLength(1);
+  });
+  it('a go line is a minimum: the installed Go when it is new enough, else that release', () => {
+    expect(chooseGoToolchain(mod('go 1.17'), 'go1.26.8')).toEqual([
+      { gotoolchain: 'local', toolchain: { go: '1.26.8', 'go.via': 'installed (go.mod: go 1.17)' } },
+    ]);
+    expect(chooseGoToolchain(mod('go 1.27'), 'go1.26.8')[0]!.gotoolchain).toBe('go1.27.0');
+    expect(chooseGoToolchain(mod('go 1.27.2'), 'go1.26.8')[0]!.gotoolchain).toBe('go1.27.2');
+    expect(chooseGoToolchain(undefined, 'go1.26.8')).toEqual([]);
+  });
+  it('recipes set GOTOOLCHAIN for setup and tests, and record the choice', () => {
+    const [r] = go.recipes({
+      files: ['go.mod'],
+      manifests: { 'go.mod': mod('go 1.21\ntoolchain go1.22.5') },
+      tools: { go: 'go1.26.8' },
+    });
+    expect(r!.setupScript).toContain('export GOTOOLCHAIN=go1.22.5\ngo version\ngo mod download');
+    expect(r!.testCommand).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./...');
+    expect(r!.toolchain).toEqual({ go: '1.22.5', 'go.via': 'go.mod toolchain line (GOTOOLCHAIN)' });
+    expect(go.scopeTests!(r!, ['a/x_test.go'])).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./a');
   });
 });

@@ -18,6 +18,8 @@ export interface RepoFacts {
    * probes that succeeded: which build tools and versions this sandbox has.
    */
   tools?: Record<string, string>;
+  /** Limit of one test (verification.perTestTimeoutSeconds), for runners that have one. */
+  perTestTimeoutSeconds?: number;
 }
 
 /** The machine outside the sandbox, as the local executor sees it (plain values: no I/O). */

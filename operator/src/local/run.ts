@@ -10,6 +10,7 @@ import {
   type SWEInstanceStatus,
   stageTimeoutSeconds,
 } from '../api/index.ts';
+import { rememberedFor } from '../languages/recipe-memory.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
@@ -22,6 +23,7 @@ import {
 } from './environments.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
+import { loadRecipeMemory, recordRecipe } from './recipe-memory.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
@@ -53,6 +55,8 @@ export interface LocalRunOptions {
   /** The run's LLM gateway (it holds the provider key); absent without spec.llm. */
   llm?: LocalLlmEndpoint | undefined;
   keepWorkDirs?: boolean;
+  /** Recipe memory shared with later runs of the repository (a directory); absent: this run only. */
+  recipeMemoryDir?: string | undefined;
 }
 
 const MINING_PAGE = 50;
@@ -108,6 +112,12 @@ export function reopenFailed(status: SWEInstanceStatus, now: Date): SWEInstanceS
   return retried === status ? undefined : retried;
 }
 
+/** The env stage's memory: this run's instances of the repository, then the shared memory file. */
+async function rememberedRecipes(opts: LocalRunOptions, instance: LocalInstance) {
+  const shared = opts.recipeMemoryDir ? await loadRecipeMemory(opts.recipeMemoryDir, instance.spec.repo) : [];
+  return rememberedFor(instance.spec, [...(await opts.state.listInstances()), ...shared]);
+}
+
 /** Carries out one planned attempt: a sandboxed process, its result recorded before anything else. */
 async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: AttemptRef): Promise<void> {
   const id = instance.spec.instanceId;
@@ -118,6 +128,12 @@ async function runAttempt(opts: LocalRunOptions, instance: LocalInstance, ref: A
   // Interrupted: record nothing, so the stage is simply run again on resume.
   if (!result) return;
   await opts.state.saveStageResult(id, ref.attempt, result);
+  if (opts.recipeMemoryDir && ref.stage === 'env' && result.outcome === 'succeeded' && result.recipe)
+    await recordRecipe(opts.recipeMemoryDir, instance.spec.repo, {
+      instanceId: id,
+      createdAt: instance.spec.createdAt,
+      recipe: result.recipe,
+    });
   if (!opts.keepWorkDirs) await rm(join(workDir, 'ws'), { recursive: true, force: true });
   opts.onEvent({
     type: 'stage-end',
@@ -157,6 +173,7 @@ async function attemptInEnvironment(
           stage: ref.stage,
           // As in a pod: the agents reach the gateway with a token for this attempt, never the key.
           llmEndpoint: opts.llm?.endpointFor(instance.spec, instance.status, ref, timeoutSeconds),
+          ...(ref.stage === 'env' && { remembered: await rememberedRecipes(opts, instance) }),
         }),
         ...(env.prepared && { prepared: env.prepared }),
       },

@@ -2,6 +2,7 @@ import {
   type CarriedStatus,
   type Condition,
   type CurationRunSpec,
+  type RememberedRecipe,
   STAGE_CONDITION,
   STAGE_PHASE,
   STAGES,
@@ -242,26 +243,38 @@ export interface StageInputArgs {
   stage: Stage;
   /** Where the agents reach the LLM: the provider (local run) or the operator's gateway (pod). */
   llmEndpoint?: { baseURL: string; apiKey?: string | undefined } | undefined;
+  /** Recipes of other PRs of the repository (languages/recipe-memory.ts); only the env stage gets them. */
+  remembered?: RememberedRecipe[] | undefined;
 }
 
 /**
  * What one stage gets to work with: the instance, what earlier stages established, and the
  * run's agent settings. The token budget is per instance, so each stage gets what is left.
  */
-export function stageInputFor({ runSpec, instance, status, stage, llmEndpoint }: StageInputArgs): StageInput {
+export function stageInputFor({
+  runSpec,
+  instance,
+  status,
+  stage,
+  llmEndpoint,
+  remembered,
+}: StageInputArgs): StageInput {
   const llm = runSpec.llm;
   return {
     stage,
     instance,
     previous: pick(status ?? {}, stageRow(stage).needs),
+    remembered: stage === 'env' ? (remembered ?? []) : [],
     config: {
       maxTurns: runSpec.agents.maxTurns,
       reruns: runSpec.verification.reruns,
       generateTests: runSpec.filters.generateTests,
       commandTimeoutSeconds: 900,
       testTimeoutSeconds: runSpec.verification.testTimeoutSeconds,
+      perTestTimeoutSeconds: runSpec.verification.perTestTimeoutSeconds,
       testNetwork: runSpec.sandbox.testNetwork,
       testScope: runSpec.verification.scope,
+      minBaseTestsRunRatio: runSpec.verification.minBaseTestsRunRatio,
       ...(llm &&
         llmEndpoint && {
           llm: {

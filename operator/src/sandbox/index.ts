@@ -1,4 +1,5 @@
 export * from './classify.ts';
+export * from './env-image-pod.ts';
 export * from './envelope.ts';
 export * from './names.ts';
 export * from './network-policy.ts';

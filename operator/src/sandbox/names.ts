@@ -37,3 +37,8 @@ export function stagePodName(instanceName: string, stage: Stage, attempt: number
 export function stageInputSecretName(podName: string): string {
   return shorten(`${podName}-input`, 253);
 }
+
+/** The environment image build pod of an instance's attempt (not a stage: it runs after env). */
+export function envImagePodName(instanceName: string, attempt: number): string {
+  return shorten(`${instanceName}-envimage-${attempt}`, 253);
+}

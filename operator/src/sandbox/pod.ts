@@ -6,6 +6,7 @@ import {
   stageTimeoutSeconds,
 } from '../api/index.ts';
 import { languageCacheEnv } from '../languages/index.ts';
+import { preparedEnvironmentEnv } from './env-image-pod.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_INSTANCE,
@@ -41,6 +42,11 @@ export interface StagePodInput {
   namespace: string;
   runnerImage: string;
   image: string;
+  /**
+   * The instance's environment image (by digest) to run instead of `image`: the checkout and
+   * its installed environment are in it, with HOME and caches (sandbox/env-image-pod.ts).
+   */
+  envImage?: { image: string; pullSecret?: string };
   /** The operator's LLM gateway; the pod never sees a provider key. */
   gatewayURL?: string;
   gatewayToken?: string;
@@ -104,6 +110,7 @@ export function buildStagePod(input: StagePodInput): PodManifest {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(run.spec.sandbox.runtimeClassName && { runtimeClassName: run.spec.sandbox.runtimeClassName }),
+      ...(input.envImage?.pullSecret && { imagePullSecrets: [{ name: input.envImage.pullSecret }] }),
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
       volumes: [
         { name: 'runner', emptyDir: {} },
@@ -128,13 +135,15 @@ export function buildStagePod(input: StagePodInput): PodManifest {
       containers: [
         {
           name: 'agent',
-          image: input.image,
+          image: input.envImage?.image ?? input.image,
           command: [`${RUNNER_MOUNT}/bin/node`, `${RUNNER_MOUNT}/agent/main.js`, stage],
           workingDir: WORKSPACE_MOUNT,
           env: [
             { name: STAGE_INPUT_FILE_ENV, value: `${STAGE_INPUT_DIR}/${STAGE_INPUT_KEY}` },
-            { name: 'HOME', value: WORKSPACE_MOUNT },
-            ...podCacheEnv(),
+            // From an environment image: the HOME and caches the setup filled, inside the image.
+            ...(input.envImage
+              ? preparedEnvironmentEnv()
+              : [{ name: 'HOME', value: WORKSPACE_MOUNT }, ...podCacheEnv()]),
           ],
           volumeMounts: [
             { name: 'runner', mountPath: RUNNER_MOUNT, readOnly: true },

@@ -140,6 +140,22 @@ describe('cargo test', () => {
       'tests::nested::deep': 'passed',
     });
   });
+  it('doctest ids carry no line number, so moving code does not relabel them', () => {
+    const ids = {
+      'src/lib.rs - Wrap::boom': 'passed',
+      'src/lib.rs - Wrap::skipped': 'skipped',
+      'src/lib.rs - Wrap::typed - compile fail': 'passed',
+      'src/lib.rs - Wrap::wrong': 'failed',
+      'src/lib.rs - add #1': 'passed',
+      'src/lib.rs - add #2': 'passed',
+    };
+    const before = data('cargo-doctests.txt');
+    expect(obj(parseTestResults('cargo', before))).toEqual(ids);
+    // The same doctests after a patch that inserts 40 lines above them.
+    const moved = before.replace(/\(line (\d+)\)/g, (_m, n) => `(line ${Number(n) + 40})`);
+    expect(moved).not.toBe(before);
+    expect(obj(parseTestResults('cargo', moved))).toEqual(ids);
+  });
 });
 
 describe('tap', () => {
