@@ -49,6 +49,7 @@ describe('scaleswe run: bad input ends with a clear message and a non-zero exit'
       state,
       '--isolation',
       'none',
+      '--i-accept-unsandboxed',
     );
     expect(r.code).toBe(1);
     expect(r.err).toContain('unable to access');
@@ -103,7 +104,16 @@ describe('scaleswe run: bad input ends with a clear message and a non-zero exit'
       writeFileSync(join(mount, 'fill'), Buffer.alloc(58 * 1024));
       const repo = createSampleRepo(join(scratch, 'repo-for-disk'));
       const state = join(mount, 'state');
-      const r = scaleswe('run', '--git', repo, '--state-dir', state, '--isolation', 'none');
+      const r = scaleswe(
+        'run',
+        '--git',
+        repo,
+        '--state-dir',
+        state,
+        '--isolation',
+        'none',
+        '--i-accept-unsandboxed',
+      );
       expect(r.code).toBe(1);
       expect(r.err).toMatch(/disk full while writing .*; the state directory is unchanged/);
       expect(JSON.parse(readFileSync(join(state, 'run.json'), 'utf8')).name).toBe('repo-for-disk');

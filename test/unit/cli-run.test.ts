@@ -48,7 +48,14 @@ describe('scaleswe run --sample', () => {
 
   it('Ctrl-C stops with a message, a non-zero exit and the state intact', async () => {
     const run = start();
-    await waitFor(run, /env started/, 60_000);
+    // A loaded machine can take tens of seconds just to start the CLI: wait generously, and
+    // never leave the run behind (its state lock would refuse the next test's run).
+    try {
+      await waitFor(run, /env started/, 240_000);
+    } catch (error) {
+      run.child.kill('SIGKILL');
+      throw error;
+    }
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(130);
     expect(run.err()).toContain('interrupted; state kept in');
@@ -57,7 +64,7 @@ describe('scaleswe run --sample', () => {
       // #5 has no tests and no LLM is configured: rejected at mining, no instance.
       ['1', '3', '4'].map((n) => `scaleswe__minicalc-${n}.json`),
     );
-  });
+  }, 300_000);
 
   it('resumes after a hard kill without redoing finished stages, and verifies the expected instances', async () => {
     const killed = start();

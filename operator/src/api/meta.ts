@@ -109,3 +109,28 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<
     })),
   }) as S;
 }
+
+// The API server's name rules (k8s.io/apimachinery util/validation), with its own messages, so
+// the CLI refuses what `kubectl apply` would: a name is also a path segment of the local state.
+const DNS1123_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_LABEL}(\\.${DNS1123_LABEL})*$`);
+const DNS1123_SUBDOMAIN_MAX = 253;
+
+/** The API server's errors for `name` as an object name (NameIsDNSSubdomain); [] when valid. */
+export function dnsSubdomainNameErrors(name: string): string[] {
+  const errors: string[] = [];
+  if (name.length > DNS1123_SUBDOMAIN_MAX)
+    errors.push(`must be no more than ${DNS1123_SUBDOMAIN_MAX} characters`);
+  if (!DNS1123_SUBDOMAIN.test(name))
+    errors.push(
+      `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_LABEL}(\\.${DNS1123_LABEL})*')`,
+    );
+  return errors;
+}
+
+/** `metadata.name: Invalid value: "<name>": <reason>` lines, as the API server words them. */
+export function objectNameErrors(name: string): string[] {
+  return dnsSubdomainNameErrors(name).map(
+    (e) => `metadata.name: Invalid value: ${JSON.stringify(name)}: ${e}`,
+  );
+}

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { CurationRun } from './curation-run.ts';
+import { objectNameErrors } from './meta.ts';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
@@ -19,6 +20,11 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown): Valida
     : { ok: false, errors: formatIssues(parsed.error.issues) };
 }
 
+/** A CurationRun as `kubectl apply` would take it: the API server's name rules, then the schema. */
 export function validateCurationRun(input: unknown): ValidationResult<CurationRun> {
-  return validate(CurationRun, input);
+  const name = (input as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
+  const nameErrors = typeof name === 'string' ? objectNameErrors(name) : [];
+  const result = validate(CurationRun, input);
+  if (nameErrors.length === 0) return result;
+  return { ok: false, errors: [...nameErrors, ...(result.ok ? [] : result.errors)] };
 }

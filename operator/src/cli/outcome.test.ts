@@ -24,7 +24,7 @@ describe('the CLI run outcome', () => {
         instance('a-3', 'Failed', 'LlmUnavailable'),
       ]),
     ).toBe(
-      '2 of 3 instances failed after their retries (a-2: CloneFailed, a-3: LlmUnavailable); the export holds the rest',
+      '2 of 3 instances failed after their retries (a-2: CloneFailed, a-3: LlmUnavailable); the export holds the rest; these are infrastructure failures: rerun the same command once the cause is fixed and they continue',
     );
   });
 });

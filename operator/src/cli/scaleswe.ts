@@ -6,7 +6,13 @@ import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import pkg from '../../../package.json' with { type: 'json' };
-import { type CurationRun, maxParallelOf, ScaleSweError, validateCurationRun } from '../api/index.ts';
+import {
+  type CurationRun,
+  maxParallelOf,
+  objectNameErrors,
+  ScaleSweError,
+  validateCurationRun,
+} from '../api/index.ts';
 import { DATASET_FORMATS, type DatasetFormat, type ExportOptions } from '../export/export-run.ts';
 import type { Kube } from '../kube/index.ts';
 import { DiskFullError } from '../local/atomic.ts';
@@ -14,6 +20,7 @@ import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
 import { StateDir } from '../local/state.ts';
+import { lockStateDir, type StateLock, StateLockedError } from '../local/state-lock.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
 import {
   connect,
@@ -58,6 +65,7 @@ interface RunFlags {
   parallel?: number;
   maxPrs?: number;
   isolation: 'auto' | 'bwrap' | 'none';
+  iAcceptUnsandboxed?: boolean;
   keepWork?: boolean;
   recipeMemory?: string;
 }
@@ -125,35 +133,62 @@ function defaultName(flags: RunFlags): string {
   );
 }
 
-function chooseIsolation(wanted: RunFlags['isolation']): IsolationMode {
-  if (wanted === 'none') return 'none';
+/** The flag that lets stages run unsandboxed: untrusted repository code then runs as the user. */
+export const UNSANDBOXED_FLAG = '--i-accept-unsandboxed';
+
+function chooseIsolation(wanted: RunFlags['isolation'], acceptUnsandboxed: boolean): IsolationMode {
+  if (wanted === 'none') {
+    if (!acceptUnsandboxed)
+      throw new UserError(
+        `--isolation none runs the mined repositories' code (setup scripts, tests) as you, with your files and credentials; add ${UNSANDBOXED_FLAG} to do that anyway`,
+      );
+    process.stderr.write('scaleswe: stages run unsandboxed (--isolation none)\n');
+    return 'none';
+  }
   if (bwrapAvailable()) return 'bwrap';
-  if (wanted === 'bwrap')
-    throw new UserError('--isolation bwrap: bubblewrap is not installed or cannot create namespaces');
-  process.stderr.write(
-    'scaleswe: bubblewrap not available; stages run as plain processes (--isolation none)\n',
+  throw new UserError(
+    `${wanted === 'bwrap' ? '--isolation bwrap: ' : ''}bubblewrap (bwrap) is not installed or cannot create namespaces here, and stages run untrusted code: install bubblewrap, or pass --isolation none ${UNSANDBOXED_FLAG}`,
   );
-  return 'none';
 }
 
 async function runCommand(flags: RunFlags): Promise<void> {
-  let samplePath: string | undefined;
-  const provisionalName = flags.name ?? (flags.sample ? 'sample' : undefined);
-  if (flags.sample) {
-    const stateRoot = resolve(flags.stateDir ?? join('.scaleswe', provisionalName ?? 'sample'));
-    samplePath = join(stateRoot, 'sample-repo');
-    if (!existsSync(samplePath)) createSampleRepo(samplePath);
+  // Before anything is created: no sandbox, no run (unless the user accepts it explicitly).
+  const isolation = chooseIsolation(flags.isolation, flags.iAcceptUnsandboxed ?? false);
+  // The name becomes a path (.scaleswe/<name>): checked as the API server checks it, first.
+  const nameErrors = flags.name === undefined ? [] : objectNameErrors(flags.name);
+  if (nameErrors.length > 0) throw new UserError(`invalid --name:\n  ${nameErrors.join('\n  ')}`);
+  let lock: StateLock | undefined;
+  try {
+    let samplePath: string | undefined;
+    if (flags.sample) {
+      const stateRoot = resolve(flags.stateDir ?? join('.scaleswe', flags.name ?? 'sample'));
+      lock = await lockStateDir(stateRoot);
+      samplePath = join(stateRoot, 'sample-repo');
+      if (!existsSync(samplePath)) createSampleRepo(samplePath);
+    }
+    const run = manifestFrom(flags, samplePath);
+    const state = new StateDir(resolve(flags.stateDir ?? join('.scaleswe', run.metadata.name ?? 'run')));
+    // One run per state directory: a second one would corrupt the first's attempt records.
+    lock ??= await lockStateDir(state.root);
+    await runLocked(flags, isolation, run, state);
+  } finally {
+    lock?.release();
   }
-  const run = manifestFrom(flags, samplePath);
+}
+
+async function runLocked(
+  flags: RunFlags,
+  isolation: IsolationMode,
+  run: CurationRun,
+  state: StateDir,
+): Promise<void> {
   const name = run.metadata.name ?? 'run';
-  const state = new StateDir(resolve(flags.stateDir ?? join('.scaleswe', name)));
   const previous = await state.loadRun();
   if (previous && JSON.stringify(previous.spec.source) !== JSON.stringify(run.spec.source)) {
     throw new UserError(
       `${state.root} holds run '${previous.name}' of another source; use --state-dir or --name`,
     );
   }
-  const isolation = chooseIsolation(flags.isolation);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
@@ -324,12 +359,18 @@ async function retryAction(
     if (!(await state.loadRun()))
       throw new UserError(`${state.root}: no local run state here (run.json missing)`);
     retried = [];
-    for (const instance of await state.listInstances()) {
-      if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
-      const status = retryFailed(instance.status, new Date());
-      if (status === instance.status) continue;
-      await state.saveInstance({ ...instance, status });
-      retried.push(instance.spec.instanceId);
+    // A run on this state directory writes the same files: one writer at a time.
+    const lock = await lockStateDir(state.root);
+    try {
+      for (const instance of await state.listInstances()) {
+        if (ids.length && !ids.includes(instance.spec.instanceId)) continue;
+        const status = retryFailed(instance.status, new Date());
+        if (status === instance.status) continue;
+        await state.saveInstance({ ...instance, status });
+        retried.push(instance.spec.instanceId);
+      }
+    } finally {
+      lock.release();
     }
   }
   const unknown = ids.filter((id) => !retried.includes(id));
@@ -380,6 +421,7 @@ export function buildProgram(): Command {
         .choices(['auto', 'bwrap', 'none'])
         .default('auto'),
     )
+    .option(UNSANDBOXED_FLAG, 'with --isolation none: run untrusted repository code without a sandbox')
     .option('--keep-work', 'keep stage work directories')
     .option(
       '--recipe-memory <dir>',
@@ -460,7 +502,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof DiskFullError) {
+    if (error instanceof DiskFullError || error instanceof StateLockedError) {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return 1;
     }

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type InfraFailureReason, type StageInput, StageResult } from '../api/index.ts';
+import { type InfraFailureReason, infraFaultIn, type StageInput, StageResult } from '../api/index.ts';
 import { languageCacheEnv, languageToolchainEnv } from '../languages/index.ts';
 
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
@@ -37,28 +37,59 @@ export function bwrapAvailable(): boolean {
 }
 
 /**
- * The sandbox a stage pod gets, as bubblewrap flags: read-only root (so /tmp too: TMPDIR
- * points into the work dir; a tmpfs there would hide state and repos that live under /tmp),
- * only the work and cache dirs writable, fresh pid/ipc/uts namespaces. Network stays shared because
- * the stages need the package registries, as the pods' NetworkPolicy allows.
+ * The host paths a stage may read, besides its own dirs: the toolchains (system dirs, the
+ * homes the language modules point at, PATH entries such as ~/.cargo/bin) and a minimal /etc
+ * (name resolution, users, the CA bundle of the TLS-intercepting proxy the registries may be
+ * reached through, the alternatives/JDK/Maven/Python config the toolchains link into).
+ * Everything else (HOME, /root, kubeconfigs, ~/.ssh, cloud credentials, other state) is absent.
  */
-export function bwrapArgs(
-  workDir: string,
-  cacheDir: string,
-  command: string[],
-  binds: readonly string[] = [],
-): string[] {
+export const SYSTEM_RO = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/sys'];
+// biome-ignore format: a table, several names a line
+export const ETC_RO = [
+  'resolv.conf', 'hosts', 'hostname', 'host.conf', 'gai.conf', 'nsswitch.conf', 'networks',
+  'protocols', 'services', 'passwd', 'group', 'ssl', 'ca-certificates', 'ca-certificates.conf',
+  'pki', 'crypto-policies', 'alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime',
+  'timezone', 'os-release', 'debian_version', 'mime.types', 'java-17-openjdk', 'java-21-openjdk', 'java-25-openjdk',
+  'maven', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pip.conf', 'npmrc',
+  'terminfo', 'xml', 'sgml', 'fonts',
+].map((name) => `/etc/${name}`);
+
+/** What a stage sees of the host: read-only paths and the writable dirs of this stage. */
+export interface SandboxView {
+  workDir: string;
+  cacheDir: string;
+  /** Further writable dirs (e.g. an environment restored at its build path). */
+  binds?: readonly string[] | undefined;
+  /** Read-only, beyond SYSTEM_RO and ETC_RO: toolchain homes, the agent runner, a local source repo. */
+  readOnly: readonly string[];
+}
+
+/**
+ * The sandbox a stage pod gets, as bubblewrap flags: an empty root with the system and
+ * toolchain dirs read-only, a minimal /etc, a fresh /tmp, only the work and cache dirs
+ * writable, fresh pid/ipc/uts/user namespaces. The network namespace is shared: setup steps
+ * need the package registries, which may be reachable only through this host's (possibly
+ * transparent) proxy; test commands get a loopback-only namespace of their own
+ * (agents/offline.ts). Residual risk, documented in the README: during setup a stage can
+ * reach the host's loopback services (the run's LLM gateway lives there, on a per-attempt token).
+ */
+export function bwrapArgs(view: SandboxView, command: string[]): string[] {
+  const ro = [...SYSTEM_RO, ...ETC_RO, ...view.readOnly].flatMap((p) => ['--ro-bind-try', p, p]);
   // biome-ignore format: flag/value pairs read best one pair a line
   return [
-    '--ro-bind', '/', '/',
+    '--tmpfs', '/',
     '--dev', '/dev',
     '--proc', '/proc',
-    '--bind', workDir, workDir,
-    '--bind', cacheDir, cacheDir,
-    ...binds.flatMap((dir) => ['--bind', dir, dir]),
+    // A fresh /tmp first: state, caches and repositories may live under it, bound after.
+    '--tmpfs', '/tmp',
+    ...ro,
+    '--bind', view.workDir, view.workDir,
+    '--bind', view.cacheDir, view.cacheDir,
+    ...(view.binds ?? []).flatMap((dir) => ['--bind', dir, dir]),
+    '--remount-ro', '/',
     '--unshare-all', '--share-net',
     '--die-with-parent', '--new-session',
-    '--chdir', workDir,
+    '--chdir', view.workDir,
     ...command,
   ];
 }
@@ -73,20 +104,110 @@ function cacheEnv(home: string, cacheDir: string): Record<string, string> {
   };
 }
 
+/**
+ * The caller's variables a stage inherits (an allowlist: everything else, credentials and
+ * cloud settings included, stays out): the search path and locale, proxies and CA bundles
+ * (the registries may sit behind a TLS-intercepting proxy), toolchain homes, and the package
+ * index settings the README documents (a mirror the user points the installers at).
+ */
+// biome-ignore format: a table, several names a line
+export const STAGE_ENV_ALLOW: readonly (string | RegExp)[] = [
+  'PATH', 'LANG', 'LANGUAGE', /^LC_[A-Z]+$/, 'TZ', 'TERM',
+  /^(HTTP|HTTPS|FTP|ALL|NO)_PROXY$/i,
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS',
+  'PIP_CERT', 'GIT_SSL_CAINFO', 'CARGO_HTTP_CAINFO',
+  'PYENV_ROOT', 'PYENV_VERSION', 'RUSTUP_HOME', 'RUSTUP_TOOLCHAIN', 'GOROOT', 'GOTOOLCHAIN',
+  'JAVA_HOME', 'MAVEN_HOME', 'M2_HOME',
+  'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL', 'UV_INSECURE_HOST',
+  'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST', /^npm_config_registry$/i,
+  'GOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GOPRIVATE', 'GONOPROXY', 'GOINSECURE',
+];
+
 /** Credentials of the user's environment a stage never inherits (the local gateway holds the LLM key). */
 export const WITHHELD_ENV = ['SCALESWE_LLM_API_KEY', 'OPENAI_API_KEY', 'GITHUB_TOKEN', 'GH_TOKEN'] as const;
 
+function allowed(name: string): boolean {
+  if ((WITHHELD_ENV as readonly string[]).includes(name)) return false;
+  return STAGE_ENV_ALLOW.some((rule) => (typeof rule === 'string' ? rule === name : rule.test(name)));
+}
+
 /**
- * The environment of a stage process: the caller's, less its credentials, plus the stage's
+ * The environment of a stage process: the allowlisted part of the caller's, plus the stage's
  * homes. The installed toolchains stay found where the caller's HOME would have found them
  * (rustup's), since the stage's HOME is its own.
  */
 export function stageEnv(parent: NodeJS.ProcessEnv, home: string, cacheDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...parent };
-  for (const name of WITHHELD_ENV) delete env[name];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(parent))
+    if (value !== undefined && allowed(name)) env[name] = value;
   const toolchains = languageToolchainEnv({ env: parent, home: parent.HOME ?? homedir() });
   return { ...env, ...toolchains, ...cacheEnv(home, cacheDir) };
 }
+
+/** True when `path` is `dir` or inside it. */
+function within(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * The read-only paths of a stage beyond the system dirs, from host facts (pure): the toolchain
+ * homes, the PATH entries (never HOME itself, `/` or an ancestor of HOME: a PATH entry such as
+ * ~/.cargo/bin is bound, ~ is not), the agent runner's code, and the source repository when
+ * its clone URL is a local path.
+ */
+export function stageReadOnlyPaths(facts: {
+  env: NodeJS.ProcessEnv;
+  home: string;
+  agentRoots: readonly string[];
+  cloneURL: string;
+}): string[] {
+  const { env, home } = facts;
+  const toolchains = languageToolchainEnv({ env, home });
+  const homes = ['PYENV_ROOT', 'RUSTUP_HOME', 'GOROOT', 'JAVA_HOME', 'MAVEN_HOME', 'M2_HOME']
+    .map((name) => toolchains[name] ?? env[name])
+    .filter((p): p is string => Boolean(p) && isAbsolute(p!));
+  const pathEntries = (env.PATH ?? '').split(':').filter((p) => isAbsolute(p) && !within(home, p));
+  const local = localRepoPath(facts.cloneURL);
+  return [...new Set([...homes, ...pathEntries, ...facts.agentRoots, ...(local ? [local] : [])])];
+}
+
+/** The directory of a clone URL that names a local repository, else undefined. */
+function localRepoPath(cloneURL: string): string | undefined {
+  if (cloneURL.startsWith('file://')) return fileURLToPath(cloneURL);
+  return isAbsolute(cloneURL) ? cloneURL : undefined;
+}
+
+/**
+ * What the agent runner needs to start: the node binary's package and, for the source
+ * layout, the project's package.json, operator/src and node_modules (not the rest of the
+ * checkout: other runs' state may live there); for the bundle, its directory.
+ */
+function agentRoots(): string[] {
+  const node = realpathSync(process.execPath);
+  const roots = [dirname(dirname(node))];
+  const agent = realpathSync(AGENT_MAIN);
+  const src = agent.lastIndexOf('/operator/src/');
+  if (src >= 0) {
+    const project = agent.slice(0, src);
+    roots.push(
+      join(project, 'package.json'),
+      join(project, 'operator', 'src'),
+      join(project, 'node_modules'),
+    );
+  } else {
+    roots.push(dirname(dirname(agent)));
+  }
+  // node_modules/.bin/node is a symlink: its target dir too.
+  return roots.filter((r) => !['/', '/usr', '/bin'].includes(r));
+}
+
+/** File-system errors of the host that make an attempt fail for the machine's sake. */
+const DISK_FAULTS: Record<string, InfraFailureReason> = {
+  ENOSPC: 'DiskFull',
+  EDQUOT: 'DiskFull',
+  EROFS: 'ReadOnlyFilesystem',
+};
 
 /**
  * Runs one stage as a local process (the local stand-in for a sandbox pod) and returns its
@@ -108,12 +229,19 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   // A stage interrupted earlier may have left its work dir: start clean. After a hard kill
   // its sandbox may still be dying (bwrap --die-with-parent) and writing there: retry.
   await rm(opts.workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-  await mkdir(home, { recursive: true });
-  await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
-  await mkdir(opts.cacheDir, { recursive: true });
   const inputPath = join(opts.workDir, 'input.json');
   const outputPath = join(opts.workDir, 'result.json');
-  await writeFile(inputPath, JSON.stringify(input));
+  try {
+    await mkdir(home, { recursive: true });
+    await mkdir(join(opts.workDir, 'tmp'), { recursive: true });
+    await mkdir(opts.cacheDir, { recursive: true });
+    await writeFile(inputPath, JSON.stringify(input));
+  } catch (error) {
+    // A full or read-only disk under the work dir is this attempt's failure, not the run's.
+    const fault = DISK_FAULTS[(error as NodeJS.ErrnoException).code ?? ''];
+    if (fault) return failed(fault, `preparing the stage's work dir: ${(error as Error).message}`);
+    throw error;
+  }
   const agent = [
     process.execPath,
     AGENT_MAIN,
@@ -125,10 +253,18 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
     '--workdir',
     join(opts.workDir, 'ws'),
   ];
-  const [command, ...args] =
-    opts.isolation === 'bwrap'
-      ? ['bwrap', ...bwrapArgs(opts.workDir, opts.cacheDir, agent, opts.binds)]
-      : agent;
+  const view: SandboxView = {
+    workDir: opts.workDir,
+    cacheDir: opts.cacheDir,
+    binds: opts.binds ?? [],
+    readOnly: stageReadOnlyPaths({
+      env: process.env,
+      home: process.env.HOME ?? homedir(),
+      agentRoots: agentRoots(),
+      cloneURL: input.instance.cloneURL,
+    }),
+  };
+  const [command, ...args] = opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(view, agent)] : agent;
   const child = spawn(command!, args, {
     cwd: opts.workDir,
     env: stageEnv(process.env, home, opts.cacheDir),
@@ -159,7 +295,8 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   const exitCode: number | null = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', killGroup);
-  await writeFile(join(opts.workDir, 'agent.log'), log);
+  // Kept for the user when the disk allows: the attempt's outcome does not depend on it.
+  await writeFile(join(opts.workDir, 'agent.log'), log).catch(() => undefined);
 
   if (timedOut) return failed('DeadlineExceeded', `stage exceeded ${opts.timeoutSeconds}s`);
   let raw: string;
@@ -168,7 +305,10 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
   } catch {
     return exitCode === 0
       ? failed('ResultMissing', 'agent exited 0 without writing a result')
-      : failed('AgentCrashed', `agent exited ${exitCode}: ${log.slice(-2000)}`);
+      : failed(
+          infraFaultIn({ reason: 'AgentCrashed', text: log })?.reason ?? 'AgentCrashed',
+          `agent exited ${exitCode}: ${log.slice(-2000)}`,
+        );
   }
   let parsed: ReturnType<typeof StageResult.safeParse>;
   try {
@@ -177,5 +317,18 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
     return failed('ResultCorrupt', `result is not JSON: ${(error as Error).message}`);
   }
   if (!parsed.success) return failed('ResultCorrupt', parsed.error.message.slice(0, 2000));
-  return { ...parsed.data, durationMs: Date.now() - started };
+  const result = parsed.data;
+  // A rejection caused by the machine (full disk, OOM, registry down …) is no verdict: retried.
+  if (result.outcome === 'rejected') {
+    const text = [result.message, result.logTail ?? '', log].join('\n');
+    const fault = infraFaultIn({ reason: result.reason, text });
+    if (fault)
+      return {
+        ...failed(fault.reason, fault.message),
+        logTail: result.logTail,
+        tokensUsed: result.tokensUsed,
+        trajectories: result.trajectories,
+      };
+  }
+  return { ...result, durationMs: Date.now() - started };
 }

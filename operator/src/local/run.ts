@@ -3,16 +3,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
+  isInfraFailure,
   type Stage,
   type StageResult,
   SWEInstanceSpec,
+  type SWEInstanceStatus,
   stageTimeoutSeconds,
 } from '../api/index.ts';
 import { rememberedFor } from '../languages/recipe-memory.ts';
 import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
-import { endStage, initialStatus, isTerminal, stageInputFor } from '../pipeline/pipeline.ts';
+import { endStage, initialStatus, isTerminal, retryFailed, stageInputFor } from '../pipeline/pipeline.ts';
 import {
   EnvironmentStore,
   environmentForStage,
@@ -97,6 +99,17 @@ async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRun
     });
   }
   return current;
+}
+
+/**
+ * A rerun is the user's "the cause is fixed, try again": an instance that ended Failed for an
+ * infrastructure reason (never a verdict) gets its failed stage back with a fresh attempt
+ * budget, as `scaleswe retry` gives it (pure). Undefined: nothing to reopen.
+ */
+export function reopenFailed(status: SWEInstanceStatus, now: Date): SWEInstanceStatus | undefined {
+  if (status.phase !== 'Failed' || !isInfraFailure(status.lastError?.reason ?? '')) return undefined;
+  const retried = retryFailed(status, now);
+  return retried === status ? undefined : retried;
 }
 
 /** The env stage's memory: this run's instances of the repository, then the shared memory file. */
@@ -306,7 +319,12 @@ export async function runLocal(
   // Snapshots of instances finished in an earlier run, or of a capture a kill cut short.
   await collectEnvironments(opts);
   run = await mine(opts, run);
-  const known = await opts.state.listInstances();
+  const known: LocalInstance[] = [];
+  for (const instance of await opts.state.listInstances()) {
+    const reopened = reopenFailed(instance.status, new Date());
+    if (reopened) await opts.state.saveInstance({ ...instance, status: reopened });
+    known.push(reopened ? { ...instance, status: reopened } : instance);
+  }
   for (const done of known.filter((i) => isTerminal(i.status))) opts.onEvent(instanceDone(done, true));
   const pending = known.filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import {
   type CurationRunSpec,
   type InstanceRecord,
+  ScaleSweError,
   StageResult,
+  SWEInstanceSpec,
   type SWEInstanceStatus,
   type Trajectory,
 } from '../api/index.ts';
@@ -20,6 +22,21 @@ export interface LocalRunState {
   rejected: RejectedPR[];
   startedAt: string;
   completedAt?: string | undefined;
+}
+
+/**
+ * An instance id as a path segment, checked first: ids come from mined data (a repository
+ * name) and from file names, and only the SWE-bench shape owner__repo-<PR> (one segment,
+ * never `.` or `..`) is ever joined into a path.
+ */
+export function instanceSegment(instanceId: string): string {
+  const parsed = SWEInstanceSpec.shape.instanceId.safeParse(instanceId);
+  if (!parsed.success)
+    throw new ScaleSweError(
+      'InvalidInstanceId',
+      `instance id ${JSON.stringify(instanceId)}: ${parsed.error.issues[0]?.message}`,
+    );
+  return instanceId;
 }
 
 /** The local record of an instance: the same spec + status as an SWEInstance, status always set. */
@@ -47,7 +64,7 @@ export class StateDir {
   }
 
   workDir(instanceId: string, stage: string, attempt: number): string {
-    return join(this.root, 'work', instanceId, `${stage}-${attempt}`);
+    return join(this.root, 'work', instanceSegment(instanceId), `${stage}-${attempt}`);
   }
 
   /** Before a resume: what a killed run was writing when it died is dropped (never renamed in). */
@@ -70,7 +87,7 @@ export class StateDir {
   }
 
   private instancePath(instanceId: string): string {
-    return join(this.root, 'instances', `${instanceId}.json`);
+    return join(this.root, 'instances', `${instanceSegment(instanceId)}.json`);
   }
 
   async loadInstance(instanceId: string): Promise<LocalInstance | undefined> {
@@ -93,7 +110,11 @@ export class StateDir {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+    // Only names of the instance-id shape: anything else in the directory is not ours.
+    return files
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .filter((id) => SWEInstanceSpec.shape.instanceId.safeParse(id).success);
   }
 
   async listInstances(): Promise<LocalInstance[]> {
@@ -115,6 +136,7 @@ export class StateDir {
   async saveStageResult(instanceId: string, attempt: number, result: StageResult): Promise<void> {
     const { trajectories, ...rest } = result;
     const name = this.resultName(result.stage, attempt);
+    instanceSegment(instanceId);
     if (trajectories.length > 0) {
       await writeFileAtomic(
         join(this.root, 'trajectories', instanceId, name),
@@ -126,7 +148,7 @@ export class StateDir {
 
   /** Every recorded attempt of an instance, by `<stage>-<attempt>` (what a resume observes). */
   async loadStageResults(instanceId: string): Promise<Map<string, StageResult>> {
-    const dir = join(this.root, 'results', instanceId);
+    const dir = join(this.root, 'results', instanceSegment(instanceId));
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
       /^[a-z]+-[0-9]+\.json$/.test(n),
     );
