@@ -198,7 +198,14 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
 
   it('helm install: the operator rolls out, one replica leads', () => {
     const t0 = Date.now();
-    installOperator(ns.name, image, ['replicaCount=2', 'leaderElection.leaseDurationSeconds=6']);
+    const printed = installOperator(ns.name, image, [
+      'replicaCount=2',
+      'leaderElection.leaseDurationSeconds=6',
+    ]);
+    // NOTES.txt names the release's namespace in the next commands a user types.
+    expect(printed).toContain(`kubectl get curationruns,sweinstances -n ${ns.name}`);
+    // Two replicas: the chart adds a PodDisruptionBudget so a drain keeps one.
+    expect(k(['get', 'pdb', '-n', ns.name, '-o', 'name'])).toContain('poddisruptionbudget');
     process.stderr.write(`[e2e] helm install + rollout in ${Date.now() - t0} ms\n`);
     const lease = JSON.parse(k(['get', 'lease', RELEASE, '-n', ns.name, '-o', 'json'])) as {
       spec: { holderIdentity?: string };

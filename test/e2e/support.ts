@@ -45,12 +45,13 @@ export function operatorDiagnostics(ns: string): string {
   return `${pods}\n${logs.stdout}${logs.stderr}`;
 }
 
-/** `helm install` of the chart with the locally built image; waits for the rollout. */
+/** `helm install` of the chart with the locally built image; waits for the rollout. Returns
+ * what helm printed (the release notes among it). */
 export function installOperator(
   namespace: string,
   image: { repository: string; tag: string },
   sets: string[] = [],
-): void {
+): string {
   const values = [
     // The tier's global setup installed crds/ already (the same files the chart carries).
     'crds.install=false',
@@ -63,7 +64,7 @@ export function installOperator(
   ];
   const chart = join(REPO_ROOT, 'charts/scaleswe-operator');
   try {
-    helm([
+    return helm([
       'install',
       RELEASE,
       chart,

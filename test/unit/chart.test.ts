@@ -307,11 +307,4 @@ describe('helm chart', () => {
     });
     expect(bad.status).not.toBe(0);
   });
-
-  it('prints NOTES that name the namespace and the next commands', () => {
-    const out = execFileSync(helm, ['install', 'rel', chart, '--dry-run=client', '--namespace', 'curation'], {
-      encoding: 'utf8',
-    });
-    expect(out).toContain('kubectl get curationruns,sweinstances -n curation');
-  });
 });
