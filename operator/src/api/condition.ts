@@ -4,15 +4,21 @@ import { z } from 'zod';
 export const Condition = z
   .object({
     type: z.string().min(1).max(316).describe('CamelCase condition type, e.g. Ready'),
-    status: z.enum(['True', 'False', 'Unknown']),
+    status: z.enum(['True', 'False', 'Unknown']).describe('Whether the condition holds'),
     reason: z
       .string()
       .min(1)
       .max(1024)
-      .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/, 'reason must be CamelCase'),
-    message: z.string().max(32768).default(''),
+      .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/, 'reason must be CamelCase')
+      .describe('CamelCase machine-readable reason for the status'),
+    message: z.string().max(32768).default('').describe('Human-readable details'),
     lastTransitionTime: z.string().describe('RFC 3339 time of the last status change'),
-    observedGeneration: z.number().int().min(0).optional(),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('metadata.generation the condition was set for'),
   })
   .strict();
 export type Condition = z.infer<typeof Condition>;

@@ -79,6 +79,29 @@ export function expandObjectDefaults(node: unknown): unknown {
   return out;
 }
 
+/**
+ * `kubectl explain` prints a field's description and enum, never its default: append a scalar
+ * default to the description, so the one place a default is written stays the schema's.
+ * A field without a description is left without one (the descriptions test names it).
+ */
+function describeDefaults(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(describeDefaults);
+  if (node === null || typeof node !== 'object') return node;
+  const input = node as JsonSchema;
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(input)) {
+    out[key] = LITERAL_KEYS.has(key) ? value : describeDefaults(value);
+  }
+  const value = out.default;
+  const scalar =
+    typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value !== '');
+  if (scalar && typeof out.description === 'string' && out.description !== '')
+    out.description = `${out.description}; default ${value}`;
+  return out;
+}
+
+const LITERAL_KEYS = new Set(['default', 'enum', 'x-kubernetes-validations', 'required']);
+
 export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
   return expandObjectDefaults(
     toStructural(z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'throw' })),
@@ -136,7 +159,8 @@ export function buildCrd(input: CrdInput): JsonSchema {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: openApiSchema(input.spec, 'input'),
+                // What users write: kubectl explain shows them the defaults too.
+                spec: describeDefaults(openApiSchema(input.spec, 'input')) as JsonSchema,
                 // Status is written by the operator with every field explicit.
                 status: openApiSchema(input.status, 'output'),
               },

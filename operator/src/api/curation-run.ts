@@ -45,8 +45,10 @@ export const GitSource = z
 export const Source = withRules(
   z
     .object({
-      github: GitHubSource.optional(),
-      git: GitSource.optional(),
+      github: GitHubSource.optional().describe('Mine merged PRs through the GitHub REST API'),
+      git: GitSource.optional().describe(
+        "Mine PRs from a git repository's history (merge and squash commits); needs no GitHub API",
+      ),
     })
     .strict()
     .describe('Where pull requests are mined from: exactly one of github or git'),
@@ -99,7 +101,8 @@ export const Filters = withRules(
           'Mine only the PRs of these commits (full ids or prefixes of 7+ hex digits): merge or squash commits, with git history first-parent also any commit of a rebased PR; absent ones are rejected as NotFound',
         ),
     })
-    .strict(),
+    .strict()
+    .describe('Which merged PRs become candidates; the others are counted in status.rejectedByReason'),
   [
     {
       cel: '!has(self.pullNumbers) || !has(self.commits)',
@@ -141,7 +144,8 @@ export const Limits = withRules(
         .optional()
         .describe(`SWEInstances in flight at once; default ${DEFAULT_MAX_PARALLEL}, at most maxPRs`),
     })
-    .strict(),
+    .strict()
+    .describe('How many PRs the run keeps and how many of their instances are processed at once'),
   [
     {
       cel: '!has(self.maxParallel) || self.maxParallel <= self.maxPRs',
@@ -163,10 +167,12 @@ export const Agents = z
   .object({
     images: z
       .object(
-        Object.fromEntries(LANGUAGES.map((l) => [l, image.default(`scaleswe/sandbox-${l}:0.1.0`)])) as Record<
-          Language,
-          z.ZodDefault<typeof image>
-        >,
+        Object.fromEntries(
+          LANGUAGES.map((l) => [
+            l,
+            image.default(`scaleswe/sandbox-${l}:0.1.0`).describe(`Sandbox image of ${l} repositories`),
+          ]),
+        ) as Record<Language, z.ZodDefault<typeof image>>,
       )
       .strict()
       .prefault({})
@@ -187,12 +193,13 @@ export const Agents = z
       .default(3)
       .describe('Attempts per stage after infrastructure failures (evicted, OOMKilled, deadline)'),
   })
-  .strict();
+  .strict()
+  .describe('The stage pods and their agents: images, resources, time limits, turns and attempts');
 
 export const Llm = z
   .object({
     baseURL: z.url().describe('OpenAI-compatible API base URL, e.g. https://api.openai.com/v1'),
-    model: z.string().min(1),
+    model: z.string().min(1).describe('Model name sent to the provider, e.g. gpt-4o; the gateway pins it'),
     apiKeySecretRef: SecretKeyRef.optional().describe(
       'Secret key with the provider API key; held by the operator only',
     ),
@@ -202,7 +209,13 @@ export const Llm = z
       .min(1000)
       .default(200000)
       .describe('Total tokens per SWEInstance'),
-    requestsPerMinute: z.number().int().min(1).max(100000).default(60),
+    requestsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(100000)
+      .default(60)
+      .describe('LLM requests per minute allowed to one stage attempt; the gateway answers 429 beyond'),
   })
   .strict();
 
@@ -213,7 +226,11 @@ export const TestNetwork = z
 export const Sandbox = z
   .object({
     testNetwork: TestNetwork.default('none'),
-    runtimeClassName: z.string().min(1).optional().describe('e.g. gvisor or kata, for stronger isolation'),
+    runtimeClassName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('RuntimeClass of the sandbox pods, e.g. gvisor or kata, for stronger isolation'),
     egress: z
       .object({
         allowCIDRs: z
@@ -227,10 +244,20 @@ export const Sandbox = z
           .describe('Allow all egress except the cluster API (not recommended)'),
       })
       .strict()
-      .prefault({}),
-    pendingTimeoutSeconds: z.number().int().min(10).max(86400).default(600).describe('Pod that never starts'),
+      .prefault({})
+      .describe(
+        'Egress of sandbox pods beyond cluster DNS, the LLM gateway and the repository host (a NetworkPolicy: needs a policy engine on the nodes)',
+      ),
+    pendingTimeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(86400)
+      .default(600)
+      .describe('Seconds a stage pod may stay unstarted before the attempt fails as PendingTimeout'),
   })
-  .strict();
+  .strict()
+  .describe('Isolation of the sandbox pods that run repository code: network, runtime class, egress');
 
 export const TestScope = z
   .enum(['files', 'suite'])
@@ -273,7 +300,8 @@ export const Verification = z
         'Env acceptance: the fraction of the tests reported at base (skipped ones aside) that must really run (pass or fail, not error); one running test is not a working environment',
       ),
   })
-  .strict();
+  .strict()
+  .describe('How the FAIL_TO_PASS and PASS_TO_PASS labels of an instance are established and checked');
 
 export const ENVIRONMENT_RETENTIONS = ['verified', 'none'] as const;
 
@@ -300,14 +328,14 @@ export const EnvironmentSettings = z
         'Cluster: repository environment images are pushed to (host[:port]/path; tag env-<key>). After EnvReady a build pod appends the prepared environment to the sandbox image, which must be pullable from this registry host; later stage pods run the image by digest. Unset: every stage replays the setup',
       ),
     pushSecretRef: z
-      .object({ name: z.string().min(1) })
+      .object({ name: z.string().min(1).describe('Secret name, in the namespace of the CurationRun') })
       .strict()
       .optional()
       .describe(
         'kubernetes.io/dockerconfigjson Secret with push credentials: mounted only into the trusted push container of build pods (never where setup code runs) and read by the operator to delete images of Rejected instances',
       ),
     pullSecretRef: z
-      .object({ name: z.string().min(1) })
+      .object({ name: z.string().min(1).describe('Secret name, in the namespace of the CurationRun') })
       .strict()
       .optional()
       .describe('imagePullSecret of the stage pods that run environment images'),
@@ -323,7 +351,10 @@ export const EnvironmentSettings = z
       .optional()
       .describe("Size limit of a build pod's scratch volumes; past it the build fails as EnvImageOutOfDisk"),
   })
-  .strict();
+  .strict()
+  .describe(
+    'Prepared environments (set up once per toolchain, recipe and lock, then reused by later stages and by instances that share them): retention and the registry of environment images',
+  );
 export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;
 
 export const CurationRunSpec = z
@@ -332,13 +363,18 @@ export const CurationRunSpec = z
     filters: Filters.prefault({}),
     limits: Limits.prefault({}),
     agents: Agents.prefault({}),
-    llm: Llm.optional().describe('Without llm only deterministic recipes and PR tests/issue texts are used'),
+    llm: Llm.optional().describe(
+      "OpenAI-compatible LLM the agents reach through the operator's gateway; without llm only deterministic recipes and PR tests/issue texts are used",
+    ),
     sandbox: Sandbox.prefault({}),
     verification: Verification.prefault({}),
     environment: EnvironmentSettings.prefault({}),
     suspend: z.boolean().default(false).describe('Pause: no new instances or pods; progress is kept'),
   })
-  .strict();
+  .strict()
+  .describe(
+    'Desired state of the run: where pull requests come from, which are kept, and how their instances are built and verified',
+  );
 export type CurationRunSpec = z.infer<typeof CurationRunSpec>;
 export type CurationRunSpecInput = z.input<typeof CurationRunSpec>;
 
@@ -353,8 +389,8 @@ export const RunCounts = z
     discovered: count.default(0).describe('PRs seen by mining'),
     rejected: count.default(0).describe('PRs rejected by the candidate filter'),
     instances: count.default(0).describe('SWEInstances created'),
-    running: count.default(0),
-    verified: count.default(0),
+    running: count.default(0).describe('Instances not finished yet'),
+    verified: count.default(0).describe('Instances Verified'),
     failed: count.default(0).describe('Instances rejected by an agent or verification, or failed'),
   })
   .strict();
@@ -362,11 +398,26 @@ export type RunCounts = z.infer<typeof RunCounts>;
 
 export const CurationRunStatus = z
   .object({
-    observedGeneration: z.number().int().min(0).optional(),
-    phase: RunPhase.optional(),
-    progress: z.string().optional().describe('done/total, for printer columns'),
-    conditions: z.array(Condition).optional(),
-    counts: RunCounts.optional(),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('metadata.generation of the spec this status was computed from'),
+    phase: RunPhase.optional().describe(
+      'Pending (nothing mined yet), Mining (finding PRs, creating instances), Running (mining done, instances in flight), Suspended, Succeeded (every instance finished) or Failed (invalid spec or unusable source; not retried)',
+    ),
+    progress: z
+      .string()
+      .optional()
+      .describe('finished/created instances (finished: verified, rejected or failed), for printer columns'),
+    conditions: z
+      .array(Condition)
+      .optional()
+      .describe(
+        'Ready (False with the reason while the source fails or the run is suspended) and Succeeded (True once every instance finished)',
+      ),
+    counts: RunCounts.optional().describe('The mining funnel and the instances by state'),
     rejectedByReason: z.record(z.string(), count).optional().describe('Candidate funnel: rejects per reason'),
     failedByReason: z.record(z.string(), count).optional().describe('Instance failures per reason'),
     cursor: z
@@ -381,11 +432,13 @@ export const CurationRunStatus = z
         exhausted: z.boolean().optional().describe('Mining reached the end of the window'),
       })
       .strict()
-      .optional(),
-    startedAt: z.string().optional(),
-    completedAt: z.string().optional(),
+      .optional()
+      .describe('Where mining resumes, e.g. after an operator restart'),
+    startedAt: z.string().optional().describe('When the operator first reconciled the run (RFC 3339)'),
+    completedAt: z.string().optional().describe('When the run Succeeded or Failed (RFC 3339)'),
   })
-  .strict();
+  .strict()
+  .describe('Observed state of the run, written by the operator');
 export type CurationRunStatus = z.infer<typeof CurationRunStatus>;
 
 export const CurationRun = z.object({

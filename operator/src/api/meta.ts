@@ -73,11 +73,20 @@ export const Quantity = z
   .meta({ 'x-kubernetes-int-or-string': true });
 
 export const ResourceList = z
-  .object({ cpu: Quantity.optional(), memory: Quantity.optional(), 'ephemeral-storage': Quantity.optional() })
+  .object({
+    cpu: Quantity.optional().describe('CPU cores, e.g. 500m or 2'),
+    memory: Quantity.optional().describe('Memory in bytes, e.g. 512Mi or 4Gi'),
+    'ephemeral-storage': Quantity.optional().describe('Local scratch disk in bytes, e.g. 20Gi'),
+  })
   .strict();
 
 export const Resources = z
-  .object({ requests: ResourceList.optional(), limits: ResourceList.optional() })
+  .object({
+    requests: ResourceList.optional().describe('What the scheduler reserves for the container'),
+    limits: ResourceList.optional().describe(
+      'The most the container may use; past the memory limit it is OOMKilled',
+    ),
+  })
   .strict()
   .describe('Requests and limits of a container');
 export type Resources = z.infer<typeof Resources>;

@@ -122,7 +122,13 @@ export const StageTimeouts = z
     Object.fromEntries(
       STAGE_TABLE.map((r) => [
         timeoutKey(r.name),
-        z.number().int().min(30).max(86400).default(r.timeoutSeconds),
+        z
+          .number()
+          .int()
+          .min(30)
+          .max(86400)
+          .default(r.timeoutSeconds)
+          .describe(`Seconds one attempt of the ${r.name} stage may run before it fails as DeadlineExceeded`),
       ]),
     ) as Record<TimeoutKey, z.ZodDefault<z.ZodNumber>>,
   )

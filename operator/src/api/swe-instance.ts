@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
 import { Language } from './curation-run.ts';
+import { ENV_IMAGE_CONDITION } from './env-image.ts';
 import { API_VERSION, ObjectMeta } from './meta.ts';
-import { type CarriedField, InstancePhase, perStage, Stage } from './stages.ts';
+import { type CarriedField, InstancePhase, perStage, STAGE_TABLE, Stage } from './stages.ts';
 
 export const LinkedIssue = z
   .object({
-    number: z.number().int().min(1),
-    title: z.string().default(''),
-    body: z.string().default(''),
+    number: z.number().int().min(1).describe('Issue number'),
+    title: z.string().default('').describe('Issue title (empty where the source only knows the number)'),
+    body: z.string().default('').describe('Issue text'),
     hints: z.array(z.string()).default([]).describe('Issue comments made before the PR first commit'),
   })
   .strict();
@@ -21,21 +22,31 @@ export const SWEInstanceSpec = z
       .regex(/^[A-Za-z0-9_.-]+__[A-Za-z0-9_.-]+-[0-9]+$/, 'instanceId must be owner__repo-<PR>')
       .describe('SWE-bench instance_id: owner__repo-<PR>'),
     runRef: z.string().min(1).describe('Name of the owning CurationRun'),
-    repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'repo must be owner/name'),
+    repo: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'repo must be owner/name')
+      .describe('Repository as owner/name'),
     cloneURL: z.string().min(1).describe('Where the sandbox fetches the base commit from'),
-    pullNumber: z.number().int().min(1),
-    title: z.string().default(''),
-    body: z.string().default(''),
-    baseCommit: z.string().regex(/^[0-9a-f]{40}$/, 'baseCommit must be a 40-hex commit id'),
-    mergeCommit: z.string().optional(),
+    pullNumber: z.number().int().min(1).describe('Pull request number'),
+    title: z.string().default('').describe('PR title'),
+    body: z.string().default('').describe('PR description'),
+    baseCommit: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/, 'baseCommit must be a 40-hex commit id')
+      .describe('Commit the PR was based on (40 hex): the patches apply to it and the tests run on it'),
+    mergeCommit: z.string().optional().describe('Commit that merged the PR into the repository, when known'),
     patch: z.string().describe('Gold patch: the non-test part of the PR diff'),
     testPatch: z.string().default('').describe('Test part of the PR diff (may be empty)'),
-    issues: z.array(LinkedIssue).default([]),
+    issues: z
+      .array(LinkedIssue)
+      .default([])
+      .describe('Issues the PR resolves; their text, when present, is the problem statement'),
     createdAt: z.string().describe('PR creation time (RFC 3339)'),
     mergedAt: z.string().optional().describe('PR merge time (RFC 3339)'),
-    language: Language,
+    language: Language.describe('Repository language: picks the sandbox image and the toolchain'),
   })
-  .strict();
+  .strict()
+  .describe('The pull request as mined for the owning CurationRun: commits, patches, linked issues');
 export type SWEInstanceSpec = z.infer<typeof SWEInstanceSpec>;
 export type SWEInstanceSpecInput = z.input<typeof SWEInstanceSpec>;
 
@@ -57,8 +68,11 @@ export const Recipe = z
       .string()
       .describe('Replayable bash script that makes the repo installable at the base commit'),
     testCommand: z.string().describe('Command that runs the tests; test ids may be appended'),
-    resultFormat: ResultFormat,
-    image: z.string().optional(),
+    resultFormat: ResultFormat.describe('Output format of testCommand that test results are read from'),
+    image: z
+      .string()
+      .optional()
+      .describe('Not set by the current stages: the sandbox image is spec.agents.images of the run'),
     source: z.enum(['deterministic', 'llm']).optional().describe('Which path produced the recipe'),
     toolchain: z
       .record(z.string(), z.string())
@@ -108,10 +122,10 @@ export type Environment = z.infer<typeof Environment>;
 
 export const LastError = z
   .object({
-    stage: Stage.optional(),
-    reason: z.string(),
-    message: z.string(),
-    time: z.string(),
+    stage: Stage.optional().describe('Stage it happened in'),
+    reason: z.string().describe('CamelCase reason, e.g. NoFailToPass (rejected) or OOMKilled (failed)'),
+    message: z.string().describe('Human-readable details'),
+    time: z.string().describe('When it happened (RFC 3339)'),
   })
   .strict();
 
@@ -127,9 +141,16 @@ export type StatementVerdict = z.infer<typeof StatementVerdict>;
 /** What stages establish for later stages and the export; each field belongs to a stage row's `yields`. */
 export const CarriedStatus = z
   .object({
-    recipe: Recipe.optional(),
-    environment: Environment.optional(),
-    testsSource: z.enum(['pr', 'generated']).optional(),
+    recipe: Recipe.optional().describe(
+      'How the env stage set up the repository at the base commit and how its tests run',
+    ),
+    environment: Environment.optional().describe(
+      'The prepared environment (env stage) later stages start from instead of replaying setup',
+    ),
+    testsSource: z
+      .enum(['pr', 'generated'])
+      .optional()
+      .describe("Where the FAIL_TO_PASS tests come from: the PR's own tests or ones TestAgent generated"),
     generatedTestPatch: z.string().optional().describe('Tests written by TestAgent when the PR had none'),
     fullTestPatch: z
       .string()
@@ -137,11 +158,26 @@ export const CarriedStatus = z
       .describe(
         "Every test change the labels need, as one patch at base: the PR's tests plus generated ones",
       ),
-    FAIL_TO_PASS: z.array(z.string()).optional(),
-    PASS_TO_PASS: z.array(z.string()).optional(),
-    problemStatement: z.string().optional(),
-    problemStatementSource: z.enum(['issue', 'pr', 'llm']).optional(),
-    hintsText: z.string().optional(),
+    FAIL_TO_PASS: z
+      .array(z.string())
+      .optional()
+      .describe('Test ids that fail at the base commit and pass with the gold patch'),
+    PASS_TO_PASS: z
+      .array(z.string())
+      .optional()
+      .describe('Test ids that pass both at the base commit and with the gold patch'),
+    problemStatement: z
+      .string()
+      .optional()
+      .describe('Task text a solver is given (SWE-bench problem_statement)'),
+    problemStatementSource: z
+      .enum(['issue', 'pr', 'llm'])
+      .optional()
+      .describe('Where the statement comes from: linked issue text, the PR title and body, or the LLM'),
+    hintsText: z
+      .string()
+      .optional()
+      .describe("Issue comments made before the PR's first commit (SWE-bench hints_text)"),
     statementVerdict: StatementVerdict.optional().describe(
       "The LLM judge's classification of the problem statement; only ok passes",
     ),
@@ -151,30 +187,68 @@ export type CarriedStatus = z.infer<typeof CarriedStatus>;
 
 export const SWEInstanceStatus = z
   .object({
-    observedGeneration: z.number().int().min(0).optional(),
-    phase: InstancePhase.optional(),
-    conditions: z.array(Condition).optional(),
-    attempts: perStage(() => z.number().int().min(0).default(0)).optional(),
-    stageDurationsMs: perStage(() => z.number().min(0).optional())
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('metadata.generation of the spec this status was computed from'),
+    phase: InstancePhase.optional().describe(
+      `Pending, then the running stage's phase (${STAGE_TABLE.map((r) => r.phase).join(', ')}); finally Verified, Rejected (the PR cannot become an instance) or Failed (infrastructure failures used up agents.maxAttempts)`,
+    ),
+    conditions: z
+      .array(Condition)
+      .optional()
+      .describe(
+        `One per stage (${STAGE_TABLE.map((r) => r.condition).join(', ')}): True when it succeeded, False with the reason when it rejected the PR or gave up; ${ENV_IMAGE_CONDITION} while an environment image is wanted (cluster)`,
+      ),
+    attempts: perStage((s) =>
+      z.number().int().min(0).default(0).describe(`Attempts of the ${s} stage that ended`),
+    )
+      .optional()
+      .describe('Attempts per stage, counted when an attempt ends (succeeded, rejected or failed)'),
+    stageDurationsMs: perStage((s) =>
+      z.number().min(0).optional().describe(`Milliseconds the last attempt of the ${s} stage took`),
+    )
       .optional()
       .describe("Wall time of each stage's last attempt"),
     retryAfter: z.string().optional().describe('Next attempt not before this time (backoff)'),
-    retriedAttempts: perStage(() => z.number().int().min(0).optional())
+    retriedAttempts: perStage((s) =>
+      z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe(`Attempts of the ${s} stage made before the last user retry`),
+    )
       .optional()
       .describe('Attempts set aside by a user retry (scaleswe retry): maxAttempts counts those after them'),
     ...CarriedStatus.shape,
-    tokensUsed: z.number().int().min(0).optional(),
+    tokensUsed: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'LLM tokens its stage attempts used (attempts that failed on infrastructure are not counted)',
+      ),
     environmentBuilds: z
       .number()
       .int()
       .min(0)
       .optional()
       .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
-    lastError: LastError.optional(),
-    startedAt: z.string().optional(),
-    completedAt: z.string().optional(),
+    lastError: LastError.optional().describe('The latest rejection or infrastructure failure'),
+    startedAt: z.string().optional().describe('When the first stage started (RFC 3339)'),
+    completedAt: z
+      .string()
+      .optional()
+      .describe('When the instance became Verified, Rejected or Failed (RFC 3339)'),
   })
-  .strict();
+  .strict()
+  .describe(
+    'Progress of the instance through the stages, written by the operator: phase, attempts, and what each stage established (recipe, environment, test labels, problem statement)',
+  );
 export type SWEInstanceStatus = z.infer<typeof SWEInstanceStatus>;
 
 /**
