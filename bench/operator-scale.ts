@@ -120,7 +120,7 @@ function startOperator(kubeconfig: string, namespace: string): { proc: ChildProc
       buffer = lines.pop() ?? '';
       for (const line of lines) {
         if (line.includes('"operator starting"')) resolve(JSON.parse(line).metricsPort);
-        else if (line.includes('"level":50') || line.includes('"level":60'))
+        else if (line.includes('"level":"error"') || line.includes('"level":"fatal"'))
           process.stderr.write(`${line}\n`);
       }
     });

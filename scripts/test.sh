@@ -17,6 +17,10 @@ if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; 
   apt-get install -y -qq docker-registry apache2-utils >/dev/null 2>&1 \
     || { apt-get update -qq && apt-get install -y -qq docker-registry apache2-utils >/dev/null; }
 fi
+if ! command -v promtool >/dev/null; then
+  echo "==> installing promtool (Debian's prometheus; the metrics unit test checks the /metrics scrape with it)"
+  apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+fi
 echo "==> swebench from PyPI (the SWE-bench round-trip test grades our export with it; cached venv)"
 bash test/swebench/install-swebench.sh >/dev/null
 if ! command -v gradle >/dev/null; then

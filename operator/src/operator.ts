@@ -222,6 +222,7 @@ const manager = new Manager({
 const gatewayBackend = new GatewayBackend({
   kube,
   log,
+  metrics: manager.pipelineMetrics,
   ctx: () => (manager.hasSynced() ? manager.ctx : undefined),
 });
 let gateway: LlmGateway | undefined;

@@ -106,10 +106,23 @@ describe('operator', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      expect(metrics).toMatch(/^scaleswe_instances\{phase="Verified"\} 5$/m);
-      expect(metrics).toMatch(/^scaleswe_reconcile_total\{controller="sweinstance",result="success"\} \d+$/m);
-      expect(metrics).toMatch(/^scaleswe_workqueue_depth\{controller="sweinstance"\} 0$/m);
-      expect(metrics).toMatch(/^scaleswe_reconcile_duration_seconds_count\{controller="curationrun"\} \d+$/m);
+      // The value of one series (labels in exposition order; namespaces are [a-z0-9-]).
+      const series = (name: string, labels: string) =>
+        new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(metrics)?.[1];
+      expect(series('scaleswe_instances', `namespace="${namespace}",run="widgets",phase="Verified"`)).toBe(
+        '5',
+      );
+      expect(series('scaleswe_mined_prs_total', `namespace="${namespace}",run="widgets"`)).toBe('5');
+      expect(
+        Number(series('scaleswe_stage_duration_seconds_count', 'stage="verify",outcome="succeeded"')),
+      ).toBeGreaterThan(0);
+      expect(metrics).toMatch(
+        /^controller_runtime_reconcile_total\{controller="sweinstance",result="success"\} [1-9]\d*$/m,
+      );
+      expect(metrics).toMatch(/^workqueue_depth\{name="sweinstance",controller="sweinstance"\} 0$/m);
+      expect(metrics).toMatch(
+        /^controller_runtime_reconcile_time_seconds_count\{controller="curationrun"\} \d+$/m,
+      );
       expect(metrics).toMatch(
         /^scaleswe_api_requests_total\{verb="create",resource="pods",code="200"\} 20$/m,
       );
@@ -119,9 +132,13 @@ describe('operator', () => {
       expect(reconcileLines.length).toBeGreaterThan(0);
       expect(
         reconcileLines.every(
-          (l) => typeof l.key === 'string' && (l.key as string).startsWith(`${namespace}/`),
+          (l) =>
+            typeof l.key === 'string' &&
+            (l.key as string).startsWith(`${namespace}/`) &&
+            typeof l.reconcileID === 'string',
         ),
       ).toBe(true);
+      expect(op.logs.every((l) => typeof l.level === 'string')).toBe(true);
       const events = (
         await kube.list<{ reason: string; regarding: { kind: string } } & { metadata: object }>(
           EVENTS,

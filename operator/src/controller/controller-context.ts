@@ -1,6 +1,7 @@
 import type { CurationRun, Stage, SWEInstance } from '../api/index.ts';
 import type { EventRecorder, Informer, Kube, Logger, OperatorMetrics, WriteOverlay } from '../kube/index.ts';
 import type { ObservedStagePod } from './instance-plan.ts';
+import type { PipelineMetrics } from './pipeline-metrics.ts';
 import type { PodExpectations } from './pod-expectations.ts';
 import type { RawObject } from './resources.ts';
 import type { PrSourceFactory } from './sources.ts';
@@ -20,6 +21,8 @@ export interface ControllerContext {
   instanceOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;
   metrics: OperatorMetrics;
+  /** The pipeline's series (stage durations, mined PRs, instances per run and phase). */
+  pipelineMetrics: PipelineMetrics;
   log: Logger;
   sourceFactory: PrSourceFactory;
   gitCacheDir?: string;

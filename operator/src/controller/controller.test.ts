@@ -154,6 +154,39 @@ describe('planInstance', () => {
     expect(gaveUp.deletePods).toEqual(['r.a.b-7-env-2']);
   });
 
+  it('reports each attempt it records as finished (for stage metrics), with its duration', () => {
+    const started = planInstance({ instance: instance(), run: run(), pods: [], now }).status;
+    expect(planInstance({ instance: instance(), run: run(), pods: [], now }).finished).toEqual([]);
+    const succeeded = pod('r.a.b-7-env-1', { phase: 'Succeeded' });
+    const results = new Map([['r.a.b-7-env-1', ok('env', { durationMs: 95_000 })]]);
+    const recorded = planInstance({
+      instance: instance(started),
+      run: run(),
+      pods: [succeeded],
+      now,
+      results,
+    });
+    expect(recorded.finished).toEqual([
+      { stage: 'env', attempt: 1, outcome: 'succeeded', durationMs: 95_000 },
+    ]);
+    // Planned again from the written status: nothing new to report (observed once).
+    const next = planInstance({ instance: instance(recorded.status), run: run(), pods: [], now });
+    expect(next.finished).toEqual([]);
+    // A pod that failed without a result: from its start to now.
+    const oom = pod(
+      'r.a.b-7-tests-1',
+      {
+        phase: 'Failed',
+        startTime: later(-30).toISOString(),
+        containerStatuses: [{ name: 'agent', state: { terminated: { reason: 'OOMKilled', exitCode: 137 } } }],
+      },
+      later(-40),
+    );
+    const failed = planInstance({ instance: instance(next.status), run: run(), pods: [oom], now });
+    expect(failed.finished).toEqual([{ stage: 'tests', attempt: 1, outcome: 'failed', durationMs: 30_000 }]);
+    expect(failed.status.stageDurationsMs).toMatchObject({ env: 95_000, tests: 30_000 });
+  });
+
   it('times out a pod that never starts, and waits for it until then', () => {
     const status = planInstance({ instance: instance(), run: run(), pods: [], now }).status;
     const pending = pod('r.a.b-7-env-1', { phase: 'Pending' });

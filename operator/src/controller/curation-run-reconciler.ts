@@ -206,18 +206,25 @@ export async function reconcileRun(
       const source = await sourceFor(ctx, state, run);
       const page = await source.nextPage(fromCursor, Math.min(capacity, MAX_PAGE));
       const pending = instancesFor(run, base, page);
+      let created = 0;
       // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
       const createNext = async (): Promise<void> => {
         for (let instance = pending.shift(); instance; instance = pending.shift()) {
           state.expectations.expect(k, instance.metadata.name ?? '');
           try {
             await ctx.kube.create(SWEINSTANCES, namespace, instance);
+            created++;
           } catch (err) {
             if (!isAlreadyExists(err)) throw err;
           }
         }
       };
-      await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, createNext));
+      try {
+        await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, createNext));
+      } finally {
+        // Only new ones: a page mined again after a crash meets AlreadyExists and adds nothing.
+        ctx.pipelineMetrics.mined(namespace, name, created);
+      }
       mined = {
         fromCursor,
         page: {

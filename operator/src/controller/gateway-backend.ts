@@ -27,6 +27,7 @@ import {
   stagePodName,
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
+import type { PipelineMetrics } from './pipeline-metrics.ts';
 import { controllerRef, type RawObject } from './resources.ts';
 
 /** Name of the trajectory ConfigMap of one (instance, stage, attempt). */
@@ -53,6 +54,8 @@ export interface GatewayBackendOptions {
   /** How long a provider key read from its Secret is reused. */
   keyTtlMs?: number;
   now?: () => number;
+  /** Counts the tokens of each exchange (scaleswe_llm_tokens_total). */
+  metrics?: Pick<PipelineMetrics, 'tokens'>;
 }
 
 /**
@@ -130,6 +133,7 @@ export class GatewayBackend {
   };
 
   readonly onExchange = (claims: GatewayClaims, step: TrajectoryStep): void => {
+    this.opts.metrics?.tokens(step.usage);
     const now = this.now();
     for (const [k, e] of this.entries) if (e.claims.expiresAt < now && !e.writing) this.entries.delete(k);
     const k = grantKey(claims);

@@ -1,6 +1,7 @@
 import type { CurationRun, InstanceRecord, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
 import {
   type AttemptRef,
+  type FinishedAttempt,
   type InstanceEvent,
   type ObservedAttempt,
   planAttempt,
@@ -15,7 +16,7 @@ import {
 
 import { awaitingEnvImage, type EnvImageStep, planEnvImage } from './env-image.ts';
 
-export type { InstanceEvent } from '../pipeline/instance-plan.ts';
+export type { FinishedAttempt, InstanceEvent } from '../pipeline/instance-plan.ts';
 
 /** A sandbox pod as the planner sees it (from the informer cache). */
 export interface ObservedStagePod extends ObservedPod {
@@ -52,6 +53,8 @@ export interface InstancePlan {
   readResultOf?: string;
   requeueAfterMs?: number;
   events: InstanceEvent[];
+  /** Stage attempts whose outcome `status` records for the first time (stage metrics). */
+  finished: FinishedAttempt[];
 }
 
 export const AGENT_CONTAINER = 'agent';
@@ -80,7 +83,16 @@ export function observePod(
       : { state: 'failed', failure: { reason: result.reason, message: result.message } };
   }
   const failure = classifyPodFailure(pod, opts);
-  if (failure) return { state: 'failed', failure };
+  if (failure) {
+    // Wall time as the operator sees it: from the pod's start (or creation) to now.
+    const since = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
+    const durationMs = since === undefined ? undefined : opts.now.getTime() - new Date(since).getTime();
+    return {
+      state: 'failed',
+      failure,
+      ...(durationMs !== undefined && durationMs >= 0 && { durationMs }),
+    };
+  }
   if (!isPending(pod)) return { state: 'running' };
   const deadline = pendingDeadline(pod, opts.pendingTimeoutSeconds);
   return deadline
@@ -96,7 +108,7 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   const { instance, run, pods, now } = obs;
   const name = instance.metadata.name ?? '';
   const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
-  if (!run) return { status: instance.status ?? {}, deletePods: [], events: [] }; // owner not cached yet (or gone: GC deletes us)
+  if (!run) return { status: instance.status ?? {}, deletePods: [], events: [], finished: [] }; // owner not cached yet (or gone: GC deletes us)
 
   const podName = (a: AttemptRef) => stagePodName(name, a.stage, a.attempt);
   const attemptPlan = (status: SWEInstance['status']) =>
@@ -120,13 +132,23 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   if (awaitingEnvImage(run, plan.status)) {
     build = planEnvImage({ instance, run, status: plan.status, pods: live, donors: obs.envImageDonors, now });
     const events = [...plan.events, ...build.events];
+    const finished = plan.finished ?? [];
     if (awaitingEnvImage(run, build.status)) {
       const requeueAfterMs = build.requeueAfterMs ?? plan.requeueAfterMs;
-      plan = { status: build.status, events, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
+      plan = {
+        status: build.status,
+        events,
+        finished,
+        ...(requeueAfterMs !== undefined && { requeueAfterMs }),
+      };
     } else {
       // Pushed (or adopted, or given up): the next stage starts in the same step, from the image.
       const next = attemptPlan(build.status);
-      plan = { ...next, events: [...events, ...next.events] };
+      plan = {
+        ...next,
+        events: [...events, ...next.events],
+        finished: [...finished, ...(next.finished ?? [])],
+      };
     }
   }
 
@@ -137,6 +159,7 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     status: plan.status,
     deletePods: live.map((p) => p.metadata?.name ?? '').filter((n) => !keepNames.has(n)),
     events: plan.events,
+    finished: plan.finished ?? [],
     ...(plan.requeueAfterMs !== undefined && { requeueAfterMs: plan.requeueAfterMs }),
   };
   if (build?.createPod) out.createEnvImagePod = build.createPod;

@@ -1,4 +1,4 @@
-import { CURATIONRUNS, INSTANCE_PHASES, SWEINSTANCES } from '../api/index.ts';
+import { CURATIONRUNS, SWEINSTANCES } from '../api/index.ts';
 import {
   Controller,
   collectionPath,
@@ -19,6 +19,7 @@ import {
   reconcileRun,
   recordRunTerminal,
 } from './curation-run-reconciler.ts';
+import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { key, ownerKey, type RawObject } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
@@ -54,12 +55,15 @@ export class Manager {
   readonly ctx: ControllerContext;
   readonly runController: Controller;
   readonly instanceController: Controller;
+  /** Registered on `metrics`; the LLM gateway's backend counts tokens into it too. */
+  readonly pipelineMetrics: PipelineMetrics;
   private readonly informers: Informer<RawObject>[];
   private readonly runGenerations = new Map<string, number | undefined>();
 
   constructor(opts: ManagerOptions) {
     const { kube, namespace, log, metrics } = opts;
     const resyncMs = opts.resyncMs ?? 300_000;
+    this.pipelineMetrics = new PipelineMetrics(metrics);
     const runs = new Informer<RawObject>({
       name: 'curationruns',
       kube,
@@ -111,6 +115,7 @@ export class Manager {
       instanceOverlay: new WriteOverlay(),
       events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
       metrics,
+      pipelineMetrics: this.pipelineMetrics,
       log,
       sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
       ...(opts.gitCacheDir && { gitCacheDir: opts.gitCacheDir }),
@@ -147,6 +152,7 @@ export class Manager {
         ctx.runOverlay.forget(obj);
         ctx.parsedRuns.delete(k);
         this.runGenerations.delete(k);
+        this.pipelineMetrics.forgetRun(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
         return;
       }
       // The run's own status writes must not wake it: a failing run would skip its backoff.
@@ -176,18 +182,10 @@ export class Manager {
       if (owner) this.instanceController.enqueue(owner);
     });
 
-    metrics.gauge('scaleswe_instances', 'SWEInstances by phase (from the cache)', ['phase'], () => {
-      const counts = new Map<string, number>(INSTANCE_PHASES.map((p) => [p, 0]));
-      for (const i of instances.list()) {
-        const phase = (i.status as { phase?: string } | undefined)?.phase ?? 'Pending';
-        counts.set(phase, (counts.get(phase) ?? 0) + 1);
-      }
-      return [...counts].map(([phase, n]) => [{ phase }, n]);
-    });
-    metrics.gauge('scaleswe_workqueue_in_flight', 'Reconciles running now', ['controller'], () => [
-      [{ controller: 'curationrun' }, this.runController.queue.inFlight],
-      [{ controller: 'sweinstance' }, this.instanceController.queue.inFlight],
-    ]);
+    this.pipelineMetrics.instancesGauge(
+      () => runs.list(),
+      () => instances.list(),
+    );
   }
 
   hasSynced(): boolean {

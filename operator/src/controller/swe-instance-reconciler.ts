@@ -234,7 +234,11 @@ export async function reconcileInstance(
       onConflict: () => ctx.metrics.statusConflicts.inc({ controller: 'sweinstance' }),
     },
   );
-  if (write.written) log.debug({ phase: finalPlan.status.phase }, 'status written');
+  if (write.written) {
+    log.debug({ phase: finalPlan.status.phase }, 'status written');
+    // Observed once: a later reconcile plans from this status, where the outcome is recorded.
+    ctx.pipelineMetrics.stagesFinished(finalPlan.finished);
+  }
   for (const event of finalPlan.events)
     ctx.events.record(write.object, event.type, event.reason, 'Reconcile', event.message);
 

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage, type ReconcileResult, TerminalError } from './errors.ts';
-import type { OperatorMetrics } from './metrics.ts';
-import { WorkQueue, type WorkQueueOptions } from './queue.ts';
+import type { OperatorMetrics, ReconcileResultLabel } from './metrics.ts';
+import { WORK_QUEUE_DEFAULTS, WorkQueue, type WorkQueueOptions } from './queue.ts';
 
 export type Reconcile = (key: string, log: Logger) => Promise<ReconcileResult | undefined>;
 
@@ -20,7 +21,10 @@ export interface ControllerOptions {
  *   ok                → forget the key's failures; requeue after `requeueAfterMs` if asked
  *   TerminalError     → record it on the object (onTerminal), do not retry
  *   any other error   → retry with per-key exponential backoff
- * Every log line of a reconcile carries the object key.
+ * Every log line of a reconcile carries the object key and a `reconcileID` of its own (as
+ * controller-runtime's), so the lines of one reconcile can be told from the next one's.
+ * Metrics: controller_runtime_* (result success | error | requeue | requeue_after; a
+ * TerminalError is an error, also counted as terminal) and the queue's workqueue_*.
  */
 export class Controller {
   readonly name: string;
@@ -30,12 +34,18 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.queue = new WorkQueue(opts.queue);
+    // Read at scrape time, when the queue exists.
+    const hooks = opts.metrics.addController(opts.name, {
+      maxConcurrentReconciles: { ...WORK_QUEUE_DEFAULTS, ...opts.queue }.concurrency,
+      depth: () => this.queue.depth,
+      activeWorkers: () => this.queue.inFlight,
+      inFlightSeconds: () => this.queue.inFlightSeconds(),
+    });
+    this.queue = new WorkQueue(opts.queue, hooks);
   }
 
   enqueue(key: string): void {
     this.queue.add(key);
-    this.opts.metrics.queueDepth.set({ controller: this.name }, this.queue.depth);
   }
 
   start(): void {
@@ -49,22 +59,24 @@ export class Controller {
   private async process(key: string): Promise<void> {
     const { metrics, reconcile, onTerminal } = this.opts;
     const controller = this.name;
-    metrics.queueDepth.set({ controller }, this.queue.depth);
-    const log = this.opts.log.child({ controller, key });
-    const stopTimer = metrics.reconcileDuration.startTimer({ controller });
+    const log = this.opts.log.child({ controller, key, reconcileID: randomUUID() });
+    const stopTimer = metrics.reconcileTime.startTimer({ controller });
+    const count = (result: ReconcileResultLabel) => metrics.reconciles.inc({ controller, result });
     try {
       const result = await reconcile(key, log);
       this.queue.forget(key);
       if (result?.requeueAfterMs !== undefined) {
         this.queue.addAfter(key, result.requeueAfterMs);
-        metrics.reconciles.inc({ controller, result: 'requeue' });
+        count(result.requeueAfterMs > 0 ? 'requeue_after' : 'requeue');
       } else {
-        metrics.reconciles.inc({ controller, result: 'success' });
+        count('success');
       }
     } catch (err) {
+      count('error');
+      metrics.reconcileErrors.inc({ controller });
       if (err instanceof TerminalError) {
         this.queue.forget(key);
-        metrics.reconciles.inc({ controller, result: 'terminal' });
+        metrics.terminalReconcileErrors.inc({ controller });
         log.warn({ reason: err.reason, err: err.message }, 'terminal error; not retrying');
         try {
           await onTerminal?.(key, err, log);
@@ -74,8 +86,6 @@ export class Controller {
         }
         return;
       }
-      metrics.reconciles.inc({ controller, result: 'error' });
-      metrics.reconcileErrors.inc({ controller });
       const retryInMs = this.queue.addRateLimited(key);
       log.warn(
         { err: errorMessage(err), retryInMs, failures: this.queue.failuresOf(key) },

@@ -1,3 +1,4 @@
+import type { WorkQueueMetrics } from './metrics.ts';
 import { exponentialBackoffMs, TokenBucket } from './rate-limit.ts';
 
 export interface WorkQueueOptions {
@@ -31,14 +32,19 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
+  /** When each waiting key entered the queue, and when each in-flight key was taken. */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
   private readonly waiters: Array<() => void> = [];
   private readonly bucket: TokenBucket;
   private readonly opts: Required<WorkQueueOptions>;
+  private readonly metrics: WorkQueueMetrics | undefined;
   private shuttingDown = false;
 
-  constructor(opts: WorkQueueOptions = {}) {
+  constructor(opts: WorkQueueOptions = {}, metrics?: WorkQueueMetrics) {
     this.opts = { ...WORK_QUEUE_DEFAULTS, ...opts };
     this.bucket = new TokenBucket(this.opts.retryQps, this.opts.retryBurst);
+    this.metrics = metrics;
   }
 
   /** Keys waiting to be processed (not counting delayed or in-flight ones). */
@@ -50,11 +56,22 @@ export class WorkQueue {
     return this.processing.size;
   }
 
+  /** Seconds each in-flight key has been processed so far. */
+  inFlightSeconds(now = performance.now()): number[] {
+    return [...this.startedAt.values()].map((t) => (now - t) / 1000);
+  }
+
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.added();
     if (this.processing.has(key)) return; // re-queued by done()
+    this.push(key);
+  }
+
+  private push(key: string): void {
     this.queue.push(key);
+    this.addedAt.set(key, performance.now());
     this.waiters.shift()?.();
   }
 
@@ -85,6 +102,7 @@ export class WorkQueue {
       exponentialBackoffMs(failures, this.opts.baseDelayMs, this.opts.maxDelayMs),
       this.bucket.reserve(),
     );
+    this.metrics?.retried();
     this.addAfter(key, delay);
     return delay;
   }
@@ -106,15 +124,20 @@ export class WorkQueue {
     const key = this.queue.shift()!;
     this.dirty.delete(key);
     this.processing.add(key);
+    const now = performance.now();
+    const added = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (added !== undefined) this.metrics?.queued((now - added) / 1000);
+    this.startedAt.set(key, now);
     return key;
   }
 
   private done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key) && !this.shuttingDown) {
-      this.queue.push(key);
-      this.waiters.shift()?.();
-    }
+    const started = this.startedAt.get(key);
+    this.startedAt.delete(key);
+    if (started !== undefined) this.metrics?.worked((performance.now() - started) / 1000);
+    if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
   }
 
   private workers: Promise<void>[] = [];
@@ -144,6 +167,7 @@ export class WorkQueue {
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
     this.queue.length = 0;
+    this.addedAt.clear();
     for (const wake of this.waiters.splice(0)) wake();
     await Promise.all(this.workers);
   }

@@ -1,4 +1,4 @@
-import type { InfraFailure, Stage, StageResult, SWEInstanceStatus } from '../api/index.ts';
+import type { InfraFailure, Stage, StageOutcome, StageResult, SWEInstanceStatus } from '../api/index.ts';
 import {
   applyStageFailure,
   applyStageResult,
@@ -47,6 +47,12 @@ export interface PlanInput {
   now: Date;
 }
 
+/** A stage attempt whose outcome this plan records (for metrics: once, when status is written). */
+export interface FinishedAttempt extends AttemptRef {
+  outcome: StageOutcome;
+  durationMs?: number;
+}
+
 export interface InstanceEvent {
   type: 'Normal' | 'Warning';
   reason: string;
@@ -57,7 +63,8 @@ export interface InstanceEvent {
  * Carry out in this order: persist `status` (when it changed), then `start` the attempt
  * (its input is built from that status). `running`: the current attempt is in flight (keep
  * it). `readResult`: read the ended attempt's result, then plan again. Every other attempt's
- * pod or work dir is finished with: its outcome is in status.
+ * pod or work dir is finished with: its outcome is in status. `finished`: the attempts whose
+ * outcome this status records for the first time.
  */
 export interface AttemptPlan {
   status: SWEInstanceStatus;
@@ -66,6 +73,7 @@ export interface AttemptPlan {
   readResult?: AttemptRef;
   requeueAfterMs?: number;
   events: InstanceEvent[];
+  finished?: FinishedAttempt[];
 }
 
 export function planAttempt(input: PlanInput): AttemptPlan {
@@ -84,6 +92,7 @@ export function planAttempt(input: PlanInput): AttemptPlan {
   const current: AttemptRef = { stage, attempt: nextAttempt(status, stage) };
   const seen = input.observe(current);
 
+  let finished: FinishedAttempt;
   switch (seen.state) {
     case 'absent': {
       if (settings.suspend) return { status, events: [] };
@@ -105,18 +114,24 @@ export function planAttempt(input: PlanInput): AttemptPlan {
       };
     case 'ended':
       return { status, readResult: current, events: [] };
-    case 'result':
-      status =
-        seen.result.stage === stage
-          ? applyStageResult(status, seen.result, opts)
-          : applyStageFailure(
-              status,
-              stage,
-              'ResultCorrupt',
-              `attempt ${current.attempt} of ${stage} returned a result for stage ${seen.result.stage}`,
-              opts,
-            );
+    case 'result': {
+      const matches = seen.result.stage === stage;
+      status = matches
+        ? applyStageResult(status, seen.result, opts)
+        : applyStageFailure(
+            status,
+            stage,
+            'ResultCorrupt',
+            `attempt ${current.attempt} of ${stage} returned a result for stage ${seen.result.stage}`,
+            opts,
+          );
+      finished = {
+        ...current,
+        outcome: matches ? seen.result.outcome : 'failed',
+        durationMs: seen.result.durationMs,
+      };
       break;
+    }
     case 'failed':
       status = applyStageFailure(
         status,
@@ -126,6 +141,11 @@ export function planAttempt(input: PlanInput): AttemptPlan {
         opts,
         seen.durationMs,
       );
+      finished = {
+        ...current,
+        outcome: 'failed',
+        ...(seen.durationMs !== undefined && { durationMs: seen.durationMs }),
+      };
       break;
   }
 
@@ -133,11 +153,12 @@ export function planAttempt(input: PlanInput): AttemptPlan {
   if (!isTerminal(status) && !status.retryAfter) {
     // The next stage can start in the same step: one round trip less per stage.
     const next = planAttempt({ ...input, status });
-    return { ...next, events: [...events, ...next.events] };
+    return { ...next, events: [...events, ...next.events], finished: [finished, ...(next.finished ?? [])] };
   }
   return {
     status,
     events,
+    finished: [finished],
     ...(status.retryAfter && { requeueAfterMs: Date.parse(status.retryAfter) - now.getTime() }),
   };
 }
