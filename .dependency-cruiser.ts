@@ -100,6 +100,13 @@ const config: IConfiguration = {
     ),
     sdkRule('openai-only-in-llm', 'openai/', 'llm', 'only llm/ imports the OpenAI client'),
     sdkRule('octokit-only-in-mining', '@octokit/', 'mining', 'only mining/ imports octokit'),
+    // vega, vega-lite and their vega-* packages.
+    sdkRule(
+      'vega-only-in-report-chart',
+      'vega',
+      'export/report-chart.ts',
+      'only export/report-chart.ts imports Vega (the report chart renderer)',
+    ),
     {
       name: 'not-to-unresolvable',
       comment: 'an import that cannot be resolved would escape the rules above',

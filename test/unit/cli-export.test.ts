@@ -120,6 +120,12 @@ describe('scaleswe export', () => {
       ['acme__calc-1', 'env'],
       ['acme__calc-2', 'env'],
     ]);
+    // report.md embeds its funnel chart, an SVG file next to it.
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('](report-funnel.svg)');
+    expect(readFileSync(join(out, 'report-funnel.svg'), 'utf8')).toMatch(
+      /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+    );
+    expect(r.out).toContain(`chart: ${join(out, 'report-funnel.svg')}`);
   });
 
   it('--only verified --include-leaked --lists --format scaleswe', async () => {

@@ -92,13 +92,17 @@ describe('SWE-bench round trip', () => {
       const fixture = await build(join(root, 'repo'));
       const { status, results } = await runPipeline(fixture.spec, {}, { workDir: join(root, 'pipeline') });
       expect(status.phase, results.at(-1)?.logTail).toBe('Verified');
-      const { files, verified } = renderExport({
-        runName: 'round-trip',
-        discovered: 1,
-        rejectedByReason: {},
-        instances: [{ spec: SWEInstanceSpec.parse(fixture.spec), status }],
-        trajectories: [],
-      });
+      const { files, verified } = await renderExport(
+        {
+          runName: 'round-trip',
+          source: undefined,
+          discovered: 1,
+          rejectedByReason: {},
+          instances: [{ spec: SWEInstanceSpec.parse(fixture.spec), status }],
+          trajectories: [],
+        },
+        { exportedAt: new Date(0), version: 'test' },
+      );
       expect(verified).toBe(1);
       const dataset = join(root, 'dataset.jsonl');
       writeFileSync(dataset, files.dataset);

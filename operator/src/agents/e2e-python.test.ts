@@ -153,7 +153,14 @@ describe('python fixture, no LLM', () => {
       { stage: 'tests', instance: noTests.spec, previous: { recipe } },
       { workDir: path.join(root, 'notests') },
     );
-    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'NoTestsAndGenerationDisabled' });
+    // generateTests defaults to true: the reason says what is missing, the LLM.
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'NoTestsAndNoLlm' });
+    expect(tests.message).toContain('no llm is configured');
+    const disabled = await runStage(
+      { stage: 'tests', instance: noTests.spec, previous: { recipe }, config: { generateTests: false } },
+      { workDir: path.join(root, 'notests-disabled') },
+    );
+    expect(disabled).toMatchObject({ outcome: 'rejected', reason: 'NoTestsAndGenerationDisabled' });
   }, 240_000);
 
   it('verify rejects when the tests no longer fail before the fix (NoFailToPass)', async () => {

@@ -85,12 +85,21 @@ function faultyRun(fault: { kind: 'timed out' | 'crashed'; what: string }, summa
 export async function runTestsStage(ctx: StageContext): Promise<StageOutput> {
   const { instance, config } = ctx.input;
   if (!instance.testPatch.trim() && (!config.generateTests || !ctx.llm)) {
-    // Nothing to run: decide before paying for a checkout and setup replay.
-    return {
-      outcome: 'rejected',
-      reason: 'NoTestsAndGenerationDisabled',
-      message: `the PR has no test changes; test generation is ${config.generateTests ? 'unavailable without an LLM' : 'disabled'}`,
-    };
+    // Nothing to run: decide before paying for a checkout and setup replay. The reason names
+    // what is missing (the same two reasons as the candidate filter at mining): generation
+    // switched off, or switched on with no LLM configured to do it.
+    return config.generateTests
+      ? {
+          outcome: 'rejected',
+          reason: 'NoTestsAndNoLlm',
+          message:
+            'the PR has no test changes; test generation is enabled (generateTests) but no llm is configured to write tests',
+        }
+      : {
+          outcome: 'rejected',
+          reason: 'NoTestsAndGenerationDisabled',
+          message: 'the PR has no test changes and test generation is disabled (generateTests: false)',
+        };
   }
   const prepared = await prepareWorkspace(ctx, 'tests');
   if (!('ws' in prepared)) return prepared;

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CURATIONRUNS,
+  type CurationRunSpec,
   CurationRunStatus,
   type InstanceRecord,
   instanceObjectName,
+  Source,
   STAGE_CONDITION,
   STAGES,
   SWEINSTANCES,
@@ -30,6 +32,8 @@ interface RawObject extends KubeObject {
 
 export interface ClusterRun {
   name: string;
+  /** The run's spec.source; undefined when it does not parse (a newer or older CRD). */
+  source?: CurationRunSpec['source'] | undefined;
   status: CurationRunStatus;
   instances: InstanceRecord[];
 }
@@ -49,7 +53,13 @@ export async function readClusterRun(kube: Kube, namespace: string, name: string
   }
   instances.sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
   const status = CurationRunStatus.safeParse(run.status ?? {});
-  return { name, status: status.success ? status.data : {}, instances };
+  const source = Source.safeParse((run.spec as { source?: unknown } | undefined)?.source);
+  return {
+    name,
+    source: source.success ? source.data : undefined,
+    status: status.success ? status.data : {},
+    instances,
+  };
 }
 
 /** Pure: the text `scaleswe status` shows for a run. */
@@ -145,6 +155,7 @@ export async function exportCluster(
     outDir,
     {
       runName: name,
+      source: run.source,
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,

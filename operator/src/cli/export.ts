@@ -3,25 +3,31 @@ import { EXPORT_FILES, type ExportOptions, type RunRecord, renderExport } from '
 import { writeFileAtomic } from '../local/atomic.ts';
 import { runFunnel } from '../local/run.ts';
 import type { StateDir } from '../local/state.ts';
+import { SCALESWE_VERSION } from './version.ts';
 
 export interface ExportSummary {
   dataset: string;
   trajectories: string;
   trajectoriesMeta: string;
   report: string;
+  reportChart: string;
   verified: number;
   examples: number;
 }
 
-const FILES = ['dataset', 'trajectories', 'trajectoriesMeta', 'report'] as const;
+const FILES = ['dataset', 'trajectories', 'trajectoriesMeta', 'reportChart', 'report'] as const;
 
-/** Writes a run's export (either mode's record) into outDir, each file atomically. */
+/**
+ * Writes a run's export (either mode's record) into outDir, each file atomically; report.md
+ * last, so the chart it embeds is already there.
+ */
 export async function writeExport(
   outDir: string,
   run: RunRecord,
   options: ExportOptions = {},
+  exportedAt: Date = new Date(),
 ): Promise<ExportSummary> {
-  const rendered = renderExport(run, options);
+  const rendered = await renderExport(run, { exportedAt, version: SCALESWE_VERSION }, options);
   const paths = Object.fromEntries(FILES.map((f) => [f, join(outDir, EXPORT_FILES[f])])) as Record<
     (typeof FILES)[number],
     string
@@ -44,6 +50,7 @@ export async function exportLocal(
     outDir,
     {
       runName: run.name,
+      source: run.spec.source,
       discovered: funnel.discovered,
       rejectedByReason: funnel.rejectedByReason,
       instances,

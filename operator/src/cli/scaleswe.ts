@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import pkg from '../../../package.json' with { type: 'json' };
 import {
   type CurationRun,
   maxParallelOf,
@@ -38,6 +37,7 @@ import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
 import { createSource } from './source.ts';
+import { SCALESWE_VERSION } from './version.ts';
 
 /** An error whose message is the whole story for the user: printed alone, with an exit code. */
 class UserError extends ScaleSweError {
@@ -276,7 +276,7 @@ function printSummary(summary: ExportSummary): void {
   console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
   console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
   console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
-  console.log(`report:       ${summary.report}`);
+  console.log(`report:       ${summary.report} (chart: ${summary.reportChart})`);
 }
 
 async function exportCommand(flags: ExportFlags): Promise<void> {
@@ -397,7 +397,7 @@ async function logsAction(run: string, instanceId: string, flags: ClusterFlags):
 export function buildProgram(): Command {
   const program = new Command('scaleswe')
     .description('Curate verified SWE-bench-style task instances from merged pull requests')
-    .version(pkg.version)
+    .version(SCALESWE_VERSION)
     .showHelpAfterError()
     // Usage errors surface as CommanderError (exit 2 in main), not process.exit(1).
     .exitOverride();

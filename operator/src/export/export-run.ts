@@ -1,5 +1,6 @@
-import type { InstanceRecord, Trajectory } from '../api/index.ts';
-import { renderReport } from './report.ts';
+import type { CurationRunSpec, InstanceRecord, Trajectory } from '../api/index.ts';
+import { funnelSteps, REPORT_CHART_FILE, renderReport } from './report.ts';
+import { renderFunnelSvg } from './report-chart.ts';
 import { toScaleSweRecord } from './scaleswe-format.ts';
 import { type SweBenchOptions, toJsonl, toSweBenchRecord } from './swebench.ts';
 import { labelledExamples, type TrajectoryFilter } from './trajectories.ts';
@@ -7,6 +8,8 @@ import { labelledExamples, type TrajectoryFilter } from './trajectories.ts';
 /** What either mode hands the exporter: the run's funnel, its instance records and trajectories. */
 export interface RunRecord {
   runName: string;
+  /** Where the run mined (its spec.source); undefined when the run's spec could not be read. */
+  source: CurationRunSpec['source'] | undefined;
   /** PRs mining examined, and its rejects by reason. */
   discovered: number;
   rejectedByReason: Record<string, number>;
@@ -19,6 +22,7 @@ export const EXPORT_FILES = {
   trajectories: 'trajectories.jsonl',
   trajectoriesMeta: 'trajectories.meta.jsonl',
   report: 'report.md',
+  reportChart: REPORT_CHART_FILE,
 } as const;
 
 /** `swebench`: SWE-bench 5.x records (the harness grades them); `scaleswe`: the released Scale-SWE schema. */
@@ -27,6 +31,13 @@ export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export interface ExportOptions extends SweBenchOptions, TrajectoryFilter {
   format?: DatasetFormat;
+}
+
+/** Who wrote the export and when (report.md's header), given by the caller so rendering stays pure. */
+export interface ExportProvenance {
+  exportedAt: Date;
+  /** The scaleswe version (package.json). */
+  version: string;
 }
 
 export interface RenderedExport {
@@ -38,24 +49,35 @@ export interface RenderedExport {
 /**
  * The one exporter, pure: dataset.jsonl (Verified instances), trajectories.jsonl (OpenAI chat
  * examples, only the keys fine-tuning accepts), trajectories.meta.jsonl (each example's labels,
- * same order) and report.md.
+ * same order), report.md and the funnel chart it embeds (report-funnel.svg).
  */
-export function renderExport(run: RunRecord, options: ExportOptions = {}): RenderedExport {
+export async function renderExport(
+  run: RunRecord,
+  provenance: ExportProvenance,
+  options: ExportOptions = {},
+): Promise<RenderedExport> {
   const records = run.instances
     .map((i) => (options.format === 'scaleswe' ? toScaleSweRecord(i) : toSweBenchRecord(i, options)))
     .filter((r) => r !== undefined);
   const examples = labelledExamples(run.trajectories, run.instances, options);
+  const report = {
+    runName: run.runName,
+    discovered: run.discovered,
+    rejectedByReason: run.rejectedByReason,
+    instances: run.instances,
+  };
   return {
     files: {
       dataset: toJsonl(records),
       trajectories: toJsonl(examples.map((e) => e.example)),
       trajectoriesMeta: toJsonl(examples.map((e) => e.labels)),
       report: renderReport({
-        runName: run.runName,
-        discovered: run.discovered,
-        rejectedByReason: run.rejectedByReason,
-        instances: run.instances,
+        ...report,
+        source: run.source,
+        exportedAt: provenance.exportedAt,
+        version: provenance.version,
       }),
+      reportChart: await renderFunnelSvg(`Funnel of run ${run.runName}`, funnelSteps(report)),
     },
     verified: records.length,
     examples: examples.length,

@@ -134,6 +134,9 @@ describe('report', () => {
   it('shows the funnel and reasons', () => {
     const text = renderReport({
       runName: 'r',
+      source: { github: { repo: 'acme/calc' } },
+      exportedAt: new Date(0),
+      version: 'test',
       discovered: 5,
       rejectedByReason: { DocsOrLockfileOnly: 1 },
       instances: [
@@ -151,7 +154,8 @@ describe('report', () => {
     expect(text).toContain('| PRs discovered | 5 |');
     expect(text).toContain('| verified | 1 |');
     expect(text).toContain('| NoFailToPass | 1 |');
-    expect(text).toContain('"rejected by filter" : 1');
+    expect(text).toContain('- Source: https://github.com/acme/calc');
+    expect(text).toContain('](report-funnel.svg)');
     expect(text).toContain('| env | 1.0 s median over 2 |');
     expect(text).toContain('| tests | 0.5 s median over 1 |');
   });
@@ -418,14 +422,11 @@ describe('labelled trajectories', () => {
     ).toEqual([spec.instanceId]);
   });
 
-  it('the SFT file holds only messages/tools, no null keys; labels in the side file, same order', () => {
-    const { files } = renderExport({
-      runName: 'r',
-      discovered: 3,
-      rejectedByReason: {},
-      instances,
-      trajectories,
-    });
+  it('the SFT file holds only messages/tools, no null keys; labels in the side file, same order', async () => {
+    const { files } = await renderExport(
+      { runName: 'r', source: undefined, discovered: 3, rejectedByReason: {}, instances, trajectories },
+      { exportedAt: new Date(0), version: 'test' },
+    );
     const examples = files.trajectories
       .trim()
       .split('\n')

@@ -1,8 +1,26 @@
-import { describe, expect, it } from 'vitest';
-import type { InstanceRecord, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
-import { envFunnel, renderReport } from './report.ts';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StageContext } from '../agents/stage-context.ts';
+import { runTestsStage } from '../agents/test-agent.ts';
+import {
+  type InstanceRecord,
+  type Stage,
+  StageInput,
+  type StageResultArg,
+  StageResult as StageResultSchema,
+  type SWEInstanceSpec,
+  type SWEInstanceStatus,
+} from '../api/index.ts';
+import { writeExport } from '../cli/export.ts';
+import { SCALESWE_VERSION } from '../cli/version.ts';
+import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
+import { EXPORT_FILES, type RunRecord, renderExport } from './export-run.ts';
+import { describeSource, envFunnel, funnelSteps, REPORT_CHART_FILE, renderReport } from './report.ts';
 
-const spec = { instanceId: 'o__r-1', repo: 'o/r' } as SWEInstanceSpec;
+const spec = { instanceId: 'o__r-1', repo: 'o/r', pullNumber: 1, language: 'python' } as SWEInstanceSpec;
 const ATTEMPTED = { env: 1, tests: 0, prompt: 0, verify: 0 };
 const recipe = { setupScript: '', testCommand: 't', resultFormat: 'pytest' as const };
 const at = (status: SWEInstanceStatus): InstanceRecord => ({ spec, status });
@@ -13,6 +31,7 @@ const rejected = (stage: 'env' | 'tests', reason: string, phase: 'Rejected' | 'F
     ...(stage === 'tests' && { recipe }),
     lastError: { stage, reason, message: '', time: '' },
   });
+const about = { exportedAt: new Date('2026-12-04T10:00:00Z'), version: '9.9.9' };
 
 describe('report: env stage funnel', () => {
   const instances = [
@@ -38,9 +57,190 @@ describe('report: env stage funnel', () => {
   });
 
   it('is a section of report.md', () => {
-    const text = renderReport({ runName: 'r', discovered: 8, rejectedByReason: {}, instances });
+    const text = renderReport({
+      runName: 'r',
+      discovered: 8,
+      rejectedByReason: {},
+      instances,
+      source: undefined,
+      ...about,
+    });
     expect(text).toContain('## Env stage');
     expect(text).toContain('| rejected: DependencyResolutionFailed | 2 |');
     expect(text).toContain('| EnvReady | 2 |');
+  });
+});
+
+// A run as the pipeline records it: each instance's status folded from real stage results.
+const now = new Date('2026-12-04T09:00:00Z');
+const opts = { now, maxAttempts: 1 };
+const instanceSpec = (pullNumber: number, language: SWEInstanceSpec['language']): SWEInstanceSpec => ({
+  instanceId: `acme__calc-${pullNumber}`,
+  runRef: 'nightly',
+  repo: 'acme/calc',
+  cloneURL: 'https://github.com/acme/calc.git',
+  pullNumber,
+  title: 'Fix add',
+  body: '',
+  baseCommit: 'a'.repeat(40),
+  patch: 'diff --git a/calc.py b/calc.py\n',
+  testPatch: '',
+  issues: [],
+  createdAt: '2026-01-01T00:00:00Z',
+  language,
+});
+const result = (stage: Stage, over: Partial<StageResultArg> = {}) =>
+  StageResultSchema.parse({
+    stage,
+    outcome: 'succeeded',
+    reason: 'Done',
+    message: '',
+    durationMs: 60_000,
+    ...over,
+  });
+const fold = (...results: ReturnType<typeof result>[]) =>
+  results.reduce((status, r) => applyStageResult(status, r, opts), initialStatus(opts));
+
+const root = mkdtempSync(join(tmpdir(), 'scaleswe-report-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/**
+ * The tests stage's real verdict on a PR without tests, with generateTests on (the default) and
+ * no llm in the run: what report.md must name truthfully.
+ */
+async function noTestsNoLlm(): Promise<ReturnType<typeof result>> {
+  const out = await runTestsStage(
+    new StageContext(
+      StageInput.parse({ stage: 'tests', instance: instanceSpec(3, 'go'), previous: { recipe } }),
+      join(root, 'tests-stage'),
+    ),
+  );
+  return result('tests', { ...out, durationMs: 1_500 });
+}
+
+async function sampleRun(): Promise<RunRecord> {
+  const verified = fold(
+    result('env', { recipe, durationMs: 90_000 }),
+    result('tests', { FAIL_TO_PASS: ['t::a', 't::b'], PASS_TO_PASS: ['t::c'], durationMs: 30_000 }),
+    result('prompt', { problemStatement: 'add is wrong', durationMs: 6_000 }),
+    result('verify', { FAIL_TO_PASS: ['t::a', 't::b'], PASS_TO_PASS: ['t::c'], durationMs: 45_000 }),
+  );
+  const noFailToPass = fold(
+    result('env', { recipe }),
+    result('tests', { outcome: 'rejected', reason: 'NoFailToPass', durationMs: 120_000 }),
+  );
+  const noLlm = fold(result('env', { recipe, durationMs: 12_000 }), await noTestsNoLlm());
+  return {
+    runName: 'nightly',
+    source: { github: { repo: 'acme/calc' } },
+    discovered: 7,
+    rejectedByReason: { DocsOrLockfileOnly: 3, NoTestsAndNoLlm: 1 },
+    instances: [
+      { spec: instanceSpec(3, 'go'), status: noLlm },
+      { spec: instanceSpec(1, 'python'), status: verified },
+      { spec: instanceSpec(2, 'node'), status: noFailToPass },
+    ],
+    trajectories: [],
+  };
+}
+
+describe('report.md', () => {
+  it('has a header: run, source, export date, scaleswe version', async () => {
+    const { files } = await renderExport(await sampleRun(), about);
+    const lines = files.report.split('\n');
+    expect(lines.slice(0, 6)).toEqual([
+      '# ScaleSWE run `nightly`',
+      '',
+      '- Run: `nightly`',
+      '- Source: https://github.com/acme/calc',
+      '- Exported: 2026-12-04T10:00:00.000Z',
+      '- scaleswe version: 9.9.9',
+    ]);
+  });
+
+  it('names the source a reader can open, never a credential in a git URL', () => {
+    expect(describeSource({ github: { repo: 'o/r', baseURL: 'https://ghe.example.com/api/v3' } })).toBe(
+      'https://ghe.example.com/o/r',
+    );
+    expect(
+      describeSource({
+        git: { url: 'https://bot:s3cret@git.example.com/o/r.git', ref: 'main', history: 'merges' },
+      }),
+    ).toBe('https://git.example.com/o/r.git (ref main)');
+    expect(describeSource({ git: { url: '/srv/git/r', ref: 'HEAD', history: 'merges' } })).toBe(
+      '/srv/git/r (ref HEAD)',
+    );
+    expect(describeSource(undefined)).toBe('unknown');
+  });
+
+  it('has one row per instance: phase, reason, language, F2P/P2P counts, minutes per stage', async () => {
+    const { files } = await renderExport(await sampleRun(), about);
+    const table = files.report.slice(files.report.indexOf('## Instances\n'));
+    expect(table.split('\n').slice(1, 6)).toEqual([
+      '| instance | phase | reason | language | F2P | P2P | env min | tests min | prompt min | verify min |',
+      '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| acme__calc-1 | Verified |  | python | 2 | 1 | 1.5 | 0.5 | 0.1 | 0.8 |',
+      '| acme__calc-2 | Rejected | NoFailToPass | node | 0 | 0 | 1.0 | 2.0 | - | - |',
+      '| acme__calc-3 | Rejected | NoTestsAndNoLlm | go | 0 | 0 | 0.2 | 0.0 | - | - |',
+    ]);
+  });
+
+  it('says a PR without tests was rejected for want of an LLM when generateTests was on', async () => {
+    const { files } = await renderExport(await sampleRun(), about);
+    expect(files.report).toContain('| NoTestsAndNoLlm | 1 |');
+    expect(files.report).not.toContain('NoTestsAndGenerationDisabled');
+  });
+
+  it('embeds the funnel as an SVG image, with the numbers in its alternative text; no mermaid', async () => {
+    const { files } = await renderExport(await sampleRun(), about);
+    expect(files.report).toContain(
+      `![Funnel of run nightly: 7 PRs discovered, 3 kept by the candidate filter, 3 EnvReady, 1 TestsReady, 1 PromptReady, 1 Verified](${REPORT_CHART_FILE})`,
+    );
+    expect(files.report).not.toContain('```');
+  });
+
+  it('the chart is valid SVG that draws every funnel step with its count', async () => {
+    const run = await sampleRun();
+    const { files } = await renderExport(run, about);
+    expect(XMLValidator.validate(files.reportChart)).toBe(true);
+    const svg = new XMLParser({ ignoreAttributes: false }).parse(files.reportChart).svg;
+    expect(svg['@_xmlns']).toBe('http://www.w3.org/2000/svg');
+    expect(Number(svg['@_width'])).toBeGreaterThan(0);
+    const texts = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(collect);
+      else if (node && typeof node === 'object')
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'text')
+            for (const t of [v].flat()) texts.add(String(typeof t === 'object' ? t['#text'] : t));
+          collect(v);
+        }
+    };
+    collect(svg);
+    const steps = funnelSteps(run);
+    expect(steps.map((s) => [s.step, s.count])).toEqual([
+      ['PRs discovered', 7],
+      ['kept by the candidate filter', 3],
+      ['EnvReady', 3],
+      ['TestsReady', 1],
+      ['PromptReady', 1],
+      ['Verified', 1],
+    ]);
+    for (const s of steps) {
+      expect(texts, s.step).toContain(s.step);
+      expect(texts, `${s.step} count`).toContain(String(s.count));
+    }
+    expect(texts).toContain('Funnel of run nightly');
+  });
+
+  it('scaleswe export writes the chart next to report.md, which names it', async () => {
+    const out = join(root, 'export');
+    const summary = await writeExport(out, await sampleRun());
+    expect(summary.reportChart).toBe(join(out, EXPORT_FILES.reportChart));
+    expect(existsSync(summary.reportChart)).toBe(true);
+    expect(XMLValidator.validate(readFileSync(summary.reportChart, 'utf8'))).toBe(true);
+    const report = readFileSync(summary.report, 'utf8');
+    expect(report).toContain(`](${EXPORT_FILES.reportChart})`);
+    expect(report).toContain(`- scaleswe version: ${SCALESWE_VERSION}`);
   });
 });

@@ -1,10 +1,23 @@
-import { type InstanceRecord, STAGES } from '../api/index.ts';
+import { type CurationRunSpec, type InstanceRecord, STAGE_CONDITION, STAGES } from '../api/index.ts';
+import type { FunnelStep } from './report-chart.ts';
+
+/** The funnel chart, written next to report.md and embedded in it as an image. */
+export const REPORT_CHART_FILE = 'report-funnel.svg';
 
 export interface FunnelInput {
   runName: string;
   discovered: number;
   rejectedByReason: Record<string, number>;
   instances: readonly InstanceRecord[];
+}
+
+/** What report.md says about where it came from (its header). */
+export interface ReportInput extends FunnelInput {
+  /** The run's spec.source; undefined when the run's spec could not be read. */
+  source: CurationRunSpec['source'] | undefined;
+  exportedAt: Date;
+  /** The scaleswe version that wrote the export. */
+  version: string;
 }
 
 /** Each stage's recorded durations (status.stageDurationsMs), in pipeline order. */
@@ -24,6 +37,14 @@ function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): 
     if (k !== undefined) counts[k] = (counts[k] ?? 0) + 1;
   }
   return counts;
+}
+
+/** A Markdown table cell: no pipe or line break may end the cell early. */
+function cell(text: string): string {
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 }
 
 function table(header: [string, string], rows: Record<string, number | string>): string {
@@ -63,8 +84,105 @@ export function envFunnel(instances: readonly InstanceRecord[]): Record<string, 
   return { 'entered the env stage': entered.length, EnvReady: ready.length, ...Object.fromEntries(sorted) };
 }
 
-/** Markdown summary of a run: the funnel, reasons, stage durations, tokens, and a chart. */
-export function renderReport(input: FunnelInput): string {
+/**
+ * Where the run mined its PRs, as a reader finds it: the GitHub repository's web address, or the
+ * git URL (any user name or password in it left out) and ref. Pure.
+ */
+export function describeSource(source: CurationRunSpec['source'] | undefined): string {
+  if (source?.github) {
+    const { repo, baseURL } = source.github;
+    if (baseURL === undefined) return `https://github.com/${repo}`;
+    // GitHub Enterprise serves its API at https://host/api/v3; the repository is at https://host/owner/name.
+    const web = /^(https?:\/\/[^/]+)\/api\/v3\/?$/.exec(baseURL)?.[1];
+    return web ? `${web}/${repo}` : `${repo} (GitHub API ${baseURL})`;
+  }
+  if (source?.git) return `${withoutCredentials(source.git.url)} (ref ${source.git.ref})`;
+  return 'unknown';
+}
+
+function withoutCredentials(url: string): string {
+  if (!URL.canParse(url)) return url; // a local path or scp-like ssh address (git@host:o/r)
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return url;
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
+}
+
+function passed(instance: InstanceRecord, condition: string): boolean {
+  return instance.status?.conditions?.some((c) => c.type === condition && c.status === 'True') ?? false;
+}
+
+/**
+ * The funnel the chart draws: PRs examined, instances kept by the candidate filter, then how
+ * many instances each stage's condition (EnvReady … Verified) holds True for. Pure.
+ */
+export function funnelSteps(input: FunnelInput): FunnelStep[] {
+  return [
+    { step: 'PRs discovered', count: input.discovered },
+    { step: 'kept by the candidate filter', count: input.instances.length },
+    ...STAGES.map((stage) => ({
+      step: STAGE_CONDITION[stage],
+      count: input.instances.filter((i) => passed(i, STAGE_CONDITION[stage])).length,
+    })),
+  ];
+}
+
+/** `Funnel of run r: 10 PRs discovered, …`: the chart's alternative text, the numbers without the image. */
+export function funnelAltText(runName: string, steps: readonly FunnelStep[]): string {
+  return `Funnel of run ${runName}: ${steps.map((s) => `${s.count} ${s.step}`).join(', ')}`;
+}
+
+const minutes = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 60_000).toFixed(1));
+
+/**
+ * One row per instance: phase, the reason it was rejected or failed, language, how many
+ * FAIL_TO_PASS / PASS_TO_PASS tests it has, and the minutes each stage's last attempt took.
+ */
+export function instanceTable(instances: readonly InstanceRecord[]): string {
+  const sorted = [...instances].sort(
+    (a, b) =>
+      a.spec.repo.localeCompare(b.spec.repo) ||
+      a.spec.pullNumber - b.spec.pullNumber ||
+      a.spec.instanceId.localeCompare(b.spec.instanceId),
+  );
+  const rows = sorted.map((i) => {
+    const s = i.status;
+    const phase = s?.phase ?? 'Pending';
+    const reason = phase === 'Rejected' || phase === 'Failed' ? (s?.lastError?.reason ?? 'unknown') : '';
+    return [
+      i.spec.instanceId,
+      phase,
+      reason,
+      i.spec.language,
+      String(s?.FAIL_TO_PASS?.length ?? 0),
+      String(s?.PASS_TO_PASS?.length ?? 0),
+      ...STAGES.map((stage) => minutes(s?.stageDurationsMs?.[stage])),
+    ];
+  });
+  const header = [
+    'instance',
+    'phase',
+    'reason',
+    'language',
+    'F2P',
+    'P2P',
+    ...STAGES.map((st) => `${st} min`),
+  ];
+  const align = ['---', '---', '---', '---', '---:', '---:', ...STAGES.map(() => '---:')];
+  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  return [
+    line(header),
+    `| ${align.join(' | ')} |`,
+    ...(rows.length ? rows.map(line) : [line(['(none)', ...header.slice(1).map(() => '')])]),
+  ].join('\n');
+}
+
+/**
+ * Markdown summary of a run: where it came from, the funnel (with the chart written next to it
+ * as report-funnel.svg), reasons, each instance, stage durations and tokens. Pure.
+ */
+export function renderReport(input: ReportInput): string {
   const phases = countBy(input.instances, (i) => i.status?.phase ?? 'Pending');
   const instanceReasons = countBy(input.instances, (i) =>
     i.status?.phase === 'Rejected' || i.status?.phase === 'Failed' ? i.status.lastError?.reason : undefined,
@@ -85,21 +203,18 @@ export function renderReport(input: FunnelInput): string {
     verified,
     'rejected or failed in the pipeline': input.instances.length - verified - (phases.Pending ?? 0),
   };
-  const chart = [
-    '```mermaid',
-    'pie title Outcome of discovered PRs',
-    `  "verified" : ${verified}`,
-    `  "rejected by filter" : ${rejectedAtMining}`,
-    ...Object.entries(instanceReasons).map(([reason, n]) => `  "${reason}" : ${n}`),
-    '```',
-  ].join('\n');
   return [
     `# ScaleSWE run \`${input.runName}\``,
+    '',
+    `- Run: \`${input.runName}\``,
+    `- Source: ${describeSource(input.source)}`,
+    `- Exported: ${input.exportedAt.toISOString()}`,
+    `- scaleswe version: ${input.version}`,
     '',
     '## Funnel',
     table(['step', 'count'], funnel),
     '',
-    chart,
+    `![${funnelAltText(input.runName, funnelSteps(input))}](${REPORT_CHART_FILE})`,
     '',
     '## Env stage',
     table(['outcome', 'instances'], envFunnel(input.instances)),
@@ -112,6 +227,9 @@ export function renderReport(input: FunnelInput): string {
     '',
     '## Pipeline rejections and failures',
     table(['reason', 'instances'], instanceReasons),
+    '',
+    '## Instances',
+    instanceTable(input.instances),
     '',
     '## Stage durations',
     table(['stage', 'duration'], durations),

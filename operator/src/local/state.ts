@@ -50,7 +50,7 @@ export type LocalInstance = InstanceRecord & { status: SWEInstanceStatus };
  *   instances/<instance_id>.json           spec + status (the SWEInstance equivalent)
  *   results/<instance_id>/<stage>-<n>.json raw stage results
  *   trajectories/<instance_id>/<stage>-<n>.json
- *   export/                                dataset.jsonl, trajectories.jsonl, report.md
+ *   export/                                dataset.jsonl, trajectories.jsonl, report.md, report-funnel.svg
  */
 export class StateDir {
   readonly root: string;
