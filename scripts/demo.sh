@@ -2,7 +2,9 @@
 # The main job: curate the bundled sample repository on this machine — mining, EnvAgent,
 # TestAgent, PromptAgent and verification — and export a SWE-bench dataset. No cluster,
 # no API keys. Extra arguments go to `scaleswe run` (e.g. --parallel 2).
-source "$(dirname "$0")/env.sh"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
 if ! command -v bwrap >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   echo "==> installing bubblewrap (stage sandbox)"
   (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }) >/dev/null

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, then runs
 # static checks and every tier. Any tier that cannot run fails the run.
-source "$(dirname "$0")/env.sh"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
 echo "==> node $(node --version)"
 echo "==> typecheck"; tsc -p tsconfig.json
 echo "==> lint"; biome check .

@@ -39,23 +39,6 @@ describe('scaleswe run: bad input ends with a clear message and a non-zero exit'
     expect(r.err).toMatch(/--git .*nope: no such directory/);
   });
 
-  it('an unreachable clone URL keeps the state directory', () => {
-    const state = join(scratch, 'unreachable');
-    const r = scaleswe(
-      'run',
-      '--git',
-      'http://127.0.0.1:9/org/none.git',
-      '--state-dir',
-      state,
-      '--isolation',
-      'none',
-      '--i-accept-unsandboxed',
-    );
-    expect(r.code).toBe(1);
-    expect(r.err).toContain('unable to access');
-    expect(JSON.parse(readFileSync(join(state, 'run.json'), 'utf8')).name).toBe('none');
-  });
-
   it('two sources at once is a usage error', () => {
     const r = scaleswe('run', '--sample', '--github', 'a/b');
     expect(r.code).toBe(2);

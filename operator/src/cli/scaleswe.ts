@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 
 // `scaleswe`: the ScaleSWE pipeline on one machine (run, export) and a view of cluster runs (status).
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -14,11 +16,11 @@ import {
 } from '../api/index.ts';
 import { DATASET_FORMATS, type DatasetFormat, type ExportOptions } from '../export/export-run.ts';
 import type { Kube } from '../kube/index.ts';
-import { DiskFullError } from '../local/atomic.ts';
+import { DiskFullError, ensureWritableDirectory, NotWritableError } from '../local/atomic.ts';
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
-import { StateDir } from '../local/state.ts';
+import { type LocalRunState, StateDir } from '../local/state.ts';
 import { lockStateDir, type StateLock, StateLockedError } from '../local/state-lock.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
 import {
@@ -120,6 +122,10 @@ function resolveGitUrl(value: string): string {
   if (/^[a-z+]+:\/\//.test(value) || /^[^/]+@[^:]+:/.test(value)) return value;
   const path = resolve(value);
   if (!existsSync(path)) throw new UserError(`--git ${value}: no such directory`);
+  // Checked before a state directory is made: a wrong path is a usage error that leaves nothing.
+  const repo = spawnSync('git', ['-C', path, 'rev-parse', '--absolute-git-dir'], { encoding: 'utf8' });
+  if (repo.error) throw new UserError(`--git ${value}: cannot run git: ${repo.error.message}`, 1);
+  if (repo.status !== 0) throw new UserError(`--git ${value}: not a git repository`);
   return path;
 }
 
@@ -158,21 +164,37 @@ async function runCommand(flags: RunFlags): Promise<void> {
   const nameErrors = flags.name === undefined ? [] : objectNameErrors(flags.name);
   if (nameErrors.length > 0) throw new UserError(`invalid --name:\n  ${nameErrors.join('\n  ')}`);
   let lock: StateLock | undefined;
+  // A state directory this command made, and may remove again if the run never starts.
+  let made: StateDir | undefined;
+  let discarded = false;
+  // One run per state directory: a second one would corrupt the first's attempt records.
+  const take = async (root: string): Promise<StateLock> => {
+    const fresh = !existsSync(root);
+    const taken = await lockStateDir(root);
+    if (fresh) made = new StateDir(root);
+    return taken;
+  };
   try {
     let samplePath: string | undefined;
     if (flags.sample) {
       const stateRoot = resolve(flags.stateDir ?? join('.scaleswe', flags.name ?? 'sample'));
-      lock = await lockStateDir(stateRoot);
+      lock = await take(stateRoot);
       samplePath = join(stateRoot, 'sample-repo');
       if (!existsSync(samplePath)) createSampleRepo(samplePath);
     }
     const run = manifestFrom(flags, samplePath);
     const state = new StateDir(resolve(flags.stateDir ?? join('.scaleswe', run.metadata.name ?? 'run')));
-    // One run per state directory: a second one would corrupt the first's attempt records.
-    lock ??= await lockStateDir(state.root);
+    lock ??= await take(state.root);
     await runLocked(flags, isolation, run, state);
+  } catch (error) {
+    // A start that failed before the source answered (a wrong path, an unreachable URL) leaves
+    // nothing behind: no run.json, no half-made directory, nothing a corrected retry runs into.
+    const interrupted = error instanceof UserError && error.exitCode === 130;
+    if (made && !interrupted) discarded = await made.removeUnstarted();
+    throw error;
   } finally {
     lock?.release();
+    if (discarded && made) await rmdir(made.root).catch(() => undefined);
   }
 }
 
@@ -183,8 +205,18 @@ async function runLocked(
   state: StateDir,
 ): Promise<void> {
   const name = run.metadata.name ?? 'run';
-  const previous = await state.loadRun();
-  if (previous && JSON.stringify(previous.spec.source) !== JSON.stringify(run.spec.source)) {
+  let previous = await state.loadRun();
+  const otherSource = (p: LocalRunState) => JSON.stringify(p.spec.source) !== JSON.stringify(run.spec.source);
+  if (previous && otherSource(previous) && !(await state.hasMined(previous))) {
+    // A run that never got a page from its source (a failed start of an older version, or a
+    // suspended one) holds nothing to resume: the corrected source starts over in its place.
+    process.stderr.write(
+      `scaleswe: ${state.root} held run '${previous.name}' of another source that never started; starting over\n`,
+    );
+    await state.removeRun();
+    previous = undefined;
+  }
+  if (previous && otherSource(previous)) {
     throw new UserError(
       `${state.root} holds run '${previous.name}' of another source; use --state-dir or --name`,
     );
@@ -285,6 +317,7 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
+    await ensureWritableDirectory(out, 'output directory');
     const run = flags.run;
     printSummary(
       await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
@@ -296,7 +329,10 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   const state = new StateDir(resolve(flags.stateDir!));
   if (!(await state.loadRun()))
     throw new UserError(`${state.root}: no local run state here (run.json missing)`);
-  printSummary(await exportLocal(state, resolve(flags.out ?? state.exportDir), exportOptions(flags)));
+  const out = resolve(flags.out ?? state.exportDir);
+  // Before anything is rendered: an output directory that cannot be written is one clear line.
+  await ensureWritableDirectory(out, 'output directory');
+  printSummary(await exportLocal(state, out, exportOptions(flags)));
 }
 
 interface ClusterFlags {
@@ -502,7 +538,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof DiskFullError || error instanceof StateLockedError) {
+    if (
+      error instanceof DiskFullError ||
+      error instanceof StateLockedError ||
+      error instanceof NotWritableError
+    ) {
       process.stderr.write(`scaleswe: ${error.message}\n`);
       return 1;
     }

@@ -66,12 +66,18 @@ export function runFunnel(run: LocalRunState, instances: number): Funnel {
   return addToFunnel(emptyFunnel(), { kept: instances, rejected: run.rejected });
 }
 
-async function mine(opts: LocalRunOptions, run: LocalRunState): Promise<LocalRunState> {
+async function mine(opts: LocalRunOptions, run: LocalRunState, recorded: boolean): Promise<LocalRunState> {
   const known = new Set(await opts.state.listInstanceIds());
   const rejectedPrs = new Set(run.rejected.map(rejectKey));
   let current = run;
   while (!current.exhausted && known.size < opts.spec.limits.maxPRs && !opts.signal.aborted) {
     const page = await opts.source.nextPage(current.cursor, MINING_PAGE);
+    // The run exists once its source has answered: a source that cannot be opened (a wrong
+    // path, an unreachable URL) leaves no run.json to hold the name against a corrected retry.
+    if (!recorded) {
+      await opts.state.saveRun(current);
+      recorded = true;
+    }
     for (const candidate of page.candidates) {
       if (known.size >= opts.spec.limits.maxPRs) break;
       const spec = SWEInstanceSpec.parse({ ...candidate, runRef: opts.name });
@@ -311,14 +317,14 @@ export async function runLocal(
     rejected: [],
     startedAt: new Date().toISOString(),
   };
-  if (!existing) await opts.state.saveRun(run);
   if (opts.spec.suspend) {
+    if (!existing) await opts.state.saveRun(run);
     opts.onEvent({ type: 'suspended' });
     return { run, instances: await opts.state.listInstances() };
   }
   // Snapshots of instances finished in an earlier run, or of a capture a kill cut short.
   await collectEnvironments(opts);
-  run = await mine(opts, run);
+  run = await mine(opts, run, existing !== undefined);
   const known: LocalInstance[] = [];
   for (const instance of await opts.state.listInstances()) {
     const reopened = reopenFailed(instance.status, new Date());

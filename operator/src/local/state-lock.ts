@@ -1,8 +1,9 @@
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
-import { mkdir, readlink, rm, symlink } from 'node:fs/promises';
+import { readlink, rm, symlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ScaleSweError } from '../api/index.ts';
+import { MKDIR_REFUSED, makeDirectories, NotWritableError, refused, WRITE_REFUSED } from './atomic.ts';
 
 /** Who holds a state directory: a process, told apart from a later one with its pid by its start time. */
 export interface LockHolder {
@@ -72,10 +73,16 @@ export interface StateLock {
  * lock is a symlink whose target names the holder: created whole or not at all (symlink fails
  * if it exists), and it needs no data block, so it is taken even on a nearly full disk. A
  * stale one (its holder died) is taken over. Released on release() or when the process exits,
- * however it exits short of SIGKILL (then it is stale).
+ * however it exits short of SIGKILL (then it is stale). A state directory that cannot be made
+ * or written (read-only, permissions, /proc) is a NotWritableError naming it.
  */
 export async function lockStateDir(root: string, facts: ProcessFacts = HERE): Promise<StateLock> {
-  await mkdir(root, { recursive: true });
+  try {
+    await makeDirectories(root);
+  } catch (error) {
+    if (refused(MKDIR_REFUSED, error)) throw new NotWritableError(`state directory ${root}`, error);
+    throw error;
+  }
   const path = join(root, 'run.lock');
   const mine = formatHolder({ pid: process.pid, start: processStart(process.pid), host: facts.host });
   for (let tries = 0; tries < 5; tries++) {
@@ -92,6 +99,7 @@ export async function lockStateDir(root: string, facts: ProcessFacts = HERE): Pr
       process.on('exit', release);
       return { release };
     } catch (error) {
+      if (refused(WRITE_REFUSED, error)) throw new NotWritableError(`state directory ${root}`, error);
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const raw = await readlink(path).catch(() => undefined);

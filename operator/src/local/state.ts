@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CurationRunSpec,
@@ -84,6 +84,31 @@ export class StateDir {
 
   async saveRun(run: LocalRunState): Promise<void> {
     await writeFileAtomic(join(this.root, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+  }
+
+  async removeRun(): Promise<void> {
+    await rm(join(this.root, 'run.json'), { force: true });
+  }
+
+  /** Whether the run ever got a page from its source: a cursor, a verdict or an instance. */
+  async hasMined(run: LocalRunState): Promise<boolean> {
+    if (run.cursor !== undefined || run.exhausted || run.rejected.length > 0) return true;
+    return (await this.listInstanceIds()).length > 0;
+  }
+
+  /**
+   * After a start that failed before any run was recorded (no run.json): everything in the
+   * directory but the caller's run.lock is removed. False (nothing touched) when a run exists.
+   */
+  async removeUnstarted(): Promise<boolean> {
+    if (await this.loadRun()) return false;
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((n) => n !== 'run.lock')
+        .map((n) => rm(join(this.root, n), { recursive: true, force: true })),
+    );
+    return true;
   }
 
   private instancePath(instanceId: string): string {

@@ -46,7 +46,13 @@ async function removeAbandonedClones(dir: string): Promise<void> {
  */
 export async function openRepository(url: string, cacheDir: string): Promise<string> {
   if (isAbsolute(url) && existsSync(url)) {
-    return (await run('git', ['-C', url, 'rev-parse', '--absolute-git-dir'])).stdout.trim();
+    try {
+      return (await run('git', ['-C', url, 'rev-parse', '--absolute-git-dir'])).stdout.trim();
+    } catch (err) {
+      // One line, git's own words: "fatal: not a git repository (or any of the parent directories): .git".
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+      throw new Error(`${url} cannot be opened as a git repository: ${stderr.split('\n')[0] || String(err)}`);
+    }
   }
   mkdirSync(cacheDir, { recursive: true });
   const dir = join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`);
