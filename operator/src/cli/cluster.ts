@@ -181,9 +181,28 @@ export function describeClusterError(err: unknown, what: string, namespace: stri
   if (code === 401 || code === 403)
     return `not allowed to read ${what} in namespace "${namespace}" (HTTP ${code}): check your kubeconfig's user`;
   const text = errorMessage(err);
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(text))
-    return `cannot reach the API server at ${server || '(no server in kubeconfig)'}: ${text}`;
+  const network = networkCause(err);
+  if (network || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(text))
+    return `cannot reach the API server at ${server || '(no server in kubeconfig)'}: ${network ?? text}`;
   return `${what}: ${text}`;
+}
+
+/**
+ * The network failure under a client error, if it is one: fetch reports every transport
+ * failure (refused, unresolvable, TLS, a port it will not dial) as "fetch failed" with the
+ * reason as its cause.
+ */
+function networkCause(err: unknown): string | undefined {
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code)) return e.code;
+    if (e.message === 'fetch failed') {
+      const cause = e.cause as { code?: unknown; message?: unknown } | undefined;
+      return String(cause?.code ?? cause?.message ?? 'fetch failed');
+    }
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
 
 interface RunRow {
