@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -197,7 +199,7 @@ describe('scaleswe eval', () => {
           model_name_or_path: 'gold',
         })),
       ),
-      ['--state-dir', state],
+      ['--state-dir', state, '--parallel', '2'],
     );
     expect(report).toMatchObject({
       total_instances: 2,
@@ -207,6 +209,43 @@ describe('scaleswe eval', () => {
       error_ids: [],
       incomplete_ids: [],
     });
+  }, 600_000);
+
+  it('the patched code runs in the stage sandbox: no host loopback, no host files outside its own', async () => {
+    // A listener on the host's loopback and a file outside every directory the sandbox binds:
+    // gold's fix holds only while the tests can reach neither.
+    const server = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const secret = join(scratch, 'host-secret.txt');
+    writeFileSync(secret, 'secret');
+    const probe = patchAt(rows[ONE]!.base_commit, 'minicalc/stats.py', (t) =>
+      t
+        .replace(
+          '"""Small statistics helpers."""\n',
+          `"""Small statistics helpers."""\nimport os\nimport socket\n\n\ndef _sandboxed():\n    try:\n        socket.create_connection(("127.0.0.1", ${port}), timeout=3).close()\n        return False\n    except OSError:\n        return not os.path.exists(${JSON.stringify(secret)})\n`,
+        )
+        .replace(
+          '    if value > high:\n        return value\n',
+          '    if value > high:\n        return high if _sandboxed() else value\n',
+        ),
+    );
+    const predictions = jsonl([{ instance_id: ONE, model_patch: probe, model_name_or_path: 'probe' }]);
+    try {
+      const sandboxed = await evaluate('probe.jsonl', predictions, ['--state-dir', state]);
+      expect(sandboxed.report.resolved_ids, sandboxed.log(ONE, 'test_output.txt')).toEqual([ONE]);
+      // The probe works: unsandboxed, the host file is there and the fix does not hold.
+      const bare = await evaluate('probe-bare.jsonl', predictions, [
+        '--state-dir',
+        state,
+        '--isolation',
+        'none',
+        '--i-accept-unsandboxed',
+      ]);
+      expect(bare.report.unresolved_ids).toEqual([ONE]);
+    } finally {
+      server.close();
+    }
   }, 600_000);
 
   it('bad input files stop it with exit 2 and one line', async () => {
