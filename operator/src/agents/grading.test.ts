@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { changedTests } from './changed-tests.ts';
-import { baseRunAccepted, classify, gradeRuns, networkSymptom, runFault, verifyRuns } from './grading.ts';
+import {
+  baseRunAccepted,
+  classify,
+  gradePatchRun,
+  gradeRuns,
+  networkSymptom,
+  runFault,
+  verifyRuns,
+} from './grading.ts';
 import type { TestResults, TestStatus } from './parsers/index.ts';
 
 const r = (o: Record<string, TestStatus>): TestResults => new Map(Object.entries(o));
@@ -196,5 +204,21 @@ describe('networkSymptom', () => {
     expect(
       networkSymptom('AssertionError: assert 1 == 2\nConnectionRefusedError on a closed local port'),
     ).toBeUndefined();
+  });
+});
+
+describe('gradePatchRun (scaleswe eval)', () => {
+  it('a labelled test succeeds only when it passed: failed, errored, skipped or missing fail', () => {
+    const results = r({ f1: 'passed', f2: 'failed', p1: 'passed', p2: 'error', p3: 'skipped', x: 'failed' });
+    expect(gradePatchRun(results, ['f1', 'f2', 'f3'], ['p1', 'p2', 'p3'])).toEqual({
+      FAIL_TO_PASS: { success: ['f1'], failure: ['f2', 'f3'] },
+      PASS_TO_PASS: { success: ['p1'], failure: ['p2', 'p3'] },
+    });
+  });
+  it('tests outside the labels do not count', () => {
+    expect(gradePatchRun(r({ f: 'passed', other: 'failed' }), ['f'], [])).toEqual({
+      FAIL_TO_PASS: { success: ['f'], failure: [] },
+      PASS_TO_PASS: { success: [], failure: [] },
+    });
   });
 });

@@ -233,3 +233,26 @@ function flakyCandidates(
       ),
   );
 }
+
+/** SWE-bench's `tests_status` of the labelled tests: only a test that passed succeeds. */
+export interface TestsStatus {
+  FAIL_TO_PASS: { success: string[]; failure: string[] };
+  PASS_TO_PASS: { success: string[]; failure: string[] };
+}
+
+/**
+ * One run with a candidate patch against the instance's labels, as SWE-bench grades it: a
+ * FAIL_TO_PASS or PASS_TO_PASS test succeeds when it passed; failed, errored, skipped or
+ * missing (a patch that breaks collection) is a failure. Pure.
+ */
+export function gradePatchRun(
+  results: TestResults,
+  failToPass: readonly string[],
+  passToPass: readonly string[],
+): TestsStatus {
+  const split = (ids: readonly string[]) => ({
+    success: ids.filter((id) => results.get(id) === 'passed'),
+    failure: ids.filter((id) => results.get(id) !== 'passed'),
+  });
+  return { FAIL_TO_PASS: split(failToPass), PASS_TO_PASS: split(passToPass) };
+}

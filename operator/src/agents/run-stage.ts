@@ -9,6 +9,7 @@ import {
   StageResult,
 } from '../api/index.ts';
 import { runEnvStage } from './env-agent.ts';
+import { runGradeStage } from './grade-patch.ts';
 import { runPromptStage } from './prompt-agent.ts';
 import { type AgentLog, StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
@@ -57,7 +58,8 @@ export async function runStage(
   const ctx = new StageContext(input, workDir, opts.log);
   let out: StageOutput;
   try {
-    out = await AGENTS[input.stage](ctx);
+    // A grading request (scaleswe eval) runs the grader instead of the stage's agent.
+    out = input.grade ? await runGradeStage(ctx, input.grade.modelPatch) : await AGENTS[input.stage](ctx);
   } catch (err) {
     if (err instanceof PatchError) out = { outcome: 'rejected', reason: err.reason, message: err.message };
     else if (err instanceof WorkspaceError)

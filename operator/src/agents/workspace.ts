@@ -187,3 +187,16 @@ export function patchPaths(patch: string): string[] {
 export async function listFiles(ws: Workspace): Promise<string[]> {
   return (await git(ws.dir, 'ls-files')).output.split('\n').filter(Boolean);
 }
+
+/**
+ * Puts `paths` back as the base commit has them (a path the base lacks is removed), so a
+ * candidate patch's edits to the hidden tests' files never reach the test run — what
+ * SWE-bench's eval script does with `git checkout <base> <test files>` before the test patch.
+ */
+export async function restoreBasePaths(ws: Workspace, paths: readonly string[]): Promise<void> {
+  for (const p of paths) {
+    const tracked = (await git(ws.dir, `ls-tree --name-only HEAD -- ${shellQuote(p)}`)).output.trim();
+    if (tracked) await must(ws.dir, `checkout -q HEAD -- ${shellQuote(p)}`, 'ResetFailed');
+    else await rm(path.join(ws.dir, p), { recursive: true, force: true });
+  }
+}

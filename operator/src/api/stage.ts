@@ -23,6 +23,29 @@ export const RememberedRecipe = z
 export type RememberedRecipe = z.infer<typeof RememberedRecipe>;
 
 /**
+ * `scaleswe eval`: grade a candidate patch (a model's) instead of running the stage's agent.
+ * Sent with stage `verify`, whose row needs everything grading reads (recipe, environment,
+ * test patch, FAIL_TO_PASS / PASS_TO_PASS) and whose timeout it takes.
+ */
+export const GradeRequest = z
+  .object({ modelPatch: z.string().describe('The unified diff to grade, applied at the base commit') })
+  .strict();
+export type GradeRequest = z.infer<typeof GradeRequest>;
+
+const TestSplit = z.object({ success: z.array(z.string()), failure: z.array(z.string()) }).strict();
+
+/** What a graded patch did to the instance's labelled tests (SWE-bench's `tests_status`). */
+export const PatchGrade = z
+  .object({
+    FAIL_TO_PASS: TestSplit,
+    PASS_TO_PASS: TestSplit,
+    /** Output of the test run (the middle cut when long). */
+    testOutput: z.string(),
+  })
+  .strict();
+export type PatchGrade = z.infer<typeof PatchGrade>;
+
+/**
  * The contract between whoever schedules a stage (operator pod, local CLI process) and the
  * agent runner that executes it. Same shape in a sandbox pod and in a local process.
  */
@@ -41,6 +64,8 @@ export const StageInput = z
     prepared: PreparedWorkspace.optional(),
     /** Env stage only: recipes that worked for other PRs of the repository (recipe memory). */
     remembered: z.array(RememberedRecipe).default([]),
+    /** Present: grade this patch (`scaleswe eval`) instead of running the stage's agent. */
+    grade: GradeRequest.optional(),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),
@@ -128,6 +153,8 @@ export const StageResult = z
     preparedDir: z.string().optional(),
     /** Last lines of command output, for humans debugging a rejection. */
     logTail: z.string().optional(),
+    /** A grading run (input.grade): the labelled tests' outcome with the candidate patch. */
+    grade: PatchGrade.optional(),
   })
   .strict();
 export type StageResult = z.infer<typeof StageResult>;

@@ -34,21 +34,14 @@ import {
   retryClusterInstances,
   statusCommand,
 } from './cluster.ts';
+import { type EvalFlags, evalCommand } from './eval.ts';
 import { type ExportSummary, exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
 import { createSampleRepo, SAMPLE_REPO } from './sample.ts';
 import { createSource } from './source.ts';
+import { UserError } from './user-error.ts';
 import { SCALESWE_VERSION } from './version.ts';
-
-/** An error whose message is the whole story for the user: printed alone, with an exit code. */
-class UserError extends ScaleSweError {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 2) {
-    super('UsageError', message);
-    this.exitCode = exitCode;
-  }
-}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -335,6 +328,23 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
   printSummary(await exportLocal(state, out, exportOptions(flags)));
 }
 
+async function evalAction(flags: EvalFlags & Pick<RunFlags, 'isolation' | 'iAcceptUnsandboxed'>) {
+  const isolation = chooseIsolation(flags.isolation, flags.iAcceptUnsandboxed ?? false);
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nscaleswe: interrupted; stopping running gradings…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await evalCommand(flags, isolation, controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 interface ClusterFlags {
   namespace?: string;
   kubeconfig?: string;
@@ -486,6 +496,34 @@ export function buildProgram(): Command {
     )
     .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
     .action(exportCommand);
+  program
+    .command('eval')
+    .description(
+      "grade a model's patches (SWE-bench predictions) against a dataset of ours, in the stage sandbox",
+    )
+    .requiredOption('--dataset <file>', 'dataset.jsonl written by `scaleswe export` (SWE-bench format)')
+    .requiredOption(
+      '--predictions <file>',
+      'predictions: JSON Lines or a JSON list of {instance_id, model_patch, model_name_or_path}',
+    )
+    .option(
+      '--state-dir <dir>',
+      'the local run that produced the dataset: its environments are reused and its clone URLs used',
+    )
+    .option(
+      '--repo <path|url>',
+      "clone URL of the repository (default: the run's, else https://github.com/<repo>)",
+    )
+    .option('--out <dir>', 'report directory (default: .scaleswe/eval/<predictions file name>)')
+    .option('--parallel <n>', 'predictions graded at once', positiveInt, 1)
+    .addOption(
+      new Option('--isolation <mode>', 'sandbox for grading processes')
+        .choices(['auto', 'bwrap', 'none'])
+        .default('auto'),
+    )
+    .option(UNSANDBOXED_FLAG, 'with --isolation none: run the patched code without a sandbox')
+    .option('--keep-work', 'keep the grading work directories')
+    .action(evalAction);
   program
     .command('status')
     .description('show a CurationRun in the cluster: phase, counts, rejects by reason, instances')

@@ -289,7 +289,7 @@ function instanceDone(instance: LocalInstance, resumed: boolean): RunEvent {
 }
 
 /** Runs `items` through `worker` with at most `limit` in flight. */
-async function pool<T>(
+export async function pool<T>(
   items: readonly T[],
   limit: number,
   worker: (item: T) => Promise<void>,
