@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo } from '../../../test/fixtures/repos.ts';
-import type { Recipe, StageInputArg, SWEInstanceStatus } from '../api/index.ts';
-import { applyStageResult } from '../pipeline/pipeline.ts';
+import type { Recipe, StageInputArg, StageResult } from '../api/index.ts';
+import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { runStage } from './run-stage.ts';
 
 let root: string;
 let recipe: Recipe;
+let envResult: StageResult;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-mut-'));
@@ -22,6 +23,7 @@ beforeAll(async () => {
   const env = await runStage({ stage: 'env', instance: fixture.spec }, { workDir: path.join(root, 'env') });
   expect(env, env.logTail).toMatchObject({ outcome: 'succeeded', language: 'python' });
   recipe = env.recipe!;
+  envResult = env;
 }, 240_000);
 
 /** tests → verify with mutation testing on; the verify result folded into a status. */
@@ -47,12 +49,22 @@ async function curate(strength: 'strong' | 'weak', minScore?: number) {
     },
   };
   const verify = await runStage(input, { workDir: path.join(root, `${strength}-verify`) });
-  const before: SWEInstanceStatus = {
-    phase: 'Verify',
-    FAIL_TO_PASS: tests.FAIL_TO_PASS,
-    PASS_TO_PASS: tests.PASS_TO_PASS,
+  // The instance's status as the pipeline folds the stage results (the prompt stage stubbed).
+  const prompt: StageResult = {
+    stage: 'prompt',
+    outcome: 'succeeded',
+    reason: 'PromptReady',
+    message: '',
+    problemStatement: fixture.spec.title,
+    tokensUsed: 0,
+    durationMs: 1,
+    trajectories: [],
   };
-  const status = applyStageResult(before, verify, { now: new Date(), maxAttempts: 3 });
+  const opts = { now: new Date(), maxAttempts: 3 };
+  const status = [envResult, tests, prompt, verify].reduce(
+    (st, r) => applyStageResult(st, r, opts),
+    initialStatus(opts),
+  );
   return { fixture, verify, status };
 }
 
@@ -86,7 +98,7 @@ describe('mutation testing of the gold patch (python)', () => {
       notCompiling: 0,
       errored: 0,
       score: 0.667,
-      survivors: ['textutils/__init__.py:16 boundary: if len(text) > limit: → if len(text) >= limit:'],
+      survivors: ['textutils/__init__.py:17 boundary: if len(text) > limit: → if len(text) >= limit:'],
     });
   }, 300_000);
 });

@@ -280,7 +280,9 @@ export const MutationSettings = z
       .min(1)
       .max(200)
       .default(10)
-      .describe('Mutants tried per instance, spread over the changed lines; each is one test run'),
+      .describe(
+        'Mutants tried per instance, spread over the changed lines; each is one test run within the verify stage time limit (agents.timeouts.verifySeconds)',
+      ),
     minScore: z
       .number()
       .min(0)
