@@ -99,9 +99,10 @@ export async function runMutationTest(
   const outcomes: { mutant: Mutant; outcome: MutantOutcome }[] = [];
   for (const [i, mutant] of mutants.entries()) {
     const file = path.join(ws.dir, mutant.file);
-    const original = await readFile(file, 'utf8');
-    const mutated = applyMutant(original, mutant);
-    if (mutated === undefined) {
+    const original = await readFile(file, 'utf8').catch(() => undefined);
+    const mutated = original === undefined ? undefined : applyMutant(original, mutant);
+    if (original === undefined || mutated === undefined) {
+      // The file or line is not as the gold patch left it: no verdict for this mutant.
       outcomes.push({ mutant, outcome: 'errored' });
       continue;
     }
