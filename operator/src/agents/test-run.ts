@@ -59,6 +59,7 @@ export async function runTests(
   recipe: Recipe,
   label: string,
   testPatches?: readonly string[],
+  opts: { timeoutMs?: number } = {},
 ): Promise<TestRun> {
   const command = testCommandFor(ctx, ws, recipe, testPatches);
   const resultsFile = `${ws.dir}.results`;
@@ -68,7 +69,7 @@ export async function runTests(
     ctx.log.warn('no tool can cut the network of test commands here: tests run with the stage network');
   const r = await sh(offlineCommand(command, offline), {
     cwd: ws.dir,
-    timeoutMs: ctx.testTimeoutMs,
+    timeoutMs: opts.timeoutMs ?? ctx.testTimeoutMs,
     env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },
   });
   let report = '';

@@ -1,5 +1,6 @@
 import { changedTests } from './changed-tests.ts';
 import { runFault, verifyRuns } from './grading.ts';
+import { mutationNote, runMutationTest, weakTests } from './mutation.ts';
 import type { TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
@@ -20,8 +21,12 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
   await applyOrThrow(ws, testPatch, 'test patch');
   const runs: TestRun[] = [await runTests(ctx, ws, recipe, 'before gold patch')];
   await applyOrThrow(ws, instance.patch, 'gold patch');
-  for (let i = 1; i <= config.reruns; i++)
+  let slowestRunMs = 0;
+  for (let i = 1; i <= config.reruns; i++) {
+    const started = Date.now();
     runs.push(await runTests(ctx, ws, recipe, `after gold patch, run ${i}/${config.reruns}`));
+    slowestRunMs = Math.max(slowestRunMs, Date.now() - started);
+  }
   // A run cut off or crashed is no evidence for any label: retried, never a verdict.
   const cut = runs.find((r) => runFault(r) !== undefined);
   if (cut)
@@ -35,12 +40,25 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
   const notes = [...new Set(runs.map(exitNote).filter(Boolean))].join('');
   const v = verifyRuns(pre, post, previous, changedTests([testPatch]));
   const flaky = v.flaky.length ? `; flaky: ${v.flaky.slice(0, 10).join(', ')}` : '';
-  return {
-    outcome: v.outcome,
-    reason: v.reason,
-    message: `${v.message}${flaky}${notes}`,
+  const labelled = {
     FAIL_TO_PASS: v.FAIL_TO_PASS,
     PASS_TO_PASS: v.PASS_TO_PASS,
     ...(previous.testsSource ? { testsSource: previous.testsSource } : {}),
   };
+  const message = `${v.message}${flaky}${notes}`;
+  if (v.outcome !== 'succeeded' || !config.mutation.enabled)
+    return { outcome: v.outcome, reason: v.reason, message, ...labelled };
+  // Mutants of the gold patch, on top of it, in this prepared workspace (tests and gold applied).
+  const labels = [...v.FAIL_TO_PASS, ...v.PASS_TO_PASS];
+  const mutation = await runMutationTest(ctx, ws, recipe, labels, config.mutation, slowestRunMs);
+  const note = mutationNote(mutation);
+  if (weakTests(mutation, config.mutation.minScore))
+    return {
+      outcome: 'rejected',
+      reason: 'WeakTests',
+      message: `the tests catch too few wrong fixes: score ${mutation.score} is below verification.mutation.minScore ${config.mutation.minScore} (${note})`,
+      ...labelled,
+      mutation,
+    };
+  return { outcome: v.outcome, reason: v.reason, message: `${message}; ${note}`, ...labelled, mutation };
 }

@@ -265,6 +265,37 @@ export const TestScope = z
     'Which tests label an instance: files = the test files its test patch touches (as SWE-bench runs it), suite = every test (a suite-wide PASS_TO_PASS regression check)',
   );
 
+/** Mutation testing of the gold patch (verify stage): do the tests catch a wrong fix? */
+export const MutationSettings = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        'After an instance verifies, run its FAIL_TO_PASS and PASS_TO_PASS tests against mutants of the lines the gold patch adds (flipped comparisons, operators, booleans, constants, returned values, deleted statements); recorded in status.mutation',
+      ),
+    maxMutants: z
+      .number()
+      .int()
+      .min(1)
+      .max(200)
+      .default(10)
+      .describe(
+        'Mutants tried per instance, spread over the changed lines; each is one test run within the verify stage time limit (agents.timeouts.verifySeconds)',
+      ),
+    minScore: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        'Killed / (killed + survived) below this rejects the instance as WeakTests; unset: the score is recorded only. Mutants that do not compile or give no results are not counted',
+      ),
+  })
+  .strict()
+  .describe('Mutation testing restricted to the gold patch: how strong the tests of an instance are');
+export type MutationSettings = z.infer<typeof MutationSettings>;
+
 export const Verification = z
   .object({
     reruns: z
@@ -299,6 +330,7 @@ export const Verification = z
       .describe(
         'Env acceptance: the fraction of the tests reported at base (skipped ones aside) that must really run (pass or fail, not error); one running test is not a working environment',
       ),
+    mutation: MutationSettings.prefault({}),
   })
   .strict()
   .describe('How the FAIL_TO_PASS and PASS_TO_PASS labels of an instance are established and checked');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Language, TestNetwork, TestScope } from './curation-run.ts';
+import { Language, MutationSettings, TestNetwork, TestScope } from './curation-run.ts';
 import { Stage } from './stages.ts';
 import { CarriedStatus, Environment, Recipe, SWEInstanceSpec } from './swe-instance.ts';
 
@@ -77,6 +77,7 @@ export const StageInput = z
         testNetwork: TestNetwork.default('none'),
         testScope: TestScope.default('files'),
         minBaseTestsRunRatio: z.number().min(0).max(1).default(0.5),
+        mutation: MutationSettings.prefault({}),
         /** Absent: deterministic paths only. In a pod, baseURL is the operator's LLM gateway. */
         llm: z
           .object({

@@ -23,6 +23,7 @@ export const CARRIED_FIELDS = [
   'problemStatementSource',
   'hintsText',
   'statementVerdict',
+  'mutation',
 ] as const;
 export type CarriedField = (typeof CARRIED_FIELDS)[number];
 
@@ -38,6 +39,8 @@ interface StageRow {
   readonly needs: readonly CarriedField[];
   /** Carried fields the stage's result may set. */
   readonly yields: readonly CarriedField[];
+  /** Of those, the ones kept when the stage rejects the instance: the evidence for the verdict. */
+  readonly yieldsOnReject?: readonly CarriedField[];
 }
 
 export const STAGE_TABLE = [
@@ -71,7 +74,8 @@ export const STAGE_TABLE = [
     phase: 'Verify',
     timeoutSeconds: 1800,
     needs: ['recipe', 'environment', 'testsSource', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
-    yields: ['testsSource', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
+    yields: ['testsSource', 'FAIL_TO_PASS', 'PASS_TO_PASS', 'mutation'],
+    yieldsOnReject: ['mutation'],
   },
 ] as const satisfies readonly StageRow[];
 
@@ -82,6 +86,12 @@ export const Stage = z.enum(STAGES);
 
 export function stageRow<S extends Stage>(stage: S): Extract<Row, { name: S }> {
   return STAGE_TABLE.find((row) => row.name === stage) as Extract<Row, { name: S }>;
+}
+
+/** The carried fields a stage's rejection still records (its row's `yieldsOnReject`). */
+export function yieldsOnReject(stage: Stage): readonly CarriedField[] {
+  const row: StageRow = stageRow(stage);
+  return row.yieldsOnReject ?? [];
 }
 
 /** The condition each stage sets True when it succeeds, in pipeline order. */

@@ -138,6 +138,45 @@ export const STATEMENT_VERDICTS = ['ok', 'vague', 'tests-need-more-than-stated',
 export const StatementVerdict = z.enum(STATEMENT_VERDICTS);
 export type StatementVerdict = z.infer<typeof StatementVerdict>;
 
+/** The verify stage's mutation test of the gold patch (CurationRun verification.mutation). */
+export const MutationRecord = z
+  .object({
+    tried: z.number().int().min(0).describe('Mutants run'),
+    killed: z.number().int().min(0).describe('Mutants some FAIL_TO_PASS or PASS_TO_PASS test failed on'),
+    survived: z.number().int().min(0).describe('Mutants every FAIL_TO_PASS and PASS_TO_PASS test passed on'),
+    notCompiling: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Mutants whose run reported none of the tests (did not build, import or collect): not counted',
+      ),
+    errored: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Mutants whose run gave no verdict (timed out, some tests missing): not counted'),
+    score: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('killed / (killed + survived); absent when no mutant could be counted or none was made'),
+    skipped: z
+      .string()
+      .optional()
+      .describe(
+        'Why no mutant was run (no mutable line in a language with a mutator): the tests are not counted as strong',
+      ),
+    survivors: z
+      .array(z.string())
+      .default([])
+      .describe('The surviving mutants (file:line kind: original → mutated), at most 20'),
+  })
+  .strict();
+export type MutationRecord = z.infer<typeof MutationRecord>;
+
 /** What stages establish for later stages and the export; each field belongs to a stage row's `yields`. */
 export const CarriedStatus = z
   .object({
@@ -178,6 +217,9 @@ export const CarriedStatus = z
       .string()
       .optional()
       .describe("Issue comments made before the PR's first commit (SWE-bench hints_text)"),
+    mutation: MutationRecord.optional().describe(
+      'Mutation test of the gold patch (verification.mutation): mutants tried, killed, survived, not compiling, and the score',
+    ),
     statementVerdict: StatementVerdict.optional().describe(
       "The LLM judge's classification of the problem statement; only ok passes",
     ),

@@ -88,6 +88,24 @@ describe('SWE-bench export', () => {
     });
   });
 
+  it('mutation_score where the gold patch was mutation-tested and scored, absent otherwise', () => {
+    const mutation = {
+      tried: 4,
+      killed: 3,
+      survived: 1,
+      notCompiling: 0,
+      errored: 0,
+      score: 0.75,
+      survivors: [],
+    };
+    expect(toSweBenchRecord({ spec, status: { ...verified, mutation } })?.mutation_score).toBe(0.75);
+    expect(toSweBenchRecord({ spec, status: verified })).not.toHaveProperty('mutation_score');
+    const skipped = { ...mutation, tried: 0, killed: 0, survived: 0, score: undefined, skipped: 'nothing' };
+    expect(toSweBenchRecord({ spec, status: { ...verified, mutation: skipped } })).not.toHaveProperty(
+      'mutation_score',
+    );
+  });
+
   it('exports only verified instances', () => {
     expect(toSweBenchRecord({ spec, status: { ...verified, phase: 'Rejected' } })).toBeUndefined();
     expect(toSweBenchRecord({ spec })).toBeUndefined();

@@ -18,7 +18,14 @@ import { writeExport } from '../cli/export.ts';
 import { SCALESWE_VERSION } from '../cli/version.ts';
 import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { EXPORT_FILES, type RunRecord, renderExport } from './export-run.ts';
-import { describeSource, envFunnel, funnelSteps, REPORT_CHART_FILE, renderReport } from './report.ts';
+import {
+  describeSource,
+  envFunnel,
+  funnelSteps,
+  mutationLine,
+  REPORT_CHART_FILE,
+  renderReport,
+} from './report.ts';
 
 const spec = { instanceId: 'o__r-1', repo: 'o/r', pullNumber: 1, language: 'python' } as SWEInstanceSpec;
 const ATTEMPTED = { env: 1, tests: 0, prompt: 0, verify: 0 };
@@ -242,5 +249,31 @@ describe('report.md', () => {
     const report = readFileSync(summary.report, 'utf8');
     expect(report).toContain(`](${EXPORT_FILES.reportChart})`);
     expect(report).toContain(`- scaleswe version: ${SCALESWE_VERSION}`);
+  });
+});
+
+describe('report: mutation score line', () => {
+  const m = (score: number | undefined, skipped?: string) => ({
+    tried: 2,
+    killed: 1,
+    survived: 1,
+    notCompiling: 0,
+    errored: 0,
+    survivors: [],
+    ...(score !== undefined && { score }),
+    ...(skipped !== undefined && { skipped }),
+  });
+  it('median and lowest of the measured scores; skipped ones apart; absent without mutation testing', () => {
+    expect(mutationLine([at({ phase: 'Verified' })])).toBeUndefined();
+    expect(
+      mutationLine([
+        at({ phase: 'Verified', mutation: m(1) }),
+        at({ phase: 'Rejected', mutation: m(0.5) }),
+        at({ phase: 'Verified', mutation: m(0.8) }),
+        at({ phase: 'Verified', mutation: m(undefined, 'nothing to mutate') }),
+      ]),
+    ).toBe(
+      'Mutation score (gold-patch mutants the tests kill): median 0.8 over 3 instance(s), lowest 0.5; 1 skipped (nothing to mutate), 0 without a countable mutant',
+    );
   });
 });

@@ -179,6 +179,29 @@ export function instanceTable(instances: readonly InstanceRecord[]): string {
 }
 
 /**
+ * `Mutation score: median 0.75 over 3 instances …` from status.mutation (verification.mutation);
+ * undefined when no instance was mutation-tested. Skipped ones are counted apart, never as strong. Pure.
+ */
+export function mutationLine(instances: readonly InstanceRecord[]): string | undefined {
+  const tested = instances.filter((i) => i.status?.mutation !== undefined);
+  if (tested.length === 0) return undefined;
+  const scores = tested.flatMap((i) =>
+    i.status?.mutation?.score === undefined ? [] : [i.status.mutation.score],
+  );
+  const skipped = tested.filter((i) => i.status?.mutation?.skipped !== undefined).length;
+  const median = scores.length
+    ? `median ${medianOf(scores)} over ${scores.length} instance(s)`
+    : 'no instance scored';
+  return `Mutation score (gold-patch mutants the tests kill): ${median}, lowest ${scores.length ? Math.min(...scores) : '-'}; ${skipped} skipped (nothing to mutate), ${tested.length - scores.length - skipped} without a countable mutant`;
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 1000) / 1000;
+}
+
+/**
  * Markdown summary of a run: where it came from, the funnel (with the chart written next to it
  * as report-funnel.svg), reasons, each instance, stage durations and tokens. Pure.
  */
@@ -196,6 +219,7 @@ export function renderReport(input: ReportInput): string {
       `${(median(ms) / 1000).toFixed(1)} s median over ${ms.length}`,
     ]),
   );
+  const mutation = mutationLine(input.instances);
   const funnel = {
     'PRs discovered': input.discovered,
     'rejected by the candidate filter': rejectedAtMining,
@@ -236,5 +260,6 @@ export function renderReport(input: ReportInput): string {
     '',
     `Tokens used: ${tokens}`,
     '',
+    ...(mutation ? [mutation, ''] : []),
   ].join('\n');
 }

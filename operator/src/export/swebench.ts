@@ -42,6 +42,8 @@ export const SweBenchRecord = z
     tests_source: z.enum(['pr', 'generated']),
     generated_test_patch: z.string(),
     problem_statement_source: z.enum(['issue', 'pr', 'llm']),
+    /** Gold-patch mutants the tests kill, killed / (killed + survived); only where measured. */
+    mutation_score: z.number().min(0).max(1).optional(),
   })
   .strict();
 export type SweBenchRecord = z.infer<typeof SweBenchRecord>;
@@ -108,6 +110,7 @@ export function toSweBenchRecord(
     tests_source: testsSource,
     generated_test_patch: status.generatedTestPatch ?? '',
     problem_statement_source: status.problemStatementSource ?? 'pr',
+    ...(status.mutation?.score !== undefined && { mutation_score: status.mutation.score }),
   });
 }
 

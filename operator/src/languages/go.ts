@@ -107,5 +107,18 @@ export const go: LanguageModule = {
   toolProbes: { go: 'GOTOOLCHAIN=local go env GOVERSION' },
   cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
   // go.sum already pins what the build uses; the module list records the resolved graph.
+  // Go has no neutral value for every type: no return mutants.
+  mutation: {
+    lineComment: '//',
+    quotes: `"'`,
+    blocks: [
+      ['/*', '*/'],
+      ['`', '`'],
+    ],
+    booleans: ['true', 'false'],
+    logical: ['&&', '||'],
+    deletedStatement: '',
+    skip: /^(package\s|import\b|func\s|"|\*)/,
+  },
   lock: { freeze: 'go list -m all 2>/dev/null' },
 };

@@ -18,6 +18,7 @@
 import { LANGUAGES, type Language, type Recipe } from '../api/index.ts';
 import { go } from './go.ts';
 import { java } from './java.ts';
+import type { MutationSyntax } from './mutation.ts';
 import { node } from './node.ts';
 import { python } from './python.ts';
 import { rust } from './rust.ts';
@@ -163,4 +164,12 @@ export function freezeCommand(language: Language): string | undefined {
 /** Environment of a setup replay that installs the versions in `lockFile` (empty: plain replay). */
 export function lockReplayEnv(language: Language, lockFile: string): Record<string, string> {
   return BY_NAME[language].lock?.replayEnv?.(lockFile) ?? {};
+}
+
+/** The mutator syntax of a source file's language; undefined: no mutants for it. */
+export function mutationSyntaxOf(path: string): MutationSyntax | undefined {
+  const language = languageOfPath(path);
+  if (language === undefined || LANGUAGE_TEST_FILES.some((t) => t.test(path.split('/').pop() ?? '')))
+    return undefined;
+  return BY_NAME[language].mutation;
 }

@@ -116,4 +116,17 @@ export const java: LanguageModule = {
     freeze:
       "[ -f pom.xml ] && mvn -B -o -q dependency:list -DoutputFile=/dev/stdout -DexcludeTransitive=false 2>/dev/null | grep -E '^ +[^ ]+:[^ ]+:' | sed 's/^ *//' | sort -u || true",
   },
+  // Java's neutral value depends on the declared type (null does not compile for primitives).
+  mutation: {
+    lineComment: '//',
+    quotes: `"'`,
+    blocks: [
+      ['"""', '"""'],
+      ['/*', '*/'],
+    ],
+    booleans: ['true', 'false'],
+    logical: ['&&', '||'],
+    deletedStatement: '',
+    skip: /^(package\s|import\s|@|\*|")/,
+  },
 };

@@ -186,4 +186,18 @@ export const node: LanguageModule = {
     freeze:
       "[ -d node_modules ] && npm ls --all --parseable --long 2>/dev/null | cut -d: -f2 | grep '@' | sort -u || true",
   },
+  mutation: {
+    lineComment: '//',
+    quotes: `'"`,
+    blocks: [
+      ['/*', '*/'],
+      ['`', '`'],
+    ],
+    booleans: ['true', 'false'],
+    logical: ['&&', '||'],
+    strictEquality: true,
+    neutralReturn: 'undefined',
+    deletedStatement: '',
+    skip: /^(import\s|export\s.*\sfrom\s|(export\s+)?(default\s+)?(async\s+)?function\b|\*|["'`])/,
+  },
 };

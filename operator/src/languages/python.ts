@@ -320,6 +320,19 @@ export const python: LanguageModule = {
   repair,
   classifyEnvFailure,
   cacheEnv: (cacheDir) => ({ PIP_CACHE_DIR: join(cacheDir, 'pip'), UV_CACHE_DIR: join(cacheDir, 'uv') }),
+  mutation: {
+    lineComment: '#',
+    quotes: `'"`,
+    blocks: [
+      ['"""', '"""'],
+      ["'''", "'''"],
+    ],
+    booleans: ['True', 'False'],
+    logical: ['and', 'or'],
+    neutralReturn: 'None',
+    deletedStatement: 'pass',
+    skip: /^(import\s|from\s+\S+\s+import\s|@|(async\s+)?def\s|class\s|["'])/,
+  },
   lock: {
     // Exact pins only: the project's own editable install and direct URLs are not constraints.
     freeze:

@@ -136,4 +136,15 @@ export const rust: LanguageModule = {
   // rustup finds its toolchains through RUSTUP_HOME, by default under HOME — which the sandbox
   // replaces: point it at the user's (read-only in the sandbox, and only read there).
   toolchainEnv: (host) => ({ RUSTUP_HOME: host.env.RUSTUP_HOME ?? join(host.home, '.rustup') }),
+  mutation: {
+    lineComment: '//',
+    quotes: '"',
+    blocks: [['/*', '*/']],
+    booleans: ['true', 'false'],
+    logical: ['&&', '||'],
+    // As cargo-mutants does: every type the tests can observe usually has a Default.
+    neutralReturn: 'Default::default()',
+    deletedStatement: '',
+    skip: /^(use\s|mod\s|#|(pub(\([^)]*\))?\s+)?(const\s+|async\s+|unsafe\s+)*fn\s|\*|")/,
+  },
 };

@@ -1,4 +1,5 @@
 import type { Language, Recipe, ResultFormat } from '../api/index.ts';
+import type { MutationSyntax } from './mutation.ts';
 
 /** What the env stage knows of a checkout when it picks recipes: pure input, no I/O. */
 export interface RepoFacts {
@@ -109,6 +110,11 @@ export interface LanguageModule {
    * versions, empty when nothing applies) and, when a replay can take them, `replayEnv`:
    * the environment of a setup replay that installs exactly those versions from `lockFile`.
    */
+  /**
+   * How its source lines are read by the diff-level mutator (mutation.ts): comments, strings,
+   * literals, neutral return value, deletable statements. Absent: its files get no mutants.
+   */
+  readonly mutation?: MutationSyntax;
   readonly lock?: {
     readonly freeze: string;
     replayEnv?(lockFile: string): Record<string, string>;

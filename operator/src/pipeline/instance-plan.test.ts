@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StageResult, SWEInstanceStatus } from '../api/index.ts';
 import { type ObservedAttempt, type PlanInput, planAttempt } from './instance-plan.ts';
-import { initialStatus, retryDelayMs, retryFailed } from './pipeline.ts';
+import { applyStageResult, initialStatus, retryDelayMs, retryFailed } from './pipeline.ts';
 
 // The planner both drivers obey: the operator maps pods to observed attempts, the local run
 // maps recorded result files and processes. These cases are the behaviour both modes share.
@@ -76,6 +76,33 @@ describe('planAttempt', () => {
     });
     expect(p.status.recipe?.setupScript).toBe('a');
     expect(p.status.FAIL_TO_PASS).toEqual(['t1']);
+  });
+
+  it('a verify rejection (WeakTests) keeps its mutation record, not its labels', () => {
+    const mutation = {
+      tried: 3,
+      killed: 2,
+      survived: 1,
+      notCompiling: 0,
+      errored: 0,
+      score: 0.667,
+      survivors: [],
+    };
+    const rejected = result('verify', {
+      outcome: 'rejected',
+      reason: 'WeakTests',
+      mutation,
+      FAIL_TO_PASS: ['x'],
+    });
+    const status = applyStageResult({ phase: 'Verify', FAIL_TO_PASS: ['t1'] }, rejected, {
+      now,
+      maxAttempts: 2,
+    });
+    expect(status).toMatchObject({ phase: 'Rejected', mutation, FAIL_TO_PASS: ['t1'] });
+    expect(status.lastError?.reason).toBe('WeakTests');
+    // Other stages' rejections carry nothing.
+    const tests = result('tests', { outcome: 'rejected', reason: 'NoFailToPass', FAIL_TO_PASS: ['y'] });
+    expect(applyStageResult({ phase: 'Tests' }, tests, { now, maxAttempts: 2 }).FAIL_TO_PASS).toBeUndefined();
   });
 
   it('does not start anything while suspended; a running attempt is still followed', () => {

@@ -14,6 +14,7 @@ import {
   setCondition,
   stageRow,
   TERMINAL_PHASES,
+  yieldsOnReject,
 } from '../api/index.ts';
 
 /**
@@ -142,6 +143,7 @@ export function applyStageResult(
       lastError: { stage, reason: result.reason, message: result.message, time: opts.now.toISOString() },
       retryAfter: undefined,
       completedAt: opts.now.toISOString(),
+      ...pick(result, yieldsOnReject(stage)),
     };
   }
 
@@ -275,6 +277,7 @@ export function stageInputFor({
       testNetwork: runSpec.sandbox.testNetwork,
       testScope: runSpec.verification.scope,
       minBaseTestsRunRatio: runSpec.verification.minBaseTestsRunRatio,
+      mutation: runSpec.verification.mutation,
       ...(llm &&
         llmEndpoint && {
           llm: {

@@ -78,6 +78,7 @@ const run = CurationRun.parse({
     agents: { resources: { limits: { memory: '2Gi', cpu: '2' } }, timeouts: { testsSeconds: 900 } },
     sandbox: { runtimeClassName: 'gvisor' },
     llm: { baseURL: 'https://api.example.com/v1', model: 'm1' },
+    verification: { mutation: { enabled: true, minScore: 0.8 } },
   },
 });
 const instance = SWEInstance.parse({
@@ -202,6 +203,8 @@ describe('stage pod', () => {
       apiKey: 'pod-token',
       tokenBudget: 200000,
     });
+    // verification.mutation reaches the pod with its defaults filled in.
+    expect(input.config.mutation).toEqual({ enabled: true, maxMutants: 10, minScore: 0.8 });
   });
 
   it('an input beyond what a Secret holds is refused with both sizes', () => {

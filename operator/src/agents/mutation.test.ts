@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { Mutant } from '../languages/mutation.ts';
+import { mutantOutcome, mutantTimeoutMs, mutationNote, mutationSummary, weakTests } from './mutation.ts';
+import type { TestStatus } from './parsers/index.ts';
+
+const labels = ['t.py::f2p', 't.py::p2p'];
+const run = (results: Record<string, TestStatus>, extra: { timedOut?: boolean; exitCode?: number } = {}) => ({
+  results: new Map(Object.entries(results)),
+  exitCode: extra.exitCode ?? 0,
+  timedOut: extra.timedOut ?? false,
+});
+const mutant = (line: number): Mutant => ({
+  file: 'a.py',
+  line,
+  kind: 'boundary',
+  original: '    if x > y:',
+  mutated: '    if x >= y:',
+});
+
+describe('mutantOutcome', () => {
+  it('killed when any labelled test fails or errors, survived when all pass', () => {
+    expect(
+      mutantOutcome(run({ 't.py::f2p': 'passed', 't.py::p2p': 'failed' }, { exitCode: 1 }), labels),
+    ).toBe('killed');
+    expect(mutantOutcome(run({ 't.py::f2p': 'error' }, { exitCode: 1 }), labels)).toBe('killed');
+    expect(
+      mutantOutcome(run({ 't.py::f2p': 'passed', 't.py::p2p': 'passed', other: 'failed' }), labels),
+    ).toBe('survived');
+  });
+
+  it('not-compiling when none of them was reported; errored when cut off or partly missing', () => {
+    expect(mutantOutcome(run({ 't.py': 'error' }, { exitCode: 2 }), labels)).toBe('not-compiling');
+    expect(mutantOutcome(run({}, { exitCode: 1 }), labels)).toBe('not-compiling');
+    expect(mutantOutcome(run({ 't.py::f2p': 'passed' }, { timedOut: true }), labels)).toBe('errored');
+    expect(mutantOutcome(run({ 't.py::f2p': 'passed' }), labels)).toBe('errored');
+    expect(mutantOutcome(run({ 't.py::f2p': 'passed', 't.py::p2p': 'skipped' }), labels)).toBe('errored');
+  });
+});
+
+describe('mutationSummary and the gate', () => {
+  it('scores killed / (killed + survived); not-compiling and errored are not counted', () => {
+    const r = mutationSummary([
+      { mutant: mutant(1), outcome: 'killed' },
+      { mutant: mutant(2), outcome: 'killed' },
+      { mutant: mutant(3), outcome: 'killed' },
+      { mutant: mutant(4), outcome: 'survived' },
+      { mutant: mutant(5), outcome: 'not-compiling' },
+      { mutant: mutant(6), outcome: 'errored' },
+    ]);
+    expect(r).toEqual({
+      tried: 6,
+      killed: 3,
+      survived: 1,
+      notCompiling: 1,
+      errored: 1,
+      score: 0.75,
+      survivors: ['a.py:4 boundary: if x > y: → if x >= y:'],
+    });
+    expect(weakTests(r, 0.8)).toBe(true);
+    expect(weakTests(r, 0.75)).toBe(false);
+    expect(weakTests(r, undefined)).toBe(false);
+    expect(mutationNote(r)).toBe(
+      'mutation: 3 of 4 killed (score 0.75), 1 not compiling, 1 without a verdict; survived: a.py:4 boundary: if x > y: → if x >= y:',
+    );
+  });
+
+  it('every mutant killed scores 1; nothing counted has no score and never rejects', () => {
+    expect(mutationSummary([{ mutant: mutant(1), outcome: 'killed' }]).score).toBe(1);
+    const none = mutationSummary([{ mutant: mutant(1), outcome: 'not-compiling' }]);
+    expect(none.score).toBeUndefined();
+    expect(weakTests(none, 1)).toBe(false);
+  });
+
+  it('skipped: recorded with the reason, no score (not counted as strong)', () => {
+    const r = mutationSummary([], 'nothing to mutate');
+    expect(r).toMatchObject({ tried: 0, skipped: 'nothing to mutate' });
+    expect(r.score).toBeUndefined();
+    expect(weakTests(r, 0.5)).toBe(false);
+    expect(mutationNote(r)).toBe('mutation: skipped (nothing to mutate)');
+  });
+
+  it('a mutant run is bounded by a few slowest verified runs, within the test timeout', () => {
+    expect(mutantTimeoutMs(2_000, 900_000)).toBe(60_000);
+    expect(mutantTimeoutMs(100_000, 900_000)).toBe(330_000);
+    expect(mutantTimeoutMs(500_000, 900_000)).toBe(900_000);
+  });
+});
