@@ -11,6 +11,7 @@ import {
 import { runEnvStage } from './env-agent.ts';
 import { runGradeStage } from './grade-patch.ts';
 import { runPromptStage } from './prompt-agent.ts';
+import { runSolveStage } from './solve-agent.ts';
 import { type AgentLog, StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { PatchError, runTestsStage } from './test-agent.ts';
@@ -58,8 +59,13 @@ export async function runStage(
   const ctx = new StageContext(input, workDir, opts.log);
   let out: StageOutput;
   try {
-    // A grading request (scaleswe eval) runs the grader instead of the stage's agent.
-    out = input.grade ? await runGradeStage(ctx, input.grade.modelPatch) : await AGENTS[input.stage](ctx);
+    // A grading request (scaleswe eval) runs the grader, a solve request the solving agent,
+    // instead of the stage's agent.
+    out = input.grade
+      ? await runGradeStage(ctx, input.grade.modelPatch)
+      : input.solve
+        ? await runSolveStage(ctx, input.solve)
+        : await AGENTS[input.stage](ctx);
   } catch (err) {
     if (err instanceof PatchError) out = { outcome: 'rejected', reason: err.reason, message: err.message };
     else if (err instanceof WorkspaceError)

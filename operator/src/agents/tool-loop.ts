@@ -12,7 +12,7 @@ export interface Tool<T = unknown> {
 
 export type LoopOutcome<T> =
   | { status: 'done'; value: T; turns: number }
-  | { status: 'maxTurns' | 'budget' | 'error'; message: string; turns: number };
+  | { status: 'maxTurns' | 'budget' | 'context' | 'error'; message: string; turns: number };
 
 export interface LoopOptions {
   llm: Llm;
@@ -45,6 +45,9 @@ export async function runToolLoop<T>(opts: LoopOptions): Promise<LoopOutcome<T>>
     } catch (err) {
       if (err instanceof TokenBudgetExhausted)
         return { status: 'budget', message: err.message, turns: turn - 1 };
+      // The conversation outgrew the model's window: the loop ends here (a retry would too).
+      if (isContextLengthError(err))
+        return { status: 'context', message: (err as Error).message, turns: turn - 1 };
       return { status: 'error', message: `LLM request failed: ${(err as Error).message}`, turns: turn - 1 };
     }
     const msg = reply.choices[0]?.message;
@@ -88,6 +91,21 @@ export async function runToolLoop<T>(opts: LoopOptions): Promise<LoopOutcome<T>>
     }
   }
   return { status: 'maxTurns', message: `no finish after ${opts.maxTurns} turns`, turns: opts.maxTurns };
+}
+
+/**
+ * A provider's "prompt too long" answer (OpenAI `context_length_exceeded`, or the wording of
+ * compatible servers), as the openai client raises it. Pure.
+ */
+export function isContextLengthError(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; status?: unknown; message?: unknown };
+  if (e.code === 'context_length_exceeded') return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return (
+    (e.status === 400 || e.status === 413) &&
+    /context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long/i.test(message)
+  );
 }
 
 const KEEP_RECENT_TOOL_RESULTS = 8;

@@ -389,7 +389,45 @@ export const EnvironmentSettings = z
   );
 export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;
 
-export const CurationRunSpec = z
+/**
+ * Optional solve stage (issue #16): after an instance is Verified, a coding agent is given its
+ * problem statement and the base checkout `attempts` times; each submitted patch is graded by
+ * FAIL_TO_PASS / PASS_TO_PASS. A measurement (solve rate, pass@k), never a gate.
+ */
+export const SolveSettings = z
+  .object({
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe('Solve attempts per Verified instance (k of pass@k)'),
+    maxTurns: z
+      .number()
+      .int()
+      .min(1)
+      .max(500)
+      .default(50)
+      .describe(
+        "Model turns one solve attempt may take before it ends unsubmitted (its work tree's diff is still graded)",
+      ),
+    maxTokens: z
+      .number()
+      .int()
+      .min(1000)
+      .default(200000)
+      .describe(
+        'LLM tokens one solve attempt may spend (its own budget, apart from llm.tokenBudgetPerInstance)',
+      ),
+  })
+  .strict()
+  .describe(
+    'Solve Verified instances with a coding agent (needs llm): per attempt a trajectory, a patch and its grade; per instance the solve rate and pass@k. Absent: no solve stage',
+  );
+export type SolveSettings = z.infer<typeof SolveSettings>;
+
+const CurationRunSpecObject = z
   .object({
     source: Source,
     filters: Filters.prefault({}),
@@ -401,12 +439,22 @@ export const CurationRunSpec = z
     sandbox: Sandbox.prefault({}),
     verification: Verification.prefault({}),
     environment: EnvironmentSettings.prefault({}),
+    solve: SolveSettings.optional(),
     suspend: z.boolean().default(false).describe('Pause: no new instances or pods; progress is kept'),
   })
   .strict()
   .describe(
     'Desired state of the run: where pull requests come from, which are kept, and how their instances are built and verified',
   );
+
+export const CurationRunSpec = withRules(CurationRunSpecObject, [
+  {
+    cel: '!has(self.solve) || has(self.llm)',
+    message: 'solve needs an llm section: the solving agent is an LLM',
+    field: 'solve',
+    check: (s) => s.solve === undefined || s.llm !== undefined,
+  },
+]);
 export type CurationRunSpec = z.infer<typeof CurationRunSpec>;
 export type CurationRunSpecInput = z.input<typeof CurationRunSpec>;
 

@@ -32,6 +32,34 @@ export const GradeRequest = z
   .strict();
 export type GradeRequest = z.infer<typeof GradeRequest>;
 
+/**
+ * The solve stage: a coding agent gets the problem statement and the base checkout (no test
+ * patch, no gold patch, no history past base) and submits a patch. Sent with stage `verify`,
+ * like a grading request; the input then carries no test patch, gold patch or labels.
+ */
+export const SolveRequest = z
+  .object({
+    problemStatement: z.string().describe('The task text the agent is given'),
+    maxTurns: z.number().int().min(1).describe('Model turns before the attempt ends unsubmitted'),
+  })
+  .strict();
+export type SolveRequest = z.infer<typeof SolveRequest>;
+
+/** How a solve attempt's agent loop ended. */
+export const SOLVE_ENDINGS = ['Submitted', 'MaxTurns', 'BudgetExhausted', 'ContextExceeded'] as const;
+export const SolveEnding = z.enum(SOLVE_ENDINGS);
+export type SolveEnding = z.infer<typeof SolveEnding>;
+
+/** What a solve attempt produced: the work tree's diff against the base (+ setup) tree. */
+export const SolveOutput = z
+  .object({
+    patch: z.string(),
+    ending: SolveEnding,
+    turns: z.number().int().min(0),
+  })
+  .strict();
+export type SolveOutput = z.infer<typeof SolveOutput>;
+
 const TestSplit = z.object({ success: z.array(z.string()), failure: z.array(z.string()) }).strict();
 
 /** What a graded patch did to the instance's labelled tests (SWE-bench's `tests_status`). */
@@ -66,6 +94,8 @@ export const StageInput = z
     remembered: z.array(RememberedRecipe).default([]),
     /** Present: grade this patch (`scaleswe eval`) instead of running the stage's agent. */
     grade: GradeRequest.optional(),
+    /** Present: solve the instance (the solve stage) instead of running the stage's agent. */
+    solve: SolveRequest.optional(),
     config: z
       .object({
         maxTurns: z.number().int().min(1).default(30),
@@ -156,7 +186,42 @@ export const StageResult = z
     logTail: z.string().optional(),
     /** A grading run (input.grade): the labelled tests' outcome with the candidate patch. */
     grade: PatchGrade.optional(),
+    /** A solve run (input.solve): the submitted patch and how the agent loop ended. */
+    solve: SolveOutput.optional(),
   })
   .strict();
 export type StageResult = z.infer<typeof StageResult>;
 export type StageResultArg = z.input<typeof StageResult>;
+
+/** A solve attempt's grade: what its patch did to the instance's labelled tests. */
+export const SolveGrade = z
+  .object({
+    resolved: z.boolean().describe('Every FAIL_TO_PASS test passed and no PASS_TO_PASS test broke'),
+    failToPassPassed: z.number().int().min(0),
+    failToPassTotal: z.number().int().min(0),
+    passToPassBroken: z.number().int().min(0),
+    /** Graded, EmptyPatch or PatchDoesNotApply (all unresolved but the first when every test holds). */
+    reason: z.string(),
+  })
+  .strict();
+export type SolveGrade = z.infer<typeof SolveGrade>;
+
+/**
+ * One solve attempt as recorded (local state, export): the agent's trajectory, its patch, how
+ * the loop ended and the patch's grade; `error` instead of a grade when the attempt failed on
+ * infrastructure (it is not counted in the solve rate).
+ */
+export const SolveAttempt = z
+  .object({
+    instanceId: z.string(),
+    attempt: z.number().int().min(1),
+    ending: SolveEnding.optional(),
+    patch: z.string().default(''),
+    grade: SolveGrade.optional(),
+    error: z.object({ reason: z.string(), message: z.string() }).strict().optional(),
+    tokensUsed: z.number().int().min(0).default(0),
+    durationMs: z.number().min(0).default(0),
+    trajectory: Trajectory.optional(),
+  })
+  .strict();
+export type SolveAttempt = z.infer<typeof SolveAttempt>;

@@ -227,6 +227,38 @@ export const CarriedStatus = z
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;
 
+/** The solve stage's measurement of a Verified instance (CurationRun spec.solve). */
+export const SolveSummary = z
+  .object({
+    attempts: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Solve attempts graded (an attempt that failed on infrastructure is not counted)'),
+    resolved: z.number().int().min(0).describe('Of those, attempts whose patch resolved the instance'),
+    solveRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('resolved / attempts; absent with no graded attempt'),
+    k: z.number().int().min(1).describe('k of pass@k: spec.solve.attempts'),
+    passAtK: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Unbiased pass@k estimate (Chen et al. 2021); present when attempts >= k'),
+    failedAttempts: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Attempts that ended without a grade (infrastructure): not counted above'),
+  })
+  .strict();
+export type SolveSummary = z.infer<typeof SolveSummary>;
+
 export const SWEInstanceStatus = z
   .object({
     observedGeneration: z
@@ -280,6 +312,9 @@ export const SWEInstanceStatus = z
       .min(0)
       .optional()
       .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
+    solve: SolveSummary.optional().describe(
+      'Solve stage (spec.solve) of a Verified instance: attempts graded, resolved, solve rate, pass@k; never changes the verdict',
+    ),
     lastError: LastError.optional().describe('The latest rejection or infrastructure failure'),
     startedAt: z.string().optional().describe('When the first stage started (RFC 3339)'),
     completedAt: z

@@ -11,11 +11,23 @@ export interface ExportSummary {
   trajectoriesMeta: string;
   report: string;
   reportChart: string;
+  /** Written only when the run has solve attempts. */
+  solves?: string;
+  solvesMeta?: string;
   verified: number;
   examples: number;
+  solveExamples: number;
 }
 
-const FILES = ['dataset', 'trajectories', 'trajectoriesMeta', 'reportChart', 'report'] as const;
+const FILES = [
+  'dataset',
+  'trajectories',
+  'trajectoriesMeta',
+  'solves',
+  'solvesMeta',
+  'reportChart',
+  'report',
+] as const;
 
 /**
  * Writes a run's export (either mode's record) into outDir, each file atomically; report.md
@@ -32,8 +44,17 @@ export async function writeExport(
     (typeof FILES)[number],
     string
   >;
-  for (const file of FILES) await writeFileAtomic(paths[file], rendered.files[file]);
-  return { ...paths, verified: rendered.verified, examples: rendered.examples };
+  const solving = (run.solves?.length ?? 0) > 0;
+  const written = FILES.filter((f) => solving || (f !== 'solves' && f !== 'solvesMeta'));
+  for (const file of written) await writeFileAtomic(paths[file], rendered.files[file]);
+  const { solves, solvesMeta, ...always } = paths;
+  return {
+    ...always,
+    ...(solving && { solves, solvesMeta }),
+    verified: rendered.verified,
+    examples: rendered.examples,
+    solveExamples: rendered.solves,
+  };
 }
 
 /** The record of a local state directory: run.json, the instance files, the trajectory files. */
@@ -55,6 +76,7 @@ export async function exportLocal(
       rejectedByReason: funnel.rejectedByReason,
       instances,
       trajectories: await state.listTrajectories(),
+      solves: await state.listSolveAttempts(),
     },
     options,
   );

@@ -1,7 +1,8 @@
-import type { CurationRunSpec, InstanceRecord, Trajectory } from '../api/index.ts';
+import type { CurationRunSpec, InstanceRecord, SolveAttempt, Trajectory } from '../api/index.ts';
 import { funnelSteps, REPORT_CHART_FILE, renderReport } from './report.ts';
 import { renderFunnelSvg } from './report-chart.ts';
 import { toScaleSweRecord } from './scaleswe-format.ts';
+import { type SolveFilter, solveExamples } from './solves.ts';
 import { type SweBenchOptions, toJsonl, toSweBenchRecord } from './swebench.ts';
 import { labelledExamples, type TrajectoryFilter } from './trajectories.ts';
 
@@ -15,12 +16,16 @@ export interface RunRecord {
   rejectedByReason: Record<string, number>;
   instances: readonly InstanceRecord[];
   trajectories: readonly Trajectory[];
+  /** Solve attempts (spec.solve); none when the run did not solve. */
+  solves?: readonly SolveAttempt[] | undefined;
 }
 
 export const EXPORT_FILES = {
   dataset: 'dataset.jsonl',
   trajectories: 'trajectories.jsonl',
   trajectoriesMeta: 'trajectories.meta.jsonl',
+  solves: 'solves.jsonl',
+  solvesMeta: 'solves.meta.jsonl',
   report: 'report.md',
   reportChart: REPORT_CHART_FILE,
 } as const;
@@ -29,7 +34,7 @@ export const EXPORT_FILES = {
 export const DATASET_FORMATS = ['swebench', 'scaleswe'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
-export interface ExportOptions extends SweBenchOptions, TrajectoryFilter {
+export interface ExportOptions extends SweBenchOptions, TrajectoryFilter, SolveFilter {
   format?: DatasetFormat;
 }
 
@@ -44,6 +49,7 @@ export interface RenderedExport {
   files: Record<keyof typeof EXPORT_FILES, string>;
   verified: number;
   examples: number;
+  solves: number;
 }
 
 /**
@@ -60,6 +66,7 @@ export async function renderExport(
     .map((i) => (options.format === 'scaleswe' ? toScaleSweRecord(i) : toSweBenchRecord(i, options)))
     .filter((r) => r !== undefined);
   const examples = labelledExamples(run.trajectories, run.instances, options);
+  const solves = solveExamples(run.solves ?? [], options);
   const report = {
     runName: run.runName,
     discovered: run.discovered,
@@ -71,6 +78,8 @@ export async function renderExport(
       dataset: toJsonl(records),
       trajectories: toJsonl(examples.map((e) => e.example)),
       trajectoriesMeta: toJsonl(examples.map((e) => e.labels)),
+      solves: toJsonl(solves.map((e) => e.example)),
+      solvesMeta: toJsonl(solves.map((e) => e.labels)),
       report: renderReport({
         ...report,
         source: run.source,
@@ -81,5 +90,6 @@ export async function renderExport(
     },
     verified: records.length,
     examples: examples.length,
+    solves: solves.length,
   };
 }

@@ -44,6 +44,11 @@ export const SweBenchRecord = z
     problem_statement_source: z.enum(['issue', 'pr', 'llm']),
     /** Gold-patch mutants the tests kill, killed / (killed + survived); only where measured. */
     mutation_score: z.number().min(0).max(1).optional(),
+    /** The solve stage's solve rate (resolved / graded attempts); only where measured. */
+    difficulty: z.number().min(0).max(1).optional(),
+    /** The solve stage's pass@k estimate and its k; only where attempts >= k. */
+    pass_at_k: z.number().min(0).max(1).optional(),
+    solve_k: z.number().int().min(1).optional(),
   })
   .strict();
 export type SweBenchRecord = z.infer<typeof SweBenchRecord>;
@@ -111,6 +116,8 @@ export function toSweBenchRecord(
     generated_test_patch: status.generatedTestPatch ?? '',
     problem_statement_source: status.problemStatementSource ?? 'pr',
     ...(status.mutation?.score !== undefined && { mutation_score: status.mutation.score }),
+    ...(status.solve?.solveRate !== undefined && { difficulty: status.solve.solveRate }),
+    ...(status.solve?.passAtK !== undefined && { pass_at_k: status.solve.passAtK, solve_k: status.solve.k }),
   });
 }
 

@@ -12,6 +12,8 @@ export interface LocalLlmEndpoint {
     status: SWEInstanceStatus,
     ref: AttemptRef,
     timeoutSeconds: number,
+    /** The attempt's own token budget (a solve attempt's); default: what the instance has left. */
+    budget?: number,
   ): { baseURL: string; apiKey: string };
   close(): Promise<void>;
 }
@@ -38,14 +40,14 @@ export async function startLocalLlmGateway(
   });
   const port = await gateway.listen(0, '127.0.0.1');
   return {
-    endpointFor(instance, status, ref, timeoutSeconds) {
+    endpointFor(instance, status, ref, timeoutSeconds, budget) {
       const token = mintGatewayToken(secret, {
         namespace: 'local',
         instance: instance.instanceId,
         instanceId: instance.instanceId,
         stage: ref.stage,
         attempt: ref.attempt,
-        budget: remainingTokenBudget(runSpec, status),
+        budget: budget ?? remainingTokenBudget(runSpec, status),
         expiresAt: Date.now() + (timeoutSeconds + 300) * 1000,
       });
       return { baseURL: `http://127.0.0.1:${port}/v1`, apiKey: token };

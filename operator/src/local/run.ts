@@ -15,6 +15,7 @@ import { addToFunnel, emptyFunnel, type Funnel } from '../mining/funnel.ts';
 import { type PrSource, rejectKey } from '../mining/types.ts';
 import { type AttemptRef, planAttempt } from '../pipeline/instance-plan.ts';
 import { endStage, initialStatus, isTerminal, retryFailed, stageInputFor } from '../pipeline/pipeline.ts';
+import { wantsSolve } from '../pipeline/solve.ts';
 import {
   EnvironmentStore,
   environmentForStage,
@@ -24,6 +25,7 @@ import {
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
 import { loadRecipeMemory, recordRecipe } from './recipe-memory.ts';
+import { solveLocal } from './solve.ts';
 import type { LocalInstance, LocalRunState, StateDir } from './state.ts';
 
 export type RunEvent =
@@ -301,6 +303,26 @@ export async function pool<T>(
   await Promise.all(lanes);
 }
 
+/** The solve stage (spec.solve) of every Verified instance that has no solve summary yet. */
+async function solveVerified(opts: LocalRunOptions): Promise<void> {
+  const settings = opts.spec.solve;
+  if (!settings || opts.signal.aborted) return;
+  const unsolved = (await opts.state.listInstances()).filter((i) => wantsSolve(i.status, true));
+  const solveOptions = {
+    spec: opts.spec,
+    solve: settings,
+    state: opts.state,
+    store: environmentStore(opts),
+    llm: opts.llm,
+    isolation: opts.isolation,
+    signal: opts.signal,
+    keepWorkDirs: opts.keepWorkDirs,
+  };
+  await pool(unsolved, opts.parallel, async (instance) => {
+    await solveLocal(solveOptions, instance);
+  });
+}
+
 /**
  * The whole pipeline on this machine: mine, then every instance through its stages.
  * Resumable; `spec.suspend` stops before mining or starting any stage, as in the cluster.
@@ -334,6 +356,7 @@ export async function runLocal(
   for (const done of known.filter((i) => isTerminal(i.status))) opts.onEvent(instanceDone(done, true));
   const pending = known.filter((i) => !isTerminal(i.status));
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
+  await solveVerified(opts);
   const instances = await opts.state.listInstances();
   if (!opts.signal.aborted && instances.every((i) => isTerminal(i.status))) {
     run = { ...run, completedAt: new Date().toISOString() };

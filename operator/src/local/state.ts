@@ -4,6 +4,7 @@ import {
   type CurationRunSpec,
   type InstanceRecord,
   ScaleSweError,
+  SolveAttempt,
   StageResult,
   SWEInstanceSpec,
   type SWEInstanceStatus,
@@ -203,6 +204,35 @@ export class StateDir {
         all.push(...((await readJsonIfExists<Trajectory[]>(join(dir, instance, file))) ?? []));
       }
     }
+    return all;
+  }
+
+  /** Solve attempts live apart from stage results: a measurement of a Verified instance, not a stage. */
+  async saveSolveAttempt(attempt: SolveAttempt): Promise<void> {
+    await writeFileAtomic(
+      join(this.root, 'solves', instanceSegment(attempt.instanceId), `attempt-${attempt.attempt}.json`),
+      `${JSON.stringify(attempt)}\n`,
+    );
+  }
+
+  /** An instance's recorded solve attempts, by attempt number. */
+  async loadSolveAttempts(instanceId: string): Promise<SolveAttempt[]> {
+    const dir = join(this.root, 'solves', instanceSegment(instanceId));
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
+      /^attempt-[0-9]+\.json$/.test(n),
+    );
+    const out: SolveAttempt[] = [];
+    for (const name of names) {
+      const raw = await readJsonIfExists<unknown>(join(dir, name));
+      if (raw) out.push(SolveAttempt.parse(raw));
+    }
+    return out.sort((a, b) => a.attempt - b.attempt);
+  }
+
+  /** Every instance's solve attempts, instance by instance. */
+  async listSolveAttempts(): Promise<SolveAttempt[]> {
+    const all: SolveAttempt[] = [];
+    for (const id of (await this.listInstanceIds()).sort()) all.push(...(await this.loadSolveAttempts(id)));
     return all;
   }
 }

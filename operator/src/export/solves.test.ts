@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { SolveAttempt, Trajectory } from '../api/index.ts';
+import { solveExamples } from './solves.ts';
+
+const tools = [{ type: 'function', function: { name: 'submit', parameters: { type: 'object' } } }];
+function trajectory(id: string): Trajectory {
+  const messages = [
+    { role: 'system', content: 'fix it' },
+    { role: 'user', content: `<issue>${id}</issue>` },
+  ];
+  return {
+    instanceId: id,
+    stage: 'verify',
+    agent: 'SolveAgent',
+    steps: [
+      {
+        request: { model: 'm', messages, tools },
+        response: {
+          choices: [
+            {
+              message: {
+                role: 'assistant',
+                content: null,
+                refusal: null,
+                tool_calls: [{ id: 'c1', type: 'function', function: { name: 'submit', arguments: '{}' } }],
+              },
+            },
+          ],
+        },
+        usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
+        startedAt: '2026-01-01T00:00:00Z',
+        durationMs: 1,
+      },
+    ],
+  };
+}
+const attempt = (id: string, n: number, resolved: boolean | 'error'): SolveAttempt => ({
+  instanceId: id,
+  attempt: n,
+  ending: 'Submitted',
+  patch: `patch ${n}`,
+  tokensUsed: 12,
+  durationMs: 5,
+  trajectory: trajectory(id),
+  ...(resolved === 'error'
+    ? { error: { reason: 'LlmUnavailable', message: 'down' } }
+    : {
+        grade: {
+          resolved,
+          failToPassPassed: resolved ? 1 : 0,
+          failToPassTotal: 1,
+          passToPassBroken: 0,
+          reason: 'Graded',
+        },
+      }),
+});
+
+describe('solves.jsonl', () => {
+  const attempts = [attempt('o__r-1', 1, true), attempt('o__r-1', 2, false), attempt('o__r-2', 1, 'error')];
+  it('resolved attempts only by default, in the SFT shape {messages, tools}', () => {
+    const out = solveExamples(attempts);
+    expect(out).toHaveLength(1);
+    expect(Object.keys(out[0]!.example).sort()).toEqual(['messages', 'tools']);
+    expect(out[0]!.example.messages.at(-1)).toEqual({
+      role: 'assistant',
+      tool_calls: [{ id: 'c1', type: 'function', function: { name: 'submit', arguments: '{}' } }],
+    });
+    expect(out[0]!.labels).toMatchObject({
+      instance_id: 'o__r-1',
+      attempt: 1,
+      resolved: true,
+      ending: 'Submitted',
+    });
+  });
+  it('allSolves adds the unresolved ones with their labels; attempts without a grade never', () => {
+    const out = solveExamples(attempts, { allSolves: true });
+    expect(out.map((e) => [e.labels.attempt, e.labels.resolved])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect(out[1]!.labels).toMatchObject({ fail_to_pass_passed: 0, fail_to_pass_total: 1, patch: 'patch 2' });
+  });
+});

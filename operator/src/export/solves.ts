@@ -1,0 +1,59 @@
+import type { SolveAttempt } from '../api/index.ts';
+import { type ChatExample, toChatExample } from './trajectories.ts';
+
+/** Labels of one solves.jsonl line (solves.meta.jsonl, same order). */
+export interface SolveLabels {
+  instance_id: string;
+  attempt: number;
+  resolved: boolean;
+  /** Graded, EmptyPatch or PatchDoesNotApply. */
+  grade_reason: string;
+  fail_to_pass_passed: number;
+  fail_to_pass_total: number;
+  pass_to_pass_broken: number;
+  /** How the agent loop ended: Submitted, MaxTurns, BudgetExhausted or ContextExceeded. */
+  ending: string;
+  steps: number;
+  total_tokens: number;
+  patch: string;
+}
+
+export interface SolveFilter {
+  /** Unresolved attempts too (`--all-solves`), for rejection sampling and RL; default resolved only. */
+  allSolves?: boolean;
+}
+
+/**
+ * The solve attempts as fine-tuning examples (`{messages, tools}`, the trajectories.jsonl
+ * shape) with their labels: graded attempts with a trajectory, resolved ones only unless
+ * `allSolves`. Attempts that failed on infrastructure (no grade) are never examples. Pure.
+ */
+export function solveExamples(
+  attempts: readonly SolveAttempt[],
+  filter: SolveFilter = {},
+): { example: ChatExample; labels: SolveLabels }[] {
+  const out: { example: ChatExample; labels: SolveLabels }[] = [];
+  for (const a of attempts) {
+    if (!a.grade || !a.trajectory) continue;
+    if (!a.grade.resolved && !filter.allSolves) continue;
+    const example = toChatExample(a.trajectory);
+    if (!example) continue;
+    out.push({
+      example,
+      labels: {
+        instance_id: a.instanceId,
+        attempt: a.attempt,
+        resolved: a.grade.resolved,
+        grade_reason: a.grade.reason,
+        fail_to_pass_passed: a.grade.failToPassPassed,
+        fail_to_pass_total: a.grade.failToPassTotal,
+        pass_to_pass_broken: a.grade.passToPassBroken,
+        ending: a.ending ?? '',
+        steps: a.trajectory.steps.length,
+        total_tokens: a.tokensUsed,
+        patch: a.patch,
+      },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+import type {
+  PatchGrade,
+  SolveAttempt,
+  SolveGrade,
+  SolveSummary,
+  StageResult,
+  SWEInstanceStatus,
+} from '../api/index.ts';
+
+/**
+ * The solve stage as pure functions: an attempt's grade from the grading run, the instance's
+ * summary (solve rate, pass@k) from its attempts. Shared by both drivers and the export.
+ */
+
+/**
+ * Unbiased pass@k (Chen et al. 2021, "Evaluating Large Language Models Trained on Code"):
+ * 1 - C(n-c, k) / C(n, k) for n samples of which c are correct, as a stable product.
+ * Undefined when n < k (no unbiased estimate).
+ */
+export function passAtK(n: number, c: number, k: number): number | undefined {
+  if (!Number.isInteger(n) || !Number.isInteger(c) || !Number.isInteger(k) || k < 1 || c < 0 || c > n)
+    return undefined;
+  if (n < k) return undefined;
+  if (n - c < k) return 1;
+  let fail = 1;
+  for (let i = n - c + 1; i <= n; i++) fail *= 1 - k / i;
+  return 1 - fail;
+}
+
+/** What a patch did to the labelled tests: resolved iff every F2P passes and no P2P breaks. */
+export function gradeOf(grade: PatchGrade): SolveGrade {
+  const f2p = grade.FAIL_TO_PASS;
+  const p2p = grade.PASS_TO_PASS;
+  return {
+    resolved: f2p.failure.length === 0 && f2p.success.length > 0 && p2p.failure.length === 0,
+    failToPassPassed: f2p.success.length,
+    failToPassTotal: f2p.success.length + f2p.failure.length,
+    passToPassBroken: p2p.failure.length,
+    reason: 'Graded',
+  };
+}
+
+/**
+ * The grade of a solve attempt from its grading run: an empty patch is unresolved without a
+ * run; a patch that does not apply is unresolved; a grading run that gave no evidence (setup
+ * replay or test run failed) is an infrastructure error, not a grade.
+ */
+export function attemptGrade(
+  patch: string,
+  grading: StageResult | undefined,
+  labels: { FAIL_TO_PASS?: string[] | undefined },
+): { grade: SolveGrade } | { error: { reason: string; message: string } } {
+  const f2pTotal = labels.FAIL_TO_PASS?.length ?? 0;
+  const unresolved = (reason: string) => ({
+    grade: { resolved: false, failToPassPassed: 0, failToPassTotal: f2pTotal, passToPassBroken: 0, reason },
+  });
+  if (!patch.trim()) return unresolved('EmptyPatch');
+  if (!grading) return { error: { reason: 'NotGraded', message: 'no grading run' } };
+  if (grading.outcome === 'rejected' && grading.reason === 'PatchDoesNotApply')
+    return unresolved('PatchDoesNotApply');
+  if (grading.outcome !== 'succeeded' || !grading.grade)
+    return { error: { reason: grading.reason, message: grading.message } };
+  return { grade: gradeOf(grading.grade) };
+}
+
+/** The instance's solve summary from its recorded attempts (k: spec.solve.attempts). */
+export function solveSummary(attempts: readonly SolveAttempt[], k: number): SolveSummary {
+  const graded = attempts.filter((a) => a.grade !== undefined);
+  const resolved = graded.filter((a) => a.grade?.resolved).length;
+  const pass = passAtK(graded.length, resolved, k);
+  return {
+    attempts: graded.length,
+    resolved,
+    ...(graded.length > 0 && { solveRate: resolved / graded.length }),
+    k,
+    ...(pass !== undefined && { passAtK: pass }),
+    failedAttempts: attempts.length - graded.length,
+  };
+}
+
+/** A Verified instance the run should still solve (spec.solve set, no summary recorded yet). */
+export function wantsSolve(status: SWEInstanceStatus | undefined, solveEnabled: boolean): boolean {
+  return solveEnabled && status?.phase === 'Verified' && status.solve === undefined;
+}
