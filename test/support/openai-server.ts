@@ -23,6 +23,9 @@ export interface ScriptedReply {
 export interface ScriptedError {
   status: number;
   message?: string;
+  /** The envelope's `type` and `code` (default server_error, null), e.g. context_length_exceeded. */
+  type?: string;
+  code?: string;
 }
 
 export type ScriptStep = ScriptedReply | ScriptedError | ((request: ChatRequestBody) => ScriptedReply);
@@ -84,7 +87,11 @@ export async function startOpenAIServer(script: ScriptStep[], host = '127.0.0.1'
     if ('status' in step) {
       res.setHeader('retry-after-ms', '10');
       send(step.status, {
-        error: { message: step.message ?? `scripted ${step.status}`, type: 'server_error', code: null },
+        error: {
+          message: step.message ?? `scripted ${step.status}`,
+          type: step.type ?? 'server_error',
+          code: step.code ?? null,
+        },
       });
       return;
     }

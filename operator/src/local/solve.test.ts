@@ -2,8 +2,9 @@
  * The solve stage in local mode on a real Python repository: the instance is curated in this
  * process (env → tests → prompt → verify), its environment kept as a snapshot; then two solve
  * attempts run as sandboxed stage processes against a scripted OpenAI-compatible server behind
- * the run's real LLM gateway — one makes the gold edit (resolved), one a wrong edit (F2P still
- * fails) — and each patch is graded in a fresh restore of the environment.
+ * the run's real LLM gateway — the gold edit (resolved), a wrong edit (F2P still fails), the fix
+ * plus a broken PASS_TO_PASS test, and a context-length error (ends cleanly, empty patch) —
+ * and each patch is graded in a fresh restore of the environment.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +12,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPythonRepo, type FixtureRepo } from '../../../test/fixtures/repos.ts';
 import { runPipeline } from '../../../test/support/in-process-pipeline.ts';
-import { type ChatRequestBody, type OpenAIServer, startOpenAIServer } from '../../../test/support/openai-server.ts';
+import {
+  type ChatRequestBody,
+  type OpenAIServer,
+  startOpenAIServer,
+} from '../../../test/support/openai-server.ts';
 import { CurationRunSpec, SWEInstanceSpec } from '../api/index.ts';
 import { renderExport } from '../export/export-run.ts';
 import { EnvironmentStore, keepEnvironment } from './environments.ts';
@@ -70,16 +75,42 @@ describe('solve stage, local mode', () => {
       // Attempt 1: probe the sandbox, view, make the gold edit, submit.
       { toolCalls: [{ name: 'run_command', arguments: { cmd: PROBE } }] },
       { toolCalls: [{ name: 'view_file', arguments: { path: FILE, start_line: 1, end_line: 12 } }] },
-      edit('    if value < low:\n        return low\n    if value > high:\n        return high\n    return value\n'),
+      edit(
+        '    if value < low:\n        return low\n    if value > high:\n        return high\n    return value\n',
+      ),
       submit,
       // Attempt 2: a wrong fix (clamps to the wrong bound), submitted.
-      edit('    if value < low:\n        return low\n    if value > high:\n        return low\n    return value\n'),
+      edit(
+        '    if value < low:\n        return low\n    if value > high:\n        return low\n    return value\n',
+      ),
       submit,
+      // Attempt 3: the fix, but slugify broken on the way (a PASS_TO_PASS test fails).
+      edit(
+        '    if value < low:\n        return low\n    if value > high:\n        return high\n    return value\n',
+      ),
+      {
+        toolCalls: [
+          {
+            name: 'str_replace',
+            arguments: { path: FILE, old_str: '"-".join', new_str: '"_".join' },
+          },
+        ],
+      },
+      submit,
+      // Attempt 4: the conversation outgrows the model's window (the provider's 400).
+      { toolCalls: [{ name: 'search', arguments: { pattern: 'def clamp' } }] },
+      {
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'context_length_exceeded',
+        message:
+          "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+      },
     ]);
     const spec = CurationRunSpec.parse({
       source: { git: { url: fixture.dir } },
       llm: { baseURL: server.baseURL, model: 'solver-1' },
-      solve: { attempts: 2, maxTurns: 6, maxTokens: 20_000 },
+      solve: { attempts: 4, maxTurns: 6, maxTokens: 20_000 },
     });
     gateway = await startLocalLlmGateway(spec.llm!, spec, undefined);
     const state = new StateDir(path.join(root, 'state'));
@@ -129,16 +160,36 @@ describe('solve stage, local mode', () => {
         { resolved: false, failToPassPassed: 0, failToPassTotal: 1, passToPassBroken: 0, reason: 'Graded' },
         undefined,
       ],
+      [
+        3,
+        'Submitted',
+        { resolved: false, failToPassPassed: 1, failToPassTotal: 1, passToPassBroken: 1, reason: 'Graded' },
+        undefined,
+      ],
+      // Ended cleanly, not retried: nothing edited, so an empty patch (unresolved, no test run).
+      [
+        4,
+        'ContextExceeded',
+        {
+          resolved: false,
+          failToPassPassed: 0,
+          failToPassTotal: 1,
+          passToPassBroken: 0,
+          reason: 'EmptyPatch',
+        },
+        undefined,
+      ],
     ]);
+    expect(lastToolOutput(server.requests.at(-1)!)).toContain(`${FILE}:4:def clamp(value, low, high):`);
     expect(attempts[0]!.patch).toContain('+    if value > high:\n+        return high');
     expect(attempts[0]!.tokensUsed).toBeGreaterThan(0);
     expect(attempts[0]!.trajectory?.agent).toBe('SolveAgent');
     expect(solved.status.phase).toBe('Verified');
     expect(solved.status.solve).toEqual({
-      attempts: 2,
+      attempts: 4,
       resolved: 1,
-      solveRate: 0.5,
-      k: 2,
+      solveRate: 0.25,
+      k: 4,
       passAtK: 1,
       failedAttempts: 0,
     });
@@ -155,11 +206,15 @@ describe('solve stage, local mode', () => {
     };
     const provenance = { exportedAt: new Date(0), version: 'test' };
     const out = await renderExport(run, provenance);
-    const lines = out.files.solves.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out.files.solves
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(Object.keys(lines[0]).sort()).toEqual(['messages', 'tools']);
     const calls = lines[0].messages.flatMap(
-      (m: { tool_calls?: { function: { name: string } }[] }) => m.tool_calls?.map((c) => c.function.name) ?? [],
+      (m: { tool_calls?: { function: { name: string } }[] }) =>
+        m.tool_calls?.map((c) => c.function.name) ?? [],
     );
     expect(calls).toEqual(['run_command', 'view_file', 'str_replace', 'submit']);
     expect(JSON.parse(out.files.solvesMeta.trim())).toMatchObject({
@@ -167,8 +222,23 @@ describe('solve stage, local mode', () => {
       attempt: 1,
       resolved: true,
     });
-    expect(JSON.parse(out.files.dataset.trim())).toMatchObject({ difficulty: 0.5, pass_at_k: 1, solve_k: 2 });
+    expect(JSON.parse(out.files.dataset.trim())).toMatchObject({
+      difficulty: 0.25,
+      pass_at_k: 1,
+      solve_k: 4,
+    });
     const all = await renderExport(run, provenance, { allSolves: true });
-    expect(all.files.solvesMeta.trim().split('\n').map((l) => JSON.parse(l).resolved)).toEqual([true, false]);
+    expect(
+      all.files.solvesMeta
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .map((m) => [m.attempt, m.resolved, m.ending, m.pass_to_pass_broken]),
+    ).toEqual([
+      [1, true, 'Submitted', 0],
+      [2, false, 'Submitted', 0],
+      [3, false, 'Submitted', 1],
+      [4, false, 'ContextExceeded', 0],
+    ]);
   }, 400_000);
 });
