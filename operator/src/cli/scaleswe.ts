@@ -286,6 +286,7 @@ interface ExportFlags {
   lists?: boolean;
   only?: 'verified';
   includeLeaked?: boolean;
+  allSolves?: boolean;
 }
 
 function exportOptions(flags: ExportFlags): ExportOptions {
@@ -293,6 +294,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
     format: flags.format,
     lists: flags.lists ?? false,
     includeLeaked: flags.includeLeaked ?? false,
+    allSolves: flags.allSolves ?? false,
     ...(flags.only === 'verified' && { onlyPhase: 'Verified' as const }),
   };
 }
@@ -301,6 +303,10 @@ function printSummary(summary: ExportSummary): void {
   console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
   console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
   console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
+  if (summary.solves)
+    console.log(
+      `solves:       ${summary.solves} (${summary.solveExamples} examples; labels in ${summary.solvesMeta})`,
+    );
   console.log(`report:       ${summary.report} (chart: ${summary.reportChart})`);
 }
 
@@ -495,6 +501,10 @@ export function buildProgram(): Command {
       new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
     )
     .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
+    .option(
+      '--all-solves',
+      'solves.jsonl with unresolved solve attempts too (labelled in solves.meta.jsonl), for rejection sampling and RL; default resolved only',
+    )
     .action(exportCommand);
   program
     .command('eval')
