@@ -200,6 +200,11 @@ export async function runSolveStage(ctx: StageContext, request: SolveRequest): P
   const prepared = await prepareWorkspace(ctx, 'solve');
   if (!('ws' in prepared)) return prepared;
   const { ws, recipe } = prepared;
+  // Test-runner caches of earlier stages name tests (pytest's nodeids, lastfailed): gone.
+  await sh(
+    'find . \\( -path ./.git -o -path ./.venv -o -path ./node_modules \\) -prune -o -name .pytest_cache -type d -prune -exec rm -rf {} +',
+    { cwd: ws.dir, timeoutMs: 60_000 },
+  );
   // The starting tree (base + setup changes): the patch is everything past it.
   await git(ws.dir, 'add -A');
   const tree = (await git(ws.dir, 'write-tree')).output.trim();

@@ -37,6 +37,11 @@ export function plainProgress(write: (line: string) => void): ProgressView {
             `${event.instanceId}: ${event.stage} failed (${event.reason}); retrying after ${event.retryAfter}`,
           );
           break;
+        case 'solve-attempt':
+          write(
+            `${event.instanceId}: solve attempt ${event.attempt}/${event.of} ${event.resolved === undefined ? `failed (${event.reason})` : `${event.resolved ? 'resolved' : 'unresolved'} (${event.reason})`}`,
+          );
+          break;
         case 'suspended':
           write('run is suspended (spec.suspend: true): nothing is mined or started');
           break;

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
   isInfraFailure,
+  type SolveAttempt,
   type Stage,
   type StageResult,
   SWEInstanceSpec,
@@ -34,6 +35,15 @@ export type RunEvent =
   | { type: 'stage-start'; instanceId: string; stage: Stage; attempt: number }
   | { type: 'stage-end'; instanceId: string; stage: Stage; ok: boolean; reason: string; durationMs: number }
   | { type: 'retry'; instanceId: string; stage: Stage; reason: string; retryAfter: string }
+  /** A solve attempt (spec.solve) recorded: graded resolved or not, or failed with a reason. */
+  | {
+      type: 'solve-attempt';
+      instanceId: string;
+      attempt: number;
+      of: number;
+      resolved?: boolean;
+      reason: string;
+    }
   | {
       type: 'instance-done';
       instanceId: string;
@@ -317,6 +327,15 @@ async function solveVerified(opts: LocalRunOptions): Promise<void> {
     isolation: opts.isolation,
     signal: opts.signal,
     keepWorkDirs: opts.keepWorkDirs,
+    onAttempt: (a: SolveAttempt) =>
+      opts.onEvent({
+        type: 'solve-attempt',
+        instanceId: a.instanceId,
+        attempt: a.attempt,
+        of: settings.attempts,
+        ...(a.grade && { resolved: a.grade.resolved }),
+        reason: a.grade ? `${a.ending ?? ''} ${a.grade.reason}`.trim() : (a.error?.reason ?? ''),
+      }),
   };
   await pool(unsolved, opts.parallel, async (instance) => {
     await solveLocal(solveOptions, instance);

@@ -40,6 +40,7 @@ const submit = { toolCalls: [{ name: 'submit', arguments: {} }] };
 const PROBE =
   'git rev-parse HEAD; echo refs=$(git for-each-ref | wc -l); echo commits=$(git log --all --format=%H | wc -l); ' +
   'echo added_tests=$(grep -c "def test_clamp_above" tests/test_textutils.py); ' +
+  'echo caches=$(find . -path ./.venv -prune -o -name .pytest_cache -print | wc -l); ' +
   `(python3 -c "import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)" 2>/dev/null && echo NET-OPEN) || echo NET-BLOCKED`;
 
 /** The content of the tool message answering the assistant's last tool call in a request. */
@@ -142,6 +143,7 @@ describe('solve stage, local mode', () => {
     expect(probe).toMatch(/refs=0\b/);
     expect(probe).toMatch(/commits=1\b/);
     expect(probe).toMatch(/added_tests=0\b/);
+    expect(probe).toMatch(/caches=0\b/);
     expect(probe).toContain('NET-BLOCKED');
     expect(lastToolOutput(server.requests[2]!)).toContain('def clamp(value, low, high):');
     expect(lastToolOutput(server.requests[3]!)).toBe(`edited ${FILE}`);

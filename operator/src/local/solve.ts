@@ -25,6 +25,8 @@ export interface LocalSolveOptions {
   isolation: IsolationMode;
   signal: AbortSignal;
   keepWorkDirs?: boolean | undefined;
+  /** Called when an attempt is recorded. */
+  onAttempt?: ((attempt: SolveAttempt) => void) | undefined;
 }
 
 /** Attempt numbers of solve attempts in the gateway's tokens (apart from the verify stage's own). */
@@ -170,6 +172,7 @@ export async function solveLocal(opts: LocalSolveOptions, instance: LocalInstanc
     const result = await solveAttempt(opts, instance, attempt);
     if (!result) return instance;
     await opts.state.saveSolveAttempt(result);
+    opts.onAttempt?.(result);
   }
   const attempts = await opts.state.loadSolveAttempts(id);
   const updated = {
