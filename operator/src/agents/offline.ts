@@ -1,4 +1,4 @@
-import { sh } from './exec.ts';
+import { sh, shellQuote } from './exec.ts';
 
 /**
  * Test commands run without network: setup may reach the registries, tests may not (a test
@@ -8,16 +8,25 @@ import { sh } from './exec.ts';
  */
 export type OfflineTool = 'bwrap' | 'unshare' | 'none';
 
-/** `cmd` wrapped so that it runs with loopback only. Pure. */
-export function offlineCommand(cmd: string, tool: OfflineTool): string {
+/**
+ * `cmd` wrapped so that it runs with loopback only, and `hide` (absolute directories) empty
+ * where the tool can mount over them (bwrap, unshare). Pure.
+ */
+export function offlineCommand(cmd: string, tool: OfflineTool, hide: readonly string[] = []): string {
   const quoted = `'${cmd.replace(/'/g, `'\\''`)}'`;
   switch (tool) {
-    case 'bwrap':
+    case 'bwrap': {
       // A new user + network namespace over the same filesystem; bwrap brings loopback up.
-      return `bwrap --dev-bind / / --unshare-net --unshare-user --die-with-parent bash -c ${quoted}`;
-    case 'unshare':
+      const tmpfs = hide.map((dir) => `--tmpfs ${shellQuote(dir)} `).join('');
+      return `bwrap --dev-bind / / ${tmpfs}--unshare-net --unshare-user --die-with-parent bash -c ${quoted}`;
+    }
+    case 'unshare': {
       // Same uid (mapped), own network namespace; loopback starts down, so raise it first.
-      return `unshare --user --map-current-user --net bash -c ${`'ip link set lo up && exec bash -c "$0"'`} ${quoted}`;
+      const mounts = hide.map((dir) => `mount -t tmpfs tmpfs ${shellQuote(dir)} && `).join('');
+      const mount = hide.length ? ' --mount' : '';
+      const prelude = `ip link set lo up && ${mounts}exec bash -c "$0"`;
+      return `unshare --user --map-current-user --net${mount} bash -c ${shellQuote(prelude)} ${quoted}`;
+    }
     case 'none':
       return cmd;
   }

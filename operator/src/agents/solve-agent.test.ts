@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replaceOnce, solveEnding, solvePrompt, viewLines } from './solve-agent.ts';
+import { hiddenFromCommands, replaceOnce, solveEnding, solvePrompt, viewLines } from './solve-agent.ts';
 import { isContextLengthError } from './tool-loop.ts';
 
 describe('SolveAgent interface (pure parts)', () => {
@@ -20,6 +20,12 @@ describe('SolveAgent interface (pure parts)', () => {
       '<issue>\nclamp ignores high\n</issue>',
     );
     expect(solvePrompt('x', 'pytest -rA')).toContain('pytest -rA');
+  });
+  it("a local source repository is hidden from the agent's commands, unless it holds the workspace", () => {
+    expect(hiddenFromCommands('/src/repo', '/work/ws')).toEqual(['/src/repo']);
+    expect(hiddenFromCommands('file:///src/my%20repo', '/work/ws')).toEqual(['/src/my repo']);
+    expect(hiddenFromCommands('https://github.com/o/r.git', '/work/ws')).toEqual([]);
+    expect(hiddenFromCommands('/work', '/work/ws')).toEqual([]);
   });
   it('every loop ending but an LLM failure is a recorded attempt', () => {
     expect(solveEnding({ status: 'done', value: true, turns: 3 })).toBe('Submitted');

@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { SolveEnding, SolveRequest } from '../api/index.ts';
 import { sh, shellQuote, truncateMiddle } from './exec.ts';
 import { detectOfflineTool, offlineCommand } from './offline.ts';
@@ -54,9 +55,26 @@ export function replaceOnce(
   return { text: text.slice(0, first) + replacement + text.slice(first + old.length) };
 }
 
+/**
+ * Directories the agent's commands must not see: a local source repository (a local run's
+ * clone URL), which holds the history past base — the fix. Empty when it would hide the
+ * workspace itself. Pure.
+ */
+export function hiddenFromCommands(cloneURL: string, workspace: string): string[] {
+  const local = cloneURL.startsWith('file://')
+    ? decodeURIComponent(new URL(cloneURL).pathname)
+    : path.isAbsolute(cloneURL)
+      ? cloneURL
+      : undefined;
+  if (!local) return [];
+  const dir = path.resolve(local);
+  return workspace === dir || workspace.startsWith(`${dir}${path.sep}`) ? [] : [dir];
+}
+
 /** The agent-computer interface: view, search, str_replace, create, run (offline, time-limited), submit. */
 export function solveTools(ctx: StageContext, ws: Workspace): Tool[] {
   const root = ws.dir;
+  const hide = hiddenFromCommands(ctx.input.instance.cloneURL, root);
   const commandSeconds = Math.min(COMMAND_SECONDS, ctx.input.config.commandTimeoutSeconds);
   return [
     {
@@ -140,7 +158,7 @@ export function solveTools(ctx: StageContext, ws: Workspace): Tool[] {
       async run(args) {
         const seconds = Math.min(Number(args.timeout) || commandSeconds, commandSeconds);
         const tool = await detectOfflineTool(root);
-        const r = await sh(offlineCommand(String(args.cmd ?? ''), tool), {
+        const r = await sh(offlineCommand(String(args.cmd ?? ''), tool, hide), {
           cwd: root,
           timeoutMs: seconds * 1000,
           env: RUN_ENV,

@@ -40,6 +40,7 @@ const submit = { toolCalls: [{ name: 'submit', arguments: {} }] };
 const PROBE =
   'git rev-parse HEAD; echo refs=$(git for-each-ref | wc -l); echo commits=$(git log --all --format=%H | wc -l); ' +
   'echo added_tests=$(grep -c "def test_clamp_above" tests/test_textutils.py); ' +
+  'echo source=$(ls -A "$SOURCE" 2>/dev/null | wc -l); ' +
   'echo caches=$(find . -path ./.venv -prune -o -name .pytest_cache -print | wc -l); ' +
   `(python3 -c "import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)" 2>/dev/null && echo NET-OPEN) || echo NET-BLOCKED`;
 
@@ -74,7 +75,7 @@ describe('solve stage, local mode', () => {
   it('grades a gold edit resolved and a wrong edit unresolved; status.solve and solves.jsonl follow', async () => {
     server = await startOpenAIServer([
       // Attempt 1: probe the sandbox, view, make the gold edit, submit.
-      { toolCalls: [{ name: 'run_command', arguments: { cmd: PROBE } }] },
+      { toolCalls: [{ name: 'run_command', arguments: { cmd: `SOURCE=${fixture.dir}; ${PROBE}` } }] },
       { toolCalls: [{ name: 'view_file', arguments: { path: FILE, start_line: 1, end_line: 12 } }] },
       edit(
         '    if value < low:\n        return low\n    if value > high:\n        return high\n    return value\n',
@@ -144,6 +145,7 @@ describe('solve stage, local mode', () => {
     expect(probe).toMatch(/commits=1\b/);
     expect(probe).toMatch(/added_tests=0\b/);
     expect(probe).toMatch(/caches=0\b/);
+    expect(probe).toMatch(/source=0\b/); // the local source repository (history past base) is hidden
     expect(probe).toContain('NET-BLOCKED');
     expect(lastToolOutput(server.requests[2]!)).toContain('def clamp(value, low, high):');
     expect(lastToolOutput(server.requests[3]!)).toBe(`edited ${FILE}`);
