@@ -2,7 +2,7 @@
 // v2) on the node IP, the sandbox image pushed there, the operator installed by helm, the
 // sample curated with spec.environment.registry. The build runs as a real pod; the tests and
 // verify pods run the recorded digest and run no setup; `podman pull` of that digest plus the
-// instance's test command reproduces FAIL_TO_PASS on the host.
+// instance's test command, run in the image's filesystem on the host, reproduces FAIL_TO_PASS.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,27 @@ import { installOperator, k, kubectlAsync, operatorDiagnostics, uninstallOperato
 
 const RUN = 'envimg';
 const PODMAN = ['--runtime', '/usr/sbin/runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+
+/**
+ * The image's filesystem and environment, unpacked on the host: `podman run` cannot start
+ * containers here (runc's setrlimit is refused by this machine's own sandbox), so the
+ * reproduction runs the image's tree under bubblewrap, with no network, as a container would.
+ */
+function imageRootfs(image: string, dir: string): { dir: string; env: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const id = execFileSync('podman', [...PODMAN, 'create', image, 'true'], { encoding: 'utf8' }).trim();
+  try {
+    execFileSync('sh', ['-c', `podman ${PODMAN.join(' ')} export ${id} | tar -x -C '${dir}'`]);
+  } finally {
+    spawnSync('podman', [...PODMAN, 'rm', id]);
+  }
+  const env = JSON.parse(
+    execFileSync('podman', [...PODMAN, 'image', 'inspect', '--format', '{{json .Config.Env}}', image], {
+      encoding: 'utf8',
+    }),
+  ) as string[] | null;
+  return { dir, env: env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] };
+}
 
 /** The host's resolvers and the addresses PyPI resolves to here (a policy cannot name hosts). */
 async function packageRegistryCIDRs(): Promise<string[]> {
@@ -219,29 +240,37 @@ describe('environment images on a real node with a real registry', () => {
       writeFileSync(join(dir, 'test.patch'), inst.status?.fullTestPatch ?? inst.spec.testPatch);
       writeFileSync(join(dir, 'gold.patch'), inst.spec.patch);
       execFileSync('podman', [...PODMAN, 'pull', '--quiet', '--tls-verify=false', env!.image!]);
+      const rootfs = imageRootfs(env!.image!, join(work, `rootfs-${id}`));
       const runIn = (script: string) =>
         spawnSync(
-          'podman',
+          'bwrap',
           [
-            ...PODMAN,
-            'run',
-            '--rm',
-            '--network',
-            'none',
-            '-v',
-            `${dir}:/patches:ro`,
-            '-w',
-            ENV_IMAGE_CHECKOUT,
-            env!.image!,
-            'bash',
-            '-c',
-            script,
+            ...['--bind', rootfs.dir, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'],
+            ...['--ro-bind', dir, '/patches', '--unshare-all', '--die-with-parent'],
+            ...['--chdir', ENV_IMAGE_CHECKOUT, '--clearenv'],
+            ...rootfs.env.flatMap((kv) => [
+              '--setenv',
+              kv.slice(0, kv.indexOf('=')),
+              kv.slice(kv.indexOf('=') + 1),
+            ]),
+            // The checkout's owner may be the build pod's user: git must still work in it.
+            ...[
+              '--setenv',
+              'HOME',
+              '/tmp',
+              'bash',
+              '-c',
+              `git config --global safe.directory '*' && ${script}`,
+            ],
           ],
           { encoding: 'utf8' },
         );
       const testCommand = inst.status!.recipe!.testCommand;
       const before = runIn(`git apply /patches/test.patch && ${testCommand}`);
-      const after = runIn(`git apply /patches/test.patch && git apply /patches/gold.patch && ${testCommand}`);
+      // The same checkout: back to base before the gold run.
+      const after = runIn(
+        `git reset -q --hard && git clean -fdq && git apply /patches/test.patch && git apply /patches/gold.patch && ${testCommand}`,
+      );
       // pytest -rA summary lines: `FAILED <id> - …` before, `PASSED <id>` after.
       for (const test of expected.FAIL_TO_PASS) {
         expect(`${before.stdout}${before.stderr}`, `before gold: ${test}`).toContain(`FAILED ${test}`);

@@ -364,11 +364,11 @@ describe('misbehaving sandbox pods on a real node', () => {
   });
 });
 
-/** The scripted provider: PromptAgent's writer gets a symptom-only statement, its judge a no. */
+/** The scripted provider: PromptAgent's writer gets a symptom-only statement, its judge an ok. */
 function promptAgentReply(request: ChatRequestBody) {
   const system = String(request.messages[0]?.content ?? '');
-  if (system.includes('leaks the solution'))
-    return { content: '{"leaks": false, "reason": "describes the symptom only"}' };
+  if (system.includes('You review the problem statement'))
+    return { content: '{"verdict": "ok", "reason": "describes the symptom only"}' };
   if (system.includes('You write the problem statement'))
     return {
       content: 'The calculator gives wrong answers for some inputs.\n\nExpected: the documented behaviour.',
