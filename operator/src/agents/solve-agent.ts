@@ -8,7 +8,7 @@ import type { StageOutput } from './stage-output.ts';
 import { prepareWorkspace } from './test-agent.ts';
 import { RUN_ENV } from './test-run.ts';
 import { type LoopOutcome, runToolLoop, type Tool } from './tool-loop.ts';
-import { insideWorkspace } from './tools.ts';
+import { insideWorkspace, writeWorkspaceFile } from './tools.ts';
 import { git, type Workspace } from './workspace.ts';
 
 /** Characters of one observation the model sees (the loop shortens older ones further). */
@@ -143,8 +143,8 @@ export function solveTools(ctx: StageContext, ws: Workspace): Tool[] {
         required: ['path', 'content'],
       },
       async run(args) {
-        await writeFile(insideWorkspace(root, String(args.path)), String(args.content ?? ''));
-        return `wrote ${String(args.path)}`;
+        // New files may sit in new directories (a new module with its package).
+        return `wrote ${await writeWorkspaceFile(root, String(args.path), String(args.content ?? ''))}`;
       },
     },
     {

@@ -23,6 +23,14 @@ export function insideWorkspace(root: string, p: string): string {
 }
 
 /** run_command, read_file, write_file, list_dir — all confined to the workspace. */
+/** Writes a file inside the workspace (parents created); returns its path relative to it. */
+export async function writeWorkspaceFile(root: string, p: string, content: string): Promise<string> {
+  const abs = insideWorkspace(root, p);
+  await mkdir(path.dirname(abs), { recursive: true });
+  await writeFile(abs, content);
+  return path.relative(root, abs);
+}
+
 export function workspaceTools(
   root: string,
   opts: { maxTimeoutSeconds: number; env?: Record<string, string> },
@@ -68,10 +76,7 @@ export function workspaceTools(
         required: ['path', 'content'],
       },
       async run(args) {
-        const abs = insideWorkspace(root, String(args.path));
-        await mkdir(path.dirname(abs), { recursive: true });
-        await writeFile(abs, String(args.content ?? ''));
-        const rel = path.relative(root, abs);
+        const rel = await writeWorkspaceFile(root, String(args.path), String(args.content ?? ''));
         if (!written.includes(rel)) written.push(rel);
         return `wrote ${rel}`;
       },

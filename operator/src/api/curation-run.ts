@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
-import { API_VERSION, ObjectMeta, Resources, SecretKeyRef, withRules } from './meta.ts';
+import { API_VERSION, ObjectMeta, ObservedGeneration, Resources, SecretKeyRef, withRules } from './meta.ts';
 import { StageTimeouts } from './stages.ts';
 
 export const LANGUAGES = ['python', 'node', 'go', 'rust', 'java'] as const;
@@ -478,12 +478,7 @@ export type RunCounts = z.infer<typeof RunCounts>;
 
 export const CurationRunStatus = z
   .object({
-    observedGeneration: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe('metadata.generation of the spec this status was computed from'),
+    observedGeneration: ObservedGeneration,
     phase: RunPhase.optional().describe(
       'Pending (nothing mined yet), Mining (finding PRs, creating instances), Running (mining done, instances in flight), Suspended, Succeeded (every instance finished) or Failed (invalid spec or unusable source; not retried)',
     ),

@@ -30,6 +30,14 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
+/** status.observedGeneration, as every Kubernetes status carries it. */
+export const ObservedGeneration = z
+  .number()
+  .int()
+  .min(0)
+  .optional()
+  .describe('metadata.generation of the spec this status was computed from');
+
 export const ObjectMeta = z
   .object({
     name: z.string().optional(),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Condition } from './condition.ts';
 import { Language } from './curation-run.ts';
 import { ENV_IMAGE_CONDITION } from './env-image.ts';
-import { API_VERSION, ObjectMeta } from './meta.ts';
+import { API_VERSION, ObjectMeta, ObservedGeneration } from './meta.ts';
 import { type CarriedField, InstancePhase, perStage, STAGE_TABLE, Stage } from './stages.ts';
 
 export const LinkedIssue = z
@@ -261,12 +261,7 @@ export type SolveSummary = z.infer<typeof SolveSummary>;
 
 export const SWEInstanceStatus = z
   .object({
-    observedGeneration: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe('metadata.generation of the spec this status was computed from'),
+    observedGeneration: ObservedGeneration,
     phase: InstancePhase.optional().describe(
       `Pending, then the running stage's phase (${STAGE_TABLE.map((r) => r.phase).join(', ')}); finally Verified, Rejected (the PR cannot become an instance) or Failed (infrastructure failures used up agents.maxAttempts)`,
     ),
