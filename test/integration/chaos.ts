@@ -113,7 +113,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   };
 
   // The kubelet finishes pods up to a quota, raised after each fault: every kill lands with
-  // work left to do, however fast or slow the machine is.
+  // work left to do, however fast or slow the machine is. A grant whose status write failed
+  // (the API server restarting) is given back, or the quota would never be reached.
   let allowed = 0;
   let granted = 0;
   const kubelet = fakeKubelet(
@@ -125,6 +126,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       return { phase: 'Succeeded', result: succeededResult(stage) };
     },
     100,
+    () => {
+      granted--;
+    },
   );
   const stageRuns = 4 * n;
   const t0 = Date.now();

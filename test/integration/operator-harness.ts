@@ -182,6 +182,8 @@ export function fakeKubelet(
     result: succeededResult(p.stage),
   }),
   intervalMs = 100,
+  /** A pod `decide` chose whose status write failed (the API server was down): it is decided again later. */
+  onWriteFailed: (pod: { name: string }) => void = () => {},
 ): { stop: () => Promise<number>; finished: () => number; pods: V1Pod[] } {
   let running = true;
   let finished = 0;
@@ -238,7 +240,10 @@ export function fakeKubelet(
               () => {
                 finished++;
               },
-              () => seen.delete(name),
+              () => {
+                seen.delete(name);
+                onWriteFailed({ name });
+              },
             );
         }),
       );
