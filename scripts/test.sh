@@ -31,7 +31,7 @@ if ! command -v gradle >/dev/null; then
 fi
 echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
-# (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 cores, warm: instant).
+# (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 idle cores, ~25 busy; warm: instant).
 # e2e needs root (containerd, kubelet, iptables); SCALESWE_SANDBOX_IMAGES=all also builds
 # the go/rust/java sandbox images (default: python,node).
 echo "==> integration (real kube-apiserver + etcd)"; vitest run --project integration
