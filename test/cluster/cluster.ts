@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { type ClientCert, ensureClientCert, ensurePki, type Pki } from './certs.ts';
-import { ensurePauseImage, PAUSE_IMAGE } from './images.ts';
+import { ensurePauseImage, PAUSE_IMAGE, pruneThrowawayImages } from './images.ts';
 import {
   acquireLock,
   alive,
@@ -678,6 +678,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     30_000,
     async () => run('ctr', ['--address', sock, 'version'], { allowFail: true }).code === 0,
   );
+  pruneThrowawayImages(sock);
   await ensurePauseImage(sock);
 
   writeFileSync(
@@ -829,6 +830,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       // No registry to re-pull from: never garbage-collect images, never evict for disk.
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
+      // Report every image in node status, not the 50 largest: the tiny pause image fell off
+      // the list once earlier runs' images had accumulated in the persistent containerd root.
+      nodeStatusMaxImages: -1,
       evictionHard: {
         'memory.available': '100Mi',
         'nodefs.available': '1%',

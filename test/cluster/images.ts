@@ -97,6 +97,22 @@ function ctrImages(sock: string): Set<string> {
   return new Set(r.stdout.split('\n').filter(Boolean));
 }
 
+/** Images pulled from a registry on a host:port (the tests' throwaway registries, long gone). */
+export function isThrowawayRegistryRef(ref: string): boolean {
+  return /^(localhost|\d{1,3}(\.\d{1,3}){3}):\d+\//.test(ref);
+}
+
+/**
+ * containerd's root persists across clusters and image GC is off, so images pulled from earlier
+ * runs' registries pile up (they cannot be pulled again anyway): drop them when a cluster starts.
+ */
+export function pruneThrowawayImages(sock: string): void {
+  const stale = [...ctrImages(sock)].filter(isThrowawayRegistryRef);
+  if (!stale.length) return;
+  run('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'rm', ...stale], { allowFail: true });
+  log(`removed ${stale.length} image(s) pulled from earlier test registries`);
+}
+
 /** Imports a podman image into containerd's k8s.io namespace unless that exact image id is there. */
 export function importToContainerd(sock: string, ref: string): void {
   const id = podmanInspect(ref, '{{.Id}}');
