@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-if ! command -v bwrap >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-  echo "==> installing bubblewrap (stage sandbox)"
-  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }) >/dev/null
+if { ! command -v bwrap || ! command -v slirp4netns; } >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "==> installing bubblewrap and slirp4netns (stage sandbox and its network)"
+  (apt-get install -y -qq bubblewrap slirp4netns >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap slirp4netns; }) >/dev/null
 fi
 exec node operator/src/cli/scaleswe.ts run --sample "$@"

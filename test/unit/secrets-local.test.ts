@@ -81,34 +81,47 @@ const instance = SWEInstanceSpec.parse({
 });
 
 describe('LLM key in a local run', () => {
-  it('stays in the local gateway: the provider gets it, the stage process and its files never do', async () => {
-    const gateway = await startLocalLlmGateway({ ...spec.llm!, baseURL }, spec, KEY);
-    const status = initialStatus({ now: new Date(), maxAttempts: 1 });
-    const endpoint = gateway.endpointFor(instance, status, { stage: 'prompt', attempt: 1 }, 120);
-    const input = stageInputFor({ runSpec: spec, instance, status, stage: 'prompt', llmEndpoint: endpoint });
-    // Even when the user exported it, the stage does not inherit it.
-    process.env.SCALESWE_LLM_API_KEY = KEY;
-    try {
-      const result = await runStageProcess(input, {
-        workDir: join(work, 'stage'),
-        cacheDir: join(work, 'cache'),
-        timeoutSeconds: 120,
-        isolation: 'none',
+  // In the sandbox the gateway's loopback port is out of reach: the agent gets it through the
+  // gateway's Unix socket (llm/socket-relay.ts); unsandboxed it calls the port directly.
+  it.each(['bwrap', 'none'] as const)(
+    'stays in the local gateway: the provider gets it, the stage process (%s) and its files never do',
+    async (isolation) => {
+      authHeaders.length = 0;
+      const gateway = await startLocalLlmGateway({ ...spec.llm!, baseURL }, spec, KEY);
+      const status = initialStatus({ now: new Date(), maxAttempts: 1 });
+      const endpoint = gateway.endpointFor(instance, status, { stage: 'prompt', attempt: 1 }, 120);
+      const input = stageInputFor({
+        runSpec: spec,
+        instance,
+        status,
+        stage: 'prompt',
+        llmEndpoint: endpoint,
       });
-      expect(result.outcome, JSON.stringify(result)).not.toBe('failed');
-      expect(JSON.stringify(result)).not.toContain(KEY);
-    } finally {
-      delete process.env.SCALESWE_LLM_API_KEY;
-      await gateway.close();
-    }
-    expect(authHeaders.length).toBeGreaterThan(0);
-    expect(authHeaders.every((h) => h === `Bearer ${KEY}`)).toBe(true);
-    expect(models.every((m) => m === 'pinned-model')).toBe(true);
-    const written = filesUnder(work);
-    expect(written.some((f) => f.endsWith('result.json'))).toBe(true);
-    expect(readFileSync(join(work, 'stage', 'input.json'), 'utf8')).toContain(endpoint.apiKey);
-    for (const file of written) expect(readFileSync(file, 'utf8'), file).not.toContain(KEY);
-  });
+      // Even when the user exported it, the stage does not inherit it.
+      process.env.SCALESWE_LLM_API_KEY = KEY;
+      try {
+        const result = await runStageProcess(input, {
+          workDir: join(work, 'stage'),
+          cacheDir: join(work, 'cache'),
+          timeoutSeconds: 120,
+          isolation,
+          llmSocket: gateway.socketPath,
+        });
+        expect(result.outcome, JSON.stringify(result)).not.toBe('failed');
+        expect(JSON.stringify(result)).not.toContain(KEY);
+      } finally {
+        delete process.env.SCALESWE_LLM_API_KEY;
+        await gateway.close();
+      }
+      expect(authHeaders.length).toBeGreaterThan(0);
+      expect(authHeaders.every((h) => h === `Bearer ${KEY}`)).toBe(true);
+      expect(models.every((m) => m === 'pinned-model')).toBe(true);
+      const written = filesUnder(work);
+      expect(written.some((f) => f.endsWith('result.json'))).toBe(true);
+      expect(readFileSync(join(work, 'stage', 'input.json'), 'utf8')).toContain(endpoint.apiKey);
+      for (const file of written) expect(readFileSync(file, 'utf8'), file).not.toContain(KEY);
+    },
+  );
 
   it('a stage environment withholds the credentials of the caller', () => {
     const env = stageEnv(

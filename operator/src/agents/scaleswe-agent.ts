@@ -15,6 +15,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { STAGES, type StageResult } from '../api/index.ts';
+import { LLM_SOCKET_ENV, loopbackPort, relayLoopbackToSocket } from '../llm/socket-relay.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
 import { STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
 import { runStage } from './run-stage.ts';
@@ -59,6 +60,15 @@ function crashed(stage: string, err: unknown, started: number): StageResult {
   };
 }
 
+/** In a local sandbox the run's LLM gateway is a Unix socket: serve its loopback URL here. */
+async function relayGatewaySocket(input: Record<string, unknown>): Promise<void> {
+  const socket = process.env[LLM_SOCKET_ENV];
+  const config = input.config as { llm?: { baseURL?: unknown } } | undefined;
+  const baseURL = config?.llm?.baseURL;
+  const port = typeof baseURL === 'string' ? loopbackPort(baseURL) : undefined;
+  if (socket && port !== undefined) await relayLoopbackToSocket(port, socket);
+}
+
 const program = new Command('scaleswe-agent')
   .argument('<stage>', `one of ${STAGES.join(', ')}`)
   .option('--input <file>', 'StageInput JSON (default: stdin)')
@@ -76,6 +86,7 @@ const program = new Command('scaleswe-agent')
       const input = JSON.parse(raw) as Record<string, unknown>;
       if (input.stage !== undefined && input.stage !== stage)
         throw new Error(`input is for stage ${String(input.stage)}, not ${stage}`);
+      await relayGatewaySocket(input);
       // In a pod the working directory is the workspace emptyDir (sized by the pod's limits).
       const scratch = POD_INPUT ? process.cwd() : os.tmpdir();
       const workDir = opts.workdir ?? (await mkdtemp(path.join(scratch, `scaleswe-${stage}-`)));

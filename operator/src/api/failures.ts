@@ -29,6 +29,7 @@ export const INFRA_FAILURES = {
   ReadOnlyFilesystem: 'a path the stage writes to is on a read-only file system (EROFS)',
   ProcessKilled: 'a process of the stage was killed (SIGKILL: out of memory or an outside kill)',
   RegistryUnreachable: 'a package registry could not be reached while installing',
+  SandboxNetworkFailed: "the local stage sandbox's network (slirp4netns) could not be set up",
   TestRunCrashed:
     'a test run ended abnormally (the runner exited non-zero without a failing test): its results are incomplete, not evidence',
 

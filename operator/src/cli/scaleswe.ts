@@ -20,6 +20,7 @@ import { DiskFullError, ensureWritableDirectory, NotWritableError } from '../loc
 import { bwrapAvailable, type IsolationMode } from '../local/executor.ts';
 import { type LocalLlmEndpoint, startLocalLlmGateway } from '../local/llm-gateway.ts';
 import { runLocal } from '../local/run.ts';
+import { slirpAvailable } from '../local/setup-network.ts';
 import { type LocalRunState, StateDir } from '../local/state.ts';
 import { lockStateDir, type StateLock, StateLockedError } from '../local/state-lock.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
@@ -144,9 +145,15 @@ function chooseIsolation(wanted: RunFlags['isolation'], acceptUnsandboxed: boole
     process.stderr.write('scaleswe: stages run unsandboxed (--isolation none)\n');
     return 'none';
   }
-  if (bwrapAvailable()) return 'bwrap';
+  const missing = [
+    ...(bwrapAvailable() ? [] : ['bubblewrap (bwrap) is not installed or cannot create namespaces here']),
+    ...(slirpAvailable()
+      ? []
+      : ["slirp4netns (the sandbox's network to the package registries) is not installed"]),
+  ];
+  if (missing.length === 0) return 'bwrap';
   throw new UserError(
-    `${wanted === 'bwrap' ? '--isolation bwrap: ' : ''}bubblewrap (bwrap) is not installed or cannot create namespaces here, and stages run untrusted code: install bubblewrap, or pass --isolation none ${UNSANDBOXED_FLAG}`,
+    `${wanted === 'bwrap' ? '--isolation bwrap: ' : ''}${missing.join('; ')}, and stages run untrusted code: install bubblewrap and slirp4netns, or pass --isolation none ${UNSANDBOXED_FLAG}`,
   );
 }
 

@@ -80,7 +80,7 @@ export function admit(
 export class LlmGateway {
   private readonly options: GatewayOptions;
   private readonly usage = new Map<string, Usage>();
-  private server: Server | undefined;
+  private readonly servers: Server[] = [];
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -91,18 +91,30 @@ export class LlmGateway {
   }
 
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
-    this.server = createServer((req, res) => {
+    const server = this.serve();
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Also serves on a Unix socket (a local stage sandbox reaches the gateway only that way). */
+  async listenOnSocket(path: string): Promise<void> {
+    const server = this.serve();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private serve(): Server {
+    const server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) sendError(res, 502, 'gateway_error', (error as Error).message);
         else res.end();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.servers.push(server);
+    return server;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

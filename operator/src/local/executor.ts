@@ -6,6 +6,15 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type InfraFailureReason, infraFaultIn, type StageInput, StageResult } from '../api/index.ts';
 import { languageCacheEnv, languageToolchainEnv } from '../languages/index.ts';
+import { LLM_SOCKET_ENV } from '../llm/socket-relay.ts';
+import {
+  attachSetupNetwork,
+  SANDBOX_BLOCK_FD,
+  SANDBOX_INFO_FD,
+  type SetupNetwork,
+  SYSTEMD_UPSTREAM_RESOLV_CONF,
+  sandboxResolvConf,
+} from './setup-network.ts';
 
 /** The agent runner: the source next to this file, or the bundle next to the bundled CLI. */
 const AGENT_MAIN =
@@ -25,6 +34,8 @@ export interface StageProcessOptions {
   signal?: AbortSignal | undefined;
   /** More directories the stage may write (a restored environment), at the same paths. */
   binds?: readonly string[] | undefined;
+  /** The run's LLM gateway socket, bound into the sandbox (its loopback port is not reachable there). */
+  llmSocket?: string | undefined;
 }
 
 let bwrapChecked: boolean | undefined;
@@ -62,16 +73,17 @@ export interface SandboxView {
   binds?: readonly string[] | undefined;
   /** Read-only, beyond SYSTEM_RO and ETC_RO: toolchain homes, the agent runner, a local source repo. */
   readOnly: readonly string[];
+  /** The host file bound at /etc/resolv.conf when not the host's own (setup-network.ts). */
+  resolvConf?: string | undefined;
 }
 
 /**
  * The sandbox a stage pod gets, as bubblewrap flags: an empty root with the system and
  * toolchain dirs read-only, a minimal /etc, a fresh /tmp, only the work and cache dirs
- * writable, fresh pid/ipc/uts/user namespaces. The network namespace is shared: setup steps
- * need the package registries, which may be reachable only through this host's (possibly
- * transparent) proxy; test commands get a loopback-only namespace of their own
- * (agents/offline.ts). Residual risk, documented in the README: during setup a stage can
- * reach the host's loopback services (the run's LLM gateway lives there, on a per-attempt token).
+ * writable, fresh pid/ipc/uts/user/net namespaces. The network namespace gets its outside
+ * link from slirp4netns once bwrap reports its child (--info-fd) and before the stage runs
+ * (--block-fd): the registries are reachable, the host's loopback is not (setup-network.ts).
+ * Test commands get a loopback-only namespace of their own (agents/offline.ts).
  */
 export function bwrapArgs(view: SandboxView, command: string[]): string[] {
   const ro = [...SYSTEM_RO, ...ETC_RO, ...view.readOnly].flatMap((p) => ['--ro-bind-try', p, p]);
@@ -83,11 +95,14 @@ export function bwrapArgs(view: SandboxView, command: string[]): string[] {
     // A fresh /tmp first: state, caches and repositories may live under it, bound after.
     '--tmpfs', '/tmp',
     ...ro,
+    ...(view.resolvConf && view.resolvConf !== '/etc/resolv.conf' ? ['--ro-bind', view.resolvConf, '/etc/resolv.conf'] : []),
     '--bind', view.workDir, view.workDir,
     '--bind', view.cacheDir, view.cacheDir,
     ...(view.binds ?? []).flatMap((dir) => ['--bind', dir, dir]),
     '--remount-ro', '/',
-    '--unshare-all', '--share-net',
+    '--unshare-all',
+    '--info-fd', String(SANDBOX_INFO_FD),
+    '--block-fd', String(SANDBOX_BLOCK_FD),
     '--die-with-parent', '--new-session',
     '--chdir', view.workDir,
     ...command,
@@ -215,6 +230,23 @@ const DISK_FAULTS: Record<string, InfraFailureReason> = {
  * with a reason of the one failure vocabulary. durationMs is the attempt's wall time.
  */
 export async function runStageProcess(input: StageInput, opts: StageProcessOptions): Promise<StageResult> {
+  // bwrap itself failing to build the sandbox (seen under load: "bwrap: loopback: Failed
+  // RTM_NEWADDR") ran no stage code: start it again after a short pause, not a stage backoff.
+  let result = await runStageProcessOnce(input, opts);
+  for (const pauseMs of [250, 1000, 3000]) {
+    if (!sandboxSetupFailed(result) || opts.signal?.aborted) break;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    result = await runStageProcessOnce(input, opts);
+  }
+  return result;
+}
+
+/** A crash of bwrap's own set-up, before the agent started (pure). */
+export function sandboxSetupFailed(result: StageResult): boolean {
+  return result.reason === 'AgentCrashed' && /^agent exited \d+: bwrap: /.test(result.message ?? '');
+}
+
+async function runStageProcessOnce(input: StageInput, opts: StageProcessOptions): Promise<StageResult> {
   const started = Date.now();
   const failed = (reason: InfraFailureReason, message: string): StageResult => ({
     stage: input.stage,
@@ -263,20 +295,30 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
       agentRoots: agentRoots(),
       cloneURL: input.instance.cloneURL,
     }),
+    resolvConf: sandboxResolvConf(
+      await readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+      existsSync(SYSTEMD_UPSTREAM_RESOLV_CONF),
+    ),
   };
-  const [command, ...args] = opts.isolation === 'bwrap' ? ['bwrap', ...bwrapArgs(view, agent)] : agent;
+  const sandboxed = opts.isolation === 'bwrap';
+  if (sandboxed && opts.llmSocket) view.readOnly = [...view.readOnly, dirname(opts.llmSocket)];
+  const [command, ...args] = sandboxed ? ['bwrap', ...bwrapArgs(view, agent)] : agent;
+  const env = stageEnv(process.env, home, opts.cacheDir);
+  if (sandboxed && opts.llmSocket) env[LLM_SOCKET_ENV] = opts.llmSocket;
   const child = spawn(command!, args, {
     cwd: opts.workDir,
-    env: stageEnv(process.env, home, opts.cacheDir),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    // In the sandbox: bwrap's info fd (its child's pid) and block fd (go once networked).
+    stdio: sandboxed ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   let log = '';
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-20_000);
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const killGroup = () => {
     if (child.pid !== undefined) {
       try {
@@ -286,14 +328,25 @@ export async function runStageProcess(input: StageInput, opts: StageProcessOptio
       }
     }
   };
+  let network: SetupNetwork | undefined;
+  if (sandboxed) {
+    try {
+      network = await attachSetupNetwork(child);
+    } catch (error) {
+      killGroup();
+      await closed;
+      return failed('SandboxNetworkFailed', (error as Error).message);
+    }
+  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup();
   }, opts.timeoutSeconds * 1000);
   opts.signal?.addEventListener('abort', killGroup, { once: true });
-  const exitCode: number | null = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  const exitCode = await closed;
   clearTimeout(timer);
+  network?.stop();
   opts.signal?.removeEventListener('abort', killGroup);
   // Kept for the user when the disk allows: the attempt's outcome does not depend on it.
   await writeFile(join(opts.workDir, 'agent.log'), log).catch(() => undefined);

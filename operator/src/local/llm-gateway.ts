@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CurationRunSpec, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
 import { LlmGateway } from '../llm/gateway.ts';
 import { mintGatewayToken } from '../llm/gateway-token.ts';
@@ -15,6 +18,8 @@ export interface LocalLlmEndpoint {
     /** The attempt's own token budget (a solve attempt's); default: what the instance has left. */
     budget?: number,
   ): { baseURL: string; apiKey: string };
+  /** The same gateway on a Unix socket, for stage sandboxes that cannot reach the host's loopback. */
+  socketPath: string;
   close(): Promise<void>;
 }
 
@@ -39,7 +44,12 @@ export async function startLocalLlmGateway(
     }),
   });
   const port = await gateway.listen(0, '127.0.0.1');
+  // A directory of its own (0700 by mkdtemp): it is bound into every stage sandbox.
+  const socketDir = await mkdtemp(join(tmpdir(), 'scaleswe-llm-'));
+  const socketPath = join(socketDir, 'gateway.sock');
+  await gateway.listenOnSocket(socketPath);
   return {
+    socketPath,
     endpointFor(instance, status, ref, timeoutSeconds, budget) {
       const token = mintGatewayToken(secret, {
         namespace: 'local',
@@ -52,6 +62,9 @@ export async function startLocalLlmGateway(
       });
       return { baseURL: `http://127.0.0.1:${port}/v1`, apiKey: token };
     },
-    close: () => gateway.close(),
+    close: async () => {
+      await gateway.close();
+      await rm(socketDir, { recursive: true, force: true });
+    },
   };
 }

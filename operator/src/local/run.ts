@@ -202,6 +202,7 @@ async function attemptInEnvironment(
         isolation: opts.isolation,
         signal: opts.signal,
         binds: env.binds,
+        llmSocket: opts.llm?.socketPath,
       },
     );
     if (opts.signal.aborted) return undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { objectNameErrors } from '../api/index.ts';
 import { initialStatus } from '../pipeline/pipeline.ts';
-import { bwrapArgs, stageEnv, stageReadOnlyPaths } from './executor.ts';
+import { bwrapArgs, sandboxSetupFailed, stageEnv, stageReadOnlyPaths } from './executor.ts';
 import { reopenFailed } from './run.ts';
 import { instanceSegment } from './state.ts';
 import { isStaleLock } from './state-lock.ts';
@@ -78,6 +78,21 @@ describe('stage environment', () => {
     expect(joined).toContain('--ro-bind-try /etc/ssl /etc/ssl');
     expect(args.indexOf('/tmp')).toBeLessThan(args.indexOf('/tmp/repo'));
     expect(args.slice(-1)).toEqual(['true']);
+    // Its own network namespace (never the host's), held until slirp4netns has wired it.
+    expect(args).toContain('--unshare-all');
+    expect(args).not.toContain('--share-net');
+    expect(joined).toContain('--info-fd 3 --block-fd 4');
+  });
+
+  it("binds systemd-resolved's upstream list over /etc/resolv.conf when told to", () => {
+    const view = { workDir: '/w', cacheDir: '/c', readOnly: [] };
+    const upstream = '/run/systemd/resolve/resolv.conf';
+    expect(bwrapArgs({ ...view, resolvConf: upstream }, ['true']).join(' ')).toContain(
+      `--ro-bind ${upstream} /etc/resolv.conf`,
+    );
+    expect(bwrapArgs({ ...view, resolvConf: '/etc/resolv.conf' }, ['true']).join(' ')).not.toContain(
+      '--ro-bind /etc/resolv.conf /etc/resolv.conf',
+    );
   });
 });
 
@@ -138,5 +153,26 @@ describe('names as paths', () => {
     expect(instanceSegment('acme__calc-3')).toBe('acme__calc-3');
     for (const bad of ['../../etc', 'acme/x__y-1', '..', 'acme__calc-3/../../x'])
       expect(() => instanceSegment(bad), bad).toThrow(/instance id/);
+  });
+});
+
+describe('a sandbox that bwrap could not build', () => {
+  const crash = (message: string) => ({
+    stage: 'env' as const,
+    outcome: 'failed' as const,
+    reason: 'AgentCrashed',
+    message,
+    tokensUsed: 0,
+    durationMs: 5,
+    trajectories: [],
+  });
+  it("is started again at once only when bwrap's own set-up failed", () => {
+    expect(
+      sandboxSetupFailed(crash('agent exited 1: bwrap: loopback: Failed RTM_NEWADDR: No child processes\n')),
+    ).toBe(true);
+    expect(sandboxSetupFailed(crash('agent exited 1: Error: boom\n    at x'))).toBe(false);
+    expect(sandboxSetupFailed({ ...crash('agent exited 1: bwrap: x'), reason: 'DeadlineExceeded' })).toBe(
+      false,
+    );
   });
 });

@@ -90,6 +90,7 @@ async function inFreshEnvironment(
         isolation: opts.isolation,
         signal: opts.signal,
         binds: env.binds,
+        llmSocket: opts.llm?.socketPath,
       },
     );
   } finally {
