@@ -42,6 +42,7 @@ export interface ManagerOptions {
   gateway?: ControllerContext['gateway'];
   sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
+  datasetStore?: ControllerContext['datasetStore'];
   environmentDefaults?: ControllerContext['environmentDefaults'];
   now?: () => Date;
 }
@@ -122,6 +123,8 @@ export class Manager {
       ...(opts.gateway && { gateway: opts.gateway }),
       ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
+      ...(opts.datasetStore && { datasetStore: opts.datasetStore }),
+      contentCache: new Map(),
       ...(opts.environmentDefaults && { environmentDefaults: opts.environmentDefaults }),
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),

@@ -1,0 +1,79 @@
+// The SWEInstance reconciler's side of the dataset store: the planner sees full statuses
+// (content read back from the store), the API server gets small ones (content written to the
+// store first, then status names it). Without a store, statuses stay whole (in etcd).
+import type { SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import {
+  type InstanceContent,
+  offloadContent,
+  parseContent,
+  restoreContent,
+} from '../store/instance-content.ts';
+import type { ControllerContext } from './controller-context.ts';
+
+/** Parsed objects by SHA-256: a reconcile of an unchanged instance reads nothing. */
+const CACHE_ENTRIES = 1024;
+
+function remember(ctx: ControllerContext, sha256: string, content: InstanceContent): void {
+  const cache = ctx.contentCache;
+  cache.delete(sha256);
+  cache.set(sha256, content);
+  if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+}
+
+/** The instance with its content back, from the cache or the store (throws while the store is unreachable). */
+export async function withContent(ctx: ControllerContext, instance: SWEInstance): Promise<SWEInstance> {
+  const ref = instance.status?.content;
+  if (!instance.status || !ref) return instance;
+  const cached = ctx.contentCache.get(ref.sha256);
+  if (cached) return { ...instance, status: restoreContent(instance.status, cached) };
+  if (!ctx.datasetStore)
+    throw new Error(
+      `status names dataset store object ${ref.key}, but the operator has no dataset store configured`,
+    );
+  const body = await ctx.datasetStore.get(ref.key);
+  if (body === undefined)
+    throw new Error(`dataset store object ${ref.key} is missing (${ctx.datasetStore.where})`);
+  const content = parseContent(ref, body);
+  remember(ctx, ref.sha256, content);
+  return { ...instance, status: restoreContent(instance.status, content) };
+}
+
+/** Same, synchronously, for a status re-read on a write conflict: its content must be cached. */
+export function withCachedContent(ctx: ControllerContext, instance: SWEInstance): SWEInstance {
+  const ref = instance.status?.content;
+  if (!instance.status || !ref) return instance;
+  const cached = ctx.contentCache.get(ref.sha256);
+  if (!cached)
+    throw new Error(`conflict: status changed to content ${ref.sha256} not read yet; reconciling again`);
+  return { ...instance, status: restoreContent(instance.status, cached) };
+}
+
+/**
+ * Writes the status's content to the store when the stored one differs (before the status
+ * write that names it); returns the digest written, or the current one.
+ */
+export async function storeContent(
+  ctx: ControllerContext,
+  where: { namespace: string; name: string },
+  current: SWEInstanceStatus | undefined,
+  next: SWEInstanceStatus,
+): Promise<void> {
+  if (!ctx.datasetStore) return;
+  const { object } = offloadContent(next, where);
+  if (!object || object.sha256 === current?.content?.sha256) return;
+  await ctx.datasetStore.put(object.key, object.body);
+  remember(ctx, object.sha256, JSON.parse(object.body) as InstanceContent);
+}
+
+/** The status as written to the API server: small with a store (its object already stored). Pure but for the cache check. */
+export function statusToWrite(
+  ctx: ControllerContext,
+  where: { namespace: string; name: string },
+  status: SWEInstanceStatus,
+): SWEInstanceStatus {
+  if (!ctx.datasetStore) return status;
+  const offloaded = offloadContent(status, where);
+  if (offloaded.object && !ctx.contentCache.has(offloaded.object.sha256))
+    throw new Error(`conflict: content ${offloaded.object.sha256} not stored yet; reconciling again`);
+  return offloaded.status;
+}

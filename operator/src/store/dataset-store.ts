@@ -1,0 +1,50 @@
+// The dataset store: where large per-instance content lives outside etcd. Two implementations:
+// a directory (the local CLI's state directory, the embedded default) and S3-compatible object
+// storage (s3-store.ts, the cluster's). Keys are relative paths ("instances/ns/name/<sha>.json").
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, normalize, sep } from 'node:path';
+
+export interface DatasetStore {
+  /** Writes the object; writing the same key again replaces it (keys are content-addressed). */
+  put(key: string, body: string | Uint8Array): Promise<void>;
+  /** The object's bytes, or undefined when there is none under that key. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** For logs and errors: where the store is (never credentials). */
+  readonly where: string;
+}
+
+/** A key as a path under root; a key that would leave root is refused. */
+function pathOf(root: string, key: string): string {
+  const rel = normalize(key);
+  if (!key || rel.startsWith('..') || rel.startsWith(sep) || rel.split(sep).includes('..'))
+    throw new Error(`invalid dataset store key ${JSON.stringify(key)}`);
+  return join(root, rel);
+}
+
+/** Objects as files under a directory (the local state directory's `store/`). */
+export class DirStore implements DatasetStore {
+  readonly where: string;
+  private readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+    this.where = root;
+  }
+
+  async put(key: string, body: string | Uint8Array): Promise<void> {
+    const path = pathOf(this.root, key);
+    await mkdir(dirname(path), { recursive: true });
+    // Write then rename: a reader never sees half an object.
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(tmp, body);
+    await rename(tmp, path);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(pathOf(this.root, key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+}
