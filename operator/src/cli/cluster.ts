@@ -23,6 +23,7 @@ import {
 } from '../llm/trajectory-config-map.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
 import { writeExport } from './export.ts';
 
 interface RawObject extends KubeObject {
@@ -142,15 +143,38 @@ export async function readClusterTrajectories(
   return payloads.flatMap(trajectoriesOf);
 }
 
-/** The record of a cluster run: its status counts, its SWEInstances, the gateway's trajectories. */
+/** Instances with the content their status names read back from the dataset store, 16 at a time. */
+async function withStoredContent(
+  store: DatasetStore | undefined,
+  instances: InstanceRecord[],
+): Promise<InstanceRecord[]> {
+  const out: InstanceRecord[] = [];
+  for (let i = 0; i < instances.length; i += 16) {
+    const batch = instances.slice(i, i + 16);
+    out.push(
+      ...(await Promise.all(
+        batch.map(async (r) => (r.status ? { ...r, status: await loadContent(store, r.status) } : r)),
+      )),
+    );
+  }
+  return out;
+}
+
+/**
+ * The record of a cluster run: its status counts, its SWEInstances (their test-id lists,
+ * patches and statements from the dataset store when the operator keeps them there), the
+ * gateway's trajectories.
+ */
 export async function exportCluster(
   kube: Kube,
   namespace: string,
   name: string,
   outDir: string,
   options: ExportOptions = {},
+  store?: DatasetStore,
 ) {
-  const run = await readClusterRun(kube, namespace, name);
+  const read = await readClusterRun(kube, namespace, name);
+  const run = { ...read, instances: await withStoredContent(store, read.instances) };
   return writeExport(
     outDir,
     {

@@ -3,6 +3,8 @@
 // storage (s3-store.ts, the cluster's). Keys are relative paths ("instances/ns/name/<sha>.json").
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
+import type { SWEInstanceStatus } from '../api/index.ts';
+import { parseContent, restoreContent } from './instance-content.ts';
 
 export interface DatasetStore {
   /** Writes the object; writing the same key again replaces it (keys are content-addressed). */
@@ -46,5 +48,28 @@ export class DirStore implements DatasetStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+}
+
+/**
+ * A status with the content it names read back from the store (unchanged when it names
+ * none). Throws when the object is missing or does not match its digest: an export never
+ * silently drops an instance's labels.
+ */
+export async function loadContent(
+  store: DatasetStore | undefined,
+  status: SWEInstanceStatus,
+): Promise<SWEInstanceStatus> {
+  const ref = status.content;
+  if (!ref) return status;
+  if (!store) throw new MissingStoreError(ref.key);
+  const body = await store.get(ref.key);
+  if (body === undefined) throw new Error(`dataset store object ${ref.key} is missing (${store.where})`);
+  return restoreContent(status, parseContent(ref, body));
+}
+
+export class MissingStoreError extends Error {
+  constructor(key: string) {
+    super(`status names dataset store object ${key}, but no dataset store is configured`);
   }
 }

@@ -1,0 +1,198 @@
+// The dataset store against a real kube-apiserver and a real S3-compatible server (gofakes3,
+// built from its Go module): instances' test-id lists and statements land in the bucket, the
+// SWEInstance status keeps counts, digests and keys only, and the export reads the content
+// back identically. Fault: the store unreachable for a while: instances wait, then resume,
+// nothing lost, no stage run twice.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
+import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/api/index.ts';
+import { exportCluster } from '../../operator/src/cli/cluster.ts';
+import { Kube } from '../../operator/src/kube/index.ts';
+import { loadContent } from '../../operator/src/store/dataset-store.ts';
+import { sha256Hex } from '../../operator/src/store/instance-content.ts';
+import { S3Store } from '../../operator/src/store/s3-store.ts';
+import { type S3Server, startS3Server } from '../support/s3-server.ts';
+import { createSquashHistory } from './git-history.ts';
+import { fakeKubelet, type OperatorProcess, startOperator, succeededResult } from './operator-harness.ts';
+import { cluster, poll, useTestNamespace } from './support.ts';
+
+const ns = useTestNamespace('store');
+
+// A Java-like repository's labels: 1,500 PASS_TO_PASS ids (~100 KB of JSON), as in bench/real-repos.md.
+const FAIL_TO_PASS = Array.from({ length: 12 }, (_, i) => `org.acme.widgets.core.WidgetTest#fixesBug${i}`);
+const PASS_TO_PASS = Array.from(
+  { length: 1500 },
+  (_, i) => `org.acme.widgets.module${i % 40}.Module${i % 40}IntegrationTest#behavesCorrectlyInCase${i}`,
+);
+const STATEMENT = `Widgets render wrong when resized.\n\n${'Steps to reproduce: resize a widget twice. '.repeat(60)}`;
+
+function bigResult(stage: string) {
+  const base = succeededResult(stage);
+  if (stage === 'tests' || stage === 'verify') return { ...base, FAIL_TO_PASS, PASS_TO_PASS };
+  if (stage === 'prompt') return { ...base, problemStatement: STATEMENT };
+  return base;
+}
+
+let s3: S3Server;
+beforeAll(async () => {
+  s3 = await startS3Server();
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+function storeOperator(namespace: string, identity: string): OperatorProcess {
+  return startOperator({
+    kubeconfig: cluster().kubeconfig,
+    namespace,
+    identity,
+    extraArgs: ['--store-bucket', s3.bucket, '--store-endpoint', s3.endpoint, '--store-prefix', namespace],
+    env: {
+      AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
+    },
+  });
+}
+
+const gitRun = (name: string, url: string, maxPRs: number) => ({
+  apiVersion: 'scaleswe.dev/v1alpha1',
+  kind: 'CurationRun',
+  metadata: { name },
+  spec: {
+    source: { git: { url, repo: 'acme/widgets' } },
+    limits: { maxPRs, maxParallel: maxPRs },
+    agents: { maxAttempts: 2 },
+  },
+});
+
+async function runSucceeded(kube: Kube, namespace: string, name: string): Promise<CurationRun> {
+  return poll(`run ${name} Succeeded`, 180_000, async () => {
+    const r = await kube.get<CurationRun & { metadata: { name: string } }>(CURATIONRUNS, namespace, name);
+    return r.status?.phase === 'Succeeded' ? r : undefined;
+  });
+}
+
+type Instance = SWEInstance & { metadata: { name: string } };
+
+/** Every Verified instance's content is in the store, status holds only its ref; returns status bytes. */
+async function checkStored(store: S3Store, instances: Instance[]) {
+  const figures: Array<{ name: string; statusBytes: number; inlineBytes: number }> = [];
+  for (const i of instances) {
+    const status = i.status!;
+    expect(status.phase).toBe('Verified');
+    expect(status.FAIL_TO_PASS).toBeUndefined();
+    expect(status.PASS_TO_PASS).toBeUndefined();
+    expect(status.problemStatement).toBeUndefined();
+    expect(status.content).toMatchObject({ failToPass: 12, passToPass: 1500 });
+    const body = await store.get(status.content!.key);
+    expect(body).toBeDefined();
+    expect(sha256Hex(body!)).toBe(status.content!.sha256);
+    const full = await loadContent(store, status);
+    expect(full.FAIL_TO_PASS).toEqual(FAIL_TO_PASS);
+    expect(full.PASS_TO_PASS).toEqual(PASS_TO_PASS);
+    expect(full.problemStatement).toBe(STATEMENT);
+    const { content: _, ...inline } = full;
+    figures.push({
+      name: i.metadata.name,
+      statusBytes: Buffer.byteLength(JSON.stringify(status)),
+      inlineBytes: Buffer.byteLength(JSON.stringify(inline)),
+    });
+  }
+  for (const f of figures) expect(f.statusBytes).toBeLessThan(4096);
+  process.stderr.write(
+    `[store] status bytes per instance: ${figures.map((f) => f.statusBytes).join(', ')} (content inline would be ${figures.map((f) => f.inlineBytes).join(', ')})\n`,
+  );
+}
+
+/** The export's dataset lines carry the labels and statement exactly. */
+async function checkExport(kube: Kube, namespace: string, run: string, store: S3Store, count: number) {
+  const out = mkdtempSync(join(tmpdir(), 'store-export-'));
+  const summary = await exportCluster(kube, namespace, run, out, { lists: true }, store);
+  expect(summary.verified).toBe(count);
+  const lines = readFileSync(summary.dataset, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(lines).toHaveLength(count);
+  for (const line of lines) {
+    expect(line.FAIL_TO_PASS).toEqual(FAIL_TO_PASS);
+    expect(line.PASS_TO_PASS).toEqual(PASS_TO_PASS);
+    expect(line.problem_statement).toBe(STATEMENT);
+  }
+  // Without the store the export refuses rather than writing instances without labels.
+  await expect(
+    exportCluster(kube, namespace, run, mkdtempSync(join(tmpdir(), 'store-export-'))),
+  ).rejects.toThrow(/no dataset store is configured/);
+}
+
+describe('operator with a dataset store (S3)', () => {
+  it("keeps instances' test-id lists and statements in the bucket, status small; the export reads them back", async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const store = new S3Store({ ...s3.config, prefix: namespace });
+    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
+    const op = storeOperator(namespace, 'store-a');
+    const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
+    try {
+      await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
+      const run = await runSucceeded(kube, namespace, 'widgets');
+      expect(run.status?.counts).toMatchObject({ instances: 3, verified: 3, failed: 0 });
+      const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+      expect(instances).toHaveLength(3);
+      await checkStored(store, instances);
+      await checkExport(kube, namespace, 'widgets', store, 3);
+      expect(kubelet.finished()).toBe(12);
+    } finally {
+      await kubelet.stop();
+      op.proc.kill('SIGKILL');
+      await op.exited;
+      store.destroy();
+    }
+  });
+
+  it('the store unreachable for a while: instances wait, then resume; nothing lost, no stage run twice', async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const store = new S3Store({ ...s3.config, prefix: namespace });
+    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
+    const op = storeOperator(namespace, 'store-b');
+    const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
+    let down = false;
+    try {
+      await s3.stop();
+      down = true;
+      await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
+      // The tests stage's labels cannot be stored: its result stays unrecorded (its pod kept).
+      await op.waitForLog(
+        (l) =>
+          l.msg === 'reconcile failed' &&
+          l.controller === 'sweinstance' &&
+          /ECONNREFUSED|connect/i.test(String(l.err)),
+      );
+      const waiting = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+      expect(waiting.every((i) => i.status?.phase !== 'Failed' && i.status?.phase !== 'Verified')).toBe(true);
+      expect(
+        waiting.every((i) => i.status?.FAIL_TO_PASS === undefined && i.status?.content === undefined),
+      ).toBe(true);
+      await s3.start();
+      down = false;
+      const run = await runSucceeded(kube, namespace, 'widgets');
+      expect(run.status?.counts).toMatchObject({ instances: 3, verified: 3, failed: 0 });
+      const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+      for (const i of instances)
+        expect(i.status?.attempts).toEqual({ env: 1, tests: 1, prompt: 1, verify: 1 });
+      expect(kubelet.finished()).toBe(12); // one pod per stage: the outage repeated none
+      await checkStored(store, instances);
+      await checkExport(kube, namespace, 'widgets', store, 3);
+    } finally {
+      if (down) await s3.start();
+      await kubelet.stop();
+      op.proc.kill('SIGKILL');
+      await op.exited;
+      store.destroy();
+    }
+  });
+});
