@@ -30,6 +30,9 @@ describe.each(stores)('%s', (_, make) => {
     await store.put('instances/ns/a/x.json', 'second');
     expect(Buffer.from((await store.get('instances/ns/a/x.json'))!).toString('utf8')).toBe('second');
     expect(await store.get('instances/ns/a/none.json')).toBeUndefined();
+    await store.delete('instances/ns/a/x.json');
+    expect(await store.get('instances/ns/a/x.json')).toBeUndefined();
+    await store.delete('instances/ns/a/x.json'); // missing: no error
   });
 });
 

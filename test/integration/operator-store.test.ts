@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/api/index.ts';
@@ -14,6 +15,7 @@ import { Kube } from '../../operator/src/kube/index.ts';
 import { loadContent } from '../../operator/src/store/dataset-store.ts';
 import { sha256Hex } from '../../operator/src/store/instance-content.ts';
 import { S3Store } from '../../operator/src/store/s3-store.ts';
+import { startKillProxy } from '../support/kill-proxy.ts';
 import { type S3Server, startS3Server } from '../support/s3-server.ts';
 import { createSquashHistory } from './git-history.ts';
 import { fakeKubelet, type OperatorProcess, startOperator, succeededResult } from './operator-harness.ts';
@@ -44,12 +46,12 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function storeOperator(namespace: string, identity: string): OperatorProcess {
+function storeOperator(namespace: string, identity: string, endpoint = s3.endpoint): OperatorProcess {
   return startOperator({
     kubeconfig: cluster().kubeconfig,
     namespace,
     identity,
-    extraArgs: ['--store-bucket', s3.bucket, '--store-endpoint', s3.endpoint, '--store-prefix', namespace],
+    extraArgs: ['--store-bucket', s3.bucket, '--store-endpoint', endpoint, '--store-prefix', namespace],
     env: {
       AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
@@ -107,6 +109,20 @@ async function checkStored(store: S3Store, instances: Instance[]) {
   );
 }
 
+/** The bucket holds exactly the objects statuses name: each one a later stage replaced (tests → prompt) was deleted. */
+async function checkOneObjectEach(namespace: string, instances: Instance[]) {
+  const client = new S3Client({ ...s3.config, region: 'us-east-1', forcePathStyle: true });
+  try {
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${namespace}/` }),
+    );
+    const keys = (listed.Contents ?? []).map((o) => o.Key?.slice(namespace.length + 1)).sort();
+    expect(keys).toEqual(instances.map((i) => i.status?.content?.key).sort());
+  } finally {
+    client.destroy();
+  }
+}
+
 /** The export's dataset lines carry the labels and statement exactly. */
 async function checkExport(kube: Kube, namespace: string, run: string, store: S3Store, count: number) {
   const out = mkdtempSync(join(tmpdir(), 'store-export-'));
@@ -143,6 +159,7 @@ describe('operator with a dataset store (S3)', () => {
       const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
       expect(instances).toHaveLength(3);
       await checkStored(store, instances);
+      await checkOneObjectEach(namespace, instances);
       await checkExport(kube, namespace, 'widgets', store, 3);
       expect(kubelet.finished()).toBe(12);
     } finally {
@@ -192,6 +209,51 @@ describe('operator with a dataset store (S3)', () => {
       await kubelet.stop();
       op.proc.kill('SIGKILL');
       await op.exited;
+      store.destroy();
+    }
+  });
+  it('the operator killed between the object write and the status write: the restart writes the same key, nothing lost or duplicated', async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const store = new S3Store({ ...s3.config, prefix: namespace });
+    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
+    let victim: OperatorProcess | undefined;
+    let killedAfter: string | undefined;
+    // The first object the store accepted: the operator dies before it hears the answer.
+    const proxy = await startKillProxy(s3.endpoint, (req) => {
+      if (killedAfter || req.method !== 'PUT' || req.status !== 200 || !victim) return undefined;
+      killedAfter = req.url;
+      victim.proc.kill('SIGKILL');
+      return victim.exited.then(() => {});
+    });
+    const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
+    let op: OperatorProcess | undefined;
+    try {
+      victim = storeOperator(namespace, 'store-c', proxy.endpoint);
+      await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
+      await victim.exited;
+      expect(killedAfter).toMatch(new RegExp(`/${s3.bucket}/${namespace}/instances/`));
+      // The object is in the bucket; no status names it yet.
+      const before = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+      expect(before.every((i) => i.status?.content === undefined)).toBe(true);
+      op = storeOperator(namespace, 'store-d', proxy.endpoint);
+      const run = await runSucceeded(kube, namespace, 'widgets');
+      expect(run.status?.counts).toMatchObject({ instances: 3, verified: 3, failed: 0 });
+      const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+      for (const i of instances)
+        expect(i.status?.attempts).toEqual({ env: 1, tests: 1, prompt: 1, verify: 1 });
+      expect(kubelet.finished()).toBe(12);
+      await checkStored(store, instances);
+      await checkExport(kube, namespace, 'widgets', store, 3);
+      // One object per instance: the rewrite after the crash landed on the same key.
+      await checkOneObjectEach(namespace, instances);
+    } finally {
+      await kubelet.stop();
+      for (const p of [victim, op]) {
+        p?.proc.kill('SIGKILL');
+        await p?.exited;
+      }
+      await proxy.close();
       store.destroy();
     }
   });

@@ -1,7 +1,8 @@
 // The SWEInstance reconciler's side of the dataset store: the planner sees full statuses
 // (content read back from the store), the API server gets small ones (content written to the
 // store first, then status names it). Without a store, statuses stay whole (in etcd).
-import type { SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import type { ContentRef, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import { errorMessage, type Logger } from '../kube/index.ts';
 import {
   type InstanceContent,
   offloadContent,
@@ -76,4 +77,26 @@ export function statusToWrite(
   if (offloaded.object && !ctx.contentCache.has(offloaded.object.sha256))
     throw new Error(`conflict: content ${offloaded.object.sha256} not stored yet; reconciling again`);
   return offloaded.status;
+}
+
+/**
+ * After a status write that names new content, the object it replaced is deleted (one object
+ * per instance in the bucket). Best effort: a failure leaves an unreferenced object, never a
+ * status naming a missing one, so it does not fail the reconcile.
+ */
+export async function dropReplacedContent(
+  ctx: ControllerContext,
+  before: ContentRef | undefined,
+  after: SWEInstanceStatus | undefined,
+  log: Logger,
+): Promise<void> {
+  if (!ctx.datasetStore || !before || after?.content?.key === before.key) return;
+  try {
+    await ctx.datasetStore.delete(before.key);
+  } catch (err) {
+    log.warn(
+      { key: before.key, err: errorMessage(err) },
+      'could not delete replaced content from the dataset store',
+    );
+  }
 }

@@ -40,7 +40,13 @@ import {
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
-import { statusToWrite, storeContent, withCachedContent, withContent } from './instance-content.ts';
+import {
+  dropReplacedContent,
+  statusToWrite,
+  storeContent,
+  withCachedContent,
+  withContent,
+} from './instance-content.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
@@ -242,6 +248,12 @@ export async function reconcileInstance(
   );
   if (write.written) {
     log.debug({ phase: finalPlan.status.phase }, 'status written');
+    await dropReplacedContent(
+      ctx,
+      finalInstance.status?.content,
+      write.object.status as SWEInstanceStatus,
+      log,
+    );
     // Observed once: a later reconcile plans from this status, where the outcome is recorded.
     ctx.pipelineMetrics.stagesFinished(finalPlan.finished);
   }

@@ -1,7 +1,7 @@
 // The dataset store: where large per-instance content lives outside etcd. Two implementations:
 // a directory (the local CLI's state directory, the embedded default) and S3-compatible object
 // storage (s3-store.ts, the cluster's). Keys are relative paths ("instances/ns/name/<sha>.json").
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import type { SWEInstanceStatus } from '../api/index.ts';
 import { parseContent, restoreContent } from './instance-content.ts';
@@ -11,6 +11,8 @@ export interface DatasetStore {
   put(key: string, body: string | Uint8Array): Promise<void>;
   /** The object's bytes, or undefined when there is none under that key. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Removes the object; a missing one is not an error. */
+  delete(key: string): Promise<void>;
   /** For logs and errors: where the store is (never credentials). */
   readonly where: string;
 }
@@ -48,6 +50,10 @@ export class DirStore implements DatasetStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(pathOf(this.root, key), { force: true });
   }
 }
 

@@ -1,7 +1,13 @@
 // The dataset store on S3-compatible object storage (the only module importing the AWS SDK).
 // Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 // which the chart sets from a Secret); they are never logged and never part of `where`.
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import type { DatasetStore } from './dataset-store.ts';
 
 export interface S3StoreConfig {
@@ -66,6 +72,11 @@ export class S3Store implements DatasetStore {
       if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return undefined;
       throw err;
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers 204 for a missing key too.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.prefix + key }));
   }
 
   destroy(): void {
