@@ -11,14 +11,44 @@ import {
 } from '../store/instance-content.ts';
 import type { ControllerContext } from './controller-context.ts';
 
-/** Parsed objects by SHA-256: a reconcile of an unchanged instance reads nothing. */
-const CACHE_ENTRIES = 1024;
+/**
+ * Content read from or written to the store, by SHA-256, least recently used first out, at most
+ * `maxBytes` of objects: a reconcile of an instance in flight reads nothing, and the operator's
+ * memory does not grow with the dataset.
+ */
+export class ContentCache {
+  private readonly entries = new Map<string, { content: InstanceContent; bytes: number }>();
+  private bytes = 0;
+  private readonly maxBytes: number;
+  constructor(maxBytes = 32 * 1024 * 1024) {
+    this.maxBytes = maxBytes;
+  }
 
-function remember(ctx: ControllerContext, sha256: string, content: InstanceContent): void {
-  const cache = ctx.contentCache;
-  cache.delete(sha256);
-  cache.set(sha256, content);
-  if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+  get(sha256: string): InstanceContent | undefined {
+    const hit = this.entries.get(sha256);
+    if (!hit) return undefined;
+    this.entries.delete(sha256);
+    this.entries.set(sha256, hit);
+    return hit.content;
+  }
+
+  has(sha256: string): boolean {
+    return this.entries.has(sha256);
+  }
+
+  set(sha256: string, content: InstanceContent, bytes: number): void {
+    const old = this.entries.get(sha256);
+    if (old) this.bytes -= old.bytes;
+    this.entries.delete(sha256);
+    this.entries.set(sha256, { content, bytes });
+    this.bytes += bytes;
+    // Never evicts the entry just added: a reconcile's own content stays until its status write.
+    for (const [key, entry] of this.entries) {
+      if (this.bytes <= this.maxBytes || key === sha256) break;
+      this.entries.delete(key);
+      this.bytes -= entry.bytes;
+    }
+  }
 }
 
 /** The instance with its content back, from the cache or the store (throws while the store is unreachable). */
@@ -35,7 +65,7 @@ export async function withContent(ctx: ControllerContext, instance: SWEInstance)
   if (body === undefined)
     throw new Error(`dataset store object ${ref.key} is missing (${ctx.datasetStore.where})`);
   const content = parseContent(ref, body);
-  remember(ctx, ref.sha256, content);
+  ctx.contentCache.set(ref.sha256, content, body.byteLength);
   return { ...instance, status: restoreContent(instance.status, content) };
 }
 
@@ -63,7 +93,11 @@ export async function storeContent(
   const { object } = offloadContent(next, where);
   if (!object || object.sha256 === current?.content?.sha256) return;
   await ctx.datasetStore.put(object.key, object.body);
-  remember(ctx, object.sha256, JSON.parse(object.body) as InstanceContent);
+  ctx.contentCache.set(
+    object.sha256,
+    JSON.parse(object.body) as InstanceContent,
+    Buffer.byteLength(object.body),
+  );
 }
 
 /** The status as written to the API server: small with a store (its object already stored). Pure but for the cache check. */

@@ -19,6 +19,7 @@ import {
   reconcileRun,
   recordRunTerminal,
 } from './curation-run-reconciler.ts';
+import { ContentCache } from './instance-content.ts';
 import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { key, ownerKey, type RawObject } from './resources.ts';
@@ -124,7 +125,7 @@ export class Manager {
       ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
       ...(opts.datasetStore && { datasetStore: opts.datasetStore }),
-      contentCache: new Map(),
+      contentCache: new ContentCache(),
       ...(opts.environmentDefaults && { environmentDefaults: opts.environmentDefaults }),
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),
