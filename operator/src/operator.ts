@@ -247,6 +247,7 @@ const manager = new Manager({
 // Every replica serves the gateway (tokens are stateless); a standby resolves runs through the API.
 const gatewayBackend = new GatewayBackend({
   kube,
+  store: datasetStore,
   log,
   metrics: manager.pipelineMetrics,
   ctx: () => (manager.hasSynced() ? manager.ctx : undefined),

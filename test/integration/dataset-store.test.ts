@@ -33,6 +33,10 @@ describe.each(stores)('%s', (_, make) => {
     await store.delete('instances/ns/a/x.json');
     expect(await store.get('instances/ns/a/x.json')).toBeUndefined();
     await store.delete('instances/ns/a/x.json'); // missing: no error
+    for (const k of ['t/ns/run/b/env-1.json.gz', 't/ns/run/a/tests-2.json.gz', 't/ns/other/a/env-1.json.gz'])
+      await store.put(k, 'x');
+    expect(await store.list('t/ns/run/')).toEqual(['t/ns/run/a/tests-2.json.gz', 't/ns/run/b/env-1.json.gz']);
+    expect(await store.list('t/none/')).toEqual([]);
   });
 });
 

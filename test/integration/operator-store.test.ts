@@ -3,18 +3,24 @@
 // SWEInstance status keeps counts, digests and keys only, and the export reads the content
 // back identically. Fault: the store unreachable for a while: instances wait, then resume,
 // nothing lost, no stage run twice.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
 import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
+import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
 import { loadContent } from '../../operator/src/store/dataset-store.ts';
 import { sha256Hex } from '../../operator/src/store/instance-content.ts';
 import { S3Store } from '../../operator/src/store/s3-store.ts';
+import { trajectoryKey, trajectoryPrefix } from '../../operator/src/store/trajectory-keys.ts';
 import { startKillProxy } from '../support/kill-proxy.ts';
 import { type S3Server, startS3Server } from '../support/s3-server.ts';
 import { createSquashHistory } from './git-history.ts';
@@ -254,6 +260,118 @@ describe('operator with a dataset store (S3)', () => {
         await p?.exited;
       }
       await proxy.close();
+      store.destroy();
+    }
+  });
+  it("the LLM gateway's trajectories go to the store, not ConfigMaps, and the export reads them", async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const store = new S3Store({ ...s3.config, prefix: namespace });
+    const dir = mkdtempSync(join(tmpdir(), 'store-gw-'));
+    writeFileSync(join(dir, 'hmac'), randomBytes(32).toString('hex'));
+    // An OpenAI-compatible provider answering every request with "pong".
+    const provider = createServer((req, res) => {
+      req.resume().on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'chatcmpl-1',
+            object: 'chat.completion',
+            created: 0,
+            model: 'm',
+            choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'pong' } }],
+            usage: { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const gatewayPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const gatewayURL = `http://127.0.0.1:${gatewayPort}/v1`;
+    const op = startOperator({
+      kubeconfig: cluster().kubeconfig,
+      namespace,
+      identity: 'store-gw',
+      extraArgs: [
+        ...['--store-bucket', s3.bucket, '--store-endpoint', s3.endpoint, '--store-prefix', namespace],
+        ...['--gateway-port', String(gatewayPort), '--gateway-url', gatewayURL],
+        ...['--gateway-secret-file', join(dir, 'hmac')],
+      ],
+      env: {
+        AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
+      },
+    });
+    let asked = false;
+    // The env pod asks the gateway once (with its own token) before its result is reported.
+    const kubelet = fakeKubelet(kube, namespace, (p) =>
+      p.stage === 'env' && !asked ? 'skip' : { phase: 'Succeeded', result: bigResult(p.stage) },
+    );
+    try {
+      await op.waitForLog((l) => l.msg === 'LLM gateway serving');
+      await kube.createSecret(namespace, 'llm', { apiKey: 'sk-test' });
+      const repo = createSquashHistory(join(dir, 'repo.git'), 2);
+      await kube.create(CURATIONRUNS, namespace, {
+        ...gitRun('widgets', repo, 1),
+        spec: {
+          ...gitRun('widgets', repo, 1).spec,
+          llm: {
+            baseURL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`,
+            model: 'run-model',
+            apiKeySecretRef: { name: 'llm', key: 'apiKey' },
+          },
+        },
+      });
+      const pod = await poll('env pod', 60_000, async () => (await kube.listPods(namespace)).items[0]);
+      const secret = await poll('stage input', 30_000, async () =>
+        kube.readSecret(namespace, stageInputSecretName(pod.metadata?.name ?? '')).catch(() => undefined),
+      );
+      const input = JSON.parse(
+        gunzipSync(Buffer.from(secret.data?.[STAGE_INPUT_KEY] ?? '', 'base64')).toString('utf8'),
+      ) as { config: { llm: { apiKey: string } } };
+      const messages = [
+        { role: 'system', content: 'You are EnvAgent.' },
+        { role: 'user', content: 'ping' },
+      ];
+      const answer = await fetch(`${gatewayURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${input.config.llm.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'x', messages }),
+      });
+      expect(answer.status).toBe(200);
+      const keys = await poll('trajectory object', 30_000, async () => {
+        const listed = await store.list(trajectoryPrefix(namespace, 'widgets'));
+        return listed.length ? listed : undefined;
+      });
+      expect(keys).toEqual([
+        trajectoryKey({
+          namespace,
+          run: 'widgets',
+          instance: pod.metadata?.labels?.['scaleswe.dev/instance'] ?? '',
+          stage: 'env',
+          attempt: 1,
+        }),
+      ]);
+      asked = true;
+      await runSucceeded(kube, namespace, 'widgets');
+      expect((await kube.listConfigMaps(namespace, 'scaleswe.dev/trajectory=true')).items).toHaveLength(0);
+      const summary = await exportCluster(kube, namespace, 'widgets', join(dir, 'export'), {}, store);
+      expect(summary.examples).toBe(1);
+      const [example] = readFileSync(summary.trajectories, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(example.messages).toEqual([...messages, { role: 'assistant', content: 'pong' }]);
+    } finally {
+      await kubelet.stop();
+      op.proc.kill('SIGKILL');
+      await op.exited;
+      await new Promise((resolve) => provider.close(resolve));
       store.destroy();
     }
   });

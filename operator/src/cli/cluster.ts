@@ -17,6 +17,7 @@ import type { ExportOptions } from '../export/export-run.ts';
 import { errorMessage, isNotFound, Kube, type KubeObject, statusCodeOf } from '../kube/index.ts';
 import {
   decodeTrajectory,
+  decodeTrajectoryBytes,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
   trajectoriesOf,
@@ -24,6 +25,7 @@ import {
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
+import { trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 
 interface RawObject extends KubeObject {
@@ -124,6 +126,7 @@ export async function readClusterTrajectories(
   kube: Kube,
   namespace: string,
   name: string,
+  store?: DatasetStore,
 ): Promise<Trajectory[]> {
   const list = await kube.listConfigMaps(
     namespace,
@@ -133,6 +136,12 @@ export async function readClusterTrajectories(
     const payload = decodeTrajectory(cm.data?.[TRAJECTORY_KEY]);
     return payload ? [payload] : [];
   });
+  // With a dataset store the gateway writes objects there (ConfigMaps of earlier runs still count).
+  for (const key of store ? await store.list(trajectoryPrefix(namespace, name)) : []) {
+    const body = await store?.get(key);
+    const payload = body && decodeTrajectoryBytes(body);
+    if (payload) payloads.push(payload);
+  }
   const order: readonly string[] = STAGES;
   payloads.sort(
     (a, b) =>
@@ -183,7 +192,7 @@ export async function exportCluster(
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,
-      trajectories: await readClusterTrajectories(kube, namespace, name),
+      trajectories: await readClusterTrajectories(kube, namespace, name, store),
     },
     options,
   );

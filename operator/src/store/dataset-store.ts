@@ -1,8 +1,8 @@
 // The dataset store: where large per-instance content lives outside etcd. Two implementations:
 // a directory (the local CLI's state directory, the embedded default) and S3-compatible object
 // storage (s3-store.ts, the cluster's). Keys are relative paths ("instances/ns/name/<sha>.json").
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, normalize, sep } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, normalize, relative, sep } from 'node:path';
 import type { SWEInstanceStatus } from '../api/index.ts';
 import { parseContent, restoreContent } from './instance-content.ts';
 
@@ -13,6 +13,8 @@ export interface DatasetStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Removes the object; a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /** Keys under a prefix ending in '/', sorted. */
+  list(prefix: string): Promise<string[]>;
   /** For logs and errors: where the store is (never credentials). */
   readonly where: string;
 }
@@ -54,6 +56,20 @@ export class DirStore implements DatasetStore {
 
   async delete(key: string): Promise<void> {
     await rm(pathOf(this.root, key), { force: true });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = pathOf(this.root, prefix);
+    try {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+      return entries
+        .filter((e) => e.isFile() && !e.name.endsWith('.tmp'))
+        .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 }
 
