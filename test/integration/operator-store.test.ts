@@ -21,6 +21,7 @@ import { loadContent } from '../../operator/src/store/dataset-store.ts';
 import { sha256Hex } from '../../operator/src/store/instance-content.ts';
 import { S3Store } from '../../operator/src/store/s3-store.ts';
 import { trajectoryKey, trajectoryPrefix } from '../../operator/src/store/trajectory-keys.ts';
+import { runCli } from '../support/cli.ts';
 import { startKillProxy } from '../support/kill-proxy.ts';
 import { type S3Server, startS3Server } from '../support/s3-server.ts';
 import { createSquashHistory } from './git-history.ts';
@@ -168,6 +169,36 @@ describe('operator with a dataset store (S3)', () => {
       await checkOneObjectEach(namespace, instances);
       await checkExport(kube, namespace, 'widgets', store, 3);
       expect(kubelet.finished()).toBe(12);
+
+      // The CLI: `scaleswe export --store-*` (credentials from the environment) reads the
+      // labels back; without the store it says what to give instead of exporting without them.
+      const env = { ...process.env, KUBECONFIG: cluster().kubeconfig };
+      const out = mkdtempSync(join(tmpdir(), 'store-cli-'));
+      const storeFlags = [
+        '--store-bucket',
+        s3.bucket,
+        '--store-endpoint',
+        s3.endpoint,
+        '--store-prefix',
+        namespace,
+      ];
+      const exported = await runCli(
+        ['export', '--run', 'widgets', '-n', namespace, '--out', out, ...storeFlags],
+        {
+          ...env,
+          AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
+        },
+      );
+      expect(exported.err).toBe('');
+      expect(exported.code).toBe(0);
+      const lines = readFileSync(join(out, 'dataset.jsonl'), 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(3);
+      for (const l of lines) expect(JSON.parse(l).PASS_TO_PASS).toBe(JSON.stringify(PASS_TO_PASS));
+      const refused = await runCli(['export', '--run', 'widgets', '-n', namespace, '--out', out], env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toMatch(/no dataset store is configured: give --store-bucket/);
+      expect(refused.err).not.toMatch(/\n\s+at /); // one clear line, no stack
     } finally {
       await kubelet.stop();
       op.proc.kill('SIGKILL');

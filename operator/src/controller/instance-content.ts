@@ -80,8 +80,8 @@ export function withCachedContent(ctx: ControllerContext, instance: SWEInstance)
 }
 
 /**
- * Writes the status's content to the store when the stored one differs (before the status
- * write that names it); returns the digest written, or the current one.
+ * Writes the status's content to the store when it differs from the stored one, before the
+ * status write that names it (same content, same key: a retry after a crash rewrites it).
  */
 export async function storeContent(
   ctx: ControllerContext,
