@@ -10,7 +10,7 @@ const TEST_FILE = '\\.test\\.ts$';
 // api is the bottom; the domain imports api and little of itself; the drivers (controller,
 // local) import the domain; cli and operator.ts are on top. kube/ is the Kubernetes adapter:
 // only drivers and entry points use it.
-const DOMAIN = ['api', 'languages', 'llm', 'export', 'sandbox', 'pipeline', 'mining', 'registry'];
+const DOMAIN = ['api', 'languages', 'llm', 'export', 'sandbox', 'pipeline', 'mining', 'registry', 'store'];
 const LAYERS: Record<string, { may: string[]; why: string }> = {
   api: { may: [], why: 'api/ is the bottom layer: it imports nothing of ours' },
   kube: { may: ['api'], why: 'kube/ is a generic controller runtime: of ours it imports api/ only' },
@@ -26,6 +26,10 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
   registry: {
     may: ['api'],
     why: 'registry/ is the one module that speaks the OCI distribution protocol: it imports api/ only',
+  },
+  store: {
+    may: ['api'],
+    why: 'store/ (the dataset store: a directory or S3) imports api/ only',
   },
   agents: {
     // The sandbox program: the LLM client, and of sandbox/ only the wire contract it shares
@@ -99,6 +103,12 @@ const config: IConfiguration = {
       'only kube/ imports @kubernetes/client-node',
     ),
     sdkRule('openai-only-in-llm', 'openai/', 'llm', 'only llm/ imports the OpenAI client'),
+    sdkRule(
+      'aws-sdk-only-in-s3-store',
+      '@aws-sdk/',
+      'store/s3-store.ts',
+      'only store/s3-store.ts imports the AWS SDK',
+    ),
     sdkRule('octokit-only-in-mining', '@octokit/', 'mining', 'only mining/ imports octokit'),
     // vega, vega-lite and their vega-* packages.
     sdkRule(

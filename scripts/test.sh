@@ -10,6 +10,7 @@ echo "==> lint"; biome check .
 echo "==> layer rules (.dependency-cruiser.ts)"; npm run --silent lint:layers
 echo "==> CRDs in sync"; node operator/src/api/generate.ts >/dev/null && git diff --exit-code -- crds charts
 echo "==> Kubernetes binaries, etcd, kubectl, helm (built from Go modules, cached)"; bash test/cluster/build-k8s.sh
+echo "==> S3-compatible server for the dataset store tests (gofakes3, built from its Go module, cached)"; bash test/store/build-s3-server.sh
 if ! command -v bwrap >/dev/null || ! command -v slirp4netns >/dev/null; then
   echo "==> installing bubblewrap and slirp4netns (the local stage sandbox the CLI tests use, and its network)"
   apt-get install -y -qq bubblewrap slirp4netns >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap slirp4netns >/dev/null; }

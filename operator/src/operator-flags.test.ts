@@ -43,6 +43,11 @@ describe('operator flags', () => {
       environmentPushSecret: undefined,
       environmentPullSecret: undefined,
       environmentPlainHttp: false,
+      storeEndpoint: undefined,
+      storeBucket: undefined,
+      storeRegion: undefined,
+      storePrefix: undefined,
+      storeForcePathStyle: true,
     });
   });
 

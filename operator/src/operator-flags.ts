@@ -98,6 +98,11 @@ export const OperatorFlags = z
     environmentPushSecret: text,
     environmentPullSecret: text,
     environmentPlainHttp: or(bool, false),
+    storeEndpoint: url,
+    storeBucket: text,
+    storeRegion: text,
+    storePrefix: text,
+    storeForcePathStyle: or(bool, true),
   })
   // client-go's default ratio: a leader renews within 2/3 of the lease.
   .transform((f) => ({

@@ -21,6 +21,7 @@ import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
 import { parseOperatorFlags } from './operator-flags.ts';
 import { remainingTokenBudget } from './pipeline/pipeline.ts';
+import { S3Store } from './store/s3-store.ts';
 
 const env = process.env;
 const program = new Command('operator')
@@ -107,6 +108,19 @@ const program = new Command('operator')
     'speak plain HTTP to that registry',
     env.SCALESWE_ENVIRONMENT_PLAIN_HTTP,
   )
+  .option(
+    '--store-bucket <name>',
+    "dataset store: S3 bucket for instances' test-id lists, patches and statements (unset: they stay in status); credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+    env.SCALESWE_STORE_BUCKET,
+  )
+  .option('--store-endpoint <url>', 'its S3-compatible endpoint (unset: AWS S3)', env.SCALESWE_STORE_ENDPOINT)
+  .option('--store-region <region>', 'its region', env.SCALESWE_STORE_REGION)
+  .option('--store-prefix <prefix>', 'key prefix in the bucket', env.SCALESWE_STORE_PREFIX)
+  .option(
+    '--store-force-path-style <bool>',
+    'bucket in the URL path (most S3-compatible servers)',
+    env.SCALESWE_STORE_FORCE_PATH_STYLE,
+  )
   .parse();
 
 // Commander reads argv (and the env defaults); the zod schema types and checks the values.
@@ -186,7 +200,19 @@ const gatewayPort = opts.gatewayPort;
 const podLabels = opts.gatewayPodSelector;
 const gatewayUrl = opts.gatewayUrl || (opts.gatewayService && (await gatewayServiceURL(opts.gatewayService)));
 const sandboxDenyCIDRs = denyCIDRs(kube.server, await apiServerEndpoints(), opts.sandboxDenyCidrs);
+const datasetStore =
+  opts.storeBucket === undefined
+    ? undefined
+    : new S3Store({
+        bucket: opts.storeBucket,
+        endpoint: opts.storeEndpoint,
+        region: opts.storeRegion,
+        prefix: opts.storePrefix,
+        forcePathStyle: opts.storeForcePathStyle,
+      });
+if (datasetStore) log.info({ datasetStore: datasetStore.where }, 'dataset store');
 const manager = new Manager({
+  ...(datasetStore && { datasetStore }),
   kube,
   ...(opts.namespace && { namespace: opts.namespace }),
   log,
@@ -221,6 +247,7 @@ const manager = new Manager({
 // Every replica serves the gateway (tokens are stateless); a standby resolves runs through the API.
 const gatewayBackend = new GatewayBackend({
   kube,
+  store: datasetStore,
   log,
   metrics: manager.pipelineMetrics,
   ctx: () => (manager.hasSynced() ? manager.ctx : undefined),

@@ -40,6 +40,8 @@ export function startOperator(opts: {
   identity: string;
   leaseDurationSeconds?: number;
   extraArgs?: string[];
+  /** More environment (e.g. the dataset store's AWS_* credentials). */
+  env?: Record<string, string>;
 }): OperatorProcess {
   const args = [
     join(ROOT, 'operator/src/operator.ts'),
@@ -66,7 +68,7 @@ export function startOperator(opts: {
   const startedAt = Date.now();
   const proc = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'debug' },
+    env: { ...process.env, LOG_LEVEL: 'debug', ...opts.env },
   });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{

@@ -186,6 +186,41 @@ describe('helm chart', () => {
     expect(() => render('sandbox.denyCIDRs={apiserver.local}')).toThrow(/denyCIDRs/);
   });
 
+  it('datasetStore: bucket, endpoint and region as flags, credentials from the named Secret only as env refs', () => {
+    type Container = { args: string[]; env: { name: string; value?: string; valueFrom?: unknown }[] };
+    const containerOf = (manifests: Manifest[]) =>
+      (
+        byKind(manifests, 'Deployment')[0] as unknown as {
+          spec: { template: { spec: { containers: Container[] } } };
+        }
+      ).spec.template.spec.containers[0]!;
+    const off = containerOf(render());
+    expect(off.args.some((a) => a.startsWith('--store-'))).toBe(false);
+    expect(off.env.some((e) => e.name.startsWith('AWS_'))).toBe(false);
+    const on = containerOf(
+      render(
+        'datasetStore.bucket=ds',
+        'datasetStore.endpoint=http://s3.local:9000',
+        'datasetStore.credentialsSecretName=s3',
+      ),
+    );
+    expect(on.args).toEqual(
+      expect.arrayContaining([
+        '--store-bucket=ds',
+        '--store-endpoint=http://s3.local:9000',
+        '--store-region=us-east-1',
+        '--store-force-path-style=true',
+      ]),
+    );
+    expect(on.env.filter((e) => e.name.startsWith('AWS_'))).toEqual([
+      { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 's3', key: 'AWS_ACCESS_KEY_ID' } } },
+      {
+        name: 'AWS_SECRET_ACCESS_KEY',
+        valueFrom: { secretKeyRef: { name: 's3', key: 'AWS_SECRET_ACCESS_KEY' } },
+      },
+    ]);
+  });
+
   it('clusterScoped uses a ClusterRole; crds.install=false leaves CRDs out; ServiceMonitor on demand', () => {
     const manifests = render(
       'clusterScoped=true',
@@ -202,7 +237,11 @@ describe('helm chart', () => {
     const main = readFileSync(join(import.meta.dirname, '../../operator/src/operator.ts'), 'utf8');
     const accepted = new Set([...main.matchAll(/\.option\(\s*'(--[a-z-]+)/g)].map((m) => m[1]));
     expect(accepted.size).toBeGreaterThan(5);
-    for (const sets of [[], ['leaderElection.enabled=false', 'clusterScoped=true']]) {
+    for (const sets of [
+      [],
+      ['leaderElection.enabled=false', 'clusterScoped=true'],
+      ['datasetStore.bucket=ds', 'datasetStore.endpoint=http://s3.local:9000', 'datasetStore.prefix=p'],
+    ]) {
       const [deployment] = byKind(render(...sets), 'Deployment') as unknown as {
         spec: { template: { spec: { containers: { args: string[] }[] } } };
       }[];

@@ -122,6 +122,30 @@ export const ChartValues = z
       })
       .strict()
       .prefault({}),
+    datasetStore: z
+      .object({
+        bucket: z
+          .string()
+          .default('')
+          .describe(
+            "S3 bucket for instances' test-id lists, patches and problem statements (SWEInstance status keeps counts, digest and key); empty: they stay in status (etcd)",
+          ),
+        endpoint: z.string().default('').describe('S3-compatible endpoint URL; empty: AWS S3 of the region'),
+        region: z.string().default('us-east-1'),
+        prefix: z.string().default('').describe('Key prefix in the bucket (several releases sharing one)'),
+        forcePathStyle: z
+          .boolean()
+          .default(true)
+          .describe('Bucket in the URL path, as most S3-compatible servers need'),
+        credentialsSecretName: z
+          .string()
+          .default('')
+          .describe(
+            "Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: the SDK's default chain (the pod's cloud identity)",
+          ),
+      })
+      .strict()
+      .prefault({}),
     crds: z
       .object({
         install: z.boolean().default(true),

@@ -259,6 +259,28 @@ export const SolveSummary = z
   .strict();
 export type SolveSummary = z.infer<typeof SolveSummary>;
 
+/**
+ * Where an instance's bulky content (test-id lists, patches, statement) lives when the
+ * operator has a dataset store: status keeps the key, digest and counts, the object the text.
+ */
+export const ContentRef = z
+  .object({
+    key: z
+      .string()
+      .min(1)
+      .describe('Object key in the dataset store (content-addressed: ends in the digest)'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe('SHA-256 of the object: a read that does not match is refused'),
+    bytes: z.number().int().min(0).describe('Size of the object'),
+    fields: z.array(z.string()).describe('The status fields the object holds'),
+    failToPass: z.number().int().min(0).optional().describe('Number of FAIL_TO_PASS test ids'),
+    passToPass: z.number().int().min(0).optional().describe('Number of PASS_TO_PASS test ids'),
+  })
+  .strict();
+export type ContentRef = z.infer<typeof ContentRef>;
+
 export const SWEInstanceStatus = z
   .object({
     observedGeneration: ObservedGeneration,
@@ -309,6 +331,9 @@ export const SWEInstanceStatus = z
       .describe('Cluster: environment image build attempts (retried like a stage, maxAttempts)'),
     solve: SolveSummary.optional().describe(
       'Solve stage (spec.solve) of a Verified instance: attempts graded, resolved, solve rate, pass@k; never changes the verdict',
+    ),
+    content: ContentRef.optional().describe(
+      'Operator with a dataset store: the object holding the fields listed there (FAIL_TO_PASS, PASS_TO_PASS, patches, statement), which status then omits',
     ),
     lastError: LastError.optional().describe('The latest rejection or infrastructure failure'),
     startedAt: z.string().optional().describe('When the first stage started (RFC 3339)'),

@@ -17,12 +17,15 @@ import type { ExportOptions } from '../export/export-run.ts';
 import { errorMessage, isNotFound, Kube, type KubeObject, statusCodeOf } from '../kube/index.ts';
 import {
   decodeTrajectory,
+  decodeTrajectoryBytes,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
+import { trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 
 interface RawObject extends KubeObject {
@@ -123,6 +126,7 @@ export async function readClusterTrajectories(
   kube: Kube,
   namespace: string,
   name: string,
+  store?: DatasetStore,
 ): Promise<Trajectory[]> {
   const list = await kube.listConfigMaps(
     namespace,
@@ -132,6 +136,12 @@ export async function readClusterTrajectories(
     const payload = decodeTrajectory(cm.data?.[TRAJECTORY_KEY]);
     return payload ? [payload] : [];
   });
+  // With a dataset store the gateway writes objects there (ConfigMaps of earlier runs still count).
+  for (const key of store ? await store.list(trajectoryPrefix(namespace, name)) : []) {
+    const body = await store?.get(key);
+    const payload = body && decodeTrajectoryBytes(body);
+    if (payload) payloads.push(payload);
+  }
   const order: readonly string[] = STAGES;
   payloads.sort(
     (a, b) =>
@@ -142,15 +152,38 @@ export async function readClusterTrajectories(
   return payloads.flatMap(trajectoriesOf);
 }
 
-/** The record of a cluster run: its status counts, its SWEInstances, the gateway's trajectories. */
+/** Instances with the content their status names read back from the dataset store, 16 at a time. */
+async function withStoredContent(
+  store: DatasetStore | undefined,
+  instances: InstanceRecord[],
+): Promise<InstanceRecord[]> {
+  const out: InstanceRecord[] = [];
+  for (let i = 0; i < instances.length; i += 16) {
+    const batch = instances.slice(i, i + 16);
+    out.push(
+      ...(await Promise.all(
+        batch.map(async (r) => (r.status ? { ...r, status: await loadContent(store, r.status) } : r)),
+      )),
+    );
+  }
+  return out;
+}
+
+/**
+ * The record of a cluster run: its status counts, its SWEInstances (their test-id lists,
+ * patches and statements from the dataset store when the operator keeps them there), the
+ * gateway's trajectories.
+ */
 export async function exportCluster(
   kube: Kube,
   namespace: string,
   name: string,
   outDir: string,
   options: ExportOptions = {},
+  store?: DatasetStore,
 ) {
-  const run = await readClusterRun(kube, namespace, name);
+  const read = await readClusterRun(kube, namespace, name);
+  const run = { ...read, instances: await withStoredContent(store, read.instances) };
   return writeExport(
     outDir,
     {
@@ -159,7 +192,7 @@ export async function exportCluster(
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,
-      trajectories: await readClusterTrajectories(kube, namespace, name),
+      trajectories: await readClusterTrajectories(kube, namespace, name, store),
     },
     options,
   );

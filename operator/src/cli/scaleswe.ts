@@ -24,6 +24,8 @@ import { slirpAvailable } from '../local/setup-network.ts';
 import { type LocalRunState, StateDir } from '../local/state.ts';
 import { lockStateDir, type StateLock, StateLockedError } from '../local/state-lock.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
+import { MissingStoreError } from '../store/dataset-store.ts';
+import { S3Store } from '../store/s3-store.ts';
 import {
   connect,
   describeClusterError,
@@ -294,6 +296,21 @@ interface ExportFlags {
   only?: 'verified';
   includeLeaked?: boolean;
   allSolves?: boolean;
+  storeBucket?: string;
+  storeEndpoint?: string;
+  storeRegion?: string;
+  storePrefix?: string;
+}
+
+/** The dataset store the operator writes to, when the export names one (credentials: AWS_* env). */
+function exportStore(flags: ExportFlags): S3Store | undefined {
+  if (!flags.storeBucket) return undefined;
+  return new S3Store({
+    bucket: flags.storeBucket,
+    endpoint: flags.storeEndpoint,
+    region: flags.storeRegion,
+    prefix: flags.storePrefix,
+  });
 }
 
 function exportOptions(flags: ExportFlags): ExportOptions {
@@ -326,9 +343,20 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
     await ensureWritableDirectory(out, 'output directory');
     const run = flags.run;
     printSummary(
-      await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
-        exportCluster(kube, ns, run, out, exportOptions(flags)),
-      ),
+      await onCluster(flags, `CurationRun "${run}"`, async (kube, ns) => {
+        const store = exportStore(flags);
+        try {
+          return await exportCluster(kube, ns, run, out, exportOptions(flags), store);
+        } catch (err) {
+          if (err instanceof MissingStoreError)
+            throw new UserError(
+              `${err.message}: give --store-bucket (and --store-endpoint) as the operator's chart sets them`,
+            );
+          throw err;
+        } finally {
+          store?.destroy();
+        }
+      }),
     );
     return;
   }
@@ -508,6 +536,18 @@ export function buildProgram(): Command {
       new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
     )
     .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
+    .option(
+      '--store-bucket <name>',
+      "--run: the operator's dataset store bucket, where instances' test-id lists, patches and statements are (credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+      process.env.SCALESWE_STORE_BUCKET,
+    )
+    .option(
+      '--store-endpoint <url>',
+      'its S3-compatible endpoint (unset: AWS S3)',
+      process.env.SCALESWE_STORE_ENDPOINT,
+    )
+    .option('--store-region <region>', 'its region', process.env.SCALESWE_STORE_REGION)
+    .option('--store-prefix <prefix>', 'its key prefix', process.env.SCALESWE_STORE_PREFIX)
     .option(
       '--all-solves',
       'solves.jsonl with unresolved solve attempts too (labelled in solves.meta.jsonl), for rejection sampling and RL; default resolved only',

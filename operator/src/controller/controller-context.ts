@@ -1,5 +1,7 @@
 import type { CurationRun, Stage, SWEInstance } from '../api/index.ts';
 import type { EventRecorder, Informer, Kube, Logger, OperatorMetrics, WriteOverlay } from '../kube/index.ts';
+import type { DatasetStore } from '../store/dataset-store.ts';
+import type { ContentCache } from './instance-content.ts';
 import type { ObservedStagePod } from './instance-plan.ts';
 import type { PipelineMetrics } from './pipeline-metrics.ts';
 import type { PodExpectations } from './pod-expectations.ts';
@@ -42,6 +44,10 @@ export interface ControllerContext {
     CurationRun['spec']['environment'],
     'registry' | 'plainHTTP' | 'pushSecretRef' | 'pullSecretRef'
   >;
+  /** Where instances' bulky content goes (S3); unset: it stays in status. */
+  datasetStore?: DatasetStore;
+  /** Content read from or written to the store, by SHA-256 (bounded; controller/instance-content.ts). */
+  contentCache: ContentCache;
   /** Max bytes of a pod log read back for its result envelope. */
   logLimitBytes: number;
   now: () => Date;

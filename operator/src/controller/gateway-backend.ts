@@ -12,7 +12,9 @@ import { type GatewayClaims, grantKey } from '../llm/gateway-token.ts';
 import {
   ANNOTATION_DROPPED,
   decodeTrajectory,
+  decodeTrajectoryBytes,
   encodeTrajectory,
+  encodeTrajectoryBytes,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
 } from '../llm/trajectory-config-map.ts';
@@ -26,6 +28,8 @@ import {
   MANAGED_BY,
   stagePodName,
 } from '../sandbox/index.ts';
+import type { DatasetStore } from '../store/dataset-store.ts';
+import { trajectoryKey } from '../store/trajectory-keys.ts';
 import type { ControllerContext } from './controller-context.ts';
 import type { PipelineMetrics } from './pipeline-metrics.ts';
 import { controllerRef, type RawObject } from './resources.ts';
@@ -56,11 +60,14 @@ export interface GatewayBackendOptions {
   now?: () => number;
   /** Counts the tokens of each exchange (scaleswe_llm_tokens_total). */
   metrics?: Pick<PipelineMetrics, 'tokens'>;
+  /** With a dataset store, trajectories are objects there instead of ConfigMaps (etcd). */
+  store?: DatasetStore | undefined;
 }
 
 /**
  * The operator side of the LLM gateway: finds a grant's run (model, provider, limits) and
- * its provider key, and persists every exchange as a ConfigMap owned by the SWEInstance.
+ * its provider key, and persists every exchange as a ConfigMap owned by the SWEInstance (or,
+ * with a dataset store, as an object there).
  * Keys are held in memory only, never logged.
  */
 export class GatewayBackend {
@@ -175,20 +182,45 @@ export class GatewayBackend {
       });
   }
 
+  /**
+   * The attempt's object in the dataset store, rewritten whole with every new step (earlier
+   * steps of another process, before a restart, merged on the first write).
+   */
+  private async writeToStore(entry: Entry, store: DatasetStore): Promise<void> {
+    const { claims } = entry;
+    const { run } = await this.instanceAndRun(claims);
+    const key = trajectoryKey({ ...claims, run: run.metadata.name ?? '' });
+    if (!entry.loaded) {
+      const existing = await store.get(key);
+      if (existing) this.mergeEarlier(entry, decodeTrajectoryBytes(existing));
+      entry.loaded = true;
+    }
+    const payload = {
+      instanceId: claims.instanceId,
+      stage: claims.stage as never,
+      attempt: claims.attempt,
+      droppedSteps: entry.droppedSteps,
+      steps: entry.steps,
+    };
+    await store.put(key, encodeTrajectoryBytes(payload));
+  }
+
+  private mergeEarlier(entry: Entry, earlier: ReturnType<typeof decodeTrajectory>): void {
+    const seen = new Set(entry.steps.map((s) => s.startedAt + JSON.stringify(s.response)));
+    const missing = (earlier?.steps ?? []).filter((s) => !seen.has(s.startedAt + JSON.stringify(s.response)));
+    entry.steps = [...missing, ...entry.steps];
+    entry.droppedSteps = Math.max(entry.droppedSteps, earlier?.droppedSteps ?? 0);
+  }
+
   private async write(entry: Entry, retries = 2): Promise<void> {
+    if (this.opts.store) return this.writeToStore(entry, this.opts.store);
     const { claims } = entry;
     const { kube } = this.opts;
     const name = trajectoryConfigMapName(claims.instance, claims.stage, claims.attempt);
     if (!entry.loaded) {
       try {
         const existing = await kube.getConfigMap(claims.namespace, name);
-        const earlier = decodeTrajectory(existing.data?.[TRAJECTORY_KEY]);
-        const seen = new Set(entry.steps.map((s) => s.startedAt + JSON.stringify(s.response)));
-        const missing = (earlier?.steps ?? []).filter(
-          (s) => !seen.has(s.startedAt + JSON.stringify(s.response)),
-        );
-        entry.steps = [...missing, ...entry.steps];
-        entry.droppedSteps = Math.max(entry.droppedSteps, earlier?.droppedSteps ?? 0);
+        this.mergeEarlier(entry, decodeTrajectory(existing.data?.[TRAJECTORY_KEY]));
         entry.resourceVersion = existing.metadata?.resourceVersion;
       } catch (err) {
         if (!isNotFound(err)) throw err;

@@ -19,6 +19,7 @@ import {
   reconcileRun,
   recordRunTerminal,
 } from './curation-run-reconciler.ts';
+import { ContentCache } from './instance-content.ts';
 import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { key, ownerKey, type RawObject } from './resources.ts';
@@ -42,6 +43,7 @@ export interface ManagerOptions {
   gateway?: ControllerContext['gateway'];
   sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
+  datasetStore?: ControllerContext['datasetStore'];
   environmentDefaults?: ControllerContext['environmentDefaults'];
   now?: () => Date;
 }
@@ -122,6 +124,8 @@ export class Manager {
       ...(opts.gateway && { gateway: opts.gateway }),
       ...(opts.sandboxNetwork && { sandboxNetwork: opts.sandboxNetwork }),
       logLimitBytes: opts.logLimitBytes ?? 16 * 1024 * 1024,
+      ...(opts.datasetStore && { datasetStore: opts.datasetStore }),
+      contentCache: new ContentCache(),
       ...(opts.environmentDefaults && { environmentDefaults: opts.environmentDefaults }),
       now: opts.now ?? (() => new Date()),
       parsedRuns: new Map(),

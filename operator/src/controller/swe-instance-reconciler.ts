@@ -40,6 +40,13 @@ import {
 } from '../sandbox/index.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
+import {
+  dropReplacedContent,
+  statusToWrite,
+  storeContent,
+  withCachedContent,
+  withContent,
+} from './instance-content.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
@@ -203,7 +210,8 @@ export async function reconcileInstance(
   const { namespace, name } = splitKey(k);
   const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
   if (!raw || raw.metadata.deletionTimestamp) return undefined;
-  const instance = parseInstance(raw);
+  // The planner sees the whole status: content kept in the dataset store is read back.
+  const instance = await withContent(ctx, parseInstance(raw));
   const run = runOf(ctx, namespace, instance.spec.runRef);
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
   const now = ctx.now();
@@ -215,6 +223,10 @@ export async function reconcileInstance(
     plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   }
 
+  // Content first, then the status that names it: a crash between the two leaves an object
+  // no status names yet, which the next attempt writes again under the same key.
+  const where = { namespace, name };
+  await storeContent(ctx, where, instance.status, plan.status);
   // On a 409 the plan is made again from the fresh object: status and actions stay consistent.
   let finalPlan: InstancePlan = plan;
   let finalInstance = instance;
@@ -224,10 +236,10 @@ export async function reconcileInstance(
     raw,
     (fresh) => {
       if (fresh !== raw) {
-        finalInstance = parseInstance(fresh);
+        finalInstance = withCachedContent(ctx, parseInstance(fresh));
         finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, envImageDonors });
       }
-      return finalPlan.status;
+      return statusToWrite(ctx, where, finalPlan.status);
     },
     {
       overlay: ctx.instanceOverlay,
@@ -236,6 +248,12 @@ export async function reconcileInstance(
   );
   if (write.written) {
     log.debug({ phase: finalPlan.status.phase }, 'status written');
+    await dropReplacedContent(
+      ctx,
+      finalInstance.status?.content,
+      write.object.status as SWEInstanceStatus,
+      log,
+    );
     // Observed once: a later reconcile plans from this status, where the outcome is recorded.
     ctx.pipelineMetrics.stagesFinished(finalPlan.finished);
   }

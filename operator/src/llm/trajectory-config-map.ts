@@ -48,9 +48,18 @@ export function encodeTrajectory(
 
 /** The payload of a trajectory ConfigMap's data; undefined for anything corrupt. */
 export function decodeTrajectory(data: string | undefined): TrajectoryPayload | undefined {
-  if (!data) return undefined;
+  return data ? decodeTrajectoryBytes(Buffer.from(data, 'base64')) : undefined;
+}
+
+/** With a dataset store: the payload as an object of its own (gzip JSON; no 1 MiB limit, nothing dropped). */
+export function encodeTrajectoryBytes(payload: TrajectoryPayload): Buffer {
+  return gzipSync(JSON.stringify(payload));
+}
+
+/** The payload of a stored trajectory object; undefined for anything corrupt. */
+export function decodeTrajectoryBytes(gzipped: Uint8Array): TrajectoryPayload | undefined {
   try {
-    const raw = JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as TrajectoryPayload;
+    const raw = JSON.parse(gunzipSync(gzipped).toString('utf8')) as TrajectoryPayload;
     if (!Array.isArray(raw.steps)) return undefined;
     const steps = raw.steps.flatMap((s) => {
       const parsed = TrajectoryStep.safeParse(s);

@@ -1,0 +1,136 @@
+// The SWEInstance reconciler's side of the dataset store: the planner sees full statuses
+// (content read back from the store), the API server gets small ones (content written to the
+// store first, then status names it). Without a store, statuses stay whole (in etcd).
+import type { ContentRef, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+import { errorMessage, type Logger } from '../kube/index.ts';
+import {
+  type InstanceContent,
+  offloadContent,
+  parseContent,
+  restoreContent,
+} from '../store/instance-content.ts';
+import type { ControllerContext } from './controller-context.ts';
+
+/**
+ * Content read from or written to the store, by SHA-256, least recently used first out, at most
+ * `maxBytes` of objects: a reconcile of an instance in flight reads nothing, and the operator's
+ * memory does not grow with the dataset.
+ */
+export class ContentCache {
+  private readonly entries = new Map<string, { content: InstanceContent; bytes: number }>();
+  private bytes = 0;
+  private readonly maxBytes: number;
+  constructor(maxBytes = 32 * 1024 * 1024) {
+    this.maxBytes = maxBytes;
+  }
+
+  get(sha256: string): InstanceContent | undefined {
+    const hit = this.entries.get(sha256);
+    if (!hit) return undefined;
+    this.entries.delete(sha256);
+    this.entries.set(sha256, hit);
+    return hit.content;
+  }
+
+  has(sha256: string): boolean {
+    return this.entries.has(sha256);
+  }
+
+  set(sha256: string, content: InstanceContent, bytes: number): void {
+    const old = this.entries.get(sha256);
+    if (old) this.bytes -= old.bytes;
+    this.entries.delete(sha256);
+    this.entries.set(sha256, { content, bytes });
+    this.bytes += bytes;
+    // Never evicts the entry just added: a reconcile's own content stays until its status write.
+    for (const [key, entry] of this.entries) {
+      if (this.bytes <= this.maxBytes || key === sha256) break;
+      this.entries.delete(key);
+      this.bytes -= entry.bytes;
+    }
+  }
+}
+
+/** The instance with its content back, from the cache or the store (throws while the store is unreachable). */
+export async function withContent(ctx: ControllerContext, instance: SWEInstance): Promise<SWEInstance> {
+  const ref = instance.status?.content;
+  if (!instance.status || !ref) return instance;
+  const cached = ctx.contentCache.get(ref.sha256);
+  if (cached) return { ...instance, status: restoreContent(instance.status, cached) };
+  if (!ctx.datasetStore)
+    throw new Error(
+      `status names dataset store object ${ref.key}, but the operator has no dataset store configured`,
+    );
+  const body = await ctx.datasetStore.get(ref.key);
+  if (body === undefined)
+    throw new Error(`dataset store object ${ref.key} is missing (${ctx.datasetStore.where})`);
+  const content = parseContent(ref, body);
+  ctx.contentCache.set(ref.sha256, content, body.byteLength);
+  return { ...instance, status: restoreContent(instance.status, content) };
+}
+
+/** Same, synchronously, for a status re-read on a write conflict: its content must be cached. */
+export function withCachedContent(ctx: ControllerContext, instance: SWEInstance): SWEInstance {
+  const ref = instance.status?.content;
+  if (!instance.status || !ref) return instance;
+  const cached = ctx.contentCache.get(ref.sha256);
+  if (!cached)
+    throw new Error(`conflict: status changed to content ${ref.sha256} not read yet; reconciling again`);
+  return { ...instance, status: restoreContent(instance.status, cached) };
+}
+
+/**
+ * Writes the status's content to the store when it differs from the stored one, before the
+ * status write that names it (same content, same key: a retry after a crash rewrites it).
+ */
+export async function storeContent(
+  ctx: ControllerContext,
+  where: { namespace: string; name: string },
+  current: SWEInstanceStatus | undefined,
+  next: SWEInstanceStatus,
+): Promise<void> {
+  if (!ctx.datasetStore) return;
+  const { object } = offloadContent(next, where);
+  if (!object || object.sha256 === current?.content?.sha256) return;
+  await ctx.datasetStore.put(object.key, object.body);
+  ctx.contentCache.set(
+    object.sha256,
+    JSON.parse(object.body) as InstanceContent,
+    Buffer.byteLength(object.body),
+  );
+}
+
+/** The status as written to the API server: small with a store (its object already stored). Pure but for the cache check. */
+export function statusToWrite(
+  ctx: ControllerContext,
+  where: { namespace: string; name: string },
+  status: SWEInstanceStatus,
+): SWEInstanceStatus {
+  if (!ctx.datasetStore) return status;
+  const offloaded = offloadContent(status, where);
+  if (offloaded.object && !ctx.contentCache.has(offloaded.object.sha256))
+    throw new Error(`conflict: content ${offloaded.object.sha256} not stored yet; reconciling again`);
+  return offloaded.status;
+}
+
+/**
+ * After a status write that names new content, the object it replaced is deleted (one object
+ * per instance in the bucket). Best effort: a failure leaves an unreferenced object, never a
+ * status naming a missing one, so it does not fail the reconcile.
+ */
+export async function dropReplacedContent(
+  ctx: ControllerContext,
+  before: ContentRef | undefined,
+  after: SWEInstanceStatus | undefined,
+  log: Logger,
+): Promise<void> {
+  if (!ctx.datasetStore || !before || after?.content?.key === before.key) return;
+  try {
+    await ctx.datasetStore.delete(before.key);
+  } catch (err) {
+    log.warn(
+      { key: before.key, err: errorMessage(err) },
+      'could not delete replaced content from the dataset store',
+    );
+  }
+}
