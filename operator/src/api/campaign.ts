@@ -50,7 +50,9 @@ export const CampaignSpec = z
       .describe('Pause every run of the campaign and start no new period; progress is kept'),
   })
   .strict()
-  .describe('Desired state of the campaign: its repositories, the run each gets, and how they share the cluster');
+  .describe(
+    'Desired state of the campaign: its repositories, the run each gets, and how they share the cluster',
+  );
 export type CampaignSpec = z.infer<typeof CampaignSpec>;
 
 export const CAMPAIGN_PHASES = ['Pending', 'Running', 'Waiting', 'Suspended', 'Succeeded', 'Failed'] as const;
@@ -89,16 +91,26 @@ export const CampaignStatus = z
       .optional()
       .describe('Ready (False with the reason when suspended or invalid) and Succeeded'),
     funnel: CampaignFunnel.optional().describe('Repositories, runs, PRs and instances, summed over the runs'),
-    rejectedByReason: z.record(z.string(), count).optional().describe('PRs rejected per reason, over all runs'),
-    failedByReason: z.record(z.string(), count).optional().describe('Instance failures per reason, over all runs'),
+    rejectedByReason: z
+      .record(z.string(), count)
+      .optional()
+      .describe('PRs rejected per reason, over all runs'),
+    failedByReason: z
+      .record(z.string(), count)
+      .optional()
+      .describe('Instance failures per reason, over all runs'),
     runsFailedByReason: z.record(z.string(), count).optional().describe('Failed runs per reason'),
     schedule: z
       .object({
         cursor: z
           .string()
           .optional()
+          .describe('End of the latest period (RFC 3339): the next period mines PRs merged at or after it'),
+        periodStart: z
+          .string()
+          .optional()
           .describe(
-            'End of the latest period (RFC 3339): the next period mines PRs merged at or after it',
+            'Start of the latest period (RFC 3339), the previous cursor; absent for the first period',
           ),
         periods: count.default(0).describe('Periods started so far'),
         nextPeriodAt: z.string().optional().describe('When the next period starts (RFC 3339)'),
