@@ -115,6 +115,9 @@ export async function reconcileCampaign(
     cron && !campaign.spec.suspend ? advanceSchedule(cron, campaign.status?.schedule, now) : undefined;
   const schedule = step?.schedule ?? campaign.status?.schedule;
   const cached = new Set(owned.map((r) => r.metadata.name));
+  // The runs of a period recorded now are created on the next pass: count them as missing, so
+  // the campaign never looks Waiting in between.
+  const planned = step?.started ? desiredRuns({ ...campaign, status: { ...campaign.status, schedule } }) : desired;
   const write = await updateStatus(
     ctx.kube,
     CAMPAIGNS,
@@ -124,7 +127,7 @@ export async function reconcileCampaign(
       return computeCampaignStatus({
         campaign: freshCampaign,
         runs: owned.map((r) => ({ status: r.status as never })),
-        missingRuns: desired.filter((r) => !cached.has(r.name)).length,
+        missingRuns: planned.filter((r) => !cached.has(r.name)).length,
         ...(schedule && { schedule }),
         now,
       });
