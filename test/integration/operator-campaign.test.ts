@@ -177,11 +177,12 @@ describe('campaign', () => {
           )
           .sort(),
       );
+      // (a stage not reached counts 0: the tests of every PR #2 reject it before verify)
       for (const i of instances)
         expect(
-          Object.values(i.status?.attempts ?? {}).every((n) => n === 1),
-          i.metadata.name,
-        ).toBe(true);
+          Object.values(i.status?.attempts ?? {}).filter((n) => n > 1),
+          `${i.metadata.name}: ${JSON.stringify(i.status?.attempts)}`,
+        ).toEqual([]);
 
       // What `kubectl get campaigns` users watch.
       const table = kubectl(['get', 'campaigns', '-n', namespace]);
@@ -215,6 +216,15 @@ describe('campaign', () => {
         return apiErrorMessage(e);
       }
     };
+    const example = kubectl([
+      'apply',
+      '-n',
+      namespace,
+      '-f',
+      join(import.meta.dirname, '../../examples/campaign.yaml'),
+    ]);
+    expect(example.stderr).toBe('');
+    expect(example.stdout).toMatch(/campaign.scaleswe.dev\/python-libs created/);
     const repo = { github: { repo: 'psf/requests' } };
     expect(await attempt({ repositories: [] })).toMatch(
       /spec.repositories: Invalid value: .*at least 1 items/,

@@ -117,7 +117,9 @@ export async function reconcileCampaign(
   const cached = new Set(owned.map((r) => r.metadata.name));
   // The runs of a period recorded now are created on the next pass: count them as missing, so
   // the campaign never looks Waiting in between.
-  const planned = step?.started ? desiredRuns({ ...campaign, status: { ...campaign.status, schedule } }) : desired;
+  const planned = step?.started
+    ? desiredRuns({ ...campaign, status: { ...campaign.status, schedule } })
+    : desired;
   const write = await updateStatus(
     ctx.kube,
     CAMPAIGNS,
