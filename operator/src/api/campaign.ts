@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Condition } from './condition.ts';
 import { CurationRunSpecObject, SOLVE_NEEDS_LLM, Source } from './curation-run.ts';
-import { API_VERSION, ObjectMeta, ObservedGeneration, withRules } from './meta.ts';
+import { API_VERSION, ObjectMeta, ObservedGeneration, SecretKeyRef, withRules } from './meta.ts';
 
 /**
  * The CurationRun spec each repository's run gets, all but its source. A scheduled campaign
@@ -20,13 +20,56 @@ export const RunTemplate = withRules(
 const CRON_FIELD = '[0-9A-Za-z*/,?-]+';
 const CRON = new RegExp(`^${CRON_FIELD}( +${CRON_FIELD}){4}$`);
 
-export const CampaignSpec = z
+/** GitHub's search API returns at most 1,000 results per query. */
+export const MAX_SEARCH_RESULTS = 1000;
+
+export const RepositorySearch = z
+  .object({
+    language: z
+      .string()
+      .regex(/^[A-Za-z0-9+#. -]{1,50}$/, 'must be a language name such as python')
+      .optional()
+      .describe('Linguist language of the repositories, e.g. python (qualifier language:)'),
+    minStars: z.number().int().min(0).optional().describe('At least this many stars (stars:>=N)'),
+    pushedAfter: z.iso
+      .date()
+      .optional()
+      .describe('Pushed to on or after this day, YYYY-MM-DD (pushed:>=DAY)'),
+    topics: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'must be a GitHub topic such as web-framework'))
+      .max(20)
+      .optional()
+      .describe('Tagged with all of these topics (topic:T each)'),
+    maxRepositories: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SEARCH_RESULTS)
+      .default(100)
+      .describe('Take the first this many results, most stars first'),
+    baseURL: z
+      .url()
+      .optional()
+      .describe('REST API base URL for GitHub Enterprise; default https://api.github.com'),
+    tokenSecretRef: SecretKeyRef.optional().describe(
+      'Secret key holding a GitHub token, for the search and the runs it creates',
+    ),
+  })
+  .strict()
+  .describe(
+    "Repositories found by GitHub's search API (non-fork, unarchived), searched once and recorded in status.search; each becomes a github source",
+  );
+export type RepositorySearch = z.infer<typeof RepositorySearch>;
+
+export const CampaignSpecObject = z
   .object({
     repositories: z
       .array(Source)
-      .min(1, 'name at least one repository')
+      .min(1, 'name at least one repository, or leave repositories out and set search')
       .max(10000)
+      .optional()
       .describe('The repositories of the campaign, each mined by a CurationRun the campaign owns'),
+    search: RepositorySearch.optional(),
     template: RunTemplate.prefault({}),
     maxParallel: z
       .number()
@@ -53,6 +96,15 @@ export const CampaignSpec = z
   .describe(
     'Desired state of the campaign: its repositories, the run each gets, and how they share the cluster',
   );
+
+export const CampaignSpec = withRules(CampaignSpecObject, [
+  {
+    cel: 'has(self.repositories) || has(self.search)',
+    message: 'set repositories, search, or both',
+    field: 'repositories',
+    check: (s) => s.repositories !== undefined || s.search !== undefined,
+  },
+]);
 export type CampaignSpec = z.infer<typeof CampaignSpec>;
 
 export const CAMPAIGN_PHASES = ['Pending', 'Running', 'Waiting', 'Suspended', 'Succeeded', 'Failed'] as const;
@@ -118,6 +170,18 @@ export const CampaignStatus = z
       .strict()
       .optional()
       .describe('Progress of a scheduled campaign'),
+    search: z
+      .object({
+        query: z.string().describe('The search query sent (q=)'),
+        totalCount: count.describe('Repositories GitHub reported matching the query'),
+        repositories: z
+          .array(z.string())
+          .describe('owner/name of the repositories taken, most stars first: the campaign keeps these'),
+        searchedAt: z.string().describe('When the search ran (RFC 3339)'),
+      })
+      .strict()
+      .optional()
+      .describe('The result of spec.search, recorded once so a restart never searches again'),
     startedAt: z.string().optional().describe('When the operator first reconciled the campaign (RFC 3339)'),
     completedAt: z.string().optional().describe('When the campaign Succeeded (RFC 3339)'),
   })
@@ -135,7 +199,7 @@ export const Campaign = z.object({
 export type Campaign = z.infer<typeof Campaign>;
 
 /** The repository of a source as owner/name (git: given, or the URL's last two segments). */
-export function sourceRepoKey(source: z.infer<typeof Source>): string {
+export function sourceRepoKey(source: Source): string {
   return source.github?.repo ?? source.git?.repo ?? source.git?.url ?? '';
 }
 

@@ -62,6 +62,8 @@ export const Source = withRules(
   ],
 );
 
+export type Source = z.infer<typeof Source>;
+
 const rfc3339 = z.iso.datetime({ offset: true });
 
 export const Filters = withRules(

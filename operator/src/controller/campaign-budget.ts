@@ -1,6 +1,6 @@
 // The concurrency limit a campaign's runs share (spec.maxParallel): instances in flight across
 // all of them, counted from the caches, plus what runs mining right now have reserved.
-import { CampaignSpec, type SWEInstance } from '../api/index.ts';
+import { CampaignSpecObject, type SWEInstance } from '../api/index.ts';
 import { isTerminal } from '../pipeline/pipeline.ts';
 import type { ControllerContext } from './controller-context.ts';
 import type { CreationExpectations } from './curation-run-reconciler.ts';
@@ -23,7 +23,7 @@ export class CampaignBudget {
     const { namespace, name } = splitKey(campaignKey);
     const campaign = ctx.campaigns.get(namespace, name);
     if (!campaign) return 0; // not cached (yet) or deleted: its runs wait
-    const limit = CampaignSpec.shape.maxParallel.parse(
+    const limit = CampaignSpecObject.shape.maxParallel.parse(
       (campaign.spec as { maxParallel?: unknown } | undefined)?.maxParallel,
     );
     let inFlight = this.reserved.get(campaignKey) ?? 0;

@@ -9,9 +9,11 @@ import {
   type CurationRunSpecInput,
   type CurationRunStatus,
   campaignRunName,
+  type Source,
   setCondition,
   sourceRepoKey,
 } from '../api/index.ts';
+import { searchQuery } from '../mining/index.ts';
 
 type Schedule = NonNullable<CampaignStatus['schedule']>;
 
@@ -64,6 +66,33 @@ function withNext(cron: Cron, s: Omit<Schedule, 'nextPeriodAt'>): Schedule {
   return { ...s, ...(next && { nextPeriodAt: iso(next) }) };
 }
 
+/** The search the campaign still has to run: none, or its spec.search changed since. */
+export function pendingSearch(campaign: Campaign): string | undefined {
+  const search = campaign.spec.search;
+  if (search === undefined) return undefined;
+  const query = searchQuery(search);
+  const recorded = campaign.status?.search;
+  return recorded?.query === query && recorded.repositories.length <= search.maxRepositories
+    ? undefined
+    : query;
+}
+
+/** The campaign's repositories: those it names, then those its recorded search found. */
+export function sourcesOf(campaign: Campaign): Source[] {
+  const { search } = campaign.spec;
+  const found = search === undefined ? [] : (campaign.status?.search?.repositories ?? []);
+  return [
+    ...(campaign.spec.repositories ?? []),
+    ...found.map((repo) => ({
+      github: {
+        repo,
+        ...(search?.baseURL !== undefined && { baseURL: search.baseURL }),
+        ...(search?.tokenSecretRef !== undefined && { tokenSecretRef: search.tokenSecretRef }),
+      },
+    })),
+  ];
+}
+
 /**
  * One run per repository (and, when scheduled, for the latest recorded period: earlier periods'
  * runs were created before it was recorded). A period narrows the template's merge window to
@@ -74,6 +103,7 @@ export function desiredRuns(campaign: Campaign): DesiredRun[] {
   const campaignName = campaign.metadata.name ?? '';
   const schedule = campaign.status?.schedule;
   if (spec.schedule !== undefined && schedule?.cursor === undefined) return [];
+  if (pendingSearch(campaign) !== undefined) return [];
   const filters = { ...spec.template.filters };
   if (spec.schedule !== undefined && schedule?.cursor !== undefined) {
     const after = latest(schedule.periodStart, filters.mergedAfter);
@@ -85,7 +115,7 @@ export function desiredRuns(campaign: Campaign): DesiredRun[] {
   const period = spec.schedule === undefined ? undefined : schedule?.cursor;
   const seen = new Set<string>();
   const runs: DesiredRun[] = [];
-  for (const source of spec.repositories) {
+  for (const source of sourcesOf(campaign)) {
     const name = campaignRunName(campaignName, sourceRepoKey(source), period);
     if (seen.has(name)) continue; // the same repository listed twice: one run
     seen.add(name);
@@ -179,13 +209,15 @@ export function computeCampaignStatus(obs: CampaignObservation): CampaignStatus 
   const generation = campaign.metadata.generation;
   const gen = generation === undefined ? {} : { observedGeneration: generation };
   const scheduled = campaign.spec.schedule !== undefined;
-  const summary = summarizeRuns(campaign.spec.repositories.length, obs.runs);
+  const repositories = new Set(sourcesOf(campaign).map(sourceRepoKey)).size;
+  const summary = summarizeRuns(repositories, obs.runs);
   const { funnel } = summary;
   funnel.runs += obs.missingRuns;
 
   let phase: CampaignPhase;
   if (campaign.spec.suspend) phase = 'Suspended';
-  else if (funnel.runs === 0) phase = scheduled && obs.schedule ? 'Waiting' : 'Pending';
+  else if (funnel.runs === 0)
+    phase = scheduled && obs.schedule && pendingSearch(campaign) === undefined ? 'Waiting' : 'Pending';
   else if (funnel.runsFinished < funnel.runs) phase = 'Running';
   else phase = scheduled ? 'Waiting' : 'Succeeded';
 

@@ -15,6 +15,7 @@ import {
   TerminalError,
   updateStatus,
 } from '../kube/index.ts';
+import { searchRepositories } from '../mining/index.ts';
 import { labelValue } from '../sandbox/index.ts';
 import {
   advanceSchedule,
@@ -23,6 +24,7 @@ import {
   desiredRuns,
   failedCampaignStatus,
   parseSchedule,
+  pendingSearch,
 } from './campaign-plan.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
@@ -83,6 +85,11 @@ export async function reconcileCampaign(
     } catch (err) {
       throw new TerminalError('InvalidSchedule', `spec.schedule: ${errorMessage(err)}`);
     }
+  }
+
+  if (pendingSearch(campaign) !== undefined) {
+    await recordSearch(ctx, raw, campaign, log);
+    return { requeueAfterMs: 0 }; // create the runs from the recorded result
   }
 
   const desired = desiredRuns(campaign);
@@ -152,6 +159,48 @@ export async function reconcileCampaign(
   const next = schedule?.nextPeriodAt;
   if (cron && next !== undefined) return { requeueAfterMs: Math.max(0, Date.parse(next) - now.getTime()) };
   return undefined;
+}
+
+/**
+ * Runs spec.search once and records its result in status (the campaign keeps those
+ * repositories: a restart or a later change in GitHub's ranking never adds or drops runs).
+ * A query GitHub refuses (422) fails the campaign; anything else is retried.
+ */
+async function recordSearch(
+  ctx: ControllerContext,
+  raw: RawObject,
+  campaign: Campaign,
+  log: Logger,
+): Promise<void> {
+  const search = campaign.spec.search!;
+  const ref = search.tokenSecretRef;
+  const namespace = campaign.metadata.namespace ?? '';
+  const token = ref ? await ctx.kube.readSecretKey(namespace, ref.name, ref.key) : undefined;
+  if (ref && token === undefined)
+    throw new Error(`secret ${ref.name} has no key ${ref.key} (search.tokenSecretRef)`);
+  let result: Awaited<ReturnType<typeof searchRepositories>>;
+  try {
+    result = await searchRepositories(search, token);
+  } catch (err) {
+    if ((err as { status?: number }).status === 422)
+      throw new TerminalError('InvalidSearch', `GitHub refused the search: ${errorMessage(err)}`);
+    throw err;
+  }
+  const now = ctx.now();
+  await updateStatus(
+    ctx.kube,
+    CAMPAIGNS,
+    raw,
+    (fresh) => ({
+      ...(fresh.status as CampaignStatus | undefined),
+      search: { ...result, searchedAt: now.toISOString() },
+    }),
+    { overlay: ctx.campaignOverlay },
+  );
+  log.info(
+    { query: result.query, found: result.totalCount, taken: result.repositories.length },
+    'searched repositories',
+  );
 }
 
 export async function recordCampaignTerminal(
