@@ -25,6 +25,7 @@ import {
   OperatorMetrics,
 } from '../../operator/src/kube/index.ts';
 import { isTerminal } from '../../operator/src/pipeline/pipeline.ts';
+import { FakeGitHub } from '../support/github-server.ts';
 import { type HistoryPr, writeHistory } from './git-history.ts';
 import {
   fakeKubelet,
@@ -226,6 +227,10 @@ describe('campaign', () => {
     expect(example.stderr).toBe('');
     expect(example.stdout).toMatch(/campaign.scaleswe.dev\/python-libs created/);
     const repo = { github: { repo: 'psf/requests' } };
+    expect(await attempt({ maxParallel: 4 })).toMatch(/set repositories, search, or both/);
+    expect(await attempt({ search: { topics: ['Not A Topic'] } })).toMatch(
+      /spec.search.topics\[0\]: Invalid value/,
+    );
     expect(await attempt({ repositories: [] })).toMatch(
       /spec.repositories: Invalid value: .*at least 1 items/,
     );
@@ -337,6 +342,66 @@ describe('campaign', () => {
     } finally {
       await kubelet.stop();
       await manager.stop();
+    }
+  });
+  it('a search campaign: the repositories GitHub finds become its runs, searched once', async () => {
+    const { name: namespace } = ns();
+    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+    const github = new FakeGitHub({ owner: 'none', repo: 'none', token: 'gh-token' });
+    github.searchable = Array.from({ length: 40 }, (_, i) => ({
+      full_name: `org/lib-${i}`,
+      language: i % 2 === 0 ? 'Python' : 'Rust',
+      stargazers_count: 10 * i,
+      pushed_at: '2026-01-01T00:00:00Z',
+      topics: i % 3 === 0 ? ['parsing'] : [],
+    }));
+    const baseURL = await github.start();
+    await kube.createSecret(namespace, 'github', { token: 'gh-token' });
+    const op = operator(namespace, 'camp-search');
+    try {
+      const search = {
+        language: 'python',
+        minStars: 100,
+        topics: ['parsing'],
+        baseURL,
+        tokenSecretRef: { name: 'github', key: 'token' },
+      };
+      await kube.create(CAMPAIGNS, namespace, {
+        apiVersion: 'scaleswe.dev/v1alpha1',
+        kind: 'Campaign',
+        metadata: { name: 'found' },
+        // Suspended: the runs exist but mine nothing (this fake serves no repository's PRs).
+        spec: { search, suspend: true },
+      });
+      // Python (even i), stars >= 100 (i >= 10), topic parsing (i % 3 == 0): 12, 18, 24, 30, 36.
+      const expected = [36, 30, 24, 18, 12].map((i) => `org/lib-${i}`);
+      const c = await poll('runs of the search', 60_000, async () => {
+        const got = await kube.get<Named<Campaign>>(CAMPAIGNS, namespace, 'found');
+        return got.status?.funnel?.runs === expected.length ? got : undefined;
+      });
+      expect(c.status?.search).toMatchObject({
+        query: 'language:python stars:>=100 topic:parsing fork:false archived:false',
+        totalCount: 5,
+        repositories: expected,
+      });
+      expect(c.status?.phase).toBe('Suspended');
+      const runs = (await kube.list<Named<CurationRun>>(CURATIONRUNS, namespace)).items;
+      expect(runs.map((r) => r.metadata.name).sort()).toEqual(
+        expected.map((r) => campaignRunName('found', r)).sort(),
+      );
+      for (const run of runs) {
+        expect(run.spec.suspend).toBe(true);
+        expect(run.spec.source.github).toEqual({
+          repo: expect.stringMatching(/^org\/lib-\d+$/),
+          baseURL,
+          tokenSecretRef: { name: 'github', key: 'token' },
+        });
+      }
+      // Searched once: later reconciles (the runs' status writes wake the campaign) read status.
+      await op.waitForLog((l) => l.msg === 'searched repositories');
+      expect(github.countRequests((r) => r.path.startsWith('/search/repositories'))).toBe(1);
+    } finally {
+      await github.close();
     }
   });
 });
