@@ -42,6 +42,14 @@ function parseCampaign(raw: RawObject): Campaign {
   return parsed.data;
 }
 
+/** Parsed as the run's own schema would be: a template no run can take fails the campaign, named. */
+function runSpec(run: DesiredRun): CurationRunSpec {
+  const parsed = CurationRunSpec.safeParse(run.spec);
+  if (!parsed.success)
+    throw new TerminalError('InvalidTemplate', formatIssues(parsed.error.issues).slice(0, 5).join('; '));
+  return parsed.data;
+}
+
 function runObject(campaign: Campaign, raw: RawObject, run: DesiredRun): object {
   return {
     apiVersion: 'scaleswe.dev/v1alpha1',
@@ -55,8 +63,7 @@ function runObject(campaign: Campaign, raw: RawObject, run: DesiredRun): object 
       },
       ownerReferences: [controllerRef(raw)],
     },
-    // Parsed as the run's own schema would be: a template the run cannot take fails here, named.
-    spec: CurationRunSpec.parse(run.spec),
+    spec: runSpec(run),
   };
 }
 
