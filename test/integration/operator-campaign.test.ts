@@ -2,7 +2,7 @@
 // one CurationRun each, shares one concurrency limit, survives an operator SIGKILL without a
 // duplicate run or instance, and ends with its funnel exact; a scheduled campaign's second
 // period (its clock advanced by the test, no waiting) mines only the PRs merged since the first.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +12,11 @@ import {
   CURATIONRUNS,
   type CurationRun,
   campaignRunName,
+  periodLabel,
   SWEINSTANCES,
   type SWEInstance,
 } from '../../operator/src/api/index.ts';
+import { exportCampaign } from '../../operator/src/cli/cluster.ts';
 import { Manager } from '../../operator/src/controller/manager.ts';
 import type { RawObject } from '../../operator/src/controller/resources.ts';
 import {
@@ -324,7 +326,9 @@ describe('campaign', () => {
 
       // The second period's runs: dated, windowed, and holding only the new PRs.
       const runs = (await kube.list<Named<CurationRun>>(CURATIONRUNS, namespace)).items;
-      const period2 = runs.filter((r) => r.metadata.labels?.['scaleswe.dev/period'] !== periodOf(firstEnd));
+      const period2 = runs.filter(
+        (r) => r.metadata.labels?.['scaleswe.dev/period'] !== periodLabel(firstEnd),
+      );
       expect(period2).toHaveLength(2);
       for (const run of period2)
         expect(run.spec.filters).toMatchObject({
@@ -339,6 +343,20 @@ describe('campaign', () => {
         .map((i) => i.spec.instanceId)
         .sort();
       expect(newIds).toEqual(['acme__svc-0-4', 'acme__svc-0-5', 'acme__svc-1-4', 'acme__svc-1-5']);
+
+      // Dated snapshots: the second period's export holds its PRs only; the campaign's, all.
+      const exported = async (period?: string) => {
+        const out = join(root, `export-${period ?? 'all'}`);
+        await exportCampaign(kube, namespace, 'nightly', period, out);
+        return readFileSync(join(out, 'dataset.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as { instance_id: string }).instance_id)
+          .sort();
+      };
+      expect(await exported(periodLabel(new Date(base + HOUR).toISOString()))).toEqual(newIds);
+      expect(await exported()).toEqual([...ids].sort());
+      expect(ids).toHaveLength(10);
     } finally {
       await kubelet.stop();
       await manager.stop();
@@ -405,7 +423,3 @@ describe('campaign', () => {
     }
   });
 });
-
-function periodOf(tick: string): string {
-  return tick.slice(0, 16).replace(/[-:]/g, '').toLowerCase();
-}

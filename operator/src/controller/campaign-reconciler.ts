@@ -16,7 +16,7 @@ import {
   updateStatus,
 } from '../kube/index.ts';
 import { searchRepositories } from '../mining/index.ts';
-import { labelValue } from '../sandbox/index.ts';
+import { LABEL_CAMPAIGN, LABEL_PERIOD, labelValue } from '../sandbox/index.ts';
 import {
   advanceSchedule,
   computeCampaignStatus,
@@ -28,10 +28,6 @@ import {
 } from './campaign-plan.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
-
-export const LABEL_CAMPAIGN = 'scaleswe.dev/campaign';
-/** The period of a scheduled campaign's run (its tick, UTC): selects one dated snapshot. */
-export const LABEL_PERIOD = 'scaleswe.dev/period';
 
 const CREATE_CONCURRENCY = 16;
 
