@@ -76,6 +76,7 @@ describe('control plane', () => {
 
   it('has every CRD in crds/ Established', async () => {
     expect(crdDocs.map((c) => c.metadata.name).sort()).toEqual([
+      'campaigns.scaleswe.dev',
       'curationruns.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);

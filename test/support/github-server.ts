@@ -34,6 +34,17 @@ export interface FakeIssue {
   comments: Array<{ body: string; created_at: string }>;
 }
 
+/** A repository GET /search/repositories can find. */
+export interface FakeSearchRepository {
+  full_name: string;
+  language: string | null;
+  stargazers_count: number;
+  pushed_at: string;
+  topics: string[];
+  fork?: boolean;
+  archived?: boolean;
+}
+
 export type RateLimitKind = 'primary' | 'secondary' | 'secondary429';
 
 export interface RecordedRequest {
@@ -62,6 +73,8 @@ export interface FakeGitHubOptions {
 export class FakeGitHub {
   pulls: FakePull[] = [];
   issues: FakeIssue[] = [];
+  /** What GET /search/repositories searches (any owner). */
+  searchable: FakeSearchRepository[] = [];
   readonly requests: RecordedRequest[] = [];
   /** Requests that counted against the rate limit (everything but 304 and rate-limit errors). */
   rateLimitUsed = 0;
@@ -178,6 +191,8 @@ export class FakeGitHub {
       ...(headers ? { headers } : {}),
     });
     const notFound = json(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    if (method === 'GET' && path === '/search/repositories')
+      return this.searchRepositories(path, query, json);
     const { owner, repo } = this.options;
     const m = new RegExp(`^/repos/${owner}/${repo}(/.*)?$`).exec(path);
     if (method !== 'GET' || !m) return notFound;
@@ -334,6 +349,70 @@ export class FakeGitHub {
       }
     }
     return json(errors.length > 0 ? { data: { repository }, errors } : { data: { repository } });
+  }
+
+  /**
+   * GitHub's repository search for the qualifiers campaigns send (language:, stars:>=, pushed:>=,
+   * topic:, fork:, archived:), sort=stars order=desc, paginated, in the search response shape.
+   * An unknown qualifier is a 422, as GitHub answers a query it cannot parse.
+   */
+  private searchRepositories(
+    path: string,
+    query: URLSearchParams,
+    json: (
+      status: number,
+      data: unknown,
+      headers?: Record<string, string>,
+    ) => ReturnType<FakeGitHub['route']>,
+  ) {
+    const tests: Array<(r: FakeSearchRepository) => boolean> = [];
+    for (const term of (query.get('q') ?? '').match(/\S+:(?:"[^"]*"|\S+)/g) ?? []) {
+      const [, key, raw] = /^([a-z]+):(.*)$/.exec(term) ?? [];
+      const value = (raw ?? '').replace(/^"|"$/g, '');
+      if (key === 'language') tests.push((r) => r.language?.toLowerCase() === value.toLowerCase());
+      else if (key === 'stars' && value.startsWith('>='))
+        tests.push((r) => r.stargazers_count >= Number(value.slice(2)));
+      else if (key === 'pushed' && value.startsWith('>='))
+        tests.push((r) => Date.parse(r.pushed_at) >= Date.parse(value.slice(2)));
+      else if (key === 'topic') tests.push((r) => r.topics.includes(value));
+      else if (key === 'fork') tests.push((r) => (r.fork ?? false) === (value === 'true'));
+      else if (key === 'archived') tests.push((r) => (r.archived ?? false) === (value === 'true'));
+      else
+        return json(422, {
+          message: 'Validation Failed',
+          errors: [
+            { message: `unsupported qualifier ${term}`, resource: 'Search', field: 'q', code: 'invalid' },
+          ],
+          documentation_url: 'https://docs.github.com/rest/search/search#search-repositories',
+        });
+    }
+    const found = this.searchable
+      .filter((r) => tests.every((t) => t(r)))
+      .sort((a, b) => b.stargazers_count - a.stargazers_count || a.full_name.localeCompare(b.full_name));
+    const page = this.paginated(
+      path,
+      query,
+      found.map((r) => ({
+        full_name: r.full_name,
+        name: r.full_name.split('/')[1],
+        owner: { login: r.full_name.split('/')[0] },
+        language: r.language,
+        stargazers_count: r.stargazers_count,
+        pushed_at: r.pushed_at,
+        topics: r.topics,
+        fork: r.fork ?? false,
+        archived: r.archived ?? false,
+      })),
+      json,
+    );
+    return {
+      ...page,
+      body: JSON.stringify({
+        total_count: found.length,
+        incomplete_results: false,
+        items: JSON.parse(page.body),
+      }),
+    };
   }
 
   private paginated<T>(

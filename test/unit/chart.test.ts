@@ -67,8 +67,11 @@ describe('helm chart', () => {
     expect(verbsOf('secrets')).toEqual(['get', 'create']);
     expect(verbsOf('configmaps').sort()).toEqual(['create', 'get', 'list', 'update']);
     expect(verbsOf('pods')).not.toContain('update');
+    expect(verbsOf('campaigns')).toEqual(['get', 'list', 'watch']);
+    expect(verbsOf('campaigns/status')).toEqual(['get', 'update', 'patch']);
     const crds = byKind(manifests, 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
+      'campaigns.scaleswe.dev',
       'curationruns.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);

@@ -2,12 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { Campaign } from './campaign.ts';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
 import { CurationRun, maxParallelOf } from './curation-run.ts';
 import { renderGenerated } from './render.ts';
 import { instanceIdFor, instanceObjectName } from './swe-instance.ts';
-import { validateCurationRun } from './validate.ts';
+import { validate, validateCurationRun } from './validate.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const examples = join(root, 'examples');
@@ -60,12 +61,21 @@ describe('examples', () => {
     expect(result.value.spec.sandbox.egress.allowAll).toBe(false);
   });
 
+  it('campaign.yaml is valid and gets defaults', () => {
+    const result = validate(Campaign, parse(readFileSync(join(examples, 'campaign.yaml'), 'utf8')));
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.value.spec.repositories).toHaveLength(3);
+    expect(result.value.spec.template.verification.reruns).toBe(3);
+    expect(result.value.spec.suspend).toBe(false);
+  });
+
   const invalid = readdirSync(join(examples, 'invalid'));
   it.each(invalid)('invalid/%s is rejected naming the field', (file) => {
     const manifest = parse(readFileSync(join(examples, 'invalid', file), 'utf8'));
     const field: string = manifest.metadata.annotations['scaleswe.dev/expected-field'];
     const message: string = manifest.metadata.annotations['scaleswe.dev/expected-error'];
-    const result = validateCurationRun(manifest);
+    const result =
+      manifest.kind === 'Campaign' ? validate(Campaign, manifest) : validateCurationRun(manifest);
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { CampaignSpec, CampaignStatus } from './campaign.ts';
 import { CurationRunSpec, CurationRunStatus } from './curation-run.ts';
-import { CURATIONRUNS, GROUP, SWEINSTANCES, VERSION } from './meta.ts';
+import { CAMPAIGNS, CURATIONRUNS, GROUP, SWEINSTANCES, VERSION } from './meta.ts';
 import { SWEInstanceSpec, SWEInstanceStatus } from './swe-instance.ts';
 
 type JsonSchema = { [key: string]: unknown };
@@ -229,7 +230,39 @@ export function sweInstanceCrd(): JsonSchema {
   });
 }
 
+export function campaignCrd(): JsonSchema {
+  return buildCrd({
+    kind: CAMPAIGNS.kind,
+    plural: CAMPAIGNS.plural,
+    shortNames: ['camp'],
+    description:
+      'Curates many repositories at once: one CurationRun per repository (and period, when scheduled), sharing one concurrency limit, with the funnel summed in status.',
+    spec: CampaignSpec,
+    status: CampaignStatus,
+    columns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Runs', type: 'string', jsonPath: '.status.progress', description: 'finished/created runs' },
+      { name: 'PRs', type: 'integer', jsonPath: '.status.funnel.discovered' },
+      { name: 'Instances', type: 'integer', jsonPath: '.status.funnel.instances' },
+      { name: 'Verified', type: 'integer', jsonPath: '.status.funnel.verified' },
+      { name: 'Failed', type: 'integer', jsonPath: '.status.funnel.failed' },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        description: 'why the campaign is not ready (Reconciled when it is)',
+      },
+      { name: 'Rejected', type: 'integer', jsonPath: '.status.funnel.rejected', priority: 1 },
+      { name: 'Repos', type: 'integer', jsonPath: '.status.funnel.repositories', priority: 1 },
+      { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', priority: 1 },
+      { name: 'Next', type: 'string', jsonPath: '.status.schedule.nextPeriodAt', priority: 1 },
+      age,
+    ],
+  });
+}
+
 export const CRDS = {
+  'scaleswe.dev_campaigns.yaml': campaignCrd,
   'scaleswe.dev_curationruns.yaml': curationRunCrd,
   'scaleswe.dev_sweinstances.yaml': sweInstanceCrd,
 } as const;

@@ -62,6 +62,8 @@ export const Source = withRules(
   ],
 );
 
+export type Source = z.infer<typeof Source>;
+
 const rfc3339 = z.iso.datetime({ offset: true });
 
 export const Filters = withRules(
@@ -427,7 +429,7 @@ export const SolveSettings = z
   );
 export type SolveSettings = z.infer<typeof SolveSettings>;
 
-const CurationRunSpecObject = z
+export const CurationRunSpecObject = z
   .object({
     source: Source,
     filters: Filters.prefault({}),
@@ -447,14 +449,15 @@ const CurationRunSpecObject = z
     'Desired state of the run: where pull requests come from, which are kept, and how their instances are built and verified',
   );
 
-export const CurationRunSpec = withRules(CurationRunSpecObject, [
-  {
-    cel: '!has(self.solve) || has(self.llm)',
-    message: 'solve needs an llm section: the solving agent is an LLM',
-    field: 'solve',
-    check: (s) => s.solve === undefined || s.llm !== undefined,
-  },
-]);
+/** Shared by CurationRun.spec and Campaign.spec.template. */
+export const SOLVE_NEEDS_LLM = {
+  cel: '!has(self.solve) || has(self.llm)',
+  message: 'solve needs an llm section: the solving agent is an LLM',
+  field: 'solve',
+  check: (s: { solve?: unknown; llm?: unknown }) => s.solve === undefined || s.llm !== undefined,
+};
+
+export const CurationRunSpec = withRules(CurationRunSpecObject, [SOLVE_NEEDS_LLM]);
 export type CurationRunSpec = z.infer<typeof CurationRunSpec>;
 export type CurationRunSpecInput = z.input<typeof CurationRunSpec>;
 

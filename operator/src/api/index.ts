@@ -1,3 +1,4 @@
+export * from './campaign.ts';
 export * from './chart-values.ts';
 export * from './condition.ts';
 export * from './curation-run.ts';

@@ -12,6 +12,12 @@ export const CURATIONRUNS = {
   plural: 'curationruns',
   kind: 'CurationRun',
 } as const;
+export const CAMPAIGNS = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'campaigns',
+  kind: 'Campaign',
+} as const;
 export const SWEINSTANCES = {
   group: GROUP,
   version: VERSION,

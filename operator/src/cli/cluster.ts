@@ -23,10 +23,11 @@ import {
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
-import { LABEL_INSTANCE, LABEL_RUN, labelValue } from '../sandbox/index.ts';
+import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
 import { trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
+import { UserError } from './user-error.ts';
 
 interface RawObject extends KubeObject {
   spec?: unknown;
@@ -193,6 +194,56 @@ export async function exportCluster(
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,
       trajectories: await readClusterTrajectories(kube, namespace, name, store),
+    },
+    options,
+  );
+}
+
+/**
+ * One export of a campaign's runs, or of one period's runs (its dated snapshot): their instances
+ * and trajectories together, their mining funnels summed.
+ */
+export async function exportCampaign(
+  kube: Kube,
+  namespace: string,
+  campaign: string,
+  period: string | undefined,
+  outDir: string,
+  options: ExportOptions = {},
+) {
+  const selector = [
+    `${LABEL_CAMPAIGN}=${labelValue(campaign)}`,
+    ...(period === undefined ? [] : [`${LABEL_PERIOD}=${period}`]),
+  ].join(',');
+  const runs = (await kube.list<RawObject>(CURATIONRUNS, namespace, { labelSelector: selector })).items
+    .filter((r) => r.metadata.ownerReferences?.some((o) => o.kind === 'Campaign' && o.name === campaign))
+    .map((r) => r.metadata.name ?? '')
+    .sort();
+  if (runs.length === 0)
+    throw new UserError(
+      `campaign "${campaign}" has no runs${period === undefined ? '' : ` in period ${period}`}`,
+    );
+  const rejectedByReason: Record<string, number> = {};
+  let discovered = 0;
+  const instances: InstanceRecord[] = [];
+  const trajectories: Trajectory[] = [];
+  for (const name of runs) {
+    const run = await readClusterRun(kube, namespace, name);
+    discovered += run.status.counts?.discovered ?? run.instances.length;
+    for (const [reason, n] of Object.entries(run.status.rejectedByReason ?? {}))
+      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
+    instances.push(...run.instances);
+    trajectories.push(...(await readClusterTrajectories(kube, namespace, name)));
+  }
+  return writeExport(
+    outDir,
+    {
+      runName: period === undefined ? campaign : `${campaign} ${period}`,
+      source: undefined,
+      discovered,
+      rejectedByReason,
+      instances,
+      trajectories,
     },
     options,
   );

@@ -29,6 +29,7 @@ import { S3Store } from '../store/s3-store.ts';
 import {
   connect,
   describeClusterError,
+  exportCampaign,
   exportCluster,
   instanceLogs,
   listRuns,
@@ -288,6 +289,8 @@ async function runLocked(
 interface ExportFlags {
   stateDir?: string;
   run?: string;
+  campaign?: string;
+  period?: string;
   namespace?: string;
   kubeconfig?: string;
   out?: string;
@@ -335,8 +338,25 @@ function printSummary(summary: ExportSummary): void {
 }
 
 async function exportCommand(flags: ExportFlags): Promise<void> {
-  if ((flags.stateDir === undefined) === (flags.run === undefined)) {
-    throw new UserError('give either --state-dir (a local run) or --run (a CurationRun in the cluster)');
+  if ([flags.stateDir, flags.run, flags.campaign].filter((f) => f !== undefined).length !== 1) {
+    throw new UserError(
+      'give one of --state-dir (a local run), --run (a CurationRun in the cluster) or --campaign (a Campaign in the cluster)',
+    );
+  }
+  if (flags.period !== undefined && flags.campaign === undefined)
+    throw new UserError('--period selects the runs of one period of a --campaign');
+  if (flags.campaign) {
+    const { campaign, period } = flags;
+    const out = resolve(
+      flags.out ?? join('.scaleswe', period ? `${campaign}-${period}` : campaign, 'export'),
+    );
+    await ensureWritableDirectory(out, 'output directory');
+    printSummary(
+      await onCluster(flags, `Campaign "${campaign}"`, (kube, ns) =>
+        exportCampaign(kube, ns, campaign, period, out, exportOptions(flags)),
+      ),
+    );
+    return;
   }
   if (flags.run) {
     const out = resolve(flags.out ?? join('.scaleswe', flags.run, 'export'));
@@ -520,6 +540,11 @@ export function buildProgram(): Command {
     .description('write dataset.jsonl (SWE-bench), trajectories.jsonl (OpenAI chat) and report.md')
     .option('--state-dir <dir>', 'a local run state directory')
     .option('--run <name>', 'a CurationRun in the cluster (reads its SWEInstances)')
+    .option('--campaign <name>', "a Campaign in the cluster: all its runs' instances in one export")
+    .option(
+      '--period <yyyymmddthhmm>',
+      "with --campaign: only that period's runs (label scaleswe.dev/period)",
+    )
     .option('-n, --namespace <ns>', NAMESPACE_HELP)
     .option('--kubeconfig <file>', KUBECONFIG_HELP)
     .option('--out <dir>', 'output directory (default: <state-dir>/export or .scaleswe/<run>/export)')

@@ -13,12 +13,14 @@ export type RawPod = ObservedStagePod & RawObject;
 /** What both reconcilers share: the client, the caches, and the operator's settings. */
 export interface ControllerContext {
   kube: Kube;
+  campaigns: Informer<RawObject>;
   runs: Informer<RawObject>;
   instances: Informer<RawObject>;
   pods: Informer<RawPod>;
   podExpectations: PodExpectations;
   /** Uids of stage pods whose input Secret this process created or found: checked once each. */
   stageInputsProvided: Set<string>;
+  campaignOverlay: WriteOverlay<RawObject>;
   runOverlay: WriteOverlay<RawObject>;
   instanceOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;

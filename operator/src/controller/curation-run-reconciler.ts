@@ -19,6 +19,8 @@ import {
 } from '../kube/index.ts';
 import type { MiningPage, PrSource } from '../mining/types.ts';
 import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
+import { CampaignBudget } from './campaign-budget.ts';
+import { campaignOf } from './campaign-reconciler.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { controllerRef, key, NETWORKPOLICIES, type RawObject, splitKey } from './resources.ts';
 import {
@@ -71,6 +73,10 @@ export interface RunReconcilerState {
   sources: Map<string, { generation: number | undefined; source: Promise<PrSource> }>;
   /** The NetworkPolicy spec last written per run (skips the API when nothing changed). */
   policies?: Map<string, string>;
+  /** Room shared by the runs of each campaign. */
+  campaignBudget?: CampaignBudget;
+  /** Wakes the other runs of a campaign: room this run took and did not use is free again. */
+  wakeCampaign?: (campaignKey: string) => void;
 }
 
 /** Creates or updates the run's sandbox NetworkPolicy (owned by the run). */
@@ -196,55 +202,70 @@ export async function reconcileRun(
   let mined: MinedPage | undefined;
   let sourceError: { reason: string; message: string } | undefined;
   let requeueAfterMs: number | undefined;
-  const capacity = miningCapacity(run, summary);
-  if (capacity > 0) {
-    // The cursor must be the stored one, not a cached copy: re-read before mining.
-    base = await ctx.kube.get<RawObject>(CURATIONRUNS, namespace, name);
-    run = parseRun(base);
-    const fromCursor = run.status?.cursor?.[sourceKindOf(run)];
-    try {
-      const source = await sourceFor(ctx, state, run);
-      const page = await source.nextPage(fromCursor, Math.min(capacity, MAX_PAGE));
-      const pending = instancesFor(run, base, page);
-      let created = 0;
-      // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
-      const createNext = async (): Promise<void> => {
-        for (let instance = pending.shift(); instance; instance = pending.shift()) {
-          state.expectations.expect(k, instance.metadata.name ?? '');
-          try {
-            await ctx.kube.create(SWEINSTANCES, namespace, instance);
-            created++;
-          } catch (err) {
-            if (!isAlreadyExists(err)) throw err;
-          }
-        }
-      };
+  let capacity = miningCapacity(run, summary);
+  // A campaign's runs share its maxParallel: take room before the first await, give it back
+  // once the created instances are counted as expectations.
+  const campaignKey = campaignOf(raw);
+  let reserved = 0;
+  if (campaignKey && capacity > 0) {
+    state.campaignBudget ??= new CampaignBudget();
+    capacity = reserved = state.campaignBudget.take(ctx, state.expectations, campaignKey, capacity);
+  }
+  try {
+    if (capacity > 0) {
+      // The cursor must be the stored one, not a cached copy: re-read before mining.
+      base = await ctx.kube.get<RawObject>(CURATIONRUNS, namespace, name);
+      run = parseRun(base);
+      const fromCursor = run.status?.cursor?.[sourceKindOf(run)];
       try {
-        await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, createNext));
-      } finally {
-        // Only new ones: a page mined again after a crash meets AlreadyExists and adds nothing.
-        ctx.pipelineMetrics.mined(namespace, name, created);
+        const source = await sourceFor(ctx, state, run);
+        const page = await source.nextPage(fromCursor, Math.min(capacity, MAX_PAGE));
+        const pending = instancesFor(run, base, page);
+        let created = 0;
+        // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
+        const createNext = async (): Promise<void> => {
+          for (let instance = pending.shift(); instance; instance = pending.shift()) {
+            state.expectations.expect(k, instance.metadata.name ?? '');
+            try {
+              await ctx.kube.create(SWEINSTANCES, namespace, instance);
+              created++;
+            } catch (err) {
+              if (!isAlreadyExists(err)) throw err;
+            }
+          }
+        };
+        try {
+          await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, createNext));
+        } finally {
+          // Only new ones: a page mined again after a crash meets AlreadyExists and adds nothing.
+          ctx.pipelineMetrics.mined(namespace, name, created);
+        }
+        mined = {
+          fromCursor,
+          page: {
+            cursor: page.cursor,
+            exhausted: page.exhausted,
+            rejected: page.rejected,
+            candidates: page.candidates.length,
+          },
+        };
+        summary.instances += page.candidates.length;
+        summary.running += page.candidates.length;
+        log.info(
+          { candidates: page.candidates.length, rejected: page.rejected.length, exhausted: page.exhausted },
+          'mined a page',
+        );
+        // Room left and more to mine: continue without waiting for an event.
+        if (!page.exhausted) requeueAfterMs = 0;
+      } catch (err) {
+        if (err instanceof InvalidSourceError) throw new TerminalError('InvalidSource', err.message);
+        sourceError = { reason: 'SourceError', message: errorMessage(err).slice(0, 1000) };
       }
-      mined = {
-        fromCursor,
-        page: {
-          cursor: page.cursor,
-          exhausted: page.exhausted,
-          rejected: page.rejected,
-          candidates: page.candidates.length,
-        },
-      };
-      summary.instances += page.candidates.length;
-      summary.running += page.candidates.length;
-      log.info(
-        { candidates: page.candidates.length, rejected: page.rejected.length, exhausted: page.exhausted },
-        'mined a page',
-      );
-      // Room left and more to mine: continue without waiting for an event.
-      if (!page.exhausted) requeueAfterMs = 0;
-    } catch (err) {
-      if (err instanceof InvalidSourceError) throw new TerminalError('InvalidSource', err.message);
-      sourceError = { reason: 'SourceError', message: errorMessage(err).slice(0, 1000) };
+    }
+  } finally {
+    if (campaignKey && reserved > 0) {
+      state.campaignBudget?.release(campaignKey, reserved);
+      if ((mined?.page.candidates ?? 0) < reserved) state.wakeCampaign?.(campaignKey);
     }
   }
 

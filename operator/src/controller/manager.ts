@@ -1,4 +1,5 @@
-import { CURATIONRUNS, SWEINSTANCES } from '../api/index.ts';
+import type { SWEInstance } from '../api/index.ts';
+import { CAMPAIGNS, CURATIONRUNS, SWEINSTANCES } from '../api/index.ts';
 import {
   Controller,
   collectionPath,
@@ -11,7 +12,9 @@ import {
   type WorkQueueOptions,
   WriteOverlay,
 } from '../kube/index.ts';
+import { isTerminal } from '../pipeline/pipeline.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../sandbox/index.ts';
+import { campaignOf, reconcileCampaign, recordCampaignTerminal } from './campaign-reconciler.ts';
 import type { ControllerContext, RawPod } from './controller-context.ts';
 import {
   CreationExpectations,
@@ -22,7 +25,7 @@ import {
 import { ContentCache } from './instance-content.ts';
 import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
-import { key, ownerKey, type RawObject } from './resources.ts';
+import { key, ownerKey, type RawObject, splitKey } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
 import { reconcileInstance, recordInstanceTerminal } from './swe-instance-reconciler.ts';
 
@@ -55,6 +58,7 @@ export interface ManagerOptions {
  */
 export class Manager {
   readonly ctx: ControllerContext;
+  readonly campaignController: Controller;
   readonly runController: Controller;
   readonly instanceController: Controller;
   /** Registered on `metrics`; the LLM gateway's backend counts tokens into it too. */
@@ -66,6 +70,14 @@ export class Manager {
     const { kube, namespace, log, metrics } = opts;
     const resyncMs = opts.resyncMs ?? 300_000;
     this.pipelineMetrics = new PipelineMetrics(metrics);
+    const campaigns = new Informer<RawObject>({
+      name: 'campaigns',
+      kube,
+      path: collectionPath(CAMPAIGNS, namespace),
+      list: () => kube.list<RawObject>(CAMPAIGNS, namespace),
+      resyncMs,
+      log,
+    });
     const runs = new Informer<RawObject>({
       name: 'curationruns',
       kube,
@@ -73,6 +85,12 @@ export class Manager {
       list: () => kube.list<RawObject>(CURATIONRUNS, namespace),
       resyncMs,
       log,
+      indexers: {
+        campaign: (obj) => {
+          const owner = campaignOf(obj);
+          return owner ? [owner] : [];
+        },
+      },
     });
     const instances = new Informer<RawObject>({
       name: 'sweinstances',
@@ -104,15 +122,17 @@ export class Manager {
         },
       },
     });
-    this.informers = [runs, instances, pods as unknown as Informer<RawObject>];
+    this.informers = [campaigns, runs, instances, pods as unknown as Informer<RawObject>];
 
     this.ctx = {
       kube,
+      campaigns,
       runs,
       instances,
       pods,
       podExpectations: new PodExpectations(),
       stageInputsProvided: new Set(),
+      campaignOverlay: new WriteOverlay(),
       runOverlay: new WriteOverlay(),
       instanceOverlay: new WriteOverlay(),
       events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
@@ -131,7 +151,28 @@ export class Manager {
       parsedRuns: new Map(),
     };
     const ctx = this.ctx;
-    const runState: RunReconcilerState = { expectations: new CreationExpectations(), sources: new Map() };
+    // Wakes a campaign's unfinished runs (batched): room in its shared limit came free.
+    const wakeCampaign = (campaignKey: string): void => {
+      for (const run of runs.byIndex('campaign', campaignKey)) {
+        const phase = (run.status as { phase?: string } | undefined)?.phase;
+        if (phase !== 'Succeeded' && phase !== 'Failed')
+          this.runController.queue.addAfter(key(run.metadata.namespace, run.metadata.name), 200);
+      }
+    };
+    const runState: RunReconcilerState = {
+      expectations: new CreationExpectations(),
+      sources: new Map(),
+      wakeCampaign,
+    };
+
+    this.campaignController = new Controller({
+      name: 'campaign',
+      reconcile: (k, l) => reconcileCampaign(ctx, k, l),
+      onTerminal: (k, err) => recordCampaignTerminal(ctx, k, err),
+      queue: { concurrency: 1, ...opts.queue },
+      metrics,
+      log,
+    });
 
     this.runController = new Controller({
       name: 'curationrun',
@@ -150,8 +191,22 @@ export class Manager {
       log,
     });
 
+    campaigns.onEvent((obj, event, previous) => {
+      const k = key(obj.metadata.namespace, obj.metadata.name);
+      if (event === 'delete') {
+        ctx.campaignOverlay.forget(obj);
+        return;
+      }
+      if (event !== 'update' || specOrMetadataChanged(previous, obj)) {
+        this.campaignController.enqueue(k);
+        if (event === 'update') wakeCampaign(k); // maxParallel may have changed
+      }
+    });
     runs.onEvent((obj, event, previous) => {
       const k = key(obj.metadata.namespace, obj.metadata.name);
+      // Every run change (status included) moves its campaign's funnel; batched.
+      const campaign = campaignOf(obj);
+      if (campaign && event !== 'resync') this.campaignController.queue.addAfter(campaign, 200);
       if (event === 'delete') {
         ctx.runOverlay.forget(obj);
         ctx.parsedRuns.delete(k);
@@ -168,7 +223,7 @@ export class Manager {
       }
       this.runGenerations.set(k, generation);
     });
-    instances.onEvent((obj, event) => {
+    instances.onEvent((obj, event, previous) => {
       const k = key(obj.metadata.namespace, obj.metadata.name);
       const owner = ownerKey(obj, 'CurationRun');
       if (event === 'delete') ctx.instanceOverlay.forget(obj);
@@ -177,6 +232,13 @@ export class Manager {
       if (owner) {
         runState.expectations.observed(owner, obj.metadata.name ?? '');
         if (event !== 'resync') this.runController.queue.addAfter(owner, 200);
+        // A finished instance frees room in its campaign's shared limit.
+        const status = (i: RawObject | undefined) => i?.status as SWEInstance['status'];
+        const freed = event === 'delete' || (isTerminal(status(obj)) && !isTerminal(status(previous)));
+        const { namespace: ns, name: runName } = splitKey(owner);
+        const run = freed ? runs.get(ns, runName) : undefined;
+        const campaign = run && campaignOf(run);
+        if (campaign) wakeCampaign(campaign);
       }
     });
     pods.onEvent((obj, event) => {
@@ -200,6 +262,7 @@ export class Manager {
   async start(): Promise<void> {
     await Promise.all(this.informers.map((i) => i.start()));
     await Promise.all(this.informers.map((i) => i.waitForSync()));
+    this.campaignController.start();
     this.runController.start();
     this.instanceController.start();
     this.ctx.log.info(
@@ -210,7 +273,11 @@ export class Manager {
 
   /** Finishes in-flight reconciles, then stops watching. */
   async stop(): Promise<void> {
-    await Promise.all([this.runController.stop(), this.instanceController.stop()]);
+    await Promise.all([
+      this.campaignController.stop(),
+      this.runController.stop(),
+      this.instanceController.stop(),
+    ]);
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 }

@@ -10,6 +10,7 @@ export { type EtagCache, FileEtagCache, MemoryEtagCache } from './etag-cache.ts'
 export { addToFunnel, emptyFunnel, type Funnel, formatFunnel } from './funnel.ts';
 export { GitPrSource, type GitSourceOptions } from './git-source.ts';
 export type { GitHubClientStats, RateLimitEvent } from './github-client.ts';
+export { type SearchResult, searchQuery, searchRepositories } from './github-search.ts';
 export { GitHubPrSource, type GitHubSourceOptions } from './github-source.ts';
 export { linkedIssueNumbers } from './linked-issues.ts';
 export * from './types.ts';

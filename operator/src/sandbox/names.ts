@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Stage } from '../api/index.ts';
 
 export const LABEL_RUN = 'scaleswe.dev/run';
+/** On a Campaign's runs: the campaign, and (scheduled) the period's tick, yyyymmddThhmm UTC. */
+export const LABEL_CAMPAIGN = 'scaleswe.dev/campaign';
+export const LABEL_PERIOD = 'scaleswe.dev/period';
 export const LABEL_INSTANCE = 'scaleswe.dev/instance';
 export const LABEL_STAGE = 'scaleswe.dev/stage';
 export const LABEL_ATTEMPT = 'scaleswe.dev/attempt';
