@@ -13,12 +13,15 @@ export interface ControllerContext {
   kube: Kube;
   runs: Informer<RawObject>;
   instances: Informer<RawObject>;
+  /** Evaluations (grading predictions against instances). */
+  evaluations: Informer<RawObject>;
   pods: Informer<RawPod>;
   podExpectations: PodExpectations;
   /** Uids of stage pods whose input Secret this process created or found: checked once each. */
   stageInputsProvided: Set<string>;
   runOverlay: WriteOverlay<RawObject>;
   instanceOverlay: WriteOverlay<RawObject>;
+  evaluationOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;
   metrics: OperatorMetrics;
   /** The pipeline's series (stage durations, mined PRs, instances per run and phase). */

@@ -75,7 +75,7 @@ function parseInstance(raw: RawObject): SWEInstance {
   return parsed.data;
 }
 
-async function readResult(
+export async function readResult(
   ctx: ControllerContext,
   namespace: string,
   podName: string,
@@ -127,7 +127,7 @@ function stagePodInputOf(
 }
 
 /** A stage after env runs the instance's environment image (by digest), prepared at its checkout. */
-function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
+export function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
   const image = envImageOf(run, instance.status);
   if (!image) return {};
   const pullSecret = run.spec.environment.pullSecretRef?.name;
