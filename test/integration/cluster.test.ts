@@ -77,6 +77,7 @@ describe('control plane', () => {
   it('has every CRD in crds/ Established', async () => {
     expect(crdDocs.map((c) => c.metadata.name).sort()).toEqual([
       'curationruns.scaleswe.dev',
+      'evaluations.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);
     const api = kubeConfig().makeApiClient(ApiextensionsV1Api);

@@ -67,9 +67,13 @@ describe('helm chart', () => {
     expect(verbsOf('secrets')).toEqual(['get', 'create']);
     expect(verbsOf('configmaps').sort()).toEqual(['create', 'get', 'list', 'update']);
     expect(verbsOf('pods')).not.toContain('update');
+    // Evaluations are written by users: the operator watches them and writes only their status.
+    expect(verbsOf('evaluations')).toEqual(['get', 'list', 'watch']);
+    expect(verbsOf('evaluations/status')).toEqual(['get', 'update', 'patch']);
     const crds = byKind(manifests, 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
       'curationruns.scaleswe.dev',
+      'evaluations.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);
     expect(crds.every((c) => c.metadata.annotations?.['helm.sh/resource-policy'] === 'keep')).toBe(true);
