@@ -345,7 +345,8 @@ export function agentKubelet(
       for (const pod of list.items) {
         const name = pod.metadata?.name ?? '';
         if (active >= (opts.parallel ?? 2)) break;
-        if (seen.has(name) || pod.metadata?.deletionTimestamp || pod.status?.phase) continue;
+        const phase = pod.status?.phase;
+        if (seen.has(name) || pod.metadata?.deletionTimestamp || (phase && phase !== 'Pending')) continue;
         const secret = await kube.readSecret(namespace, stageInputSecretName(name)).catch(() => undefined);
         const data = secret?.data?.[STAGE_INPUT_KEY];
         if (!data) continue;

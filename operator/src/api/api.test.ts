@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
 import { CurationRun, maxParallelOf } from './curation-run.ts';
+import { Evaluation } from './evaluation.ts';
 import { renderGenerated } from './render.ts';
 import { instanceIdFor, instanceObjectName } from './swe-instance.ts';
 import { validateCurationRun } from './validate.ts';
@@ -58,6 +59,12 @@ describe('examples', () => {
     if (!result.ok) throw new Error(result.errors.join('\n'));
     expect(result.value.spec.agents.maxAttempts).toBeGreaterThan(0);
     expect(result.value.spec.sandbox.egress.allowAll).toBe(false);
+  });
+
+  const evaluations = readdirSync(examples).filter((f) => f.startsWith('evaluation-') && f.endsWith('.yaml'));
+  it.each(evaluations)('%s is a valid Evaluation', (file) => {
+    const parsed = Evaluation.safeParse(parse(readFileSync(join(examples, file), 'utf8')));
+    expect(parsed.error?.issues ?? []).toEqual([]);
   });
 
   const invalid = readdirSync(join(examples, 'invalid'));
