@@ -3,7 +3,7 @@
 // Evaluations grade predictions against its Verified instances — one grading pod per
 // prediction, created once even across an operator SIGKILL. Gold patches resolve 100%, empty
 // ones 0% with reasons, a stale patch and an unknown id are errors with theirs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -19,6 +19,7 @@ import {
 import { createSampleRepo, SAMPLE_EXPECTED } from '../../operator/src/cli/sample.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import { LABEL_EVALUATION, LABEL_RUN, LABEL_STAGE } from '../../operator/src/sandbox/index.ts';
+import { runCli } from '../support/cli.ts';
 import { agentKubelet, useOperators } from './operator-harness.ts';
 import { cluster, kubectl, poll, useTestNamespace } from './support.ts';
 
@@ -207,6 +208,28 @@ describe('Evaluation (operator, real API server, grading really run)', () => {
         const left = (await kube.listPods(namespace, LABEL_EVALUATION)).items;
         return left.every((p) => p.metadata?.deletionTimestamp) ? true : undefined;
       });
+      // `scaleswe eval-report`: the status as SWE-bench's report.json.
+      const out = join(scratch, 'report-bad');
+      const cli = await runCli(['eval-report', 'bad', '-n', namespace, '--out', out], {
+        ...process.env,
+        KUBECONFIG: cluster().kubeconfig,
+      });
+      expect(cli.code, `${cli.out}\n${cli.err}`).toBe(0);
+      expect(cli.out).toContain(
+        'Evaluation bad (Succeeded): 0 resolved, 0 unresolved, 0 empty patch, 2 error',
+      );
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({
+        total_instances: 2,
+        submitted_instances: 2,
+        error_ids: [ONE, 'scaleswe__minicalc-4'],
+        incomplete_ids: [THREE],
+        errors: {
+          [ONE]: { reason: 'PatchDoesNotApply' },
+          'scaleswe__minicalc-4': { reason: 'UnknownInstance' },
+        },
+        schema_version: 2,
+      });
+
       const table = kubectl(['get', 'evaluations', '-n', namespace]);
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/^NAME\s+PHASE\s+RESOLVED\s+TOTAL\s+PROGRESS\s+AGE/);
