@@ -230,6 +230,34 @@ describe('Evaluation (operator, real API server, grading really run)', () => {
         schema_version: 2,
       });
 
+      const staleReport = JSON.parse(readFileSync(join(out, 'logs', ONE, 'report.json'), 'utf8'))[ONE];
+      expect(staleReport).toMatchObject({
+        status: 'error',
+        reason: 'PatchDoesNotApply',
+        patch_successfully_applied: false,
+      });
+      // Gold's per-instance logs: the grading pod's test output, kept after the pod is gone.
+      const goldOut = join(scratch, 'report-gold');
+      const goldCli = await runCli(['eval-report', 'gold', '-n', namespace, '--out', goldOut], {
+        ...process.env,
+        KUBECONFIG: cluster().kubeconfig,
+      });
+      expect(goldCli.code, goldCli.err).toBe(0);
+      expect(JSON.parse(readFileSync(join(goldOut, 'report.json'), 'utf8'))).toMatchObject({
+        resolved_ids: [ONE, THREE],
+        incomplete_ids: [],
+      });
+      const one = JSON.parse(readFileSync(join(goldOut, 'logs', ONE, 'report.json'), 'utf8'))[ONE];
+      expect(one).toMatchObject({ resolved: true, patch_successfully_applied: true });
+      expect(one.tests_status.FAIL_TO_PASS).toEqual({
+        success: ['tests/test_stats.py::test_clamp_above'],
+        failure: [],
+      });
+      expect(readFileSync(join(goldOut, 'logs', ONE, 'test_output.txt'), 'utf8')).toContain(
+        'PASSED tests/test_stats.py::test_clamp_above',
+      );
+      expect(readFileSync(join(goldOut, 'logs', ONE, 'patch.diff'), 'utf8')).toBe(byId.get(ONE)!.spec.patch);
+
       const table = kubectl(['get', 'evaluations', '-n', namespace]);
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/^NAME\s+PHASE\s+RESOLVED\s+TOTAL\s+PROGRESS\s+AGE/);

@@ -216,6 +216,11 @@ describe('planEvaluation', () => {
       unresolved: 1,
       completedAt: now.toISOString(),
     });
+    // Their logs are kept (before status) for eval-report: the test output, the verdict.
+    expect(done.logs.map((l) => [l.podName, l.attempt, l.verdict.status, l.testOutput])).toEqual([
+      [podA, 1, 'resolved', 'out'],
+      [podB, 1, 'unresolved', 'out'],
+    ]);
     // Deleted by the plan that records their verdicts (the shell writes status first).
     expect(done.deletePods).toEqual([podA, podB]);
     const after = next(done, { pods: [pod(podA, 'Succeeded'), pod(podB, 'Succeeded')] });
@@ -268,6 +273,8 @@ describe('planEvaluation', () => {
       attempts: 2,
     });
     expect(final.status.phase).toBe('Succeeded');
+    expect(final.logs.map((l) => l.testOutput)).toEqual(['TestsTimedOut: cut off\n']);
+    expect(retried.logs).toEqual([]);
   });
 
   it('an edited prediction is graded again in a pod of its own; the old one is deleted', () => {

@@ -120,8 +120,19 @@ export interface EvaluationPlan {
   pendingPods: GradePodToCreate[];
   deletePods: string[];
   readResultsOf: string[];
+  /** Verdicts this plan records from a pod: keep their logs first (before status). */
+  logs: GradeLog[];
   requeueAfterMs?: number;
   events: InstanceEvent[];
+}
+
+/** What `scaleswe eval` writes to logs/<instance_id>/, for one graded pod. */
+export interface GradeLog {
+  podName: string;
+  attempt: number;
+  patchDigest: string;
+  verdict: InstanceVerdict;
+  testOutput: string;
 }
 
 /** Identifies what was graded: an edited prediction (patch or model) is another one. */
@@ -207,6 +218,7 @@ function waiting(
     pendingPods: [],
     deletePods: [],
     readResultsOf: [],
+    logs: [],
     ...(!why.terminal && { requeueAfterMs: EVAL_RECHECK_MS }),
     events,
   };
@@ -236,6 +248,7 @@ export function planEvaluation(obs: EvaluationObservation): EvaluationPlan {
   const readResultsOf: string[] = [];
   const candidates: Array<{ index: number } & GradePodToCreate> = [];
   const pendingPods: GradePodToCreate[] = [];
+  const logs: GradeLog[] = [];
   const rechecks: number[] = [];
   const events: InstanceEvent[] = [];
   let inFlight = 0;
@@ -330,6 +343,16 @@ export function planEvaluation(obs: EvaluationObservation): EvaluationPlan {
         ? verdictOf(prediction, observed.result)
         : failureVerdict(prediction, failure!);
     results.push(resultOfVerdict(verdict, digest, attempt));
+    const r = observed.state === 'result' ? observed.result : undefined;
+    logs.push({
+      podName,
+      attempt,
+      patchDigest: digest,
+      verdict,
+      testOutput:
+        r?.grade?.testOutput ??
+        `${verdict.reason}: ${verdict.message}\n${r?.logTail ? `\n${r.logTail}\n` : ''}`,
+    });
   }
 
   // Start what fits under maxParallel, in the predictions' order.
@@ -408,6 +431,7 @@ export function planEvaluation(obs: EvaluationObservation): EvaluationPlan {
     pendingPods,
     deletePods: liveNames.filter((n) => !keep.has(n)),
     readResultsOf,
+    logs,
     ...(rechecks.length && { requeueAfterMs: Math.max(1000, Math.min(...rechecks)) }),
     events,
   };

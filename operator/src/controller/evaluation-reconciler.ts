@@ -9,7 +9,7 @@ import {
   SWEInstance,
   setCondition,
 } from '../api/index.ts';
-import { type Prediction, parsePredictions } from '../export/eval.ts';
+import { instanceReport, type Prediction, parsePredictions } from '../export/eval.ts';
 import {
   isAlreadyExists,
   isNotFound,
@@ -19,6 +19,7 @@ import {
   updateStatus,
 } from '../kube/index.ts';
 import {
+  buildGradeLogConfigMap,
   buildGradePod,
   buildStageInputSecret,
   type DecodedStageResult,
@@ -209,6 +210,30 @@ export async function reconcileEvaluation(
     plan = observe(evaluation);
   }
 
+  // The logs of verdicts about to be recorded go first: the pods go once status has them.
+  const owner = controllerRef(raw) as Required<OwnerReference>;
+  for (const entry of plan.logs) {
+    const cm = buildGradeLogConfigMap({
+      namespace,
+      podName: entry.podName,
+      evaluationName: name,
+      owner,
+      instanceId: entry.verdict.instanceId,
+      patchDigest: entry.patchDigest,
+      attempt: entry.attempt,
+      files: {
+        'patch.diff': entry.verdict.patch,
+        'test_output.txt': entry.testOutput,
+        'report.json': `${JSON.stringify(instanceReport(entry.verdict), null, 2)}\n`,
+      },
+    });
+    try {
+      await ctx.kube.createConfigMap(namespace, cm);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
   let finalPlan = plan;
   const write = await updateStatus(
     ctx.kube,
@@ -236,7 +261,6 @@ export async function reconcileEvaluation(
   }
 
   if (dataset.ready) {
-    const owner = controllerRef(write.object) as Required<OwnerReference>;
     for (const create of finalPlan.createPods) {
       if (ctx.podExpectations.creationPending(namespace, create.name)) continue;
       const target = dataset.targets.get(create.instanceId)!;

@@ -64,3 +64,8 @@ export function gradePodName(
     .replace(/^[-.]+|[-.]+$/g, '');
   return shorten(`${evaluationName}-${slug}-${digest.slice(0, 8)}-${attempt}`, 253);
 }
+
+/** The ConfigMap keeping a grading pod's logs (sandbox/grade-log.ts). */
+export function gradeLogName(podName: string): string {
+  return shorten(`${podName}-log`, 253);
+}
