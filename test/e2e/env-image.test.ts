@@ -362,6 +362,11 @@ describe('environment images on a real node with a real registry', () => {
       expect(p.image).toBe(inst.status?.environment?.image);
       expect(p.log).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
     }
+    // Each graded pod's logs outlive it (the operator's own RBAC creates them).
+    const logs = k(['get', 'configmaps', '-n', namespace, '-l', 'scaleswe.dev/grade-log=true', '-o', 'json']);
+    const logMaps = (JSON.parse(logs) as { items: Array<{ data: Record<string, string> }> }).items;
+    expect(logMaps).toHaveLength(2);
+    for (const cm of logMaps) expect(cm.data['test_output.txt']).toMatch(/PASSED tests\/test_stats\.py::/);
     const table = k(['get', 'evaluations', '-n', namespace]);
     process.stderr.write(`[e2e] kubectl get evaluations\n${table}`);
     expect(table).toMatch(/^gold\s+Succeeded\s+2\s+2\s+2\/2\s/m);
