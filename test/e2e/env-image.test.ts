@@ -292,4 +292,84 @@ describe('environment images on a real node with a real registry', () => {
       expect(p.image).toContain('/scaleswe/envs@sha256:');
     expect(kubectl(['get', 'pods', '-n', namespace]).code).toBe(0);
   });
+
+  // Issue #16 item 4 on the node: Evaluations against the run above. Gold patches resolve
+  // 100% in grading pods that run each instance's environment image (no setup); empty
+  // patches are 0% with their reason and need no pod.
+  it('an Evaluation grades gold patches 100% resolved in the environment images, empty patches 0%', {
+    timeout: 900_000,
+  }, async () => {
+    const namespace = ns.name;
+    const items = (
+      JSON.parse(k(['get', 'sweinstances', '-n', namespace, '-o', 'json'])) as { items: Instance[] }
+    ).items.filter((i) => i.status?.phase === 'Verified');
+    expect(items.map((i) => i.spec.instanceId).sort()).toEqual(Object.keys(SAMPLE_EXPECTED.verified).sort());
+    const evaluation = (name: string, patch: (i: Instance) => string) => ({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'Evaluation',
+      metadata: { name },
+      spec: {
+        instances: { runRef: RUN },
+        predictions: {
+          inline: items.map((i) => ({
+            instanceId: i.spec.instanceId,
+            modelPatch: patch(i),
+            modelName: name,
+          })),
+        },
+      },
+    });
+    const pods = watchPods(namespace);
+    k(['apply', '-n', namespace, '-f', '-'], JSON.stringify(evaluation('gold', (i) => i.spec.patch)));
+    k(['apply', '-n', namespace, '-f', '-'], JSON.stringify(evaluation('empty', () => '')));
+    for (const name of ['gold', 'empty']) {
+      const wait = await kubectlAsync([
+        'wait',
+        '-n',
+        namespace,
+        `evaluation/${name}`,
+        '--for=jsonpath={.status.phase}=Succeeded',
+        '--timeout=600s',
+      ]);
+      expect(wait.code, `${wait.stderr}\n${wait.code ? operatorDiagnostics(namespace) : ''}`).toBe(0);
+    }
+    await pods.stop();
+    type Results = {
+      status: Record<string, unknown> & {
+        results: Array<{ instanceId: string; status: string; reason: string; failToPassPassed?: number }>;
+      };
+    };
+    const gold = JSON.parse(k(['get', 'evaluation', 'gold', '-n', namespace, '-o', 'json'])) as Results;
+    expect(gold.status).toMatchObject({ total: 2, resolved: 2, unresolved: 0, errors: 0, progress: '2/2' });
+    for (const r of gold.status.results) {
+      const expected = SAMPLE_EXPECTED.verified[r.instanceId as keyof typeof SAMPLE_EXPECTED.verified];
+      expect(r).toMatchObject({
+        status: 'resolved',
+        reason: 'Resolved',
+        failToPassPassed: expected.FAIL_TO_PASS.length,
+        passToPassBroken: 0,
+      });
+    }
+    const empty = JSON.parse(k(['get', 'evaluation', 'empty', '-n', namespace, '-o', 'json'])) as Results;
+    expect(empty.status).toMatchObject({ total: 2, resolved: 0, emptyPatch: 2 });
+    expect(empty.status.results.map((r) => r.reason)).toEqual(['EmptyPatch', 'EmptyPatch']);
+
+    // One grading pod per gold prediction, on the instance's environment image, prepared.
+    const grading = [...pods.seen.values()].filter((p) => p.stage === 'grade');
+    expect(grading.map((p) => p.instance).sort()).toEqual(items.map((i) => i.metadata.name).sort());
+    for (const p of grading) {
+      const inst = items.find((i) => i.metadata.name === p.instance)!;
+      expect(p.image).toBe(inst.status?.environment?.image);
+      expect(p.log).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
+    }
+    // Each graded pod's logs outlive it (the operator's own RBAC creates them).
+    const logs = k(['get', 'configmaps', '-n', namespace, '-l', 'scaleswe.dev/grade-log=true', '-o', 'json']);
+    const logMaps = (JSON.parse(logs) as { items: Array<{ data: Record<string, string> }> }).items;
+    expect(logMaps).toHaveLength(2);
+    for (const cm of logMaps) expect(cm.data['test_output.txt']).toMatch(/PASSED tests\/test_stats\.py::/);
+    const table = k(['get', 'evaluations', '-n', namespace]);
+    process.stderr.write(`[e2e] kubectl get evaluations\n${table}`);
+    expect(table).toMatch(/^gold\s+Succeeded\s+2\s+2\s+2\/2\s/m);
+    expect(table).toMatch(/^empty\s+Succeeded\s+0\s+2\s+2\/2\s/m);
+  });
 });

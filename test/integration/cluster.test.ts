@@ -78,6 +78,7 @@ describe('control plane', () => {
     expect(crdDocs.map((c) => c.metadata.name).sort()).toEqual([
       'campaigns.scaleswe.dev',
       'curationruns.scaleswe.dev',
+      'evaluations.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);
     const api = kubeConfig().makeApiClient(ApiextensionsV1Api);

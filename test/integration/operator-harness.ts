@@ -3,15 +3,19 @@
 // mode): a pod is marked Succeeded with the result envelope as its termination message.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach } from 'vitest';
-import type { StageResultArg } from '../../operator/src/api/index.ts';
+import { StageInput, type StageResultArg } from '../../operator/src/api/index.ts';
 import type { Kube } from '../../operator/src/kube/index.ts';
+import { runStageProcess } from '../../operator/src/local/executor.ts';
 import {
   encodeResultEnvelope,
   LABEL_MANAGED_BY,
   LABEL_STAGE,
   MANAGED_BY,
+  STAGE_INPUT_KEY,
+  stageInputSecretName,
 } from '../../operator/src/sandbox/index.ts';
 import { cluster } from './support.ts';
 
@@ -279,5 +283,101 @@ export function useOperators(): (namespace: string, identity: string) => Operato
     const op = startOperator({ kubeconfig: cluster().kubeconfig, namespace, identity });
     running.push(op);
     return op;
+  };
+}
+
+/**
+ * Plays a kubelet that really runs its pods' work: each sandbox pod's input Secret is read
+ * and the agent runs as the local mode runs it (runStageProcess: bubblewrap, tests without
+ * network), `parallel` at a time; the result envelope becomes the termination message.
+ * Pods without their Secret yet wait (a kubelet holds them in ContainerCreating too).
+ */
+export function agentKubelet(
+  kube: Kube,
+  namespace: string,
+  opts: { workRoot: string; cacheDir: string; parallel?: number; intervalMs?: number },
+): { stop: () => Promise<number>; pods: V1Pod[]; inputs: Map<string, StageInput> } {
+  let running = true;
+  let finished = 0;
+  let active = 0;
+  const pods: V1Pod[] = [];
+  const inputs = new Map<string, StageInput>();
+  const seen = new Set<string>();
+  const work: Promise<void>[] = [];
+  const runPod = async (pod: V1Pod, input: StageInput) => {
+    const name = pod.metadata?.name ?? '';
+    const startTime = new Date();
+    await kube.setPodStatus(namespace, name, { phase: 'Running', startTime });
+    const result = await runStageProcess(input, {
+      workDir: join(opts.workRoot, name),
+      cacheDir: opts.cacheDir,
+      timeoutSeconds: pod.spec?.activeDeadlineSeconds ?? 600,
+      isolation: 'bwrap',
+    });
+    const now = new Date();
+    await kube.setPodStatus(namespace, name, {
+      phase: 'Succeeded',
+      startTime,
+      containerStatuses: [
+        {
+          name: 'agent',
+          image: pod.spec?.containers[0]?.image ?? 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: {
+            terminated: {
+              exitCode: 0,
+              reason: 'Completed',
+              message: encodeResultEnvelope(result),
+              startedAt: startTime,
+              finishedAt: now,
+            },
+          },
+        },
+      ],
+    });
+    finished++;
+  };
+  const loop = (async () => {
+    while (running) {
+      const list = await kube
+        .listPods(namespace, `${LABEL_MANAGED_BY}=${MANAGED_BY}`)
+        .catch(() => ({ items: [] as V1Pod[] }));
+      for (const pod of list.items) {
+        const name = pod.metadata?.name ?? '';
+        if (active >= (opts.parallel ?? 2)) break;
+        const phase = pod.status?.phase;
+        if (seen.has(name) || pod.metadata?.deletionTimestamp || (phase && phase !== 'Pending')) continue;
+        const secret = await kube.readSecret(namespace, stageInputSecretName(name)).catch(() => undefined);
+        const data = secret?.data?.[STAGE_INPUT_KEY];
+        if (!data) continue;
+        seen.add(name);
+        pods.push(pod);
+        const input = StageInput.parse(JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')));
+        inputs.set(name, input);
+        active++;
+        work.push(
+          runPod(pod, input)
+            .catch((err) => {
+              process.stderr.write(`agentKubelet: ${name}: ${err}\n`);
+            })
+            .finally(() => {
+              active--;
+            }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+    }
+  })();
+  return {
+    pods,
+    inputs,
+    stop: async () => {
+      running = false;
+      await loop;
+      await Promise.all(work);
+      return finished;
+    },
   };
 }

@@ -69,10 +69,14 @@ describe('helm chart', () => {
     expect(verbsOf('pods')).not.toContain('update');
     expect(verbsOf('campaigns')).toEqual(['get', 'list', 'watch']);
     expect(verbsOf('campaigns/status')).toEqual(['get', 'update', 'patch']);
+    // Evaluations are written by users: the operator watches them and writes only their status.
+    expect(verbsOf('evaluations')).toEqual(['get', 'list', 'watch']);
+    expect(verbsOf('evaluations/status')).toEqual(['get', 'update', 'patch']);
     const crds = byKind(manifests, 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
       'campaigns.scaleswe.dev',
       'curationruns.scaleswe.dev',
+      'evaluations.scaleswe.dev',
       'sweinstances.scaleswe.dev',
     ]);
     expect(crds.every((c) => c.metadata.annotations?.['helm.sh/resource-policy'] === 'keep')).toBe(true);

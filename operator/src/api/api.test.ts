@@ -6,6 +6,7 @@ import { Campaign } from './campaign.ts';
 import { setCondition } from './condition.ts';
 import { toStructural } from './crd.ts';
 import { CurationRun, maxParallelOf } from './curation-run.ts';
+import { Evaluation } from './evaluation.ts';
 import { renderGenerated } from './render.ts';
 import { instanceIdFor, instanceObjectName } from './swe-instance.ts';
 import { validate, validateCurationRun } from './validate.ts';
@@ -67,6 +68,12 @@ describe('examples', () => {
     expect(result.value.spec.repositories).toHaveLength(3);
     expect(result.value.spec.template.verification.reruns).toBe(3);
     expect(result.value.spec.suspend).toBe(false);
+  });
+
+  const evaluations = readdirSync(examples).filter((f) => f.startsWith('evaluation-') && f.endsWith('.yaml'));
+  it.each(evaluations)('%s is a valid Evaluation', (file) => {
+    const parsed = Evaluation.safeParse(parse(readFileSync(join(examples, file), 'utf8')));
+    expect(parsed.error?.issues ?? []).toEqual([]);
   });
 
   const invalid = readdirSync(join(examples, 'invalid'));

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CampaignSpec, CampaignStatus } from './campaign.ts';
 import { CurationRunSpec, CurationRunStatus } from './curation-run.ts';
-import { CAMPAIGNS, CURATIONRUNS, GROUP, SWEINSTANCES, VERSION } from './meta.ts';
+import { EvaluationSpec, EvaluationStatus } from './evaluation.ts';
+import { CAMPAIGNS, CURATIONRUNS, EVALUATIONS, GROUP, SWEINSTANCES, VERSION } from './meta.ts';
 import { SWEInstanceSpec, SWEInstanceStatus } from './swe-instance.ts';
 
 type JsonSchema = { [key: string]: unknown };
@@ -261,8 +262,37 @@ export function campaignCrd(): JsonSchema {
   });
 }
 
+export function evaluationCrd(): JsonSchema {
+  return buildCrd({
+    kind: EVALUATIONS.kind,
+    plural: EVALUATIONS.plural,
+    shortNames: ['sweeval'],
+    description:
+      "Grades SWE-bench predictions (anyone's patches) against curated SWEInstances, one sandboxed grading pod per prediction.",
+    spec: EvaluationSpec,
+    status: EvaluationStatus,
+    columns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Resolved', type: 'integer', jsonPath: '.status.resolved' },
+      { name: 'Total', type: 'integer', jsonPath: '.status.total', description: 'predictions' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'graded/total' },
+      { name: 'Errors', type: 'integer', jsonPath: '.status.errors', priority: 1 },
+      { name: 'Empty', type: 'integer', jsonPath: '.status.emptyPatch', priority: 1 },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        priority: 1,
+      },
+      { name: 'Run', type: 'string', jsonPath: '.spec.instances.runRef', priority: 1 },
+      age,
+    ],
+  });
+}
+
 export const CRDS = {
   'scaleswe.dev_campaigns.yaml': campaignCrd,
   'scaleswe.dev_curationruns.yaml': curationRunCrd,
+  'scaleswe.dev_evaluations.yaml': evaluationCrd,
   'scaleswe.dev_sweinstances.yaml': sweInstanceCrd,
 } as const;

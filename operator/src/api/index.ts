@@ -4,6 +4,7 @@ export * from './condition.ts';
 export * from './curation-run.ts';
 export * from './env-image.ts';
 export * from './errors.ts';
+export * from './evaluation.ts';
 export * from './failures.ts';
 export * from './meta.ts';
 export * from './stage.ts';

@@ -24,6 +24,12 @@ export const SWEINSTANCES = {
   plural: 'sweinstances',
   kind: 'SWEInstance',
 } as const;
+export const EVALUATIONS = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'evaluations',
+  kind: 'Evaluation',
+} as const;
 
 /** Kubernetes object metadata as the API server returns it; only what we read is typed. */
 /** metadata.ownerReferences[] as the API defines it (a plain shape, for builders and kube/ alike). */

@@ -39,6 +39,7 @@ import {
   statusCommand,
 } from './cluster.ts';
 import { type EvalFlags, evalCommand } from './eval.ts';
+import { writeClusterEvalReport } from './eval-cluster.ts';
 import { type ExportSummary, exportLocal } from './export.ts';
 import { failedInstancesMessage } from './outcome.ts';
 import { plainProgress, ttyProgress } from './progress.ts';
@@ -501,6 +502,17 @@ async function logsAction(run: string, instanceId: string, flags: ClusterFlags):
   console.log(text);
 }
 
+async function evalReportAction(name: string, flags: ClusterFlags & { out?: string }): Promise<void> {
+  const out = resolve(flags.out ?? join('.scaleswe', 'eval', name));
+  const { report, pending, phase } = await onCluster(flags, `Evaluation ${name}`, (kube, namespace) =>
+    writeClusterEvalReport(kube, namespace, name, out),
+  );
+  console.log(
+    `Evaluation ${name} (${phase}): ${report.resolved_instances} resolved, ${report.unresolved_instances} unresolved, ${report.empty_patch_instances} empty patch, ${report.error_instances} error${pending ? `, ${pending} not graded yet (partial report)` : ''} (of ${report.total_instances} instances in the dataset)`,
+  );
+  console.log(`report: ${join(out, 'report.json')} (per prediction: ${join(out, 'results.json')})`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('scaleswe')
     .description('Curate verified SWE-bench-style task instances from merged pull requests')
@@ -606,6 +618,16 @@ export function buildProgram(): Command {
     .option(UNSANDBOXED_FLAG, 'with --isolation none: run the patched code without a sandbox')
     .option('--keep-work', 'keep the grading work directories')
     .action(evalAction);
+  program
+    .command('eval-report')
+    .description(
+      "write the SWE-bench-style report.json of an Evaluation in the cluster (scaleswe eval's report, from its status)",
+    )
+    .argument('<evaluation>', 'Evaluation name')
+    .option('-n, --namespace <ns>', NAMESPACE_HELP)
+    .option('--kubeconfig <file>', KUBECONFIG_HELP)
+    .option('--out <dir>', 'report directory (default: .scaleswe/eval/<evaluation>)')
+    .action(evalReportAction);
   program
     .command('status')
     .description('show a CurationRun in the cluster: phase, counts, rejects by reason, instances')

@@ -16,6 +16,8 @@ export interface ControllerContext {
   campaigns: Informer<RawObject>;
   runs: Informer<RawObject>;
   instances: Informer<RawObject>;
+  /** Evaluations (grading predictions against instances). */
+  evaluations: Informer<RawObject>;
   pods: Informer<RawPod>;
   podExpectations: PodExpectations;
   /** Uids of stage pods whose input Secret this process created or found: checked once each. */
@@ -23,6 +25,7 @@ export interface ControllerContext {
   campaignOverlay: WriteOverlay<RawObject>;
   runOverlay: WriteOverlay<RawObject>;
   instanceOverlay: WriteOverlay<RawObject>;
+  evaluationOverlay: WriteOverlay<RawObject>;
   events: EventRecorder;
   metrics: OperatorMetrics;
   /** The pipeline's series (stage durations, mined PRs, instances per run and phase). */

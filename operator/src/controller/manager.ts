@@ -1,5 +1,5 @@
 import type { SWEInstance } from '../api/index.ts';
-import { CAMPAIGNS, CURATIONRUNS, SWEINSTANCES } from '../api/index.ts';
+import { CAMPAIGNS, CURATIONRUNS, EVALUATIONS, SWEINSTANCES } from '../api/index.ts';
 import {
   Controller,
   collectionPath,
@@ -22,6 +22,11 @@ import {
   reconcileRun,
   recordRunTerminal,
 } from './curation-run-reconciler.ts';
+import {
+  type EvaluationReconcilerState,
+  reconcileEvaluation,
+  recordEvaluationTerminal,
+} from './evaluation-reconciler.ts';
 import { ContentCache } from './instance-content.ts';
 import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
@@ -40,6 +45,7 @@ export interface ManagerOptions {
   sourceFactory?: PrSourceFactory;
   runWorkers?: number;
   instanceWorkers?: number;
+  evaluationWorkers?: number;
   queue?: WorkQueueOptions;
   resyncMs?: number;
   gitCacheDir?: string;
@@ -61,6 +67,7 @@ export class Manager {
   readonly campaignController: Controller;
   readonly runController: Controller;
   readonly instanceController: Controller;
+  readonly evaluationController: Controller;
   /** Registered on `metrics`; the LLM gateway's backend counts tokens into it too. */
   readonly pipelineMetrics: PipelineMetrics;
   private readonly informers: Informer<RawObject>[];
@@ -106,6 +113,14 @@ export class Manager {
         },
       },
     });
+    const evaluations = new Informer<RawObject>({
+      name: 'evaluations',
+      kube,
+      path: collectionPath(EVALUATIONS, namespace),
+      list: () => kube.list<RawObject>(EVALUATIONS, namespace),
+      resyncMs,
+      log,
+    });
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
     const pods = new Informer<RawPod>({
       name: 'pods',
@@ -120,21 +135,27 @@ export class Manager {
           const owner = ownerKey(obj, 'SWEInstance');
           return owner ? [owner] : [];
         },
+        evaluation: (obj) => {
+          const owner = ownerKey(obj, 'Evaluation');
+          return owner ? [owner] : [];
+        },
       },
     });
-    this.informers = [campaigns, runs, instances, pods as unknown as Informer<RawObject>];
+    this.informers = [campaigns, runs, instances, evaluations, pods as unknown as Informer<RawObject>];
 
     this.ctx = {
       kube,
       campaigns,
       runs,
       instances,
+      evaluations,
       pods,
       podExpectations: new PodExpectations(),
       stageInputsProvided: new Set(),
       campaignOverlay: new WriteOverlay(),
       runOverlay: new WriteOverlay(),
       instanceOverlay: new WriteOverlay(),
+      evaluationOverlay: new WriteOverlay(),
       events: new EventRecorder(kube, { controller: 'scaleswe.dev/operator', instance: opts.identity, log }),
       metrics,
       pipelineMetrics: this.pipelineMetrics,
@@ -187,6 +208,16 @@ export class Manager {
       reconcile: (k, l) => reconcileInstance(ctx, k, l),
       onTerminal: (k, err) => recordInstanceTerminal(ctx, k, err),
       queue: { concurrency: opts.instanceWorkers ?? 8, ...opts.queue },
+      metrics,
+      log,
+    });
+
+    const evaluationState: EvaluationReconcilerState = { predictions: new Map() };
+    this.evaluationController = new Controller({
+      name: 'evaluation',
+      reconcile: (k, l) => reconcileEvaluation(ctx, evaluationState, k, l),
+      onTerminal: (k, err) => recordEvaluationTerminal(ctx, k, err),
+      queue: { concurrency: opts.evaluationWorkers ?? 2, ...opts.queue },
       metrics,
       log,
     });
@@ -246,6 +277,17 @@ export class Manager {
       if (event === 'delete' && obj.metadata.uid) ctx.stageInputsProvided.delete(obj.metadata.uid);
       const owner = ownerKey(obj, 'SWEInstance');
       if (owner) this.instanceController.enqueue(owner);
+      const evaluation = ownerKey(obj, 'Evaluation');
+      if (evaluation) this.evaluationController.enqueue(evaluation);
+    });
+    evaluations.onEvent((obj, event, previous) => {
+      const k = key(obj.metadata.namespace, obj.metadata.name);
+      if (event === 'delete') {
+        ctx.evaluationOverlay.forget(obj);
+        return;
+      }
+      // Its own status writes must not wake it.
+      if (event !== 'update' || specOrMetadataChanged(previous, obj)) this.evaluationController.enqueue(k);
     });
 
     this.pipelineMetrics.instancesGauge(
@@ -265,6 +307,7 @@ export class Manager {
     this.campaignController.start();
     this.runController.start();
     this.instanceController.start();
+    this.evaluationController.start();
     this.ctx.log.info(
       { runs: this.ctx.runs.list().length, instances: this.ctx.instances.list().length },
       'caches synced; reconciling',
@@ -277,6 +320,7 @@ export class Manager {
       this.campaignController.stop(),
       this.runController.stop(),
       this.instanceController.stop(),
+      this.evaluationController.stop(),
     ]);
     await Promise.all(this.informers.map((i) => i.stop()));
   }

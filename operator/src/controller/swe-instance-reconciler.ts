@@ -82,7 +82,7 @@ function parseInstance(raw: RawObject): SWEInstance {
   return parsed.data;
 }
 
-async function readResult(
+export async function readResult(
   ctx: ControllerContext,
   namespace: string,
   podName: string,
@@ -134,7 +134,7 @@ function stagePodInputOf(
 }
 
 /** A stage after env runs the instance's environment image (by digest), prepared at its checkout. */
-function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
+export function envImagePodFields(run: CurationRun, instance: SWEInstance): Pick<StagePodInput, 'envImage'> {
   const image = envImageOf(run, instance.status);
   if (!image) return {};
   const pullSecret = run.spec.environment.pullSecretRef?.name;

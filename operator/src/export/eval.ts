@@ -215,8 +215,8 @@ export interface InstanceVerdict {
 }
 
 /** A prediction to run, or its verdict decided without running anything. */
-export type PlannedPrediction =
-  | { kind: 'grade'; row: DatasetRow; prediction: Prediction & { model_patch: string } }
+export type PlannedPrediction<Row = DatasetRow> =
+  | { kind: 'grade'; row: Row; prediction: Prediction & { model_patch: string } }
   | { kind: 'decided'; verdict: InstanceVerdict };
 
 /**
@@ -229,15 +229,22 @@ export function planEval(
   rows: readonly DatasetRow[],
   predictions: readonly Prediction[],
 ): PlannedPrediction[] {
-  const byId = new Map(rows.map((r) => [r.instance_id, r]));
+  return pairPredictions(new Map(rows.map((r) => [r.instance_id, r])), predictions);
+}
+
+/** planEval over any kind of instance (a dataset row locally, an SWEInstance in the cluster). */
+export function pairPredictions<Row>(
+  byId: ReadonlyMap<string, Row>,
+  predictions: readonly Prediction[],
+): PlannedPrediction<Row>[] {
   const count = new Map<string, number>();
   for (const p of predictions) count.set(p.instance_id, (count.get(p.instance_id) ?? 0) + 1);
-  const planned: PlannedPrediction[] = [];
+  const planned: PlannedPrediction<Row>[] = [];
   const done = new Set<string>();
   for (const p of predictions) {
     if (done.has(p.instance_id)) continue;
     done.add(p.instance_id);
-    const decided = (status: EvalStatus, reason: string, message: string): PlannedPrediction => ({
+    const decided = (status: EvalStatus, reason: string, message: string): PlannedPrediction<Row> => ({
       kind: 'decided',
       verdict: {
         instanceId: p.instance_id,

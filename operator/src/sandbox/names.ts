@@ -9,6 +9,9 @@ export const LABEL_INSTANCE = 'scaleswe.dev/instance';
 export const LABEL_STAGE = 'scaleswe.dev/stage';
 export const LABEL_ATTEMPT = 'scaleswe.dev/attempt';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_EVALUATION = 'scaleswe.dev/evaluation';
+/** The stage label of a grading pod (an Evaluation's): not a stage of the pipeline. */
+export const GRADE_POD_STAGE = 'grade';
 export const MANAGED_BY = 'scaleswe-operator';
 
 function shortHash(text: string): string {
@@ -44,4 +47,28 @@ export function stageInputSecretName(podName: string): string {
 /** The environment image build pod of an instance's attempt (not a stage: it runs after env). */
 export function envImagePodName(instanceName: string, attempt: number): string {
   return shorten(`${instanceName}-envimage-${attempt}`, 253);
+}
+
+/**
+ * The grading pod of one prediction of an Evaluation: one name per (evaluation, instance,
+ * patch, attempt), so a restarted operator meets AlreadyExists instead of grading twice, and
+ * an edited prediction (another digest) gets a pod of its own.
+ */
+export function gradePodName(
+  evaluationName: string,
+  instanceId: string,
+  digest: string,
+  attempt: number,
+): string {
+  const slug = instanceId
+    .toLowerCase()
+    .replace(/__/g, '.')
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return shorten(`${evaluationName}-${slug}-${digest.slice(0, 8)}-${attempt}`, 253);
+}
+
+/** The ConfigMap keeping a grading pod's logs (sandbox/grade-log.ts). */
+export function gradeLogName(podName: string): string {
+  return shorten(`${podName}-log`, 253);
 }

@@ -8,7 +8,9 @@ import {
 import { languageCacheEnv } from '../languages/index.ts';
 import { preparedEnvironmentEnv } from './env-image-pod.ts';
 import {
+  GRADE_POD_STAGE,
   LABEL_ATTEMPT,
+  LABEL_EVALUATION,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
   LABEL_RUN,
@@ -155,6 +157,41 @@ export function buildStagePod(input: StagePodInput): PodManifest {
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],
+    },
+  };
+}
+
+/** An Evaluation's grading pod: the verify stage's pod of the instance, with the patch in its input. */
+export interface GradePodInput extends Omit<StagePodInput, 'stage' | 'gatewayURL' | 'gatewayToken'> {
+  name: string;
+  /** The Evaluation, as the pod's controlling owner (its garbage collection takes the pod). */
+  owner: Required<OwnerReference>;
+}
+
+/**
+ * The same sandbox as a stage pod — the verify stage's image (or the instance's environment
+ * image), deadline, resources, runtime class, and the run's label, so the run's NetworkPolicy
+ * confines it — owned by the Evaluation instead of the instance, with no LLM gateway.
+ */
+export function buildGradePod(input: GradePodInput): PodManifest {
+  const pod = buildStagePod({ ...input, stage: 'verify' });
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      name: input.name,
+      labels: {
+        ...pod.metadata.labels,
+        [LABEL_STAGE]: GRADE_POD_STAGE,
+        [LABEL_EVALUATION]: labelValue(input.owner.name),
+      },
+      ownerReferences: [input.owner],
+    },
+    spec: {
+      ...pod.spec,
+      volumes: (pod.spec.volumes as Array<{ name: string; secret?: { secretName: string } }>).map((v) =>
+        v.secret ? { ...v, secret: { ...v.secret, secretName: stageInputSecretName(input.name) } } : v,
+      ),
     },
   };
 }
