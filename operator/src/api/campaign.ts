@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Condition } from './condition.ts';
-import { CurationRunSpecObject, SOLVE_NEEDS_LLM, Source } from './curation-run.ts';
+import { CurationRunSpecObject, RunCounts, SOLVE_NEEDS_LLM, Source } from './curation-run.ts';
 import { API_VERSION, ObjectMeta, ObservedGeneration, SecretKeyRef, withRules } from './meta.ts';
 
 /**
@@ -112,20 +112,13 @@ export type CampaignPhase = (typeof CAMPAIGN_PHASES)[number];
 
 const count = z.number().int().min(0);
 
-export const CampaignFunnel = z
-  .object({
-    repositories: count.default(0).describe('Repositories of the campaign'),
-    runs: count.default(0).describe('CurationRuns the campaign owns (one per repository and period)'),
-    runsFinished: count.default(0).describe('Runs that Succeeded or Failed'),
-    runsFailed: count.default(0).describe('Runs that Failed (invalid or unusable source)'),
-    discovered: count.default(0).describe('PRs seen by mining, over all runs'),
-    rejected: count.default(0).describe('PRs rejected by the candidate filter'),
-    instances: count.default(0).describe('SWEInstances created'),
-    running: count.default(0).describe('Instances not finished yet'),
-    verified: count.default(0).describe('Instances Verified'),
-    failed: count.default(0).describe('Instances rejected by an agent or verification, or failed'),
-  })
-  .strict();
+/** A run's counts summed over the campaign's runs, and the runs themselves counted. */
+export const CampaignFunnel = RunCounts.extend({
+  repositories: count.default(0).describe('Repositories of the campaign'),
+  runs: count.default(0).describe('CurationRuns the campaign owns (one per repository and period)'),
+  runsFinished: count.default(0).describe('Runs that Succeeded or Failed'),
+  runsFailed: count.default(0).describe('Runs that Failed (invalid or unusable source)'),
+}).strict();
 export type CampaignFunnel = z.infer<typeof CampaignFunnel>;
 
 export const CampaignStatus = z
