@@ -20,6 +20,7 @@ import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { EXPORT_FILES, type RunRecord, renderExport } from './export-run.ts';
 import {
   describeSource,
+  diffCoverageLine,
   envFunnel,
   funnelSteps,
   mutationLine,
@@ -274,6 +275,31 @@ describe('report: mutation score line', () => {
       ]),
     ).toBe(
       'Mutation score (gold-patch mutants the tests kill): median 0.8 over 3 instance(s), lowest 0.5; 1 skipped (nothing to mutate), 0 without a countable mutant',
+    );
+  });
+
+  it('diff coverage: median of the measured ratios, instances running none of the patch, skipped apart', () => {
+    const c = (covered: number, total: number, skipped?: string) => ({
+      ...m(1),
+      diffCoverage: {
+        covered,
+        total,
+        ...(total > 0 && { ratio: covered / total }),
+        uncovered: [],
+        ...(skipped !== undefined && { skipped }),
+      },
+    });
+    expect(diffCoverageLine([at({ phase: 'Verified', mutation: m(1) })])).toBeUndefined();
+    expect(
+      diffCoverageLine([
+        at({ phase: 'Verified', mutation: c(2, 2) }),
+        at({ phase: 'Verified', mutation: c(0, 2) }),
+        at({ phase: 'Verified', mutation: c(1, 2) }),
+        at({ phase: 'Verified', mutation: c(0, 0, 'no coverage engine for this test command (cargo)') }),
+        at({ phase: 'Verified', mutation: c(0, 0) }),
+      ]),
+    ).toBe(
+      'Diff coverage (gold-patch lines the FAIL_TO_PASS tests run): median 0.5 over 3 instance(s), 1 running none of it; 1 skipped (no coverage engine or report), 1 without an executable line',
     );
   });
 });

@@ -144,8 +144,8 @@ export interface DiffCoverageResult {
 /**
  * Grades the lines a patch adds against a coverage report. Only files `measured` says the
  * engine covers count (the instance's language; test files excluded by the caller). A line is
- * counted when the report calls it executable; a file the report never saw (never loaded by
- * the tests) counts its added lines with code (`hasCode`) as executable and not executed.
+ * counted when it has code (`hasCode`) and the report calls it executable; a file the report
+ * never saw (never loaded by the tests) counts every added line with code, none executed.
  */
 export function diffCoverage(
   patch: string,
@@ -159,7 +159,8 @@ export function diffCoverage(
   for (const a of addedLines(patch)) {
     if (!measured(a.file)) continue;
     const f = lines.get(a.file);
-    const executable = f ? f.executable.has(a.line) : hasCode(a.file, a.text);
+    // Go's blocks span closing braces: a line counts only with code on it as well.
+    const executable = hasCode(a.file, a.text) && (f === undefined || f.executable.has(a.line));
     if (!executable) continue;
     total++;
     if (f?.executed.has(a.line)) covered++;
@@ -194,7 +195,7 @@ export const coveragePy: CoverageEngine = {
     // The node ids replace the test files the scoped command ends with.
     const ids = tests.filter((t) => t.includes('::'));
     const base = ids.length ? testCommand.replace(/(\s+[^\s-][^\s]*\.py)+\s*$/, '') : testCommand;
-    const run = `${base.replace(m[0], `${m[1]}${py} -m coverage run --data-file=${data} -m pytest`)}${ids.map((t) => ` ${word(t)}`).join('')}`;
+    const run = `${base.replace(m[0], () => `${m[1]}${py} -m coverage run --data-file=${data} -m pytest`)}${ids.map((t) => ` ${word(t)}`).join('')}`;
     return {
       prepare: `${py} -c 'import coverage' 2>/dev/null || ${py} -m pip install -q coverage || { command -v uv >/dev/null && uv pip install -q --python ${py} coverage; }`,
       run: `${run}\n${py} -m coverage json -q --data-file=${data} -o ${word(out)}`,
@@ -221,7 +222,7 @@ export const v8Coverage: CoverageEngine = {
       };
     if (/\bjest\b/.test(testCommand))
       return {
-        run: `${testCommand.replace(/\bjest\b/, `jest --coverage --coverageProvider=v8 --coverageReporters=json --coverageDirectory=${dir}`)}${copy}`,
+        run: `${testCommand.replace(/\bjest\b/, () => `jest --coverage --coverageProvider=v8 --coverageReporters=json --coverageDirectory=${dir}`)}${copy}`,
       };
     return {
       prepare:
@@ -245,7 +246,11 @@ export const goCover: CoverageEngine = {
     const names = [...new Set(tests.map(goTestName).filter((n): n is string => n !== undefined))];
     const run = names.length ? ` -run ${word(`^(${names.join('|')})$`)}` : '';
     return {
-      run: testCommand.replace(/\bgo test\b/, `go test -coverprofile=${word(out)} -coverpkg=./...${run}`),
+      // A function: `$'` in a replacement string would splice in the rest of the command.
+      run: testCommand.replace(
+        /\bgo test\b/,
+        () => `go test -coverprofile=${word(out)} -coverpkg=./...${run}`,
+      ),
     };
   },
 };
