@@ -253,6 +253,58 @@ describe('report.md', () => {
   });
 });
 
+describe('report: mutation score distribution chart', () => {
+  const scored = async (scores: number[]): Promise<RunRecord> => {
+    const run = await sampleRun();
+    const base = run.instances[1]!;
+    const mutation = (score: number) => ({
+      tried: 4,
+      killed: 0,
+      survived: 0,
+      notCompiling: 0,
+      errored: 0,
+      score,
+      survivors: [],
+    });
+    return {
+      ...run,
+      instances: scores.map((score, i) => ({
+        spec: instanceSpec(10 + i, 'python'),
+        status: { ...base.status!, mutation: mutation(score) },
+      })),
+    };
+  };
+
+  it('an export with scored instances embeds and writes report-mutation.svg: one bar per occupied bin with its count', async () => {
+    const out = join(root, 'export-mutation');
+    const summary = await writeExport(out, await scored([1, 1, 1, 0.667, 0, 0.75]));
+    expect(summary.mutationChart).toBe(join(out, EXPORT_FILES.mutationChart));
+    const svgText = readFileSync(summary.mutationChart!, 'utf8');
+    expect(XMLValidator.validate(svgText)).toBe(true);
+    // Each bar carries an aria description of its bin and count (1.0 falls in the last bin).
+    const bars = [...svgText.matchAll(/aria-label="[^"]*: (\d\.\d – \d\.\d); instances: (\d+)"/g)]
+      .map((m) => [m[1], Number(m[2])])
+      .sort();
+    expect(bars).toEqual([
+      ['0.0 – 0.1', 1],
+      ['0.6 – 0.7', 1],
+      ['0.7 – 0.8', 1],
+      ['0.9 – 1.0', 3],
+    ]);
+    expect(readFileSync(summary.report, 'utf8')).toContain(
+      `![Mutation scores of 6 instance(s)](${EXPORT_FILES.mutationChart})`,
+    );
+  });
+
+  it('no scored instance: no chart written, none embedded', async () => {
+    const out = join(root, 'export-no-mutation');
+    const summary = await writeExport(out, await sampleRun());
+    expect(summary.mutationChart).toBeUndefined();
+    expect(existsSync(join(out, EXPORT_FILES.mutationChart))).toBe(false);
+    expect(readFileSync(summary.report, 'utf8')).not.toContain(EXPORT_FILES.mutationChart);
+  });
+});
+
 describe('report: mutation score line', () => {
   const m = (score: number | undefined, skipped?: string) => ({
     tried: 2,

@@ -3,6 +3,8 @@ import type { FunnelStep } from './report-chart.ts';
 
 /** The funnel chart, written next to report.md and embedded in it as an image. */
 export const REPORT_CHART_FILE = 'report-funnel.svg';
+/** The distribution of mutation scores, written and embedded only when some instance was scored. */
+export const MUTATION_CHART_FILE = 'report-mutation.svg';
 
 export interface FunnelInput {
   runName: string;
@@ -195,6 +197,11 @@ export function mutationLine(instances: readonly InstanceRecord[]): string | und
   return `Mutation score (gold-patch mutants the tests kill): ${median}, lowest ${scores.length ? Math.min(...scores) : '-'}; ${skipped} skipped (nothing to mutate), ${tested.length - scores.length - skipped} without a countable mutant`;
 }
 
+/** The mutation scores of the instances that have one (the distribution chart's data). Pure. */
+export function mutationScores(instances: readonly InstanceRecord[]): number[] {
+  return instances.flatMap((i) => (i.status?.mutation?.score === undefined ? [] : [i.status.mutation.score]));
+}
+
 /**
  * `Diff coverage …` from status.mutation.diffCoverage: how much of the gold patches the
  * FAIL_TO_PASS tests run, and how many instances run none of it; skipped ones (no engine, no
@@ -280,6 +287,12 @@ export function renderReport(input: ReportInput): string {
     `Tokens used: ${tokens}`,
     '',
     ...(mutation ? [mutation, ''] : []),
+    ...(mutationScores(input.instances).length
+      ? [
+          `![Mutation scores of ${mutationScores(input.instances).length} instance(s)](${MUTATION_CHART_FILE})`,
+          '',
+        ]
+      : []),
     ...(coverage ? [coverage, ''] : []),
   ].join('\n');
 }
