@@ -8,6 +8,7 @@ import {
   goProfileLines,
   goTestName,
   istanbulLines,
+  jsTestNamePattern,
   v8Coverage,
 } from './coverage.ts';
 import { coverageFor, languageModule } from './index.ts';
@@ -123,12 +124,25 @@ describe('engine plans', () => {
     expect(v8Coverage.plan('npx vitest run --reporter=json t.test.js', [], '/o')!.run).toBe(
       'npx vitest run --coverage.enabled --coverage.provider=v8 --coverage.reporter=json --coverage.reportsDirectory=/o.d --reporter=json t.test.js\ncp /o.d/coverage-final.json /o',
     );
+    expect(
+      v8Coverage.plan('npx vitest run t.test.js', ['t.test.js > group > a (x)', 't.test.js > top'], '/o')!
+        .run,
+    ).toContain("--coverage.reportsDirectory=/o.d -t '(?:^|[ >])(?:group(?: > | )a \\(x\\)|top)$' t.test.js");
     expect(v8Coverage.plan('npx jest --ci', [], '/o')!.run).toContain(
       'npx jest --coverage --coverageProvider=v8 --coverageReporters=json --coverageDirectory=/o.d --ci',
     );
     expect(v8Coverage.plan('node --test', [], '/o')!.run).toContain(
       "npx c8 --reporter=json --reports-dir=/o.d -- bash -c 'node --test'",
     );
+  });
+
+  it('the -t pattern selects the named tests under either separator, after the file or not (nested deeper too)', () => {
+    const re = new RegExp(jsTestNamePattern(['t.test.js > group > a (x)', 't.test.js > top'])!);
+    for (const name of ['group > a (x)', 'group a (x)', 't.test.js > group > a (x)', 'top', 'group > top'])
+      expect(re.test(name), name).toBe(true);
+    for (const name of ['group > a (x) 2', 'a (x)', 'stop', 'top > more'])
+      expect(re.test(name), name).toBe(false);
+    expect(jsTestNamePattern([])).toBeUndefined();
   });
 
   it('go: -coverprofile over the module, -run the FAIL_TO_PASS top-level tests', () => {

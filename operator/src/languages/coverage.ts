@@ -211,18 +211,20 @@ export const coveragePy: CoverageEngine = {
 export const v8Coverage: CoverageEngine = {
   name: 'v8',
   format: 'istanbul-json',
-  plan(testCommand, _tests, out) {
+  plan(testCommand, tests, out) {
     const dir = word(`${out}.d`);
     const copy = `\ncp ${dir}/coverage-final.json ${word(out)}`;
+    const pattern = jsTestNamePattern(tests);
+    const only = pattern === undefined ? '' : ` -t ${word(pattern)}`;
     if (/\bvitest\b/.test(testCommand))
       return {
         prepare:
           '[ -d node_modules/@vitest/coverage-v8 ] || npm install --no-save --no-package-lock --ignore-scripts "@vitest/coverage-v8@$(node -p \'require("./node_modules/vitest/package.json").version\')"',
-        run: `${testCommand.replace(/\bvitest(\s+run)?/, (v) => `${v} --coverage.enabled --coverage.provider=v8 --coverage.reporter=json --coverage.reportsDirectory=${dir}`)}${copy}`,
+        run: `${testCommand.replace(/\bvitest(\s+run)?/, (v) => `${v} --coverage.enabled --coverage.provider=v8 --coverage.reporter=json --coverage.reportsDirectory=${dir}${only}`)}${copy}`,
       };
     if (/\bjest\b/.test(testCommand))
       return {
-        run: `${testCommand.replace(/\bjest\b/, () => `jest --coverage --coverageProvider=v8 --coverageReporters=json --coverageDirectory=${dir}`)}${copy}`,
+        run: `${testCommand.replace(/\bjest\b/, () => `jest --coverage --coverageProvider=v8 --coverageReporters=json --coverageDirectory=${dir}${only}`)}${copy}`,
       };
     return {
       prepare:
@@ -231,6 +233,24 @@ export const v8Coverage: CoverageEngine = {
     };
   },
 };
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A `-t` pattern (vitest, jest) for the tests of these ids (`file > describe… > title`,
+ * parsers/jest.ts): the runner matches the describe chain and title, joined by ` > ` (vitest)
+ * or a blank (jest), sometimes after the file. The start is not anchored, so a test with the
+ * same chain nested in a further describe runs too (a superset, never fewer). Undefined: no id.
+ */
+export function jsTestNamePattern(tests: readonly string[]): string | undefined {
+  const names = tests
+    .map((t) => t.split(' > ').slice(1))
+    .filter((n) => n.length > 0)
+    .map((n) => n.map(escapeRegExp).join('(?: > | )'));
+  return names.length ? `(?:^|[ >])(?:${[...new Set(names)].join('|')})$` : undefined;
+}
 
 /** The top-level Go test a label names (`example.com/m/pkg/TestX/sub` → TestX). */
 export function goTestName(label: string): string | undefined {
