@@ -74,6 +74,7 @@ interface Instance {
     conditions?: Condition[];
     startedAt?: string;
     completedAt?: string;
+    mutation?: unknown;
   };
 }
 interface Run {
@@ -259,7 +260,8 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
         source: { git: { url: `${git.url}/fixtures/rangekit.git`, repo: 'fixtures/rangekit', ref: 'main' } },
         limits: { maxPRs: 5, maxParallel: 1 },
         agents: { runnerImage: image.ref, maxAttempts: 3 },
-        verification: { reruns: 2 },
+        // Mutation testing and diff coverage in a verify pod (vitest's V8 provider installed there).
+        verification: { reruns: 2, mutation: { enabled: true, maxMutants: 10, minScore: 1 } },
         sandbox,
       },
     };
@@ -392,6 +394,18 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(rangekit.status?.phase, JSON.stringify(rangekit.status?.lastError)).toBe('Verified');
     expect([...(rangekit.status?.FAIL_TO_PASS ?? [])].sort()).toEqual([...node.expected.FAIL_TO_PASS].sort());
     expect([...(rangekit.status?.PASS_TO_PASS ?? [])].sort()).toEqual([...node.expected.PASS_TO_PASS].sort());
+    // Its gold patch `x >= lo && x <= hi` has 4 mutants (two boundaries, `||`, `return
+    // undefined`), each killed by one of its tests; the F2P test runs the one changed line.
+    expect(rangekit.status?.mutation).toEqual({
+      tried: 4,
+      killed: 4,
+      survived: 0,
+      notCompiling: 0,
+      errored: 0,
+      score: 1,
+      survivors: [],
+      diffCoverage: { covered: 1, total: 1, ratio: 1, engine: 'v8', uncovered: [] },
+    });
 
     // Every sandbox pod is deleted once its result is recorded.
     await poll('sandbox pods to be deleted', 60_000, async () =>

@@ -50,8 +50,9 @@ export interface TestRun {
 }
 
 /**
- * Runs the recipe's test command. Runners that write reports get "$SCALESWE_RESULTS";
- * the report file wins over stdout when present.
+ * Runs the recipe's test command (or `opts.command`, a variant of it, e.g. under a coverage
+ * engine). Runners that write reports get "$SCALESWE_RESULTS"; the report file wins over
+ * stdout when present.
  */
 export async function runTests(
   ctx: StageContext,
@@ -59,9 +60,9 @@ export async function runTests(
   recipe: Recipe,
   label: string,
   testPatches?: readonly string[],
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; command?: string } = {},
 ): Promise<TestRun> {
-  const command = testCommandFor(ctx, ws, recipe, testPatches);
+  const command = opts.command ?? testCommandFor(ctx, ws, recipe, testPatches);
   const resultsFile = `${ws.dir}.results`;
   await rm(resultsFile, { force: true });
   const offline = ctx.input.config.testNetwork === 'none' ? await detectOfflineTool(ws.dir) : 'none';

@@ -1,6 +1,7 @@
 import { changedTests } from './changed-tests.ts';
+import { coverageNote, measureDiffCoverage } from './coverage.ts';
 import { runFault, verifyRuns } from './grading.ts';
-import { mutationNote, runMutationTest, weakTests } from './mutation.ts';
+import { mutantTimeoutMs, mutationNote, runMutationTest, weakTests } from './mutation.ts';
 import type { TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
@@ -50,8 +51,17 @@ export async function runVerifyStage(ctx: StageContext): Promise<StageOutput> {
     return { outcome: v.outcome, reason: v.reason, message, ...labelled };
   // Mutants of the gold patch, on top of it, in this prepared workspace (tests and gold applied).
   const labels = [...v.FAIL_TO_PASS, ...v.PASS_TO_PASS];
-  const mutation = await runMutationTest(ctx, ws, recipe, labels, config.mutation, slowestRunMs);
-  const note = mutationNote(mutation);
+  const measured = await runMutationTest(ctx, ws, recipe, labels, config.mutation, slowestRunMs);
+  // After the mutants (every file restored): the engine may install itself into the environment.
+  const diffCoverage = await measureDiffCoverage(
+    ctx,
+    ws,
+    recipe,
+    v.FAIL_TO_PASS,
+    mutantTimeoutMs(slowestRunMs, ctx.testTimeoutMs),
+  );
+  const mutation = { ...measured, diffCoverage };
+  const note = `${mutationNote(mutation)}; ${coverageNote(diffCoverage)}`;
   if (weakTests(mutation, config.mutation.minScore))
     return {
       outcome: 'rejected',

@@ -138,6 +138,44 @@ export const STATEMENT_VERDICTS = ['ok', 'vague', 'tests-need-more-than-stated',
 export const StatementVerdict = z.enum(STATEMENT_VERDICTS);
 export type StatementVerdict = z.infer<typeof StatementVerdict>;
 
+/** Which lines the gold patch adds its FAIL_TO_PASS tests execute (CurationRun verification.mutation). */
+export const DiffCoverage = z
+  .object({
+    covered: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Executable lines the gold patch adds that the FAIL_TO_PASS tests ran'),
+    total: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Executable lines the gold patch adds in files the engine measures'),
+    ratio: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('covered / total; absent when nothing was measured (skipped, or no executable line)'),
+    engine: z
+      .string()
+      .optional()
+      .describe('The coverage engine, e.g. coverage.py, v8, go test -coverprofile'),
+    uncovered: z
+      .array(z.string())
+      .max(20)
+      .default([])
+      .describe('Lines no FAIL_TO_PASS test ran (file:line), at most 20'),
+    skipped: z
+      .string()
+      .optional()
+      .describe(
+        'Why coverage was not measured (no engine for the language or runner, no report): not counted as covered',
+      ),
+  })
+  .strict();
+export type DiffCoverage = z.infer<typeof DiffCoverage>;
+
 /** The verify stage's mutation test of the gold patch (CurationRun verification.mutation). */
 export const MutationRecord = z
   .object({
@@ -173,6 +211,9 @@ export const MutationRecord = z
       .array(z.string())
       .default([])
       .describe('The surviving mutants (file:line kind: original → mutated), at most 20'),
+    diffCoverage: DiffCoverage.optional().describe(
+      'Diff coverage: which lines the gold patch adds the FAIL_TO_PASS tests execute',
+    ),
   })
   .strict();
 export type MutationRecord = z.infer<typeof MutationRecord>;

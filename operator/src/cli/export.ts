@@ -11,6 +11,8 @@ export interface ExportSummary {
   trajectoriesMeta: string;
   report: string;
   reportChart: string;
+  /** Written only when some instance has a mutation score. */
+  mutationChart?: string;
   /** Written only when the run has solve attempts. */
   solves?: string;
   solvesMeta?: string;
@@ -26,6 +28,7 @@ const FILES = [
   'solves',
   'solvesMeta',
   'reportChart',
+  'mutationChart',
   'report',
 ] as const;
 
@@ -45,12 +48,16 @@ export async function writeExport(
     string
   >;
   const solving = (run.solves?.length ?? 0) > 0;
-  const written = FILES.filter((f) => solving || (f !== 'solves' && f !== 'solvesMeta'));
+  const charting = rendered.files.mutationChart !== '';
+  const written = FILES.filter(
+    (f) => (solving || (f !== 'solves' && f !== 'solvesMeta')) && (charting || f !== 'mutationChart'),
+  );
   for (const file of written) await writeFileAtomic(paths[file], rendered.files[file]);
-  const { solves, solvesMeta, ...always } = paths;
+  const { solves, solvesMeta, mutationChart, ...always } = paths;
   return {
     ...always,
     ...(solving && { solves, solvesMeta }),
+    ...(charting && { mutationChart }),
     verified: rendered.verified,
     examples: rendered.examples,
     solveExamples: rendered.solves,

@@ -336,6 +336,8 @@ function printSummary(summary: ExportSummary): void {
       `solves:       ${summary.solves} (${summary.solveExamples} examples; labels in ${summary.solvesMeta})`,
     );
   console.log(`report:       ${summary.report} (chart: ${summary.reportChart})`);
+  if (summary.mutationChart)
+    console.log(`mutation:     ${summary.mutationChart} (mutation score distribution)`);
 }
 
 async function exportCommand(flags: ExportFlags): Promise<void> {

@@ -1,6 +1,12 @@
 import type { CurationRunSpec, InstanceRecord, SolveAttempt, Trajectory } from '../api/index.ts';
-import { funnelSteps, REPORT_CHART_FILE, renderReport } from './report.ts';
-import { renderFunnelSvg } from './report-chart.ts';
+import {
+  funnelSteps,
+  MUTATION_CHART_FILE,
+  mutationScores,
+  REPORT_CHART_FILE,
+  renderReport,
+} from './report.ts';
+import { renderFunnelSvg, renderScoreHistogramSvg } from './report-chart.ts';
 import { toScaleSweRecord } from './scaleswe-format.ts';
 import { type SolveFilter, solveExamples } from './solves.ts';
 import { type SweBenchOptions, toJsonl, toSweBenchRecord } from './swebench.ts';
@@ -28,6 +34,7 @@ export const EXPORT_FILES = {
   solvesMeta: 'solves.meta.jsonl',
   report: 'report.md',
   reportChart: REPORT_CHART_FILE,
+  mutationChart: MUTATION_CHART_FILE,
 } as const;
 
 /** `swebench`: SWE-bench 5.x records (the harness grades them); `scaleswe`: the released Scale-SWE schema. */
@@ -55,7 +62,8 @@ export interface RenderedExport {
 /**
  * The one exporter, pure: dataset.jsonl (Verified instances), trajectories.jsonl (OpenAI chat
  * examples, only the keys fine-tuning accepts), trajectories.meta.jsonl (each example's labels,
- * same order), report.md and the funnel chart it embeds (report-funnel.svg).
+ * same order), report.md and the charts it embeds (report-funnel.svg; report-mutation.svg when
+ * some instance has a mutation score).
  */
 export async function renderExport(
   run: RunRecord,
@@ -67,6 +75,7 @@ export async function renderExport(
     .filter((r) => r !== undefined);
   const examples = labelledExamples(run.trajectories, run.instances, options);
   const solves = solveExamples(run.solves ?? [], options);
+  const scores = mutationScores(run.instances);
   const report = {
     runName: run.runName,
     discovered: run.discovered,
@@ -87,6 +96,14 @@ export async function renderExport(
         version: provenance.version,
       }),
       reportChart: await renderFunnelSvg(`Funnel of run ${run.runName}`, funnelSteps(report)),
+      // '' when no instance has a mutation score: the file is not written then.
+      mutationChart: scores.length
+        ? await renderScoreHistogramSvg(
+            `Mutation scores of run ${run.runName}`,
+            'mutation score (gold-patch mutants killed)',
+            scores,
+          )
+        : '',
     },
     verified: records.length,
     examples: examples.length,

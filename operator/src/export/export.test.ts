@@ -106,6 +106,26 @@ describe('SWE-bench export', () => {
     );
   });
 
+  it('diff_coverage where the gold patch coverage was measured, absent when skipped', () => {
+    const mutation = {
+      tried: 1,
+      killed: 1,
+      survived: 0,
+      notCompiling: 0,
+      errored: 0,
+      score: 1,
+      survivors: [],
+    };
+    const diffCoverage = { covered: 1, total: 4, ratio: 0.25, engine: 'coverage.py', uncovered: ['a.py:3'] };
+    expect(
+      toSweBenchRecord({ spec, status: { ...verified, mutation: { ...mutation, diffCoverage } } }),
+    ).toMatchObject({ mutation_score: 1, diff_coverage: 0.25 });
+    const skipped = { covered: 0, total: 0, uncovered: [], skipped: 'no coverage engine' };
+    expect(
+      toSweBenchRecord({ spec, status: { ...verified, mutation: { ...mutation, diffCoverage: skipped } } }),
+    ).not.toHaveProperty('diff_coverage');
+  });
+
   it('exports only verified instances', () => {
     expect(toSweBenchRecord({ spec, status: { ...verified, phase: 'Rejected' } })).toBeUndefined();
     expect(toSweBenchRecord({ spec })).toBeUndefined();

@@ -20,6 +20,7 @@ import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { EXPORT_FILES, type RunRecord, renderExport } from './export-run.ts';
 import {
   describeSource,
+  diffCoverageLine,
   envFunnel,
   funnelSteps,
   mutationLine,
@@ -252,6 +253,58 @@ describe('report.md', () => {
   });
 });
 
+describe('report: mutation score distribution chart', () => {
+  const scored = async (scores: number[]): Promise<RunRecord> => {
+    const run = await sampleRun();
+    const base = run.instances[1]!;
+    const mutation = (score: number) => ({
+      tried: 4,
+      killed: 0,
+      survived: 0,
+      notCompiling: 0,
+      errored: 0,
+      score,
+      survivors: [],
+    });
+    return {
+      ...run,
+      instances: scores.map((score, i) => ({
+        spec: instanceSpec(10 + i, 'python'),
+        status: { ...base.status!, mutation: mutation(score) },
+      })),
+    };
+  };
+
+  it('an export with scored instances embeds and writes report-mutation.svg: one bar per occupied bin with its count', async () => {
+    const out = join(root, 'export-mutation');
+    const summary = await writeExport(out, await scored([1, 1, 1, 0.667, 0, 0.75]));
+    expect(summary.mutationChart).toBe(join(out, EXPORT_FILES.mutationChart));
+    const svgText = readFileSync(summary.mutationChart!, 'utf8');
+    expect(XMLValidator.validate(svgText)).toBe(true);
+    // Each bar carries an aria description of its bin and count (1.0 falls in the last bin).
+    const bars = [...svgText.matchAll(/aria-label="[^"]*: (\d\.\d – \d\.\d); instances: (\d+)"/g)]
+      .map((m) => [m[1], Number(m[2])])
+      .sort();
+    expect(bars).toEqual([
+      ['0.0 – 0.1', 1],
+      ['0.6 – 0.7', 1],
+      ['0.7 – 0.8', 1],
+      ['0.9 – 1.0', 3],
+    ]);
+    expect(readFileSync(summary.report, 'utf8')).toContain(
+      `![Mutation scores of 6 instance(s)](${EXPORT_FILES.mutationChart})`,
+    );
+  });
+
+  it('no scored instance: no chart written, none embedded', async () => {
+    const out = join(root, 'export-no-mutation');
+    const summary = await writeExport(out, await sampleRun());
+    expect(summary.mutationChart).toBeUndefined();
+    expect(existsSync(join(out, EXPORT_FILES.mutationChart))).toBe(false);
+    expect(readFileSync(summary.report, 'utf8')).not.toContain(EXPORT_FILES.mutationChart);
+  });
+});
+
 describe('report: mutation score line', () => {
   const m = (score: number | undefined, skipped?: string) => ({
     tried: 2,
@@ -274,6 +327,31 @@ describe('report: mutation score line', () => {
       ]),
     ).toBe(
       'Mutation score (gold-patch mutants the tests kill): median 0.8 over 3 instance(s), lowest 0.5; 1 skipped (nothing to mutate), 0 without a countable mutant',
+    );
+  });
+
+  it('diff coverage: median of the measured ratios, instances running none of the patch, skipped apart', () => {
+    const c = (covered: number, total: number, skipped?: string) => ({
+      ...m(1),
+      diffCoverage: {
+        covered,
+        total,
+        ...(total > 0 && { ratio: covered / total }),
+        uncovered: [],
+        ...(skipped !== undefined && { skipped }),
+      },
+    });
+    expect(diffCoverageLine([at({ phase: 'Verified', mutation: m(1) })])).toBeUndefined();
+    expect(
+      diffCoverageLine([
+        at({ phase: 'Verified', mutation: c(2, 2) }),
+        at({ phase: 'Verified', mutation: c(0, 2) }),
+        at({ phase: 'Verified', mutation: c(1, 2) }),
+        at({ phase: 'Verified', mutation: c(0, 0, 'no coverage engine for this test command (cargo)') }),
+        at({ phase: 'Verified', mutation: c(0, 0) }),
+      ]),
+    ).toBe(
+      'Diff coverage (gold-patch lines the FAIL_TO_PASS tests run): median 0.5 over 3 instance(s), 1 running none of it; 1 skipped (no coverage engine or report), 1 without an executable line',
     );
   });
 });

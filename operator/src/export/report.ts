@@ -3,6 +3,8 @@ import type { FunnelStep } from './report-chart.ts';
 
 /** The funnel chart, written next to report.md and embedded in it as an image. */
 export const REPORT_CHART_FILE = 'report-funnel.svg';
+/** The distribution of mutation scores, written and embedded only when some instance was scored. */
+export const MUTATION_CHART_FILE = 'report-mutation.svg';
 
 export interface FunnelInput {
   runName: string;
@@ -195,6 +197,29 @@ export function mutationLine(instances: readonly InstanceRecord[]): string | und
   return `Mutation score (gold-patch mutants the tests kill): ${median}, lowest ${scores.length ? Math.min(...scores) : '-'}; ${skipped} skipped (nothing to mutate), ${tested.length - scores.length - skipped} without a countable mutant`;
 }
 
+/** The mutation scores of the instances that have one (the distribution chart's data). Pure. */
+export function mutationScores(instances: readonly InstanceRecord[]): number[] {
+  return instances.flatMap((i) => (i.status?.mutation?.score === undefined ? [] : [i.status.mutation.score]));
+}
+
+/**
+ * `Diff coverage …` from status.mutation.diffCoverage: how much of the gold patches the
+ * FAIL_TO_PASS tests run, and how many instances run none of it; skipped ones (no engine, no
+ * report) counted apart, never as covered. Undefined when nothing was measured or skipped. Pure.
+ */
+export function diffCoverageLine(instances: readonly InstanceRecord[]): string | undefined {
+  const records = instances.flatMap((i) =>
+    i.status?.mutation?.diffCoverage ? [i.status.mutation.diffCoverage] : [],
+  );
+  if (records.length === 0) return undefined;
+  const ratios = records.flatMap((c) => (c.ratio === undefined ? [] : [c.ratio]));
+  const skipped = records.filter((c) => c.skipped !== undefined).length;
+  const median = ratios.length
+    ? `median ${medianOf(ratios)} over ${ratios.length} instance(s)`
+    : 'no instance measured';
+  return `Diff coverage (gold-patch lines the FAIL_TO_PASS tests run): ${median}, ${ratios.filter((r) => r === 0).length} running none of it; ${skipped} skipped (no coverage engine or report), ${records.length - ratios.length - skipped} without an executable line`;
+}
+
 function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -220,6 +245,7 @@ export function renderReport(input: ReportInput): string {
     ]),
   );
   const mutation = mutationLine(input.instances);
+  const coverage = diffCoverageLine(input.instances);
   const funnel = {
     'PRs discovered': input.discovered,
     'rejected by the candidate filter': rejectedAtMining,
@@ -261,5 +287,12 @@ export function renderReport(input: ReportInput): string {
     `Tokens used: ${tokens}`,
     '',
     ...(mutation ? [mutation, ''] : []),
+    ...(mutationScores(input.instances).length
+      ? [
+          `![Mutation scores of ${mutationScores(input.instances).length} instance(s)](${MUTATION_CHART_FILE})`,
+          '',
+        ]
+      : []),
+    ...(coverage ? [coverage, ''] : []),
   ].join('\n');
 }

@@ -44,6 +44,8 @@ export const SweBenchRecord = z
     problem_statement_source: z.enum(['issue', 'pr', 'llm']),
     /** Gold-patch mutants the tests kill, killed / (killed + survived); only where measured. */
     mutation_score: z.number().min(0).max(1).optional(),
+    /** Executable lines of the gold patch its FAIL_TO_PASS tests run, covered / total; only where measured. */
+    diff_coverage: z.number().min(0).max(1).optional(),
     /** The solve stage's solve rate (resolved / graded attempts); only where measured. */
     difficulty: z.number().min(0).max(1).optional(),
     /** The solve stage's pass@k estimate and its k; only where attempts >= k. */
@@ -116,6 +118,9 @@ export function toSweBenchRecord(
     generated_test_patch: status.generatedTestPatch ?? '',
     problem_statement_source: status.problemStatementSource ?? 'pr',
     ...(status.mutation?.score !== undefined && { mutation_score: status.mutation.score }),
+    ...(status.mutation?.diffCoverage?.ratio !== undefined && {
+      diff_coverage: status.mutation.diffCoverage.ratio,
+    }),
     ...(status.solve?.solveRate !== undefined && { difficulty: status.solve.solveRate }),
     ...(status.solve?.passAtK !== undefined && { pass_at_k: status.solve.passAtK, solve_k: status.solve.k }),
   });

@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { Recipe } from '../api/index.ts';
+import { goCover } from './coverage.ts';
 import { type LanguageModule, type RepoFacts, SETUP_HEADER, shellWord } from './types.ts';
 import { compareVersions } from './versions.ts';
 
@@ -108,6 +109,7 @@ export const go: LanguageModule = {
   cacheEnv: (cacheDir) => ({ GOMODCACHE: join(cacheDir, 'go-mod'), GOCACHE: join(cacheDir, 'go-build') }),
   // go.sum already pins what the build uses; the module list records the resolved graph.
   // Go has no neutral value for every type: no return mutants.
+  coverage: goCover,
   mutation: {
     lineComment: '//',
     quotes: `"'`,

@@ -16,6 +16,7 @@
  * Dockerfile agree.
  */
 import { LANGUAGES, type Language, type Recipe } from '../api/index.ts';
+import type { CoverageEngine } from './coverage.ts';
 import { go } from './go.ts';
 import { java } from './java.ts';
 import type { MutationSyntax } from './mutation.ts';
@@ -172,4 +173,22 @@ export function mutationSyntaxOf(path: string): MutationSyntax | undefined {
   if (language === undefined || LANGUAGE_TEST_FILES.some((t) => t.test(path.split('/').pop() ?? '')))
     return undefined;
   return BY_NAME[language].mutation;
+}
+
+/**
+ * The coverage engine for a recipe's runner, from the module whose result formats it emits and
+ * whose engine can wrap the command (coverage.ts); undefined: none can.
+ */
+export function coverageFor(
+  recipe: Recipe,
+  testCommand: string,
+  tests: readonly string[],
+  out: string,
+): { language: Language; engine: CoverageEngine; prepare?: string; run: string } | undefined {
+  for (const m of LANGUAGE_MODULES) {
+    if (!m.coverage || !m.resultFormats.includes(recipe.resultFormat)) continue;
+    const plan = m.coverage.plan(testCommand, tests, out);
+    if (plan) return { language: m.name, engine: m.coverage, ...plan };
+  }
+  return undefined;
 }

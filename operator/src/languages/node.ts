@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Recipe } from '../api/index.ts';
+import { v8Coverage } from './coverage.ts';
 import { type LanguageModule, type RepoFacts, SETUP_HEADER, shellWord } from './types.ts';
 
 /** `packageManager` of package.json (`pnpm@8.15.4+sha512.…`): name and version, hash dropped. */
@@ -186,6 +187,7 @@ export const node: LanguageModule = {
     freeze:
       "[ -d node_modules ] && npm ls --all --parseable --long 2>/dev/null | cut -d: -f2 | grep '@' | sort -u || true",
   },
+  coverage: v8Coverage,
   mutation: {
     lineComment: '//',
     quotes: `'"`,

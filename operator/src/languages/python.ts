@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Recipe } from '../api/index.ts';
+import { coveragePy } from './coverage.ts';
 import { parseSetupPyProbe, pythonConstraints, type TestDeps, testDeps, tomlOf } from './python-metadata.ts';
 import { classifyPythonOutput, distributionsFor } from './python-repair.ts';
 import { type Interpreter, minorOf, parseInterpreters, rankInterpreters } from './python-versions.ts';
@@ -320,6 +321,7 @@ export const python: LanguageModule = {
   repair,
   classifyEnvFailure,
   cacheEnv: (cacheDir) => ({ PIP_CACHE_DIR: join(cacheDir, 'pip'), UV_CACHE_DIR: join(cacheDir, 'uv') }),
+  coverage: coveragePy,
   mutation: {
     lineComment: '#',
     quotes: `'"`,

@@ -1,4 +1,5 @@
 import type { Language, Recipe, ResultFormat } from '../api/index.ts';
+import type { CoverageEngine } from './coverage.ts';
 import type { MutationSyntax } from './mutation.ts';
 
 /** What the env stage knows of a checkout when it picks recipes: pure input, no I/O. */
@@ -115,6 +116,11 @@ export interface LanguageModule {
    * literals, neutral return value, deletable statements. Absent: its files get no mutants.
    */
   readonly mutation?: MutationSyntax;
+  /**
+   * How line coverage of some tests is measured (coverage.ts), for the diff coverage of a gold
+   * patch. Absent: its patches are recorded as not measured.
+   */
+  readonly coverage?: CoverageEngine;
   readonly lock?: {
     readonly freeze: string;
     replayEnv?(lockFile: string): Record<string, string>;

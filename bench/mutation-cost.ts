@@ -1,0 +1,124 @@
+/**
+ * Benchmark: the wall time mutation testing (and diff coverage) adds to an instance. A Python
+ * fixture whose gold patch offers more than MUTANTS mutants (grade(): comparisons, constants,
+ * arithmetic, `and`, returns) runs env and tests once, then the verify stage twice in this
+ * process: without mutation testing, and with `verification.mutation { enabled, maxMutants }`.
+ * Prints both wall times, the time added per instance and its ratio to the plain verify stage
+ * (issue #20's goal: at most 2 for 20 mutants).
+ *   node bench/mutation-cost.ts [MUTANTS]
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runStage } from '../operator/src/agents/run-stage.ts';
+import type { StageInputArg } from '../operator/src/api/index.ts';
+import { buildRepo } from '../test/fixtures/repos.ts';
+
+const maxMutants = Number(process.argv[2] ?? 20);
+const root = await mkdtemp(join(tmpdir(), 'scaleswe-bench-mutation-'));
+
+const pyproject = `[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "grades"
+version = "0.1.0"
+
+[project.optional-dependencies]
+test = ["pytest"]
+
+[tool.setuptools]
+packages = ["grades"]
+`;
+const head =
+  '"""Grades."""\n\n\ndef grade(points, total, bonus=False):\n    """Letter grade for points out of total."""\n';
+const fixture = await buildRepo({
+  root,
+  name: 'grades',
+  language: 'python',
+  base: {
+    'pyproject.toml': pyproject,
+    'grades/__init__.py': `${head}    return "F"\n`,
+    'tests/test_grades.py':
+      'from grades import grade\n\n\ndef test_fail():\n    assert grade(10, 100) == "F"\n',
+  },
+  fix: {
+    'grades/__init__.py': `${head}    if total <= 0:
+        return "n/a"
+    ratio = points * 100 // total
+    if bonus and ratio < 100:
+        ratio = ratio + 5
+    if ratio >= 90:
+        return "A"
+    if ratio >= 75:
+        return "B"
+    if ratio >= 50 and points > 0:
+        return "C"
+    return "F"
+`,
+  },
+  tests: {
+    'tests/test_grades.py': `from grades import grade
+
+
+def test_fail():
+    assert grade(10, 100) == "F"
+
+
+def test_letters():
+    assert [grade(p, 100) for p in (95, 90, 89, 80, 75, 74, 60, 50, 49)] == list("AABBBCCCF")
+
+
+def test_bonus_and_empty():
+    assert grade(86, 100, bonus=True) == "A"
+    assert grade(1, 0) == "n/a"
+`,
+  },
+  isTest: (f) => f.startsWith('tests/'),
+  title: 'grade: letters by ratio',
+  expected: { FAIL_TO_PASS: [], PASS_TO_PASS: [] },
+  opts: {},
+});
+
+const env = await runStage({ stage: 'env', instance: fixture.spec }, { workDir: join(root, 'env') });
+if (env.outcome !== 'succeeded') throw new Error(`env stage: ${env.reason}: ${env.message}`);
+const tests = await runStage(
+  { stage: 'tests', instance: fixture.spec, previous: { recipe: env.recipe! } },
+  { workDir: join(root, 'tests') },
+);
+if (tests.outcome !== 'succeeded') throw new Error(`tests stage: ${tests.reason}: ${tests.message}`);
+
+async function verify(mutation: boolean) {
+  const input: StageInputArg = {
+    stage: 'verify',
+    instance: fixture.spec,
+    previous: {
+      recipe: env.recipe!,
+      testsSource: 'pr',
+      FAIL_TO_PASS: tests.FAIL_TO_PASS,
+      PASS_TO_PASS: tests.PASS_TO_PASS,
+    },
+    config: { reruns: 3, mutation: { enabled: mutation, maxMutants } },
+  };
+  const started = Date.now();
+  const r = await runStage(input, { workDir: join(root, mutation ? 'verify-mutation' : 'verify-plain') });
+  if (r.outcome !== 'succeeded') throw new Error(`verify stage: ${r.reason}: ${r.message}`);
+  return { ms: Date.now() - started, result: r };
+}
+
+const plain = await verify(false);
+const mutated = await verify(true);
+const m = mutated.result.mutation!;
+const added = mutated.ms - plain.ms;
+const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+console.log(
+  `mutants:                        ${m.tried} tried (${m.killed} killed, ${m.survived} survived, score ${m.score})`,
+);
+console.log(
+  `diff coverage:                  ${m.diffCoverage?.covered}/${m.diffCoverage?.total} (${m.diffCoverage?.engine ?? m.diffCoverage?.skipped})`,
+);
+console.log(`verify stage (reruns 3):        ${s(plain.ms)}`);
+console.log(`verify stage with mutation:     ${s(mutated.ms)}`);
+console.log(`added per instance:             ${s(added)} (${s(added / Math.max(1, m.tried))} per mutant)`);
+console.log(`added / verify stage:           ${(added / plain.ms).toFixed(2)}   (goal ≤ 2 for 20 mutants)`);
