@@ -28,6 +28,7 @@ import {
 } from './campaign-plan.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
+import { recordTerminal } from './terminal.ts';
 
 const CREATE_CONCURRENCY = 16;
 
@@ -206,32 +207,28 @@ async function recordSearch(
   );
 }
 
-export async function recordCampaignTerminal(
-  ctx: ControllerContext,
-  k: string,
-  err: TerminalError,
-): Promise<void> {
-  const { namespace, name } = splitKey(k);
-  const raw = ctx.campaignOverlay.resolve(ctx.campaigns.get(namespace, name));
-  if (!raw) return;
-  const now = ctx.now();
-  const write = await updateStatus(
-    ctx.kube,
-    CAMPAIGNS,
-    raw,
-    (fresh) =>
-      failedCampaignStatus(
-        {
-          status: fresh.status as CampaignStatus | undefined,
-          metadata: fresh.metadata as Campaign['metadata'],
-        },
-        err.reason,
-        err.message,
-        now,
-      ),
-    { overlay: ctx.campaignOverlay },
+export function recordCampaignTerminal(ctx: ControllerContext, k: string, err: TerminalError): Promise<void> {
+  return recordTerminal(
+    ctx,
+    {
+      resource: CAMPAIGNS,
+      cache: ctx.campaigns,
+      overlay: ctx.campaignOverlay,
+      failed: (fresh, reason, message, now) =>
+        failedCampaignStatus(
+          {
+            status: fresh.status as CampaignStatus | undefined,
+            metadata: fresh.metadata as Campaign['metadata'],
+          },
+          reason,
+          message,
+          now,
+        ),
+      warn: true,
+    },
+    k,
+    err,
   );
-  if (write.written) ctx.events.record(write.object, 'Warning', err.reason, 'Validate', err.message);
 }
 
 /** The campaign that owns a run, as a cache key. */

@@ -32,6 +32,7 @@ import {
   summarizeInstances,
 } from './run-plan.ts';
 import { InvalidSourceError } from './sources.ts';
+import { recordTerminal } from './terminal.ts';
 
 const CREATE_CONCURRENCY = 16;
 /** PRs examined per page: the cursor and counts reach status at least this often. */
@@ -313,30 +314,26 @@ export async function reconcileRun(
   return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
 }
 
-export async function recordRunTerminal(
-  ctx: ControllerContext,
-  k: string,
-  err: TerminalError,
-): Promise<void> {
-  const { namespace, name } = splitKey(k);
-  const raw = ctx.runOverlay.resolve(ctx.runs.get(namespace, name));
-  if (!raw) return;
-  const now = ctx.now();
-  const write = await updateStatus(
-    ctx.kube,
-    CURATIONRUNS,
-    raw,
-    (fresh) =>
-      failedRunStatus(
-        {
-          status: fresh.status as CurationRunStatus | undefined,
-          metadata: fresh.metadata as CurationRun['metadata'],
-        },
-        err.reason,
-        err.message,
-        now,
-      ),
-    { overlay: ctx.runOverlay },
+export function recordRunTerminal(ctx: ControllerContext, k: string, err: TerminalError): Promise<void> {
+  return recordTerminal(
+    ctx,
+    {
+      resource: CURATIONRUNS,
+      cache: ctx.runs,
+      overlay: ctx.runOverlay,
+      failed: (fresh, reason, message, now) =>
+        failedRunStatus(
+          {
+            status: fresh.status as CurationRunStatus | undefined,
+            metadata: fresh.metadata as CurationRun['metadata'],
+          },
+          reason,
+          message,
+          now,
+        ),
+      warn: true,
+    },
+    k,
+    err,
   );
-  if (write.written) ctx.events.record(write.object, 'Warning', err.reason, 'Validate', err.message);
 }

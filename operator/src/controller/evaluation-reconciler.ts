@@ -40,6 +40,7 @@ import {
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
 import { envImagePodFields, readResult, runOf, stageInputOfPod } from './swe-instance-reconciler.ts';
+import { recordTerminal } from './terminal.ts';
 
 /** A ConfigMap of predictions is read again after this long (its edits are picked up then). */
 const PREDICTIONS_TTL_MS = 30_000;
@@ -299,32 +300,32 @@ export async function reconcileEvaluation(
 }
 
 /** A TerminalError (an object the schema refuses): Failed with the reason. */
-export async function recordEvaluationTerminal(
+export function recordEvaluationTerminal(
   ctx: ControllerContext,
   k: string,
   err: TerminalError,
 ): Promise<void> {
-  const { namespace, name } = splitKey(k);
-  const raw = ctx.evaluationOverlay.resolve(ctx.evaluations.get(namespace, name));
-  if (!raw) return;
-  const now = ctx.now();
-  await updateStatus(
-    ctx.kube,
-    EVALUATIONS,
-    raw,
-    (fresh) => {
-      const status = (fresh.status ?? {}) as EvaluationStatus;
-      return {
-        ...status,
-        phase: 'Failed',
-        ...(fresh.metadata.generation !== undefined && { observedGeneration: fresh.metadata.generation }),
-        conditions: setCondition(
-          status.conditions ?? [],
-          { type: 'Ready', status: 'False', reason: err.reason, message: err.message },
-          now,
-        ),
-      };
+  return recordTerminal(
+    ctx,
+    {
+      resource: EVALUATIONS,
+      cache: ctx.evaluations,
+      overlay: ctx.evaluationOverlay,
+      failed: (fresh, reason, message, now) => {
+        const status = (fresh.status ?? {}) as EvaluationStatus;
+        return {
+          ...status,
+          phase: 'Failed',
+          ...(fresh.metadata.generation !== undefined && { observedGeneration: fresh.metadata.generation }),
+          conditions: setCondition(
+            status.conditions ?? [],
+            { type: 'Ready', status: 'False', reason, message },
+            now,
+          ),
+        };
+      },
     },
-    { overlay: ctx.evaluationOverlay },
+    k,
+    err,
   );
 }

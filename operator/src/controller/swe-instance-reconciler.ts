@@ -50,6 +50,7 @@ import {
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
+import { recordTerminal } from './terminal.ts';
 
 /** The run of an instance, parsed once per resourceVersion. */
 export function runOf(ctx: ControllerContext, namespace: string, name: string): CurationRun | undefined {
@@ -416,36 +417,28 @@ async function deleteEnvImage(
 }
 
 /** A TerminalError on an instance: Failed with the reason, kept for humans. */
-export async function recordInstanceTerminal(
-  ctx: ControllerContext,
-  k: string,
-  err: TerminalError,
-): Promise<void> {
-  const { namespace, name } = splitKey(k);
-  const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
-  if (!raw) return;
-  const now = ctx.now();
-  await updateStatus(
-    ctx.kube,
-    SWEINSTANCES,
-    raw,
-    (fresh) => {
-      const status = (fresh.status ?? {}) as SWEInstanceStatus;
-      return {
-        ...status,
-        phase: 'Failed',
-        lastError: {
-          reason: err.reason,
-          message: err.message,
-          time: status.lastError?.time ?? now.toISOString(),
-        },
-        conditions: setCondition(
-          status.conditions ?? [],
-          { type: 'Ready', status: 'False', reason: err.reason, message: err.message },
-          now,
-        ),
-      };
+export function recordInstanceTerminal(ctx: ControllerContext, k: string, err: TerminalError): Promise<void> {
+  return recordTerminal(
+    ctx,
+    {
+      resource: SWEINSTANCES,
+      cache: ctx.instances,
+      overlay: ctx.instanceOverlay,
+      failed: (fresh, reason, message, now) => {
+        const status = (fresh.status ?? {}) as SWEInstanceStatus;
+        return {
+          ...status,
+          phase: 'Failed',
+          lastError: { reason, message, time: status.lastError?.time ?? now.toISOString() },
+          conditions: setCondition(
+            status.conditions ?? [],
+            { type: 'Ready', status: 'False', reason, message },
+            now,
+          ),
+        };
+      },
     },
-    { overlay: ctx.instanceOverlay },
+    k,
+    err,
   );
 }
