@@ -14,6 +14,12 @@ const PIP_OFFLINE = `WARNING: Retrying (Retry(total=4, connect=None, read=None, 
 ERROR: Could not find a version that satisfies the requirement pytest (from versions: none)`;
 const UV_OFFLINE =
   'error: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.org/simple/pytest/)\n  Caused by: dns error: failed to lookup address information';
+// jshttp/cookie, real trial: npm installed, then a dependency's postinstall download failed.
+const NPM_POSTINSTALL_OFFLINE = `npm error path /w/ws/node_modules/top-sites
+npm error command failed
+npm error command sh -c node scripts/postinstall
+npm error AggregateError:
+npm error     Error [ERR_SOCKET_CLOSED_BEFORE_CONNECTION]: Socket closed before the connection was established`;
 
 describe('infrastructure symptoms in a negative stage outcome', () => {
   it.each([
@@ -24,6 +30,7 @@ describe('infrastructure symptoms in a negative stage outcome', () => {
     ['Go out of memory', OOM, 'OOMKilled'],
     ['pip without a registry', PIP_OFFLINE, 'RegistryUnreachable'],
     ['uv without a registry', UV_OFFLINE, 'RegistryUnreachable'],
+    ["an install script's download cut off", NPM_POSTINSTALL_OFFLINE, 'RegistryUnreachable'],
   ])('%s in a failed setup is an infrastructure failure, not EnvSetupFailed', (_name, text, reason) => {
     const fault = infraFaultIn({ reason: 'EnvSetupFailed', text });
     expect(fault?.reason).toBe(reason);

@@ -76,7 +76,7 @@ const INFRA_SYMPTOMS: readonly { reason: InfraFailureReason; pattern: RegExp; se
     reason: 'RegistryUnreachable',
     setupOnly: true,
     pattern:
-      /Temporary failure in name resolution|Name or service not known|Could not resolve host|getaddrinfo (ENOTFOUND|EAI_AGAIN)|\bEAI_AGAIN\b|Network is unreachable|No route to host|Failed to establish a new connection|Could not fetch URL|error sending request for url|dns error|Could not transfer artifact|failed to download from|dial tcp: lookup/,
+      /Temporary failure in name resolution|Name or service not known|Could not resolve host|getaddrinfo (ENOTFOUND|EAI_AGAIN)|\bEAI_AGAIN\b|Network is unreachable|No route to host|Failed to establish a new connection|Could not fetch URL|error sending request for url|dns error|Could not transfer artifact|failed to download from|dial tcp: lookup|ERR_SOCKET_CLOSED_BEFORE_CONNECTION|\bE(CONNRESET|TIMEDOUT|CONNREFUSED)\b/,
   },
 ];
 
