@@ -1,5 +1,5 @@
 import { rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type CurationRunSpec,
   type InstanceRecord,
@@ -73,6 +73,8 @@ async function gradeOne(opts: LocalEvalOptions, task: GradeTask): Promise<StageR
         isolation: opts.isolation,
         signal: opts.signal,
         binds: env.binds,
+        // Beside the cache (the state directory's, or the eval output's): never inside the sandbox's writable dirs.
+        gitMirrors: join(dirname(opts.cacheDir), 'git'),
       },
     );
   } finally {

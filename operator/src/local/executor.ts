@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type InfraFailureReason, infraFaultIn, type StageInput, StageResult } from '../api/index.ts';
 import { languageCacheEnv, languageToolchainEnv } from '../languages/index.ts';
 import { LLM_SOCKET_ENV } from '../llm/socket-relay.ts';
+import { stageRepository } from './repo-mirror.ts';
 import {
   attachSetupNetwork,
   SANDBOX_BLOCK_FD,
@@ -36,6 +37,8 @@ export interface StageProcessOptions {
   binds?: readonly string[] | undefined;
   /** The run's LLM gateway socket, bound into the sandbox (its loopback port is not reachable there). */
   llmSocket?: string | undefined;
+  /** Where bare mirrors of remote repositories live (repo-mirror.ts); absent: stages clone themselves. */
+  gitMirrors?: string | undefined;
 }
 
 let bwrapChecked: boolean | undefined;
@@ -229,7 +232,24 @@ const DISK_FAULTS: Record<string, InfraFailureReason> = {
  * result; process facts (timer, exit, missing or unreadable result) become `failed` results
  * with a reason of the one failure vocabulary. durationMs is the attempt's wall time.
  */
-export async function runStageProcess(input: StageInput, opts: StageProcessOptions): Promise<StageResult> {
+export async function runStageProcess(given: StageInput, opts: StageProcessOptions): Promise<StageResult> {
+  let input = given;
+  if (opts.gitMirrors) {
+    try {
+      const cloneURL = await stageRepository(given.instance.cloneURL, opts.gitMirrors);
+      input = { ...given, instance: { ...given.instance, cloneURL } };
+    } catch (error) {
+      return {
+        stage: given.stage,
+        outcome: 'failed',
+        reason: 'CheckoutFailed',
+        message: (error as Error).message,
+        tokensUsed: 0,
+        durationMs: 0,
+        trajectories: [],
+      };
+    }
+  }
   // bwrap itself failing to build the sandbox (seen under load: "bwrap: loopback: Failed
   // RTM_NEWADDR") ran no stage code: start it again after a short pause, not a stage backoff.
   let result = await runStageProcessOnce(input, opts);

@@ -202,6 +202,7 @@ async function attemptInEnvironment(
         isolation: opts.isolation,
         signal: opts.signal,
         binds: env.binds,
+        gitMirrors: join(opts.state.root, 'git'),
         llmSocket: opts.llm?.socketPath,
       },
     );

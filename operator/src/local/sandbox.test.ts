@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { objectNameErrors } from '../api/index.ts';
 import { initialStatus } from '../pipeline/pipeline.ts';
 import { bwrapArgs, sandboxSetupFailed, stageEnv, stageReadOnlyPaths } from './executor.ts';
+import { isLocalRepository } from './repo-mirror.ts';
 import { reopenFailed } from './run.ts';
 import { instanceSegment } from './state.ts';
 import { isStaleLock } from './state-lock.ts';
@@ -174,5 +175,15 @@ describe('a sandbox that bwrap could not build', () => {
     expect(sandboxSetupFailed({ ...crash('agent exited 1: bwrap: x'), reason: 'DeadlineExceeded' })).toBe(
       false,
     );
+  });
+});
+
+describe('where a stage fetches its base commit', () => {
+  it('uses repositories on this machine as they are, and mirrors only remote ones', () => {
+    expect(isLocalRepository('/work/repos/calc')).toBe(true);
+    expect(isLocalRepository('file:///work/repos/calc')).toBe(true);
+    expect(isLocalRepository('https://github.com/acme/calc.git')).toBe(false);
+    expect(isLocalRepository('http://127.0.0.1:8080/acme/calc.git')).toBe(false);
+    expect(isLocalRepository('git@github.com:acme/calc.git')).toBe(false);
   });
 });

@@ -90,6 +90,7 @@ async function inFreshEnvironment(
         isolation: opts.isolation,
         signal: opts.signal,
         binds: env.binds,
+        gitMirrors: join(opts.state.root, 'git'),
         llmSocket: opts.llm?.socketPath,
       },
     );
