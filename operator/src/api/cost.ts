@@ -97,3 +97,17 @@ export function formatUsd(usd: number): string {
   if (usd === 0) return '$0.00';
   return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
 }
+
+/** One line for `scaleswe status`: tokens, and dollars only with a price table. Pure. */
+export function runCostLine(cost: RunCost, priced: boolean): string {
+  const tokens = (c: Cost) => `${c.inputTokens} in / ${c.outputTokens} out tokens`;
+  const usd = (v: number | undefined) => (v === undefined ? 'n/a' : formatUsd(v));
+  const curation = priced
+    ? `${tokens(cost.curation)}, ${usd(cost.curation.usd)} (${usd(cost.usdPerVerified)} per Verified instance)`
+    : `${tokens(cost.curation)} (no llm.price)`;
+  if (cost.solve.attempts === 0) return `cost: ${curation}`;
+  const solve = priced
+    ? `${tokens(cost.solve)}, ${usd(cost.solve.usd)} (${usd(cost.solve.usdPerResolved)} per resolved attempt)`
+    : tokens(cost.solve);
+  return `cost: ${curation}; solve: ${solve}`;
+}
