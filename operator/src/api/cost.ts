@@ -8,7 +8,7 @@ export const Price = z
   })
   .strict()
   .describe(
-    "Price table of llm.model in USD, for cost in status and report.md; absent: token counts only, never a price",
+    'Price table of llm.model in USD, for cost in status and report.md; absent: token counts only, never a price',
   );
 export type Price = z.infer<typeof Price>;
 
@@ -44,7 +44,12 @@ export function costOf(records: readonly TokenCounts[], price: Price | undefined
     outputTokens += output;
     totalTokens += Math.max(r.tokensUsed ?? 0, input + output);
   }
-  const cost = { inputTokens, outputTokens, totalTokens, unsplitTokens: totalTokens - inputTokens - outputTokens };
+  const cost = {
+    inputTokens,
+    outputTokens,
+    totalTokens,
+    unsplitTokens: totalTokens - inputTokens - outputTokens,
+  };
   if (!price) return cost;
   return {
     ...cost,

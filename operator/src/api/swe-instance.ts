@@ -375,7 +375,9 @@ export const SWEInstanceStatus = z
       .int()
       .min(0)
       .optional()
-      .describe('Of tokensUsed, output (completion) tokens as the provider reported them; priced by llm.price'),
+      .describe(
+        'Of tokensUsed, output (completion) tokens as the provider reported them; priced by llm.price',
+      ),
     environmentBuilds: z
       .number()
       .int()

@@ -60,7 +60,9 @@ export function costSection(
       [`per Verified instance (${cost.verified})`]: usd(cost.usdPerVerified),
     }),
     ...(cost.solve.attempts > 0 && {
-      [`solve attempts (${cost.solve.resolved} of ${cost.solve.attempts} resolved) tokens`]: tokenCell(cost.solve),
+      [`solve attempts (${cost.solve.resolved} of ${cost.solve.attempts} resolved) tokens`]: tokenCell(
+        cost.solve,
+      ),
       ...(price && {
         'solve cost': usd(cost.solve.usd),
         'per resolved solve attempt': usd(cost.solve.usdPerResolved),
