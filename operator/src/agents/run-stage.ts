@@ -82,6 +82,7 @@ export async function runStage(
     ...out,
     stage: input.stage,
     tokensUsed: ctx.llm?.tokensUsed ?? 0,
+    ...(ctx.llm && { inputTokens: ctx.llm.inputTokens, outputTokens: ctx.llm.outputTokens }),
     durationMs: Date.now() - started,
     trajectories: ctx.recorder.all(),
     ...(logTail ? { logTail } : {}),

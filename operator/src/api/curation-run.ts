@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
+import { Price } from './cost.ts';
 import { API_VERSION, ObjectMeta, ObservedGeneration, Resources, SecretKeyRef, withRules } from './meta.ts';
 import { StageTimeouts } from './stages.ts';
 
@@ -218,6 +219,7 @@ export const Llm = z
       .max(100000)
       .default(60)
       .describe('LLM requests per minute allowed to one stage attempt; the gateway answers 429 beyond'),
+    price: Price.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 export * from './campaign.ts';
 export * from './chart-values.ts';
 export * from './condition.ts';
+export * from './cost.ts';
 export * from './curation-run.ts';
 export * from './env-image.ts';
 export * from './errors.ts';

@@ -178,6 +178,9 @@ export const StageResult = z
     language: Language.optional(),
     ...CarriedStatus.shape,
     tokensUsed: z.number().int().min(0).default(0),
+    /** Of tokensUsed, as the provider reported them (absent in records from before the split). */
+    inputTokens: z.number().int().min(0).optional(),
+    outputTokens: z.number().int().min(0).optional(),
     durationMs: z.number().min(0),
     trajectories: z.array(Trajectory).default([]),
     /** Env stage: where its prepared tree (checkout + installed environment) is, to be captured. */
@@ -220,6 +223,9 @@ export const SolveAttempt = z
     grade: SolveGrade.optional(),
     error: z.object({ reason: z.string(), message: z.string() }).strict().optional(),
     tokensUsed: z.number().int().min(0).default(0),
+    /** Of tokensUsed, as the provider reported them (absent in records from before the split). */
+    inputTokens: z.number().int().min(0).optional(),
+    outputTokens: z.number().int().min(0).optional(),
     durationMs: z.number().min(0).default(0),
     trajectory: Trajectory.optional(),
   })

@@ -364,6 +364,20 @@ export const SWEInstanceStatus = z
       .describe(
         'LLM tokens its stage attempts used (attempts that failed on infrastructure are not counted)',
       ),
+    inputTokens: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Of tokensUsed, input (prompt) tokens as the provider reported them; priced by llm.price'),
+    outputTokens: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Of tokensUsed, output (completion) tokens as the provider reported them; priced by llm.price',
+      ),
     environmentBuilds: z
       .number()
       .int()

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeClusterError } from './cluster.ts';
+import type { SWEInstanceSpec } from '../api/index.ts';
+import { describeClusterError, renderStatus } from './cluster.ts';
 
 const SERVER = 'https://10.0.0.1:6443';
 
@@ -20,5 +21,27 @@ describe('describeClusterError', () => {
 
   it('keeps other errors as they are, prefixed with what was asked', () => {
     expect(describeClusterError(new Error('boom'), 'CurationRuns', 'ns', SERVER)).toBe('CurationRuns: boom');
+  });
+});
+
+describe('renderStatus', () => {
+  const spec = { instanceId: 'o__r-1' } as SWEInstanceSpec;
+  const run = {
+    name: 'nightly',
+    status: { phase: 'Succeeded' as const },
+    instances: [
+      { spec, status: { phase: 'Verified' as const, tokensUsed: 40, inputTokens: 30, outputTokens: 10 } },
+    ],
+  };
+
+  it('prices the tokens with spec.llm.price, per Verified instance', () => {
+    const text = renderStatus({ ...run, price: { inputPerMillion: 1000, outputPerMillion: 2000 } });
+    expect(text).toContain('  cost: 30 in / 10 out tokens, $0.05 ($0.05 per Verified instance)');
+  });
+
+  it('without a price: token counts only', () => {
+    const text = renderStatus(run);
+    expect(text).toContain('  cost: 30 in / 10 out tokens (no llm.price)');
+    expect(text).not.toContain('$');
   });
 });

@@ -5,6 +5,9 @@ import {
   CurationRunStatus,
   type InstanceRecord,
   instanceObjectName,
+  Price,
+  runCost,
+  runCostLine,
   Source,
   STAGE_CONDITION,
   STAGES,
@@ -38,6 +41,8 @@ export interface ClusterRun {
   name: string;
   /** The run's spec.source; undefined when it does not parse (a newer or older CRD). */
   source?: CurationRunSpec['source'] | undefined;
+  /** spec.llm.price: status and report price tokens only with it. */
+  price?: Price | undefined;
   status: CurationRunStatus;
   instances: InstanceRecord[];
 }
@@ -58,9 +63,11 @@ export async function readClusterRun(kube: Kube, namespace: string, name: string
   instances.sort((a, b) => a.spec.pullNumber - b.spec.pullNumber);
   const status = CurationRunStatus.safeParse(run.status ?? {});
   const source = Source.safeParse((run.spec as { source?: unknown } | undefined)?.source);
+  const price = Price.safeParse((run.spec as { llm?: { price?: unknown } } | undefined)?.llm?.price);
   return {
     name,
     source: source.success ? source.data : undefined,
+    ...(price.success && { price: price.data }),
     status: status.success ? status.data : {},
     instances,
   };
@@ -82,6 +89,8 @@ export function renderStatus(run: ClusterRun): string {
   if (failures.length) lines.push(`  failed by reason: ${failures.map(([r, n]) => `${r}=${n}`).join(', ')}`);
   const ready = status.conditions?.map((c) => `${c.type}=${c.status} (${c.reason})`).join(', ');
   if (ready) lines.push(`  conditions: ${ready}`);
+  const cost = runCost(run.instances, [], run.price);
+  if (cost.curation.totalTokens > 0) lines.push(`  ${runCostLine(cost, run.price !== undefined)}`);
   if (run.instances.length) {
     const width = Math.max(...run.instances.map((i) => i.spec.instanceId.length), 11);
     lines.push('', `  ${'INSTANCE'.padEnd(width)}  ${'PHASE'.padEnd(9)}  REASON`);
@@ -190,6 +199,7 @@ export async function exportCluster(
     {
       runName: name,
       source: run.source,
+      price: run.price,
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,

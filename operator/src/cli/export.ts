@@ -84,6 +84,7 @@ export async function exportLocal(
       instances,
       trajectories: await state.listTrajectories(),
       solves: await state.listSolveAttempts(),
+      price: run.spec.llm?.price,
     },
     options,
   );

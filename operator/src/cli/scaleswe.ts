@@ -11,6 +11,8 @@ import {
   type CurationRun,
   maxParallelOf,
   objectNameErrors,
+  runCost,
+  runCostLine,
   ScaleSweError,
   validateCurationRun,
 } from '../api/index.ts';
@@ -276,6 +278,10 @@ async function runLocked(
         .map(([p, n]) => `${n} ${p}`)
         .join(', ')}`,
     );
+    const price = run.spec.llm?.price;
+    const cost = runCost(instances, await state.listSolveAttempts(), price);
+    if (cost.curation.totalTokens + cost.solve.totalTokens > 0)
+      console.log(`scaleswe: ${runCostLine(cost, price !== undefined)}`);
     printSummary(summary);
     const failed = failedInstancesMessage(instances);
     if (failed) throw new UserError(failed, 3);

@@ -1,4 +1,4 @@
-import type { CurationRunSpec, InstanceRecord, SolveAttempt, Trajectory } from '../api/index.ts';
+import type { CurationRunSpec, InstanceRecord, Price, SolveAttempt, Trajectory } from '../api/index.ts';
 import {
   funnelSteps,
   MUTATION_CHART_FILE,
@@ -24,6 +24,8 @@ export interface RunRecord {
   trajectories: readonly Trajectory[];
   /** Solve attempts (spec.solve); none when the run did not solve. */
   solves?: readonly SolveAttempt[] | undefined;
+  /** The run's spec.llm.price: report.md prices its tokens only with it. */
+  price?: Price | undefined;
 }
 
 export const EXPORT_FILES = {
@@ -94,6 +96,8 @@ export async function renderExport(
         source: run.source,
         exportedAt: provenance.exportedAt,
         version: provenance.version,
+        price: run.price,
+        solves: run.solves,
       }),
       reportChart: await renderFunnelSvg(`Funnel of run ${run.runName}`, funnelSteps(report)),
       // '' when no instance has a mutation score: the file is not written then.

@@ -19,6 +19,7 @@ import { SCALESWE_VERSION } from '../cli/version.ts';
 import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { EXPORT_FILES, type RunRecord, renderExport } from './export-run.ts';
 import {
+  costSection,
   describeSource,
   diffCoverageLine,
   envFunnel,
@@ -353,5 +354,76 @@ describe('report: mutation score line', () => {
     ).toBe(
       'Diff coverage (gold-patch lines the FAIL_TO_PASS tests run): median 0.5 over 3 instance(s), 1 running none of it; 1 skipped (no coverage engine or report), 1 without an executable line',
     );
+  });
+});
+
+describe('report: cost section', () => {
+  const verified = at({
+    phase: 'Verified',
+    tokensUsed: 400_000,
+    inputTokens: 300_000,
+    outputTokens: 100_000,
+  });
+  const rejectedRun = at({
+    phase: 'Rejected',
+    tokensUsed: 400_000,
+    inputTokens: 300_000,
+    outputTokens: 100_000,
+  });
+  const oldRecord = at({ phase: 'Rejected', tokensUsed: 5_000 });
+  const attempt = (n: number, resolved: boolean) => ({
+    instanceId: 'o__r-1',
+    attempt: n,
+    patch: 'diff',
+    tokensUsed: 110_000,
+    inputTokens: 100_000,
+    outputTokens: 10_000,
+    durationMs: 1,
+    grade: { resolved, failToPassPassed: 0, failToPassTotal: 1, passToPassBroken: 0, reason: 'Graded' },
+  });
+  const solves = [attempt(1, true), attempt(2, false)];
+
+  it('with spec.llm.price: $ in all, per Verified instance and per resolved solve attempt', () => {
+    const text = costSection([verified, rejectedRun, oldRecord], solves, {
+      inputPerMillion: 2.5,
+      outputPerMillion: 10,
+    });
+    expect(text.split('\n')).toEqual([
+      '## Cost',
+      'Price: $2.50 per 1M input tokens, $10.00 per 1M output tokens (spec.llm.price).',
+      '',
+      '| item | value |',
+      '| --- | ---: |',
+      '| curation tokens | 600000 in / 200000 out + 5000 without a split (not priced) |',
+      '| curation cost | $3.50 |',
+      '| per Verified instance (1) | $3.50 |',
+      '| solve attempts (1 of 2 resolved) tokens | 200000 in / 20000 out |',
+      '| solve cost | $0.70 |',
+      '| per resolved solve attempt | $0.70 |',
+    ]);
+  });
+
+  it('without a price table: token counts only, never a dollar figure', () => {
+    const text = costSection([verified], solves, undefined);
+    expect(text).toContain('No price table (spec.llm.price): token counts only.');
+    expect(text).toContain('| curation tokens | 300000 in / 100000 out |');
+    expect(text).toContain('| solve attempts (1 of 2 resolved) tokens | 200000 in / 20000 out |');
+    expect(text).not.toContain('$');
+  });
+
+  it('report.md of an export carries it, priced by the run record', async () => {
+    const run: RunRecord = {
+      runName: 'r',
+      source: undefined,
+      discovered: 1,
+      rejectedByReason: {},
+      instances: [verified],
+      trajectories: [],
+      solves,
+      price: { inputPerMillion: 1, outputPerMillion: 1 },
+    };
+    const { files } = await renderExport(run, about);
+    expect(files.report).toContain('| per Verified instance (1) | $0.40 |');
+    expect(files.report).toContain('| per resolved solve attempt | $0.22 |');
   });
 });

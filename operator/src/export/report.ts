@@ -1,4 +1,14 @@
-import { type CurationRunSpec, type InstanceRecord, STAGE_CONDITION, STAGES } from '../api/index.ts';
+import {
+  type Cost,
+  type CurationRunSpec,
+  formatUsd,
+  type InstanceRecord,
+  type Price,
+  runCost,
+  type SolveAttempt,
+  STAGE_CONDITION,
+  STAGES,
+} from '../api/index.ts';
 import type { FunnelStep } from './report-chart.ts';
 
 /** The funnel chart, written next to report.md and embedded in it as an image. */
@@ -20,6 +30,53 @@ export interface ReportInput extends FunnelInput {
   exportedAt: Date;
   /** The scaleswe version that wrote the export. */
   version: string;
+  /** The run's spec.llm.price; without it the cost section gives token counts only. */
+  price?: Price | undefined;
+  /** Solve attempts (spec.solve), for their cost per resolved attempt. */
+  solves?: readonly SolveAttempt[] | undefined;
+}
+
+/** Tokens as `input in / output out`, with the tokens that have no split (never priced). */
+function tokenCell(cost: Cost): string {
+  const unsplit = cost.unsplitTokens > 0 ? ` + ${cost.unsplitTokens} without a split (not priced)` : '';
+  return `${cost.inputTokens} in / ${cost.outputTokens} out${unsplit}`;
+}
+
+/**
+ * The cost section: tokens always; dollars only with spec.llm.price (never a guessed price).
+ * Curation is charged to the Verified instances, solving to the resolved attempts.
+ */
+export function costSection(
+  instances: readonly InstanceRecord[],
+  solves: readonly SolveAttempt[],
+  price: Price | undefined,
+): string {
+  const cost = runCost(instances, solves, price);
+  const usd = (value: number | undefined) => (value === undefined ? 'n/a' : formatUsd(value));
+  const rows: Record<string, string | number> = {
+    'curation tokens': tokenCell(cost.curation),
+    ...(price && {
+      'curation cost': usd(cost.curation.usd),
+      [`per Verified instance (${cost.verified})`]: usd(cost.usdPerVerified),
+    }),
+    ...(cost.solve.attempts > 0 && {
+      [`solve attempts (${cost.solve.resolved} of ${cost.solve.attempts} resolved) tokens`]: tokenCell(
+        cost.solve,
+      ),
+      ...(price && {
+        'solve cost': usd(cost.solve.usd),
+        'per resolved solve attempt': usd(cost.solve.usdPerResolved),
+      }),
+    }),
+  };
+  return [
+    '## Cost',
+    price
+      ? `Price: ${formatUsd(price.inputPerMillion)} per 1M input tokens, ${formatUsd(price.outputPerMillion)} per 1M output tokens (spec.llm.price).`
+      : 'No price table (spec.llm.price): token counts only.',
+    '',
+    table(['item', 'value'], rows),
+  ].join('\n');
 }
 
 /** Each stage's recorded durations (status.stageDurationsMs), in pipeline order. */
@@ -237,7 +294,6 @@ export function renderReport(input: ReportInput): string {
   );
   const rejectedAtMining = Object.values(input.rejectedByReason).reduce((a, b) => a + b, 0);
   const verified = phases.Verified ?? 0;
-  const tokens = input.instances.reduce((sum, i) => sum + (i.status?.tokensUsed ?? 0), 0);
   const durations = Object.fromEntries(
     Object.entries(stageDurations(input.instances)).map(([stage, ms]) => [
       stage,
@@ -284,7 +340,7 @@ export function renderReport(input: ReportInput): string {
     '## Stage durations',
     table(['stage', 'duration'], durations),
     '',
-    `Tokens used: ${tokens}`,
+    costSection(input.instances, input.solves ?? [], input.price),
     '',
     ...(mutation ? [mutation, ''] : []),
     ...(mutationScores(input.instances).length

@@ -40,6 +40,8 @@ const attempt = (id: string, n: number, resolved: boolean | 'error'): SolveAttem
   ending: 'Submitted',
   patch: `patch ${n}`,
   tokensUsed: 12,
+  inputTokens: 10,
+  outputTokens: 2,
   durationMs: 5,
   trajectory: trajectory(id),
   ...(resolved === 'error'
@@ -70,6 +72,9 @@ describe('solves.jsonl', () => {
       attempt: 1,
       resolved: true,
       ending: 'Submitted',
+      total_tokens: 12,
+      prompt_tokens: 10,
+      completion_tokens: 2,
     });
   });
   it('allSolves adds the unresolved ones with their labels; attempts without a grade never', () => {

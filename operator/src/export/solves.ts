@@ -51,6 +51,9 @@ export function solveExamples(
         ending: a.ending ?? '',
         steps: a.trajectory.steps.length,
         total_tokens: a.tokensUsed,
+        // The split llm.price prices; absent in attempts recorded before it.
+        ...(a.inputTokens !== undefined && { prompt_tokens: a.inputTokens }),
+        ...(a.outputTokens !== undefined && { completion_tokens: a.outputTokens }),
         patch: a.patch,
       },
     });

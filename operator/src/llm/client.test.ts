@@ -34,6 +34,7 @@ describe('Llm', () => {
     expect(reply.choices[0]?.message.content).toBe('hello');
     expect(server.requests).toHaveLength(3);
     expect(llm.tokensUsed).toBe(14);
+    expect([llm.inputTokens, llm.outputTokens]).toEqual([11, 3]);
     const [traj] = recorder.all();
     expect(traj).toMatchObject({ instanceId: 'acme__widgets-7', stage: 'env', agent: 'PromptAgent' });
     expect(traj!.steps).toHaveLength(1);
@@ -64,6 +65,8 @@ describe('Llm', () => {
     const t = recorder.start('X');
     await llm.chat(t, { messages: [{ role: 'user', content: 'hi' }] });
     expect(llm.tokensUsed).toBeGreaterThan(50);
+    // An estimate has no input/output split: nothing is priced that the provider did not report.
+    expect([llm.inputTokens, llm.outputTokens]).toEqual([0, 0]);
     await expect(llm.chat(t, { messages: [{ role: 'user', content: 'again' }] })).rejects.toBeInstanceOf(
       TokenBudgetExhausted,
     );

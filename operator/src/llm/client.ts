@@ -40,6 +40,8 @@ export class Llm {
   readonly model: string;
   readonly budget: number;
   #used = 0;
+  #input = 0;
+  #output = 0;
   readonly #client: OpenAI;
   readonly #recorder: TrajectoryRecorder;
 
@@ -59,6 +61,16 @@ export class Llm {
 
   get tokensUsed(): number {
     return this.#used;
+  }
+
+  /** Input (prompt) tokens the provider reported; estimated charges are in tokensUsed only. */
+  get inputTokens(): number {
+    return this.#input;
+  }
+
+  /** Output (completion) tokens the provider reported. */
+  get outputTokens(): number {
+    return this.#output;
   }
 
   get tokensLeft(): number {
@@ -82,6 +94,8 @@ export class Llm {
         }
       : undefined;
     // Servers that omit usage are charged an estimate (4 chars a token) so budgets still bind.
+    this.#input += usage?.prompt_tokens ?? 0;
+    this.#output += usage?.completion_tokens ?? 0;
     this.#used +=
       usage?.total_tokens ??
       Math.ceil((JSON.stringify(request).length + JSON.stringify(response).length) / 4);

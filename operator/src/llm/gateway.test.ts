@@ -108,9 +108,13 @@ describe('LLM gateway with the real openai client', () => {
   });
 
   it('stops a pod that spent its token budget', async () => {
-    const token = mintGatewayToken(secret, claims({ attempt: 3, budget: 80 }));
+    const grant = claims({ attempt: 3, budget: 80 });
+    const token = mintGatewayToken(secret, grant);
     await ask(token);
     await ask(token);
+    // Charged per grant, input and output apart as the provider reported them (30 + 10 a reply).
+    expect(gateway.tokensUsed(grant)).toBe(80);
+    expect(gateway.tokenSplit(grant)).toEqual({ inputTokens: 60, outputTokens: 20 });
     await expect(ask(token)).rejects.toMatchObject({ status: 429, code: 'token_budget_exhausted' });
   });
 

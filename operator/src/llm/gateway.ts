@@ -22,6 +22,9 @@ export interface GatewayOptions {
 
 interface Usage {
   tokens: number;
+  /** Of tokens, as the provider reported them apart (what llm.price prices). */
+  inputTokens: number;
+  outputTokens: number;
   recent: number[];
 }
 
@@ -90,6 +93,12 @@ export class LlmGateway {
     return this.usage.get(grantKey(claims))?.tokens ?? 0;
   }
 
+  /** Input and output tokens a grant spent, as the provider reported them. */
+  tokenSplit(claims: GatewayClaims): { inputTokens: number; outputTokens: number } {
+    const usage = this.usage.get(grantKey(claims));
+    return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
+  }
+
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
     const server = this.serve();
     await new Promise<void>((resolve) => server.listen(port, host, resolve));
@@ -148,7 +157,7 @@ export class LlmGateway {
     if (request.stream)
       return sendError(res, 400, 'invalid_request_error', 'streaming is not supported by the gateway');
     const key = grantKey(claims);
-    const usage = this.usage.get(key) ?? { tokens: 0, recent: [] };
+    const usage = this.usage.get(key) ?? { tokens: 0, inputTokens: 0, outputTokens: 0, recent: [] };
     this.usage.set(key, usage);
     const decision = admit(usage, claims, target.requestsPerMinute, now);
     if (!decision.ok) {
@@ -182,6 +191,8 @@ export class LlmGateway {
       return;
     }
     usage.tokens += response.usage?.total_tokens ?? 0;
+    usage.inputTokens += response.usage?.prompt_tokens ?? 0;
+    usage.outputTokens += response.usage?.completion_tokens ?? 0;
     this.options.onExchange?.(claims, {
       request: forwarded as TrajectoryStep['request'],
       response,

@@ -400,6 +400,8 @@ async function runStageProcessOnce(input: StageInput, opts: StageProcessOptions)
         ...failed(fault.reason, fault.message),
         logTail: result.logTail,
         tokensUsed: result.tokensUsed,
+        ...(result.inputTokens !== undefined && { inputTokens: result.inputTokens }),
+        ...(result.outputTokens !== undefined && { outputTokens: result.outputTokens }),
         trajectories: result.trajectories,
       };
   }

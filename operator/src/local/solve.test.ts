@@ -187,6 +187,10 @@ describe('solve stage, local mode', () => {
     expect(lastToolOutput(server.requests.at(-1)!)).toContain(`${FILE}:4:def clamp(value, low, high):`);
     expect(attempts[0]!.patch).toContain('+    if value > high:\n+        return high');
     expect(attempts[0]!.tokensUsed).toBeGreaterThan(0);
+    // Input and output apart, as the server reported them through the gateway: what llm.price prices.
+    expect(attempts[0]!.inputTokens).toBeGreaterThan(0);
+    expect(attempts[0]!.outputTokens).toBeGreaterThan(0);
+    expect(attempts[0]!.inputTokens! + attempts[0]!.outputTokens!).toBe(attempts[0]!.tokensUsed);
     expect(attempts[0]!.trajectory?.agent).toBe('SolveAgent');
     expect(solved.status.phase).toBe('Verified');
     expect(solved.status.solve).toEqual({

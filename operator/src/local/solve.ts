@@ -132,6 +132,8 @@ async function solveAttempt(
     instanceId: id,
     attempt,
     tokensUsed: solved.tokensUsed,
+    ...(solved.inputTokens !== undefined && { inputTokens: solved.inputTokens }),
+    ...(solved.outputTokens !== undefined && { outputTokens: solved.outputTokens }),
     durationMs: solved.durationMs,
     ...(trajectory && { trajectory }),
   };

@@ -63,6 +63,31 @@ describe('pipeline', () => {
     expect(status.conditions?.every((c) => c.status === 'True' && c.observedGeneration === 1)).toBe(true);
   });
 
+  it('adds input and output tokens apart once a stage reported them (llm.price prices them)', () => {
+    let status = initialStatus(opts);
+    const recipe = { setupScript: 's', testCommand: 't', resultFormat: 'pytest' as const };
+    status = applyStageResult(status, result({ stage: 'env', recipe }), opts);
+    expect(status).not.toHaveProperty('inputTokens');
+    status = applyStageResult(
+      status,
+      result({ stage: 'tests', FAIL_TO_PASS: ['a'], tokensUsed: 40, inputTokens: 30, outputTokens: 10 }),
+      opts,
+    );
+    status = applyStageResult(
+      status,
+      result({
+        stage: 'prompt',
+        outcome: 'rejected',
+        reason: 'Leak',
+        tokensUsed: 7,
+        inputTokens: 5,
+        outputTokens: 2,
+      }),
+      opts,
+    );
+    expect(status).toMatchObject({ phase: 'Rejected', tokensUsed: 47, inputTokens: 35, outputTokens: 12 });
+  });
+
   it('a rejection is terminal and keeps its reason', () => {
     const status = applyStageResult(
       initialStatus(opts),

@@ -129,6 +129,14 @@ export function applyStageResult(
     return applyStageFailure(status, stage, result.reason, result.message, opts, result.durationMs);
   const attempts = { ...attemptsOf(status), [stage]: attemptsOf(status)[stage] + 1 };
   const tokensUsed = (status.tokensUsed ?? 0) + result.tokensUsed;
+  // Input and output apart, for llm.price; kept only once some stage reported them (an LLM).
+  const split = [status, result].some((r) => r.inputTokens !== undefined || r.outputTokens !== undefined);
+  const tokenSplit = split
+    ? {
+        inputTokens: (status.inputTokens ?? 0) + (result.inputTokens ?? 0),
+        outputTokens: (status.outputTokens ?? 0) + (result.outputTokens ?? 0),
+      }
+    : {};
   const conditionType = STAGE_CONDITION[stage];
   const stageDurationsMs = withDuration(status, stage, result.durationMs);
 
@@ -138,6 +146,7 @@ export function applyStageResult(
       attempts,
       stageDurationsMs,
       tokensUsed,
+      ...tokenSplit,
       phase: 'Rejected',
       conditions: withCondition(status, conditionType, 'False', result.reason, result.message, opts),
       lastError: { stage, reason: result.reason, message: result.message, time: opts.now.toISOString() },
@@ -152,6 +161,7 @@ export function applyStageResult(
     attempts,
     stageDurationsMs,
     tokensUsed,
+    ...tokenSplit,
     conditions: withCondition(status, conditionType, 'True', result.reason, result.message, opts),
     retryAfter: undefined,
     ...pick(result, stageRow(stage).yields),
