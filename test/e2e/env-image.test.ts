@@ -360,7 +360,9 @@ describe('environment images on a real node with a real registry', () => {
     for (const p of grading) {
       const inst = items.find((i) => i.metadata.name === p.instance)!;
       expect(p.image).toBe(inst.status?.environment?.image);
-      expect(p.log).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
+      // A grading pod is deleted as soon as its verdict is recorded, so the poller may never
+      // see it running (a CI run caught none): its log is checked when it was caught.
+      if (p.log) expect(p.log).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
     }
     // Each graded pod's logs outlive it (the operator's own RBAC creates them).
     const logs = k(['get', 'configmaps', '-n', namespace, '-l', 'scaleswe.dev/grade-log=true', '-o', 'json']);
