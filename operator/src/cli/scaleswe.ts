@@ -306,6 +306,7 @@ interface ExportFlags {
   only?: 'verified';
   includeLeaked?: boolean;
   allSolves?: boolean;
+  solveWeights?: boolean;
   storeBucket?: string;
   storeEndpoint?: string;
   storeRegion?: string;
@@ -329,6 +330,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
     lists: flags.lists ?? false,
     includeLeaked: flags.includeLeaked ?? false,
     allSolves: flags.allSolves ?? false,
+    solveWeights: flags.solveWeights ?? false,
     ...(flags.only === 'verified' && { onlyPhase: 'Verified' as const }),
   };
 }
@@ -596,6 +598,10 @@ export function buildProgram(): Command {
     .option(
       '--all-solves',
       'solves.jsonl with unresolved solve attempts too (labelled in solves.meta.jsonl), for rejection sampling and RL; default resolved only',
+    )
+    .option(
+      '--solve-weights',
+      "solves.jsonl: per-message fine-tuning weight on assistant messages (1 in resolved attempts, 0 in unresolved ones, so --all-solves' failures stay context only)",
     )
     .action(exportCommand);
   program

@@ -7,6 +7,12 @@ function trajectory(id: string): Trajectory {
   const messages = [
     { role: 'system', content: 'fix it' },
     { role: 'user', content: `<issue>${id}</issue>` },
+    {
+      role: 'assistant',
+      content: 'look first',
+      tool_calls: [{ id: 'c0', type: 'function', function: { name: 'view', arguments: '{}' } }],
+    },
+    { role: 'tool', tool_call_id: 'c0', content: 'def f(): ...' },
   ];
   return {
     instanceId: id,
@@ -84,5 +90,29 @@ describe('solves.jsonl', () => {
       [2, false],
     ]);
     expect(out[1]!.labels).toMatchObject({ fail_to_pass_passed: 0, fail_to_pass_total: 1, patch: 'patch 2' });
+  });
+  it('solveWeights puts weight 1 on assistant messages of resolved attempts, 0 on unresolved, none elsewhere', () => {
+    const out = solveExamples(attempts, { allSolves: true, solveWeights: true });
+    const weights = out.map((e) =>
+      (e.example.messages as { role: string; weight?: number }[]).map((m) => [m.role, m.weight]),
+    );
+    expect(weights).toEqual([
+      [
+        ['system', undefined],
+        ['user', undefined],
+        ['assistant', 1],
+        ['tool', undefined],
+        ['assistant', 1],
+      ],
+      [
+        ['system', undefined],
+        ['user', undefined],
+        ['assistant', 0],
+        ['tool', undefined],
+        ['assistant', 0],
+      ],
+    ]);
+    // Default: no weight key at all (fine-tuning then learns every assistant message).
+    expect(JSON.stringify(solveExamples(attempts, { allSolves: true }))).not.toContain('"weight"');
   });
 });

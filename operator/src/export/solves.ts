@@ -21,6 +21,12 @@ export interface SolveLabels {
 export interface SolveFilter {
   /** Unresolved attempts too (`--all-solves`), for rejection sampling and RL; default resolved only. */
   allSolves?: boolean;
+  /**
+   * `--solve-weights`: every assistant message gets the OpenAI fine-tuning chat format's
+   * per-message `weight` — 1 in resolved attempts, 0 in unresolved ones (with `allSolves`, the
+   * unresolved conversations stay as context without being learned). Other roles take no weight.
+   */
+  solveWeights?: boolean;
 }
 
 /**
@@ -36,8 +42,9 @@ export function solveExamples(
   for (const a of attempts) {
     if (!a.grade || !a.trajectory) continue;
     if (!a.grade.resolved && !filter.allSolves) continue;
-    const example = toChatExample(a.trajectory);
-    if (!example) continue;
+    const chat = toChatExample(a.trajectory);
+    if (!chat) continue;
+    const example = filter.solveWeights ? weighted(chat, a.grade.resolved ? 1 : 0) : chat;
     out.push({
       example,
       labels: {
@@ -59,4 +66,16 @@ export function solveExamples(
     });
   }
   return out;
+}
+
+/** The example with `weight` on each assistant message (fine-tuning accepts it there only). */
+function weighted(example: ChatExample, weight: 0 | 1): ChatExample {
+  return {
+    ...example,
+    messages: example.messages.map((m) =>
+      m !== null && typeof m === 'object' && (m as { role?: unknown }).role === 'assistant'
+        ? { ...m, weight }
+        : m,
+    ),
+  };
 }
