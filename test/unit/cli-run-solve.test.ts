@@ -262,6 +262,37 @@ describe('scaleswe run with spec.solve', () => {
     ]);
   });
 
+  it("run.json keeps the run's cost as status.cost has it: $ in all, per Verified, per resolved solve", () => {
+    const run = JSON.parse(readFileSync(join(state, 'run.json'), 'utf8'));
+    const attempts = [1, 2, 3].map((n) =>
+      JSON.parse(readFileSync(join(state, 'solves', ID(n), 'attempt-1.json'), 'utf8')),
+    );
+    const instances = [1, 2, 3].map(
+      (n) => JSON.parse(readFileSync(join(state, 'instances', `${ID(n)}.json`), 'utf8')).status,
+    );
+    const usd = (records: { inputTokens?: number; outputTokens?: number }[]) =>
+      records.reduce((d, r) => d + ((r.inputTokens ?? 0) * 2 + (r.outputTokens ?? 0) * 8) / 1e6, 0);
+    const solveUsd = usd(attempts);
+    const curationUsd = usd(instances);
+    expect(solveUsd).toBeGreaterThan(0);
+    expect(curationUsd).toBeGreaterThan(0);
+    expect(Object.keys(run.cost).sort()).toEqual(
+      [
+        'inputTokens',
+        'outputTokens',
+        'usd',
+        'curationUsd',
+        'usdPerVerified',
+        'solveUsd',
+        'usdPerResolvedSolve',
+      ].sort(),
+    );
+    expect(run.cost.solveUsd).toBeCloseTo(solveUsd, 6);
+    expect(run.cost.usdPerResolvedSolve).toBeCloseTo(solveUsd, 6); // one resolved attempt
+    expect(run.cost.usdPerVerified).toBeCloseTo(curationUsd / 3, 6);
+    expect(run.cost.usd).toBeCloseTo(curationUsd + solveUsd, 5);
+  });
+
   it('export: solves.jsonl holds only the resolved attempt; --all-solves all three, labelled', async () => {
     const out = join(scratch, 'export');
     const r = await runCli(['export', '--state-dir', state, '--out', out]);

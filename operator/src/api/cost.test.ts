@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { costOf, formatUsd, runCost, runCostLine } from './cost.ts';
+import { z } from 'zod';
+import {
+  costOf,
+  formatUsd,
+  RunCostStatus,
+  runCost,
+  runCostLine,
+  runCostOfInstances,
+  runCostStatus,
+} from './cost.ts';
 import { CurationRunSpec } from './curation-run.ts';
 
 const price = { inputPerMillion: 2.5, outputPerMillion: 10 };
@@ -85,6 +94,84 @@ describe('runCost', () => {
     const line = runCostLine(runCost(instances, [], undefined), false);
     expect(line).toBe('cost: 600000 in / 200000 out tokens (no llm.price)');
     expect(line).not.toContain('$');
+  });
+});
+
+describe('status.cost', () => {
+  const instances = [
+    {
+      status: {
+        phase: 'Verified',
+        tokensUsed: 400_000,
+        inputTokens: 300_000,
+        outputTokens: 100_000,
+        // Two attempts, one resolved, one failed on infrastructure (its tokens still paid).
+        solve: {
+          attempts: 1,
+          resolved: 1,
+          failedAttempts: 1,
+          tokensUsed: 220_000,
+          inputTokens: 200_000,
+          outputTokens: 20_000,
+        },
+      },
+    },
+    { status: { phase: 'Rejected', tokensUsed: 400_000, inputTokens: 300_000, outputTokens: 100_000 } },
+    { status: { phase: 'Verified', solve: { attempts: 1, resolved: 0, tokensUsed: 500 } } },
+  ];
+
+  it("from the instances' statuses alone: $ in all, per Verified instance, per resolved solve", () => {
+    const status = runCostStatus(runCostOfInstances(instances, price));
+    // Curation $3.50 over 2 Verified; solving 0.2M in x $2.5 + 0.02M out x $10 = $0.70 over 1 resolved.
+    expect(status).toEqual({
+      inputTokens: 800_000,
+      outputTokens: 220_000,
+      unsplitTokens: 500,
+      usd: 4.2,
+      curationUsd: 3.5,
+      usdPerVerified: 1.75,
+      solveUsd: 0.7,
+      usdPerResolvedSolve: 0.7,
+    });
+    expect(runCostOfInstances(instances, price).solve).toMatchObject({ attempts: 3, resolved: 1 });
+    expect(RunCostStatus.parse(status)).toEqual(status);
+  });
+
+  it('the same figures as runCost over the attempt records (the local run)', () => {
+    const fromAttempts = runCostStatus(
+      runCost(
+        instances,
+        [
+          { tokensUsed: 110_000, inputTokens: 100_000, outputTokens: 10_000, grade: { resolved: true } },
+          { tokensUsed: 110_000, inputTokens: 100_000, outputTokens: 10_000 },
+          { tokensUsed: 500, grade: { resolved: false } },
+        ],
+        price,
+      ),
+    );
+    expect(fromAttempts).toEqual(runCostStatus(runCostOfInstances(instances, price)));
+  });
+
+  it('token counts only without a price; no solve figures without solving', () => {
+    expect(runCostStatus(runCostOfInstances(instances, undefined))).toEqual({
+      inputTokens: 800_000,
+      outputTokens: 220_000,
+      unsplitTokens: 500,
+    });
+    expect(runCostStatus(runCostOfInstances([instances[1]!], price))).toEqual({
+      inputTokens: 300_000,
+      outputTokens: 100_000,
+      usd: 1.75,
+      curationUsd: 1.75,
+    });
+  });
+
+  it('numbers only: the schema takes no text, so no key or URL can land in status.cost', () => {
+    expect(RunCostStatus.safeParse({ inputTokens: 1, outputTokens: 1, apiKey: 'sk-x' }).success).toBe(false);
+    expect(RunCostStatus.safeParse({ inputTokens: 1, outputTokens: 1, usd: 'sk-x' }).success).toBe(false);
+    const shape = RunCostStatus.shape;
+    for (const [field, schema] of Object.entries(shape))
+      expect(schema instanceof z.ZodOptional ? schema.unwrap() : schema, field).toBeInstanceOf(z.ZodNumber);
   });
 });
 

@@ -97,6 +97,88 @@ export function runCost(
   };
 }
 
+const tokens = z.number().int().min(0);
+const usd = z.number().min(0);
+
+/**
+ * What a run cost, in CurationRun.status.cost and the local run.json: numbers only (a strict
+ * schema of counts and dollars, so nothing else — no key, no URL, no text — can land here).
+ * Dollars only with spec.llm.price.
+ */
+export const RunCostStatus = z
+  .object({
+    inputTokens: tokens.describe('Input (prompt) tokens of curation and solving'),
+    outputTokens: tokens.describe('Output (completion) tokens of curation and solving'),
+    unsplitTokens: tokens
+      .optional()
+      .describe('Tokens reported without an input/output split: counted, never priced'),
+    usd: usd.optional().describe('USD in all (curation and solving); only with spec.llm.price'),
+    curationUsd: usd.optional().describe('USD of curation (rejected instances included)'),
+    usdPerVerified: usd.optional().describe('curationUsd / Verified instances'),
+    solveUsd: usd.optional().describe('USD of solve attempts (spec.solve)'),
+    usdPerResolvedSolve: usd.optional().describe('solveUsd / resolved solve attempts'),
+  })
+  .strict()
+  .describe('Tokens and, with spec.llm.price, dollars the run spent');
+export type RunCostStatus = z.infer<typeof RunCostStatus>;
+
+/** Micro-dollars: status values that do not flap with float noise between roll-ups. */
+const micro = (v: number) => Math.round(v * 1e6) / 1e6;
+
+/** The status form of a run's cost. Pure. */
+export function runCostStatus(cost: RunCost): RunCostStatus {
+  const { curation, solve } = cost;
+  const unsplit = curation.unsplitTokens + solve.unsplitTokens;
+  const priced = curation.usd !== undefined;
+  return {
+    inputTokens: curation.inputTokens + solve.inputTokens,
+    outputTokens: curation.outputTokens + solve.outputTokens,
+    ...(unsplit > 0 && { unsplitTokens: unsplit }),
+    ...(priced && {
+      usd: micro((curation.usd ?? 0) + (solve.usd ?? 0)),
+      curationUsd: micro(curation.usd ?? 0),
+    }),
+    ...(cost.usdPerVerified !== undefined && { usdPerVerified: micro(cost.usdPerVerified) }),
+    ...(priced && solve.attempts > 0 && { solveUsd: micro(solve.usd ?? 0) }),
+    ...(solve.usdPerResolved !== undefined && { usdPerResolvedSolve: micro(solve.usdPerResolved) }),
+  };
+}
+
+/** An instance's solve tokens and counts, as its status.solve records them. */
+export interface SolveTokenSummary extends TokenCounts {
+  attempts: number;
+  resolved: number;
+  failedAttempts?: number | undefined;
+}
+
+/**
+ * A run's cost from its instances' statuses alone (curation tokens, status.solve's tokens and
+ * counts), what the operator's run roll-up sees. Pure.
+ */
+export function runCostOfInstances(
+  instances: readonly {
+    status?:
+      | (TokenCounts & { phase?: string | undefined; solve?: SolveTokenSummary | undefined })
+      | undefined;
+  }[],
+  price: Price | undefined,
+): RunCost {
+  const base = runCost(instances, [], price);
+  const summaries = instances.flatMap((i) => (i.status?.solve ? [i.status.solve] : []));
+  const solveCost = costOf(summaries, price);
+  const attempts = summaries.reduce((n, s) => n + s.attempts + (s.failedAttempts ?? 0), 0);
+  const resolved = summaries.reduce((n, s) => n + s.resolved, 0);
+  return {
+    ...base,
+    solve: {
+      ...solveCost,
+      attempts,
+      resolved,
+      ...(solveCost.usd !== undefined && resolved > 0 && { usdPerResolved: solveCost.usd / resolved }),
+    },
+  };
+}
+
 /** A dollar amount for people: cents, or two significant digits below a cent. */
 export function formatUsd(usd: number): string {
   if (usd === 0) return '$0.00';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Condition } from './condition.ts';
-import { Price } from './cost.ts';
+import { Price, RunCostStatus } from './cost.ts';
 import { API_VERSION, ObjectMeta, ObservedGeneration, Resources, SecretKeyRef, withRules } from './meta.ts';
 import { StageTimeouts } from './stages.ts';
 
@@ -500,6 +500,9 @@ export const CurationRunStatus = z
     counts: RunCounts.optional().describe('The mining funnel and the instances by state'),
     rejectedByReason: z.record(z.string(), count).optional().describe('Candidate funnel: rejects per reason'),
     failedByReason: z.record(z.string(), count).optional().describe('Instance failures per reason'),
+    cost: RunCostStatus.optional().describe(
+      'Tokens and (with spec.llm.price) dollars: in all, per Verified instance, per resolved solve attempt',
+    ),
     cursor: z
       .object({
         github: z.string().optional().describe('Opaque resume token of the GitHub source'),

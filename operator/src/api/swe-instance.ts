@@ -296,6 +296,9 @@ export const SolveSummary = z
       .min(0)
       .default(0)
       .describe('Attempts that ended without a grade (infrastructure): not counted above'),
+    tokensUsed: z.number().int().min(0).optional().describe('Tokens of all attempts, failed ones too'),
+    inputTokens: z.number().int().min(0).optional().describe('Of those, input (prompt) tokens'),
+    outputTokens: z.number().int().min(0).optional().describe('Of those, output (completion) tokens'),
   })
   .strict();
 export type SolveSummary = z.infer<typeof SolveSummary>;

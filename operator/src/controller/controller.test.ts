@@ -5,7 +5,7 @@ import { decodeStageResult } from '../sandbox/index.ts';
 import { CreationExpectations } from './curation-run-reconciler.ts';
 import { type ObservedStagePod, planInstance } from './instance-plan.ts';
 import { PodExpectations } from './pod-expectations.ts';
-import { computeRunStatus, miningCapacity, summarizeInstances } from './run-plan.ts';
+import { computeRunStatus, miningCapacity, runCostOf, summarizeInstances } from './run-plan.ts';
 
 const now = new Date('2026-03-01T12:00:00Z');
 const later = (s: number) => new Date(now.getTime() + s * 1000);
@@ -324,6 +324,45 @@ describe('run status', () => {
     });
     expect(running).toMatchObject({ phase: 'Running', progress: '1/2' });
     expect(running.completedAt).toBeUndefined();
+  });
+
+  it("rolls the instances' cost into status.cost (numbers only), only for a run with an LLM", () => {
+    const statuses = [
+      {
+        status: {
+          phase: 'Verified',
+          tokensUsed: 1_000_000,
+          inputTokens: 1_000_000,
+          outputTokens: 0,
+          solve: { attempts: 2, resolved: 1, k: 2, failedAttempts: 0, inputTokens: 0, outputTokens: 100_000 },
+        } as SWEInstance['status'],
+      },
+    ];
+    const priced = run({
+      llm: {
+        baseURL: 'http://llm',
+        model: 'm',
+        apiKeySecretRef: { name: 'llm-key', key: 'apiKey' },
+        price: { inputPerMillion: 3, outputPerMillion: 10 },
+      },
+    });
+    const cost = runCostOf(priced, statuses);
+    expect(cost).toEqual({
+      inputTokens: 1_000_000,
+      outputTokens: 100_000,
+      usd: 4,
+      curationUsd: 3,
+      usdPerVerified: 3,
+      solveUsd: 1,
+      usdPerResolvedSolve: 1,
+    });
+    const s = computeRunStatus({ run: priced, summary: summary(['Verified']), cost, now });
+    expect(s.cost).toEqual(cost);
+    expect(JSON.stringify(s.cost)).not.toContain('llm-key');
+    expect(CurationRun.parse({ ...priced, status: s }).status?.cost).toEqual(cost);
+    // Kept from the last roll-up when an observation brings none.
+    expect(computeRunStatus({ run: run({}, s), summary: summary(['Verified']), now }).cost).toEqual(cost);
+    expect(runCostOf(run(), statuses)).toBeUndefined();
   });
 
   it('reports a failing source on Ready without losing progress', () => {

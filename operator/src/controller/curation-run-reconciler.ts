@@ -28,6 +28,7 @@ import {
   failedRunStatus,
   type MinedPage,
   miningCapacity,
+  runCostOf,
   sourceKindOf,
   summarizeInstances,
 } from './run-plan.ts';
@@ -194,9 +195,9 @@ export async function reconcileRun(
   const cachedInstances = ctx.instances.byIndex('run', k);
   const names = new Set(cachedInstances.map((i) => i.metadata.name ?? ''));
   const outstanding = state.expectations.outstanding(k, names);
-  const summary = summarizeInstances(
-    cachedInstances.map((i) => ({ status: i.status as SWEInstance['status'] })),
-  );
+  const statuses = cachedInstances.map((i) => ({ status: i.status as SWEInstance['status'] }));
+  const summary = summarizeInstances(statuses);
+  const cost = runCostOf(run, statuses);
   summary.instances += outstanding;
   summary.running += outstanding;
 
@@ -283,6 +284,7 @@ export async function reconcileRun(
         run: freshRun,
         summary,
         now,
+        ...(cost && { cost }),
         ...(mined && { mined }),
         ...(sourceError && { sourceError }),
       });

@@ -3,6 +3,8 @@ import {
   type CurationRunStatus,
   maxParallelOf,
   type RunPhase,
+  runCostOfInstances,
+  runCostStatus,
   type SWEInstance,
   setCondition,
 } from '../api/index.ts';
@@ -16,6 +18,18 @@ export interface InstanceSummary {
   verified: number;
   failed: number;
   failedByReason: Record<string, number>;
+}
+
+/**
+ * The run's cost from its instances' statuses (curation tokens and status.solve's), for
+ * status.cost; undefined for a run without an LLM (nothing to count). Pure.
+ */
+export function runCostOf(
+  run: Pick<CurationRun, 'spec'>,
+  instances: readonly Pick<SWEInstance, 'status'>[],
+): CurationRunStatus['cost'] {
+  if (!run.spec.llm) return undefined;
+  return runCostStatus(runCostOfInstances(instances, run.spec.llm.price));
 }
 
 export function summarizeInstances(instances: readonly Pick<SWEInstance, 'status'>[]): InstanceSummary {
@@ -67,6 +81,8 @@ export interface RunObservation {
   run: CurationRun;
   summary: InstanceSummary;
   mined?: MinedPage;
+  /** What the instances cost so far (runCostOf); kept from the last roll-up when absent. */
+  cost?: CurationRunStatus['cost'];
   /** Mining or source set-up failed (retried); shown in the Ready condition. */
   sourceError?: { reason: string; message: string };
   now: Date;
@@ -163,6 +179,7 @@ export function computeRunStatus(obs: RunObservation): CurationRunStatus {
     },
     ...(rejectedByReason && { rejectedByReason }),
     failedByReason: summary.failedByReason,
+    ...(obs.cost && { cost: obs.cost }),
     ...(cursor && { cursor }),
     startedAt: previous.startedAt ?? now.toISOString(),
     completedAt: phase === 'Succeeded' ? (previous.completedAt ?? now.toISOString()) : undefined,

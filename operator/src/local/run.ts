@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CurationRunSpec,
   isInfraFailure,
+  runCost,
+  runCostStatus,
   type SolveAttempt,
   type Stage,
   type StageResult,
@@ -379,8 +381,17 @@ export async function runLocal(
   await pool(pending, opts.parallel, (instance) => driveInstance(opts, instance));
   await solveVerified(opts);
   const instances = await opts.state.listInstances();
-  if (!opts.signal.aborted && instances.every((i) => isTerminal(i.status))) {
-    run = { ...run, completedAt: new Date().toISOString() };
+  if (!opts.signal.aborted) {
+    // The cluster's status.cost, from the recorded attempts (run.json's counts-only summary).
+    const cost = opts.spec.llm
+      ? runCostStatus(runCost(instances, await opts.state.listSolveAttempts(), opts.spec.llm.price))
+      : undefined;
+    const completed = instances.every((i) => isTerminal(i.status));
+    run = {
+      ...run,
+      ...(cost && { cost }),
+      ...(completed && { completedAt: new Date().toISOString() }),
+    };
     await opts.state.saveRun(run);
   }
   return { run, instances };

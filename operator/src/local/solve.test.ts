@@ -200,6 +200,9 @@ describe('solve stage, local mode', () => {
       k: 4,
       passAtK: 1,
       failedAttempts: 0,
+      tokensUsed: attempts.reduce((n, a) => n + a.tokensUsed, 0),
+      inputTokens: attempts.reduce((n, a) => n + (a.inputTokens ?? 0), 0),
+      outputTokens: attempts.reduce((n, a) => n + (a.outputTokens ?? 0), 0),
     });
     expect((await state.loadInstance(fixture.spec.instanceId))?.status.solve).toEqual(solved.status.solve);
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   type CurationRunSpec,
   type InstanceRecord,
+  type RunCostStatus,
   ScaleSweError,
   SolveAttempt,
   StageResult,
@@ -23,6 +24,8 @@ export interface LocalRunState {
   rejected: RejectedPR[];
   startedAt: string;
   completedAt?: string | undefined;
+  /** Tokens and dollars spent, as CurationRun.status.cost (numbers only). */
+  cost?: RunCostStatus | undefined;
 }
 
 /**

@@ -98,7 +98,9 @@ describe('solveSummary', () => {
     instanceId: 'o__r-1',
     attempt: n,
     patch: '',
-    tokensUsed: 0,
+    tokensUsed: 30,
+    inputTokens: 20,
+    outputTokens: 10,
     durationMs: 0,
     ...(resolved === undefined
       ? { error: { reason: 'LlmUnavailable', message: '' } }
@@ -114,6 +116,10 @@ describe('solveSummary', () => {
       k: 2,
       passAtK: 1,
       failedAttempts: 1,
+      // The failed attempt's tokens too: it was paid for.
+      tokensUsed: 90,
+      inputTokens: 60,
+      outputTokens: 30,
     });
     expect(solveSummary([attempt(1, false), attempt(2, undefined)], 2)).toEqual({
       attempts: 1,
@@ -121,8 +127,19 @@ describe('solveSummary', () => {
       solveRate: 0,
       k: 2,
       failedAttempts: 1,
+      tokensUsed: 60,
+      inputTokens: 40,
+      outputTokens: 20,
     });
-    expect(solveSummary([], 1)).toEqual({ attempts: 0, resolved: 0, k: 1, failedAttempts: 0 });
+    expect(solveSummary([], 1)).toEqual({
+      attempts: 0,
+      resolved: 0,
+      k: 1,
+      failedAttempts: 0,
+      tokensUsed: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+    });
   });
   it('only Verified instances without a summary are solved', () => {
     expect(wantsSolve({ phase: 'Verified' }, true)).toBe(true);

@@ -75,8 +75,14 @@ export function solveSummary(attempts: readonly SolveAttempt[], k: number): Solv
     k,
     ...(pass !== undefined && { passAtK: pass }),
     failedAttempts: attempts.length - graded.length,
+    // Every attempt paid for its tokens, graded or not: what the run's solve cost adds up.
+    tokensUsed: sum(attempts, (a) => a.tokensUsed),
+    inputTokens: sum(attempts, (a) => a.inputTokens ?? 0),
+    outputTokens: sum(attempts, (a) => a.outputTokens ?? 0),
   };
 }
+
+const sum = <T>(items: readonly T[], of: (item: T) => number) => items.reduce((n, i) => n + of(i), 0);
 
 /** A Verified instance the run should still solve (spec.solve set, no summary recorded yet). */
 export function wantsSolve(status: SWEInstanceStatus | undefined, solveEnabled: boolean): boolean {
