@@ -360,15 +360,18 @@ describe('environment images on a real node with a real registry', () => {
     for (const p of grading) {
       const inst = items.find((i) => i.metadata.name === p.instance)!;
       expect(p.image).toBe(inst.status?.environment?.image);
-      // A grading pod is deleted as soon as its verdict is recorded, so the poller may never
-      // see it running (a CI run caught none): its log is checked when it was caught.
-      if (p.log) expect(p.log).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
     }
-    // Each graded pod's logs outlive it (the operator's own RBAC creates them).
+    // Each graded pod's logs outlive it (the operator's own RBAC creates them). A grading pod
+    // is deleted as soon as its verdict is recorded (the poller may never see its log), so the
+    // proof it adopted the image's prepared checkout is the log tail the grade log keeps.
     const logs = k(['get', 'configmaps', '-n', namespace, '-l', 'scaleswe.dev/grade-log=true', '-o', 'json']);
     const logMaps = (JSON.parse(logs) as { items: Array<{ data: Record<string, string> }> }).items;
     expect(logMaps).toHaveLength(2);
-    for (const cm of logMaps) expect(cm.data['test_output.txt']).toMatch(/PASSED tests\/test_stats\.py::/);
+    for (const cm of logMaps) {
+      expect(cm.data['test_output.txt']).toMatch(/PASSED tests\/test_stats\.py::/);
+      expect(cm.data['run_instance.log']).toContain(`adopted at ${ENV_IMAGE_CHECKOUT}`);
+      expect(cm.data['run_instance.log']).not.toMatch(/^==> setup/m);
+    }
     const table = k(['get', 'evaluations', '-n', namespace]);
     process.stderr.write(`[e2e] kubectl get evaluations\n${table}`);
     expect(table).toMatch(/^gold\s+Succeeded\s+2\s+2\s+2\/2\s/m);

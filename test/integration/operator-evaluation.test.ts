@@ -257,6 +257,11 @@ describe('Evaluation (operator, real API server, grading really run)', () => {
         'PASSED tests/test_stats.py::test_clamp_above',
       );
       expect(readFileSync(join(goldOut, 'logs', ONE, 'patch.diff'), 'utf8')).toBe(byId.get(ONE)!.spec.patch);
+      // The grading run's own log tail, kept past its pod: here the recipe replayed (no prepared
+      // environment in this tier), with its setup output.
+      expect(readFileSync(join(goldOut, 'logs', ONE, 'run_instance.log'), 'utf8')).toMatch(
+        /^==> setup \(exit 0\)/m,
+      );
 
       const table = kubectl(['get', 'evaluations', '-n', namespace]);
       expect(table.code, table.stderr).toBe(0);

@@ -135,6 +135,9 @@ describe('scaleswe eval', () => {
     expect(log(THREE, 'patch.diff')).toBe(wrong);
     expect(log(THREE, 'test_output.txt')).toContain('FAILED tests/test_stats.py::test_mean_empty');
     expect(log(ONE, 'test_output.txt')).toContain('PASSED tests/test_stats.py::test_clamp_above');
+    // The grading run's log tail: the run's environment adopted, no setup replayed.
+    expect(log(ONE, 'run_instance.log')).toMatch(/environment [0-9a-f]{12} adopted at /);
+    expect(log(ONE, 'run_instance.log')).not.toMatch(/^==> setup/m);
   }, 600_000);
 
   it('replaying the recipe (--repo, JSON list): a patch that does not apply is an error, an empty one an empty patch', async () => {
@@ -157,7 +160,9 @@ describe('scaleswe eval', () => {
     });
     expect(instance(ONE)).toMatchObject({ status: 'error', reason: 'PatchDoesNotApply' });
     expect(log(ONE, 'test_output.txt')).toContain('patch does not apply');
+    expect(log(ONE, 'run_instance.log')).toMatch(/^==> setup \(exit 0\)/m); // the recipe replayed
     expect(instance(THREE)).toMatchObject({ status: 'empty_patch', reason: 'EmptyPatch' });
+    expect(log(THREE, 'run_instance.log')).toBe(''); // decided without a run
   }, 900_000);
 
   it('gold with a PASS_TO_PASS test broken is unresolved; an id predicted twice is an error', async () => {

@@ -122,7 +122,10 @@ export async function adoptPrepared(
     await switchBase(ws, instance.cloneURL, instance.baseCommit);
   }
   await resetToSetup(ws);
-  ctx.log.info(`environment ${prepared.environment.key.slice(0, 12)} adopted at ${prepared.dir}`);
+  const adopted = `environment ${prepared.environment.key.slice(0, 12)} adopted at ${prepared.dir}`;
+  ctx.log.info(adopted);
+  // In the result's logTail too: the pod's log goes with the pod, the grade log keeps this.
+  ctx.remember('environment', adopted);
   return ws;
 }
 

@@ -85,7 +85,7 @@ export async function writeClusterEvalReport(
 }
 
 /**
- * logs/<instance_id>/{patch.diff,test_output.txt,report.json} of each result with a verdict:
+ * logs/<instance_id>/{patch.diff,test_output.txt,report.json,run_instance.log} of each result with a verdict:
  * the grade log of its last pod, or (decided without a pod: empty patch, unknown id) what the
  * status says.
  */

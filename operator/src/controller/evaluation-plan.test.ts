@@ -186,7 +186,7 @@ describe('planEvaluation', () => {
     const done = next(pending, {
       pods: [pod(podA, 'Succeeded'), pod(podB, 'Succeeded')],
       results: new Map([
-        [podA, result(graded([], []))],
+        [podA, result({ ...graded([], []), logTail: '==> environment\nenvironment abc adopted at /env' })],
         [podB, result(graded([], ['t::p']))],
       ]),
     });
@@ -220,6 +220,11 @@ describe('planEvaluation', () => {
     expect(done.logs.map((l) => [l.podName, l.attempt, l.verdict.status, l.testOutput])).toEqual([
       [podA, 1, 'resolved', 'out'],
       [podB, 1, 'unresolved', 'out'],
+    ]);
+    // And the grading run's own log tail (the pod's log goes with the pod): what it adopted.
+    expect(done.logs.map((l) => l.runLog)).toEqual([
+      '==> environment\nenvironment abc adopted at /env\n',
+      '',
     ]);
     // Deleted by the plan that records their verdicts (the shell writes status first).
     expect(done.deletePods).toEqual([podA, podB]);

@@ -133,6 +133,8 @@ export interface GradeLog {
   patchDigest: string;
   verdict: InstanceVerdict;
   testOutput: string;
+  /** The grading run's log tail (StageResult.logTail): the environment it adopted, its commands. */
+  runLog: string;
 }
 
 /** Identifies what was graded: an edited prediction (patch or model) is another one. */
@@ -352,6 +354,7 @@ export function planEvaluation(obs: EvaluationObservation): EvaluationPlan {
       testOutput:
         r?.grade?.testOutput ??
         `${verdict.reason}: ${verdict.message}\n${r?.logTail ? `\n${r.logTail}\n` : ''}`,
+      runLog: r?.logTail ? `${r.logTail}\n` : '',
     });
   }
 

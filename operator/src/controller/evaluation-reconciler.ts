@@ -226,6 +226,7 @@ export async function reconcileEvaluation(
         'patch.diff': entry.verdict.patch,
         'test_output.txt': entry.testOutput,
         'report.json': `${JSON.stringify(instanceReport(entry.verdict), null, 2)}\n`,
+        'run_instance.log': entry.runLog,
       },
     });
     try {

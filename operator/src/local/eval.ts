@@ -95,11 +95,20 @@ function failure(reason: 'EnvironmentRestoreFailed', message: string): StageResu
   };
 }
 
-/** logs/<id>/{patch.diff,test_output.txt,report.json} of one verdict (none for an id that is no path). */
-async function writeInstanceLogs(outDir: string, v: InstanceVerdict, output: string): Promise<void> {
+/**
+ * logs/<id>/{patch.diff,test_output.txt,report.json,run_instance.log} of one verdict (none for
+ * an id that is no path); run_instance.log: the grading run's log tail, empty without a run.
+ */
+async function writeInstanceLogs(
+  outDir: string,
+  v: InstanceVerdict,
+  output: string,
+  runLog = '',
+): Promise<void> {
   const segment = logSegment(v.instanceId);
   if (!segment) return;
   const dir = join(outDir, 'logs', segment);
+  await writeFileAtomic(join(dir, 'run_instance.log'), runLog);
   await writeFileAtomic(join(dir, 'patch.diff'), v.patch);
   await writeFileAtomic(join(dir, 'test_output.txt'), output);
   await writeFileAtomic(join(dir, 'report.json'), `${JSON.stringify(instanceReport(v), null, 2)}\n`);
@@ -134,7 +143,7 @@ export async function evaluateLocal(
     const output =
       result.grade?.testOutput ??
       `${result.reason}: ${result.message}\n${result.logTail ? `\n${result.logTail}\n` : ''}`;
-    await writeInstanceLogs(opts.outDir, verdict, output);
+    await writeInstanceLogs(opts.outDir, verdict, output, result.logTail ? `${result.logTail}\n` : '');
     opts.onGraded?.(verdict);
   });
   // The work dirs' parent, when nothing was kept there.

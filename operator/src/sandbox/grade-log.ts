@@ -11,7 +11,11 @@ export const LABEL_GRADE_LOG = 'scaleswe.dev/grade-log';
 export const ANNOTATION_INSTANCE_ID = 'scaleswe.dev/instance-id';
 export const ANNOTATION_PATCH_DIGEST = 'scaleswe.dev/patch-digest';
 export const ANNOTATION_ATTEMPT = 'scaleswe.dev/attempt';
-export const GRADE_LOG_FILES = ['patch.diff', 'test_output.txt', 'report.json'] as const;
+/**
+ * SWE-bench's per-instance log names; run_instance.log is the grading run's own log tail (the
+ * environment it adopted, the commands it ran): the result's logTail, kept past the pod.
+ */
+export const GRADE_LOG_FILES = ['patch.diff', 'test_output.txt', 'report.json', 'run_instance.log'] as const;
 export type GradeLogFile = (typeof GRADE_LOG_FILES)[number];
 /** A ConfigMap holds 1 MiB: the test output (already cut to 100k chars by the grader) and the patch share it. */
 const MAX_FILE_CHARS = 400_000;
