@@ -118,14 +118,26 @@ describe('LLM gateway served by the operator', () => {
           model: 'run-model',
           apiKeySecretRef: { name: 'llm-provider', key: 'apiKey' },
           tokenBudgetPerInstance: 10000,
+          price: { inputPerMillion: 2.5, outputPerMillion: 10 },
         },
         sandbox: { egress: { allowCIDRs: ['10.20.0.0/16'] } },
       },
     });
-    await poll('run Succeeded', 90_000, async () => {
+    const done = await poll('run Succeeded', 90_000, async () => {
       const r = await kube.get<CurationRun & { metadata: { name: string } }>(CURATIONRUNS, namespace, 'gw');
       return r.status?.phase === 'Succeeded' ? r : undefined;
     });
+    // The run's cost is in its status (kept by the CRD's schema, not pruned): numbers only,
+    // nothing of the key or its Secret.
+    expect(done.status?.cost).toMatchObject({
+      inputTokens: expect.any(Number),
+      outputTokens: expect.any(Number),
+      usd: expect.any(Number),
+      curationUsd: expect.any(Number),
+    });
+    for (const v of Object.values(done.status!.cost!)) expect(typeof v).toBe('number');
+    expect(JSON.stringify(done.status)).not.toContain(providerKey);
+    expect(JSON.stringify(done.status)).not.toContain('llm-provider');
     expect(kubelet.pods).toHaveLength(4);
 
     // Every pod got the gateway and a token of its own, not the key.
