@@ -39,6 +39,33 @@ describe('renderStatus', () => {
     expect(text).toContain('  cost: 30 in / 10 out tokens, $0.05 ($0.05 per Verified instance)');
   });
 
+  it("adds solving's cost from the instances' status.solve, per resolved attempt", () => {
+    const solved = {
+      ...run,
+      price: { inputPerMillion: 1000, outputPerMillion: 2000 },
+      instances: [
+        {
+          spec,
+          status: {
+            ...run.instances[0]!.status,
+            solve: {
+              attempts: 2,
+              resolved: 1,
+              k: 2,
+              failedAttempts: 0,
+              tokensUsed: 30,
+              inputTokens: 20,
+              outputTokens: 10,
+            },
+          },
+        },
+      ],
+    };
+    expect(renderStatus(solved)).toContain(
+      '  cost: 30 in / 10 out tokens, $0.05 ($0.05 per Verified instance); solve: 20 in / 10 out tokens, $0.04 ($0.04 per resolved attempt)',
+    );
+  });
+
   it('without a price: token counts only', () => {
     const text = renderStatus(run);
     expect(text).toContain('  cost: 30 in / 10 out tokens (no llm.price)');

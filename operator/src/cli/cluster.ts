@@ -6,8 +6,8 @@ import {
   type InstanceRecord,
   instanceObjectName,
   Price,
-  runCost,
   runCostLine,
+  runCostOfInstances,
   Source,
   STAGE_CONDITION,
   STAGES,
@@ -89,8 +89,10 @@ export function renderStatus(run: ClusterRun): string {
   if (failures.length) lines.push(`  failed by reason: ${failures.map(([r, n]) => `${r}=${n}`).join(', ')}`);
   const ready = status.conditions?.map((c) => `${c.type}=${c.status} (${c.reason})`).join(', ');
   if (ready) lines.push(`  conditions: ${ready}`);
-  const cost = runCost(run.instances, [], run.price);
-  if (cost.curation.totalTokens > 0) lines.push(`  ${runCostLine(cost, run.price !== undefined)}`);
+  // Solving's tokens and counts from status.solve: the cluster keeps no attempt records here.
+  const cost = runCostOfInstances(run.instances, run.price);
+  if (cost.curation.totalTokens + cost.solve.totalTokens > 0)
+    lines.push(`  ${runCostLine(cost, run.price !== undefined)}`);
   if (run.instances.length) {
     const width = Math.max(...run.instances.map((i) => i.spec.instanceId.length), 11);
     lines.push('', `  ${'INSTANCE'.padEnd(width)}  ${'PHASE'.padEnd(9)}  REASON`);
