@@ -13,12 +13,13 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CURATIONRUNS,
+  type CurationRun,
   type StageInput,
   type StageResultArg,
   SWEINSTANCES,
   type SWEInstance,
 } from '../../operator/src/api/index.ts';
-import { exportCluster } from '../../operator/src/cli/cluster.ts';
+import { exportCluster, readClusterRun, renderStatus } from '../../operator/src/cli/cluster.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
 import { createSquashHistory } from './git-history.ts';
@@ -226,6 +227,14 @@ describe('solve stage in the cluster', () => {
     resolvingInstance = a;
     expect(held).toEqual([`${a}-solve-1-1`, `${a}-solve-2-1`, `${b}-solve-1-1`, `${b}-solve-2-1`].sort());
 
+    // Solving keeps the run Running (its export is not complete yet).
+    const running = await kube.get<CurationRun & { metadata: { name: string } }>(
+      CURATIONRUNS,
+      namespace,
+      'solve',
+    );
+    expect(running.status?.phase).toBe('Running');
+
     // The operator dies while they are pending; its successor finds them instead of creating more.
     first.proc.kill('SIGKILL');
     await first.exited;
@@ -292,6 +301,19 @@ describe('solve stage in the cluster', () => {
     expect(gradeInput.config.llm).toBeUndefined();
     expect(gradeInput.previous.FAIL_TO_PASS).toEqual([F2P]);
     expect(upstream.requests()).toBe(4);
+
+    await poll('run Succeeded', 60_000, async () => {
+      const r = await kube.get<CurationRun & { metadata: { name: string } }>(
+        CURATIONRUNS,
+        namespace,
+        'solve',
+      );
+      return r.status?.phase === 'Succeeded' ? r : undefined;
+    });
+    // scaleswe status counts the solve attempts' tokens.
+    expect(renderStatus(await readClusterRun(kube, namespace, 'solve'))).toContain(
+      'solve: 120 in / 20 out tokens',
+    );
 
     // Pods go once their outcome is recorded.
     await poll('solve pods deleted', 60_000, async () =>

@@ -92,8 +92,13 @@ export function renderStatus(run: ClusterRun): string {
   if (failures.length) lines.push(`  failed by reason: ${failures.map(([r, n]) => `${r}=${n}`).join(', ')}`);
   const ready = status.conditions?.map((c) => `${c.type}=${c.status} (${c.reason})`).join(', ');
   if (ready) lines.push(`  conditions: ${ready}`);
-  const cost = runCost(run.instances, [], run.price);
-  if (cost.curation.totalTokens > 0) lines.push(`  ${runCostLine(cost, run.price !== undefined)}`);
+  // Solve attempts (spec.solve) that ended count once they are recorded.
+  const solves = run.instances.flatMap((i) =>
+    (i.status?.solveAttempts ?? []).filter((a) => a.phase === 'Done'),
+  );
+  const cost = runCost(run.instances, solves, run.price);
+  if (cost.curation.totalTokens > 0 || cost.solve.attempts > 0)
+    lines.push(`  ${runCostLine(cost, run.price !== undefined)}`);
   if (run.instances.length) {
     const width = Math.max(...run.instances.map((i) => i.spec.instanceId.length), 11);
     lines.push('', `  ${'INSTANCE'.padEnd(width)}  ${'PHASE'.padEnd(9)}  REASON`);

@@ -196,6 +196,7 @@ export async function reconcileRun(
   const outstanding = state.expectations.outstanding(k, names);
   const summary = summarizeInstances(
     cachedInstances.map((i) => ({ status: i.status as SWEInstance['status'] })),
+    run.spec.solve !== undefined,
   );
   summary.instances += outstanding;
   summary.running += outstanding;
