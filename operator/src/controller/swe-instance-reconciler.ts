@@ -383,8 +383,10 @@ function solvePodOf(
       ? solveInputFrom(stageInputOfPod(verifyPod), settings, instance)
       : gradingInputOf(verifyPod, pod.patch ?? ''),
   );
+  // Not a TerminalError: that would fail a Verified instance. (The verify input fitted; the
+  // solve input is a part of it, the grading input adds at most MAX_SOLVE_PATCH_BYTES.)
   const tooLarge = stageInputTooLarge(input);
-  if (tooLarge) throw new TerminalError(tooLarge.reason, `${pod.name}: ${tooLarge.message}`);
+  if (tooLarge) throw new Error(`${pod.name}: ${tooLarge.message}`);
   return { podInput, input };
 }
 
