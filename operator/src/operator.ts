@@ -134,14 +134,14 @@ function gatewayFor(url: string, secretFile: string): NonNullable<ManagerOptions
   const secret = readFileSync(secretFile);
   return {
     url,
-    token: ({ run, instance, stage, attempt }) =>
+    token: ({ run, instance, stage, attempt, budget }) =>
       mintGatewayToken(secret, {
         namespace: instance.metadata.namespace ?? '',
         instance: instance.metadata.name ?? '',
         instanceId: instance.spec.instanceId,
         stage,
         attempt,
-        budget: remainingTokenBudget(run.spec, instance.status),
+        budget: budget ?? remainingTokenBudget(run.spec, instance.status),
         expiresAt: Date.now() + (stageTimeoutSeconds(run.spec.agents.timeouts, stage) + 300) * 1000,
       }),
   };

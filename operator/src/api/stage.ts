@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { Language, MutationSettings, TestNetwork, TestScope } from './curation-run.ts';
 import { Stage } from './stages.ts';
-import { CarriedStatus, Environment, Recipe, SWEInstanceSpec } from './swe-instance.ts';
+import {
+  CarriedStatus,
+  Environment,
+  Recipe,
+  SolveEnding,
+  SolveGrade,
+  SWEInstanceSpec,
+} from './swe-instance.ts';
 
 export const PreparedWorkspace = z
   .object({
@@ -44,11 +51,6 @@ export const SolveRequest = z
   })
   .strict();
 export type SolveRequest = z.infer<typeof SolveRequest>;
-
-/** How a solve attempt's agent loop ended. */
-export const SOLVE_ENDINGS = ['Submitted', 'MaxTurns', 'BudgetExhausted', 'ContextExceeded'] as const;
-export const SolveEnding = z.enum(SOLVE_ENDINGS);
-export type SolveEnding = z.infer<typeof SolveEnding>;
 
 /** What a solve attempt produced: the work tree's diff against the base (+ setup) tree. */
 export const SolveOutput = z
@@ -195,19 +197,6 @@ export const StageResult = z
   .strict();
 export type StageResult = z.infer<typeof StageResult>;
 export type StageResultArg = z.input<typeof StageResult>;
-
-/** A solve attempt's grade: what its patch did to the instance's labelled tests. */
-export const SolveGrade = z
-  .object({
-    resolved: z.boolean().describe('Every FAIL_TO_PASS test passed and no PASS_TO_PASS test broke'),
-    failToPassPassed: z.number().int().min(0),
-    failToPassTotal: z.number().int().min(0),
-    passToPassBroken: z.number().int().min(0),
-    /** Graded, EmptyPatch or PatchDoesNotApply (all unresolved but the first when every test holds). */
-    reason: z.string(),
-  })
-  .strict();
-export type SolveGrade = z.infer<typeof SolveGrade>;
 
 /**
  * One solve attempt as recorded (local state, export): the agent's trajectory, its patch, how

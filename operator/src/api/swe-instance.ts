@@ -268,6 +268,71 @@ export const CarriedStatus = z
   .strict();
 export type CarriedStatus = z.infer<typeof CarriedStatus>;
 
+/** How a solve attempt's agent loop ended. */
+export const SOLVE_ENDINGS = ['Submitted', 'MaxTurns', 'BudgetExhausted', 'ContextExceeded'] as const;
+export const SolveEnding = z.enum(SOLVE_ENDINGS);
+export type SolveEnding = z.infer<typeof SolveEnding>;
+
+/** A solve attempt's grade: what its patch did to the instance's labelled tests. */
+export const SolveGrade = z
+  .object({
+    resolved: z.boolean().describe('Every FAIL_TO_PASS test passed and no PASS_TO_PASS test broke'),
+    failToPassPassed: z.number().int().min(0).describe('FAIL_TO_PASS tests that passed with the patch'),
+    failToPassTotal: z.number().int().min(0).describe('FAIL_TO_PASS tests of the instance'),
+    passToPassBroken: z.number().int().min(0).describe('PASS_TO_PASS tests the patch broke'),
+    /** Graded, EmptyPatch or PatchDoesNotApply (all unresolved but the first when every test holds). */
+    reason: z.string().describe('Graded, EmptyPatch, PatchDoesNotApply or PatchTooLarge'),
+  })
+  .strict();
+export type SolveGrade = z.infer<typeof SolveGrade>;
+
+/** Where a solve attempt is in the cluster: its agent pod, its grading pod, or recorded. */
+export const SOLVE_ATTEMPT_PHASES = ['Solving', 'Grading', 'Done'] as const;
+
+/**
+ * One solve attempt of a Verified instance in the cluster (status.solveAttempts): where it is,
+ * and once Done its grade, or `error` when infrastructure failed it agents.maxAttempts times
+ * (not counted in the solve rate). Its trajectory is the gateway's (stage verify, attempt
+ * 1000 * solveTry + attempt).
+ */
+export const SolveAttemptStatus = z
+  .object({
+    attempt: z.number().int().min(1).describe('Attempt number, 1..spec.solve.attempts'),
+    phase: z.enum(SOLVE_ATTEMPT_PHASES).describe('Solving (agent pod), Grading (grading pod) or Done'),
+    tries: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Pods of the current phase that failed on infrastructure (retried up to agents.maxAttempts)'),
+    retryAfter: z.string().optional().describe('The next pod of the phase not before this time (backoff)'),
+    solveTry: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Which agent pod (1-based) produced the patch: names its trajectory'),
+    ending: SolveEnding.optional().describe(
+      'How the agent loop ended: Submitted, MaxTurns, BudgetExhausted or ContextExceeded',
+    ),
+    patch: z.string().optional().describe("The submitted patch (the work tree's diff against base + setup)"),
+    grade: SolveGrade.optional().describe("What the patch did to the instance's labelled tests"),
+    error: z
+      .object({
+        reason: z.string().describe('CamelCase reason of the last failure'),
+        message: z.string().describe('What failed'),
+      })
+      .strict()
+      .optional()
+      .describe('Infrastructure failure that ended the attempt without a grade'),
+    tokensUsed: z.number().int().min(0).default(0).describe('LLM tokens the agent pod used'),
+    inputTokens: z.number().int().min(0).optional().describe('Of tokensUsed, input (prompt) tokens'),
+    outputTokens: z.number().int().min(0).optional().describe('Of tokensUsed, output (completion) tokens'),
+    durationMs: z.number().min(0).default(0).describe("The agent pod's run time"),
+  })
+  .strict();
+export type SolveAttemptStatus = z.infer<typeof SolveAttemptStatus>;
+
 /** The solve stage's measurement of a Verified instance (CurationRun spec.solve). */
 export const SolveSummary = z
   .object({
@@ -390,6 +455,11 @@ export const SWEInstanceStatus = z
     solve: SolveSummary.optional().describe(
       'Solve stage (spec.solve) of a Verified instance: attempts graded, resolved, solve rate, pass@k; never changes the verdict',
     ),
+    solveAttempts: z
+      .array(SolveAttemptStatus)
+      .max(100)
+      .optional()
+      .describe('Cluster: the solve attempts (spec.solve), in flight and recorded, by attempt number'),
     content: ContentRef.optional().describe(
       'Operator with a dataset store: the object holding the fields listed there (FAIL_TO_PASS, PASS_TO_PASS, patches, statement), which status then omits',
     ),

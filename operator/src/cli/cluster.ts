@@ -8,6 +8,7 @@ import {
   Price,
   runCostLine,
   runCostOfInstances,
+  type SolveAttempt,
   Source,
   STAGE_CONDITION,
   STAGES,
@@ -23,9 +24,11 @@ import {
   decodeTrajectoryBytes,
   LABEL_TRAJECTORY,
   TRAJECTORY_KEY,
+  type TrajectoryPayload,
   trajectoriesOf,
 } from '../llm/trajectory-config-map.ts';
 import { retryFailed } from '../pipeline/pipeline.ts';
+import { solveAttemptOf, solveGrant, solveOfGrant } from '../pipeline/solve.ts';
 import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
 import { trajectoryPrefix } from '../store/trajectory-keys.ts';
@@ -132,14 +135,15 @@ export async function statusCommand(
 
 /**
  * A run's LLM exchanges, from the trajectory ConfigMaps the operator's gateway writes (one
- * per instance, stage and attempt), ordered by instance, stage, attempt.
+ * per instance, stage and attempt; with a dataset store, objects there), ordered by instance,
+ * stage, attempt.
  */
-export async function readClusterTrajectories(
+async function readTrajectoryPayloads(
   kube: Kube,
   namespace: string,
   name: string,
   store?: DatasetStore,
-): Promise<Trajectory[]> {
+): Promise<TrajectoryPayload[]> {
   const list = await kube.listConfigMaps(
     namespace,
     `${LABEL_RUN}=${labelValue(name)},${LABEL_TRAJECTORY}=true`,
@@ -161,7 +165,34 @@ export async function readClusterTrajectories(
       order.indexOf(a.stage) - order.indexOf(b.stage) ||
       a.attempt - b.attempt,
   );
-  return payloads.flatMap(trajectoriesOf);
+  return payloads;
+}
+
+/**
+ * A solve attempt's exchanges (spec.solve): the verify stage's grants numbered by solveGrant.
+ * They go to solves.jsonl with their attempt's grade, never to trajectories.jsonl.
+ */
+const isSolveGrant = (p: TrajectoryPayload) => p.stage === 'verify' && solveOfGrant(p.attempt) !== undefined;
+
+/**
+ * The run's solve attempts that are Done (status.solveAttempts), each with the trajectory of
+ * the agent pod that produced its patch, as the local driver records them. Pure.
+ */
+export function clusterSolveAttempts(
+  instances: readonly InstanceRecord[],
+  payloads: readonly TrajectoryPayload[],
+): SolveAttempt[] {
+  const byGrant = new Map(payloads.filter(isSolveGrant).map((p) => [`${p.instanceId}\0${p.attempt}`, p]));
+  return instances.flatMap((i) =>
+    (i.status?.solveAttempts ?? []).flatMap((recorded) => {
+      const payload = byGrant.get(
+        `${i.spec.instanceId}\0${solveGrant(recorded.attempt, recorded.solveTry ?? 1)}`,
+      );
+      // One conversation per agent pod: the first group is the SolveAgent's.
+      const attempt = solveAttemptOf(i.spec.instanceId, recorded, payload && trajectoriesOf(payload)[0]);
+      return attempt ? [attempt] : [];
+    }),
+  );
 }
 
 /** Instances with the content their status names read back from the dataset store, 16 at a time. */
@@ -196,6 +227,7 @@ export async function exportCluster(
 ) {
   const read = await readClusterRun(kube, namespace, name);
   const run = { ...read, instances: await withStoredContent(store, read.instances) };
+  const payloads = await readTrajectoryPayloads(kube, namespace, name, store);
   return writeExport(
     outDir,
     {
@@ -205,7 +237,8 @@ export async function exportCluster(
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,
-      trajectories: await readClusterTrajectories(kube, namespace, name, store),
+      trajectories: payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf),
+      solves: clusterSolveAttempts(run.instances, payloads),
     },
     options,
   );
@@ -239,13 +272,16 @@ export async function exportCampaign(
   let discovered = 0;
   const instances: InstanceRecord[] = [];
   const trajectories: Trajectory[] = [];
+  const solves: SolveAttempt[] = [];
   for (const name of runs) {
     const run = await readClusterRun(kube, namespace, name);
     discovered += run.status.counts?.discovered ?? run.instances.length;
     for (const [reason, n] of Object.entries(run.status.rejectedByReason ?? {}))
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     instances.push(...run.instances);
-    trajectories.push(...(await readClusterTrajectories(kube, namespace, name)));
+    const payloads = await readTrajectoryPayloads(kube, namespace, name);
+    trajectories.push(...payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf));
+    solves.push(...clusterSolveAttempts(run.instances, payloads));
   }
   return writeExport(
     outDir,
@@ -256,6 +292,7 @@ export async function exportCampaign(
       rejectedByReason,
       instances,
       trajectories,
+      solves,
     },
     options,
   );

@@ -36,7 +36,14 @@ export interface ControllerContext {
   /** LLM gateway reachable from sandbox pods, and how to mint a per-pod token for it. */
   gateway?: {
     url: string;
-    token: (grant: { run: CurationRun; instance: SWEInstance; stage: Stage; attempt: number }) => string;
+    /** `budget`: the grant's own token budget (a solve attempt's); default what the instance has left. */
+    token: (grant: {
+      run: CurationRun;
+      instance: SWEInstance;
+      stage: Stage;
+      attempt: number;
+      budget?: number;
+    }) => string;
   };
   /** What each run's sandbox NetworkPolicy lets pods reach besides DNS and the run's own list. */
   sandboxNetwork?: {

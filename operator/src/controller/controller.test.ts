@@ -255,6 +255,7 @@ describe('run status', () => {
       instances: 5,
       running: 2,
       verified: 1,
+      solving: 0,
       failed: 2,
       failedByReason: { OOMKilled: 1, Rejected: 1 },
     });
@@ -363,6 +364,27 @@ describe('run status', () => {
     // Kept from the last roll-up when an observation brings none.
     expect(computeRunStatus({ run: run({}, s), summary: summary(['Verified']), now }).cost).toEqual(cost);
     expect(runCostOf(run(), statuses)).toBeUndefined();
+  });
+
+  it('with spec.solve, a Verified instance still solving keeps the run Running', () => {
+    const solved = { phase: 'Verified', solve: { attempts: 1, resolved: 1, k: 1, failedAttempts: 0 } };
+    const instances = [{ status: { phase: 'Verified' } }, { status: solved }] as Array<
+      Pick<SWEInstance, 'status'>
+    >;
+    expect(summarizeInstances(instances, true)).toMatchObject({ verified: 2, solving: 1, running: 0 });
+    expect(summarizeInstances(instances, false).solving).toBe(0);
+    const exhausted = run({}, { cursor: { git: 'x', exhausted: true } });
+    const s = computeRunStatus({ run: exhausted, summary: summarizeInstances(instances, true), now });
+    expect(s).toMatchObject({ phase: 'Running', progress: '2/2' });
+    expect(s.conditions?.find((c) => c.type === 'Succeeded')?.message).toBe(
+      '2/2 instances finished; 1 Verified still solving',
+    );
+    const done = computeRunStatus({
+      run: exhausted,
+      summary: summarizeInstances([instances[1]!], true),
+      now,
+    });
+    expect(done.phase).toBe('Succeeded');
   });
 
   it('reports a failing source on Ready without losing progress', () => {

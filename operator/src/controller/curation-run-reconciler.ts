@@ -196,7 +196,7 @@ export async function reconcileRun(
   const names = new Set(cachedInstances.map((i) => i.metadata.name ?? ''));
   const outstanding = state.expectations.outstanding(k, names);
   const statuses = cachedInstances.map((i) => ({ status: i.status as SWEInstance['status'] }));
-  const summary = summarizeInstances(statuses);
+  const summary = summarizeInstances(statuses, run.spec.solve !== undefined);
   const cost = runCostOf(run, statuses);
   summary.instances += outstanding;
   summary.running += outstanding;

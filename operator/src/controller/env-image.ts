@@ -13,13 +13,14 @@ import {
 } from '../api/index.ts';
 import type { InstanceEvent } from '../pipeline/instance-plan.ts';
 import { retryDelayMs } from '../pipeline/pipeline.ts';
+import { wantsSolve } from '../pipeline/solve.ts';
 import {
   classifyPodFailure,
   ENV_IMAGE_PUSH_CONTAINER,
   envImagePodName,
   pendingDeadline,
 } from '../sandbox/index.ts';
-import type { ObservedStagePod } from './instance-plan.ts';
+import type { ObservedStagePod } from './observe-pod.ts';
 
 /**
  * The environment image step of the cluster (pure). After EnvReady, when the run names a
@@ -283,9 +284,11 @@ export function envImageToDelete(
   others: readonly (SWEInstanceStatus | undefined)[],
 ): string | undefined {
   if (run.spec.environment.registry === undefined) return undefined;
+  // A Verified instance still to be solved (spec.solve) runs its solve pods from the image.
   const kept = (s: SWEInstanceStatus | undefined) =>
     !(s?.phase !== undefined && TERMINAL_PHASES.has(s.phase)) ||
-    (s.phase === 'Verified' && run.spec.environment.retention === 'verified');
+    (s.phase === 'Verified' &&
+      (run.spec.environment.retention === 'verified' || wantsSolve(s, !!run.spec.solve)));
   if (kept(status)) return undefined;
   const digest = status?.environment?.digest;
   const image = status?.environment?.image;

@@ -39,7 +39,7 @@ import {
 } from './evaluation-plan.ts';
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
-import { envImagePodFields, readResult, runOf, stageInputOfPod } from './swe-instance-reconciler.ts';
+import { envImagePodFields, gradingInputOf, readResult, runOf } from './swe-instance-reconciler.ts';
 import { recordTerminal } from './terminal.ts';
 
 /** A ConfigMap of predictions is read again after this long (its edits are picked up then). */
@@ -162,10 +162,7 @@ function gradePod(
     name: create.name,
     owner,
   };
-  const input = encodeStageInput({
-    ...stageInputOfPod({ ...podInput, stage: 'verify' }),
-    grade: { modelPatch: create.modelPatch },
-  });
+  const input = encodeStageInput(gradingInputOf({ ...podInput, stage: 'verify' }, create.modelPatch));
   const tooLarge = stageInputTooLarge(input);
   if (tooLarge) throw new Error(`${create.instanceId}: ${tooLarge.message}`);
   return { pod: buildGradePod(podInput), input };

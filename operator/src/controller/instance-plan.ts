@@ -3,25 +3,16 @@ import {
   type AttemptRef,
   type FinishedAttempt,
   type InstanceEvent,
-  type ObservedAttempt,
   planAttempt,
 } from '../pipeline/instance-plan.ts';
-import {
-  classifyPodFailure,
-  type DecodedStageResult,
-  type ObservedPod,
-  pendingDeadline,
-  stagePodName,
-} from '../sandbox/index.ts';
-
+import { wantsSolve } from '../pipeline/solve.ts';
+import { type DecodedStageResult, type ObservedPod, stagePodName } from '../sandbox/index.ts';
 import { awaitingEnvImage, type EnvImageStep, planEnvImage } from './env-image.ts';
+import { isPending, type ObservedStagePod, observePod } from './observe-pod.ts';
+import { planSolve, type SolvePlan } from './solve-plan.ts';
 
 export type { FinishedAttempt, InstanceEvent } from '../pipeline/instance-plan.ts';
-
-/** A sandbox pod as the planner sees it (from the informer cache). */
-export interface ObservedStagePod extends ObservedPod {
-  metadata: ObservedPod['metadata'] & { name?: string; deletionTimestamp?: Date | string };
-}
+export { type ObservedStagePod, observePod } from './observe-pod.ts';
 
 export interface InstanceObservation {
   instance: SWEInstance;
@@ -55,6 +46,8 @@ export interface InstancePlan {
   events: InstanceEvent[];
   /** Stage attempts whose outcome `status` records for the first time (stage metrics). */
   finished: FinishedAttempt[];
+  /** A Verified instance's solve stage (spec.solve): its pods to create, ensure and read. */
+  solve?: Pick<SolvePlan, 'createPods' | 'pendingPods' | 'readResultsOf'>;
 }
 
 export const AGENT_CONTAINER = 'agent';
@@ -62,42 +55,6 @@ export const AGENT_CONTAINER = 'agent';
 export function terminationMessageOf(pod: ObservedPod): string | undefined {
   const container = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER);
   return container?.state?.terminated?.message;
-}
-
-function isPending(pod: ObservedPod): boolean {
-  const phase = pod.status?.phase;
-  return phase === undefined || phase === 'Pending';
-}
-
-/** A stage pod as an attempt the pipeline's planner understands. Pure. */
-export function observePod(
-  pod: ObservedStagePod | undefined,
-  result: DecodedStageResult | undefined,
-  opts: { now: Date; pendingTimeoutSeconds: number },
-): ObservedAttempt {
-  if (!pod) return { state: 'absent' };
-  if (pod.status?.phase === 'Succeeded') {
-    if (!result) return { state: 'ended' };
-    return result.ok
-      ? { state: 'result', result: result.result }
-      : { state: 'failed', failure: { reason: result.reason, message: result.message } };
-  }
-  const failure = classifyPodFailure(pod, opts);
-  if (failure) {
-    // Wall time as the operator sees it: from the pod's start (or creation) to now.
-    const since = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
-    const durationMs = since === undefined ? undefined : opts.now.getTime() - new Date(since).getTime();
-    return {
-      state: 'failed',
-      failure,
-      ...(durationMs !== undefined && durationMs >= 0 && { durationMs }),
-    };
-  }
-  if (!isPending(pod)) return { state: 'running' };
-  const deadline = pendingDeadline(pod, opts.pendingTimeoutSeconds);
-  return deadline
-    ? { state: 'running', recheckAfterMs: Math.max(0, deadline.getTime() - opts.now.getTime()) + 1000 }
-    : { state: 'running' };
 }
 
 /**
@@ -152,15 +109,42 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     }
   }
 
+  // Verified with spec.solve and no summary yet: the solve attempts' pods (a measurement;
+  // the verdict stays as it is).
+  const solve =
+    run.spec.solve && wantsSolve(plan.status, true)
+      ? planSolve({
+          instanceName: name,
+          status: plan.status,
+          settings: run.spec.solve,
+          maxAttempts: run.spec.agents.maxAttempts,
+          pendingTimeoutSeconds: run.spec.sandbox.pendingTimeoutSeconds,
+          suspend: run.spec.suspend,
+          pods: live,
+          results: obs.results,
+          now,
+        })
+      : undefined;
+
   // Every pod but the one still in flight (or whose result is being read) is done with.
   const keep = plan.running ?? plan.readResult;
-  const keepNames = new Set([keep && podName(keep), build?.keepPod].filter((n) => n !== undefined));
+  const keepNames = new Set(
+    [keep && podName(keep), build?.keepPod, ...(solve?.keepPods ?? [])].filter((n) => n !== undefined),
+  );
+  const requeues = [plan.requeueAfterMs, solve?.requeueAfterMs].filter((n) => n !== undefined);
   const out: InstancePlan = {
-    status: plan.status,
+    status: solve?.status ?? plan.status,
     deletePods: live.map((p) => p.metadata?.name ?? '').filter((n) => !keepNames.has(n)),
-    events: plan.events,
+    events: [...plan.events, ...(solve?.events ?? [])],
     finished: plan.finished ?? [],
-    ...(plan.requeueAfterMs !== undefined && { requeueAfterMs: plan.requeueAfterMs }),
+    ...(requeues.length && { requeueAfterMs: Math.min(...requeues) }),
+    ...(solve && {
+      solve: {
+        createPods: solve.createPods,
+        pendingPods: solve.pendingPods,
+        readResultsOf: solve.readResultsOf,
+      },
+    }),
   };
   if (build?.createPod) out.createEnvImagePod = build.createPod;
   if (plan.start) out.createPod = { ...plan.start, name: podName(plan.start) };

@@ -11,11 +11,14 @@ import {
 import { addToFunnel } from '../mining/funnel.ts';
 import type { MiningPage } from '../mining/types.ts';
 import { isTerminal } from '../pipeline/pipeline.ts';
+import { wantsSolve } from '../pipeline/solve.ts';
 
 export interface InstanceSummary {
   instances: number;
   running: number;
   verified: number;
+  /** Of the Verified, those whose solve stage (spec.solve) has no summary yet. */
+  solving: number;
   failed: number;
   failedByReason: Record<string, number>;
 }
@@ -32,18 +35,24 @@ export function runCostOf(
   return runCostStatus(runCostOfInstances(instances, run.spec.llm.price));
 }
 
-export function summarizeInstances(instances: readonly Pick<SWEInstance, 'status'>[]): InstanceSummary {
+export function summarizeInstances(
+  instances: readonly Pick<SWEInstance, 'status'>[],
+  solveEnabled = false,
+): InstanceSummary {
   const summary: InstanceSummary = {
     instances: instances.length,
     running: 0,
     verified: 0,
+    solving: 0,
     failed: 0,
     failedByReason: {},
   };
   for (const { status } of instances) {
     if (!isTerminal(status)) summary.running++;
-    else if (status?.phase === 'Verified') summary.verified++;
-    else {
+    else if (status?.phase === 'Verified') {
+      summary.verified++;
+      if (wantsSolve(status, solveEnabled)) summary.solving++;
+    } else {
       summary.failed++;
       const reason = status?.lastError?.reason ?? status?.phase ?? 'Unknown';
       summary.failedByReason[reason] = (summary.failedByReason[reason] ?? 0) + 1;
@@ -115,7 +124,8 @@ export function computeRunStatus(obs: RunObservation): CurationRunStatus {
   let phase: RunPhase;
   if (run.spec.suspend) phase = 'Suspended';
   else if (!done) phase = summary.instances === 0 && discovered === 0 ? 'Pending' : 'Mining';
-  else if (summary.running > 0) phase = 'Running';
+  // Solving Verified instances (spec.solve) keep the run Running: its export is not complete.
+  else if (summary.running > 0 || summary.solving > 0) phase = 'Running';
   else phase = 'Succeeded';
   if (phase === 'Pending' && previous.phase !== undefined && previous.phase !== 'Pending') phase = 'Mining';
 
@@ -157,7 +167,7 @@ export function computeRunStatus(obs: RunObservation): CurationRunStatus {
           type: 'Succeeded',
           status: 'False',
           reason: phase === 'Pending' ? 'Pending' : phase,
-          message: `${finished}/${summary.instances} instances finished`,
+          message: `${finished}/${summary.instances} instances finished${summary.solving ? `; ${summary.solving} Verified still solving` : ''}`,
           ...gen,
         },
     now,

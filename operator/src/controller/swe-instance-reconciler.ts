@@ -24,9 +24,11 @@ import {
 } from '../kube/index.ts';
 import { rememberedFor } from '../languages/recipe-memory.ts';
 import { stageInputFor } from '../pipeline/pipeline.ts';
+import { solveGrant, solveInputFrom } from '../pipeline/solve.ts';
 import { credentialsFromDockerConfig, parseImageRef, RegistryClient } from '../registry/oci-registry.ts';
 import {
   buildEnvImagePod,
+  buildSolvePod,
   buildStageInputSecret,
   buildStagePod,
   type DecodedStageResult,
@@ -34,6 +36,7 @@ import {
   type EncodedStageInput,
   encodeStageInput,
   MAX_SETUP_SCRIPT_BYTES,
+  type SolvePodInput,
   type StagePodInput,
   type StagePodRef,
   stageInputTooLarge,
@@ -49,6 +52,7 @@ import {
 } from './instance-content.ts';
 import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
+import type { SolvePodToCreate } from './solve-plan.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
 import { recordTerminal } from './terminal.ts';
 
@@ -160,6 +164,14 @@ export function stageInputOfPod(pod: StagePodInput, remembered?: RememberedRecip
 }
 
 /**
+ * A grading pod's input (an Evaluation's prediction, a solve attempt's patch): the verify
+ * stage's input with the patch to grade — the grader of verification, nothing of its own.
+ */
+export function gradingInputOf(pod: StagePodInput, modelPatch: string): StageInput {
+  return { ...stageInputOfPod(pod), grade: { modelPatch } };
+}
+
+/**
  * Recipe memory in a cluster: the recorded recipes of the repository's other SWEInstances in
  * the namespace, from the informer's cache (no extra object to own, no API call; any run's
  * instances count, so later runs of the repository reuse them while those instances exist).
@@ -219,8 +231,9 @@ export async function reconcileInstance(
   const results = new Map<string, DecodedStageResult>();
   const envImageDonors = run?.spec.environment.registry ? othersOf(ctx, namespace, name) : undefined;
   let plan = planInstance({ instance, run, pods, now, results, envImageDonors });
-  if (plan.readResultOf) {
-    results.set(plan.readResultOf, await readResult(ctx, namespace, plan.readResultOf, log));
+  const toRead = [plan.readResultOf, ...(plan.solve?.readResultsOf ?? [])].filter((n) => n !== undefined);
+  if (toRead.length) {
+    for (const podName of toRead) results.set(podName, await readResult(ctx, namespace, podName, log));
     plan = planInstance({ instance, run, pods, now, results, envImageDonors });
   }
 
@@ -325,7 +338,95 @@ export async function reconcileInstance(
         log.info({ pod: podName, stage, attempt }, 'created the missing stage input Secret');
     }
   }
+  if (finalPlan.solve && run) await actOnSolvePods(ctx, run, owner, finalPlan.solve, log);
   return finalPlan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: finalPlan.requeueAfterMs };
+}
+
+/** A solve attempt's pod input: the solving agent's (with a gateway token) or the grader's. */
+function solvePodOf(
+  ctx: ControllerContext,
+  run: CurationRun,
+  instance: SWEInstance,
+  pod: SolvePodToCreate,
+): { podInput: SolvePodInput; input: EncodedStageInput } {
+  const settings = run.spec.solve!;
+  const namespace = instance.metadata.namespace ?? '';
+  const grant = solveGrant(pod.attempt, pod.podTry);
+  const podInput: SolvePodInput = {
+    run,
+    instance,
+    attempt: grant,
+    namespace,
+    runnerImage: run.spec.agents.runnerImage,
+    image: run.spec.agents.images[instance.spec.language],
+    ...envImagePodFields(run, instance),
+    kind: pod.kind,
+    solveAttempt: pod.attempt,
+    podTry: pod.podTry,
+    // Only the agent reaches the gateway, with the attempt's own budget; the grader runs no LLM.
+    ...(pod.kind === 'solve' &&
+      ctx.gateway &&
+      run.spec.llm && {
+        gatewayURL: ctx.gateway.url,
+        gatewayToken: ctx.gateway.token({
+          run,
+          instance,
+          stage: 'verify',
+          attempt: grant,
+          budget: settings.maxTokens,
+        }),
+      }),
+  };
+  const verifyPod = { ...podInput, stage: 'verify' as const };
+  const input = encodeStageInput(
+    pod.kind === 'solve'
+      ? solveInputFrom(stageInputOfPod(verifyPod), settings, instance)
+      : gradingInputOf(verifyPod, pod.patch ?? ''),
+  );
+  // Not a TerminalError: that would fail a Verified instance. (The verify input fitted; the
+  // solve input is a part of it, the grading input adds at most MAX_SOLVE_PATCH_BYTES.)
+  const tooLarge = stageInputTooLarge(input);
+  if (tooLarge) throw new Error(`${pod.name}: ${tooLarge.message}`);
+  return { podInput, input };
+}
+
+/**
+ * The solve stage's pods, after status records their attempts: create the new ones (pod, then
+ * its input Secret), and ensure the Secret of any still Pending this process has not seen.
+ */
+async function actOnSolvePods(
+  ctx: ControllerContext,
+  run: CurationRun,
+  instance: SWEInstance,
+  solve: NonNullable<InstancePlan['solve']>,
+  log: Logger,
+): Promise<void> {
+  const namespace = instance.metadata.namespace ?? '';
+  for (const create of solve.createPods) {
+    if (ctx.podExpectations.creationPending(namespace, create.name)) continue;
+    const { podInput, input } = solvePodOf(ctx, run, instance, create);
+    let pod: StagePodRef | undefined;
+    try {
+      ctx.podExpectations.expectCreation(namespace, create.name);
+      pod = (await ctx.kube.createPod(namespace, buildSolvePod(podInput))) as StagePodRef;
+      log.info(
+        { pod: create.name, kind: create.kind, solveAttempt: create.attempt, try: create.podTry },
+        'created solve pod',
+      );
+    } catch (err) {
+      // Already there: a later reconcile sees it pending and ensures its Secret.
+      if (!isAlreadyExists(err)) throw err;
+    }
+    if (pod) await provideInput(ctx, pod, input);
+  }
+  for (const pending of solve.pendingPods) {
+    const pod = ctx.pods.get(namespace, pending.name);
+    const uid = pod?.metadata.uid;
+    if (!pod || !uid || ctx.stageInputsProvided.has(uid)) continue;
+    const { input } = solvePodOf(ctx, run, instance, pending);
+    if ((await provideInput(ctx, pod, input)) === 'created')
+      log.info({ pod: pending.name }, 'created the missing solve input Secret');
+  }
 }
 
 /** The other instances in the namespace (from the cache, with this process's own writes). */

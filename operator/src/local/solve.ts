@@ -10,7 +10,7 @@ import {
   stageTimeoutSeconds,
 } from '../api/index.ts';
 import { stageInputFor } from '../pipeline/pipeline.ts';
-import { attemptGrade, solveSummary } from '../pipeline/solve.ts';
+import { attemptGrade, solveGrant, solveInput, solveSummary } from '../pipeline/solve.ts';
 import { type EnvironmentStore, environmentForStage, type StageEnvironment } from './environments.ts';
 import { type IsolationMode, runStageProcess } from './executor.ts';
 import type { LocalLlmEndpoint } from './llm-gateway.ts';
@@ -27,44 +27,6 @@ export interface LocalSolveOptions {
   keepWorkDirs?: boolean | undefined;
   /** Called when an attempt is recorded. */
   onAttempt?: ((attempt: SolveAttempt) => void) | undefined;
-}
-
-/** Attempt numbers of solve attempts in the gateway's tokens (apart from the verify stage's own). */
-const SOLVE_ATTEMPT_BASE = 1000;
-
-/**
- * What the solving agent may see of an instance: the base commit and how to set it up — no
- * gold patch, no test patch, no PR or issue text (the statement comes in the solve request),
- * no labels. The input file lies in the stage's work dir, which the agent's commands can read.
- */
-export function solveInput(
-  spec: CurationRunSpec,
-  settings: SolveSettings,
-  instance: InstanceRecord,
-  llmEndpoint: { baseURL: string; apiKey?: string | undefined } | undefined,
-): StageInput {
-  const base = stageInputFor({
-    runSpec: spec,
-    instance: instance.spec,
-    status: instance.status,
-    stage: 'verify',
-    llmEndpoint,
-  });
-  const { mergeCommit: _merge, mergedAt: _mergedAt, ...visible } = instance.spec;
-  const previous = base.previous;
-  return {
-    ...base,
-    instance: { ...visible, title: '', body: '', patch: '', testPatch: '', issues: [] },
-    previous: {
-      ...(previous.recipe && { recipe: previous.recipe }),
-      ...(previous.environment && { environment: previous.environment }),
-    },
-    solve: { problemStatement: instance.status?.problemStatement ?? '', maxTurns: settings.maxTurns },
-    config: {
-      ...base.config,
-      ...(base.config.llm && { llm: { ...base.config.llm, tokenBudget: settings.maxTokens } }),
-    },
-  };
 }
 
 /** One stage process in a freshly restored environment of the instance (a replay without one). */
@@ -116,7 +78,7 @@ async function solveAttempt(
   const endpoint = opts.llm?.endpointFor(
     instance.spec,
     instance.status,
-    { stage: 'verify', attempt: SOLVE_ATTEMPT_BASE + attempt },
+    { stage: 'verify', attempt: solveGrant(attempt) },
     timeoutSeconds,
     opts.solve.maxTokens,
   );

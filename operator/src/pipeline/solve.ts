@@ -1,11 +1,18 @@
 import type {
+  CurationRunSpec,
+  InstanceRecord,
   PatchGrade,
   SolveAttempt,
+  SolveAttemptStatus,
   SolveGrade,
+  SolveSettings,
   SolveSummary,
+  StageInput,
   StageResult,
   SWEInstanceStatus,
+  Trajectory,
 } from '../api/index.ts';
+import { stageInputFor } from './pipeline.ts';
 
 /**
  * The solve stage as pure functions: an attempt's grade from the grading run, the instance's
@@ -64,7 +71,15 @@ export function attemptGrade(
 }
 
 /** The instance's solve summary from its recorded attempts (k: spec.solve.attempts). */
-export function solveSummary(attempts: readonly SolveAttempt[], k: number): SolveSummary {
+export function solveSummary(
+  attempts: ReadonlyArray<{
+    grade?: SolveGrade | undefined;
+    tokensUsed?: number | undefined;
+    inputTokens?: number | undefined;
+    outputTokens?: number | undefined;
+  }>,
+  k: number,
+): SolveSummary {
   const graded = attempts.filter((a) => a.grade !== undefined);
   const resolved = graded.filter((a) => a.grade?.resolved).length;
   const pass = passAtK(graded.length, resolved, k);
@@ -76,7 +91,7 @@ export function solveSummary(attempts: readonly SolveAttempt[], k: number): Solv
     ...(pass !== undefined && { passAtK: pass }),
     failedAttempts: attempts.length - graded.length,
     // Every attempt paid for its tokens, graded or not: what the run's solve cost adds up.
-    tokensUsed: sum(attempts, (a) => a.tokensUsed),
+    tokensUsed: sum(attempts, (a) => a.tokensUsed ?? 0),
     inputTokens: sum(attempts, (a) => a.inputTokens ?? 0),
     outputTokens: sum(attempts, (a) => a.outputTokens ?? 0),
   };
@@ -87,4 +102,90 @@ const sum = <T>(items: readonly T[], of: (item: T) => number) => items.reduce((n
 /** A Verified instance the run should still solve (spec.solve set, no summary recorded yet). */
 export function wantsSolve(status: SWEInstanceStatus | undefined, solveEnabled: boolean): boolean {
   return solveEnabled && status?.phase === 'Verified' && status.solve === undefined;
+}
+
+/**
+ * A solve attempt's LLM grant is the verify stage's, numbered apart from verify's own attempts
+ * (agents.maxAttempts <= 10): 1000 * try + attempt (spec.solve.attempts <= 100). The gateway
+ * names the attempt's trajectory by it, so a retried agent pod gets a trajectory of its own.
+ */
+export const SOLVE_GRANT_BASE = 1000;
+
+export function solveGrant(attempt: number, podTry = 1): number {
+  return SOLVE_GRANT_BASE * podTry + attempt;
+}
+
+/** The (attempt, try) of a verify-stage grant number, undefined for the verify stage's own. */
+export function solveOfGrant(grant: number): { attempt: number; podTry: number } | undefined {
+  if (grant < SOLVE_GRANT_BASE) return undefined;
+  return { attempt: grant % SOLVE_GRANT_BASE, podTry: Math.floor(grant / SOLVE_GRANT_BASE) };
+}
+
+/**
+ * What the solving agent may see of an instance, from the verify stage's input (`base`): the
+ * base commit and how to set it up — no gold patch, no test patch, no PR or issue text (the
+ * statement comes in the solve request), no labels, no history past base. Pure; both drivers.
+ */
+export function solveInputFrom(
+  base: StageInput,
+  settings: SolveSettings,
+  instance: InstanceRecord,
+): StageInput {
+  const { mergeCommit: _merge, mergedAt: _mergedAt, ...visible } = instance.spec;
+  const previous = base.previous;
+  return {
+    ...base,
+    instance: { ...visible, title: '', body: '', patch: '', testPatch: '', issues: [] },
+    previous: {
+      ...(previous.recipe && { recipe: previous.recipe }),
+      ...(previous.environment && { environment: previous.environment }),
+    },
+    solve: { problemStatement: instance.status?.problemStatement ?? '', maxTurns: settings.maxTurns },
+    config: {
+      ...base.config,
+      ...(base.config.llm && { llm: { ...base.config.llm, tokenBudget: settings.maxTokens } }),
+    },
+  };
+}
+
+/** The solve input of the local driver (its own LLM endpoint). */
+export function solveInput(
+  spec: CurationRunSpec,
+  settings: SolveSettings,
+  instance: InstanceRecord,
+  llmEndpoint: { baseURL: string; apiKey?: string | undefined } | undefined,
+): StageInput {
+  const base = stageInputFor({
+    runSpec: spec,
+    instance: instance.spec,
+    status: instance.status,
+    stage: 'verify',
+    llmEndpoint,
+  });
+  return solveInputFrom(base, settings, instance);
+}
+
+/**
+ * A cluster attempt as the export's record (the local driver's shape), with its trajectory
+ * from the gateway (SolveAgent). Undefined while the attempt is not Done. Pure.
+ */
+export function solveAttemptOf(
+  instanceId: string,
+  recorded: SolveAttemptStatus,
+  trajectory: Trajectory | undefined,
+): SolveAttempt | undefined {
+  if (recorded.phase !== 'Done') return undefined;
+  return {
+    instanceId,
+    attempt: recorded.attempt,
+    ...(recorded.ending && { ending: recorded.ending }),
+    patch: recorded.patch ?? '',
+    ...(recorded.grade && { grade: recorded.grade }),
+    ...(recorded.error && { error: recorded.error }),
+    tokensUsed: recorded.tokensUsed,
+    ...(recorded.inputTokens !== undefined && { inputTokens: recorded.inputTokens }),
+    ...(recorded.outputTokens !== undefined && { outputTokens: recorded.outputTokens }),
+    durationMs: recorded.durationMs,
+    ...(trajectory && { trajectory: { ...trajectory, agent: 'SolveAgent' } }),
+  };
 }

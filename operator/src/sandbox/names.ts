@@ -13,6 +13,10 @@ export const LABEL_EVALUATION = 'scaleswe.dev/evaluation';
 /** The stage label of a grading pod (an Evaluation's): not a stage of the pipeline. */
 export const GRADE_POD_STAGE = 'grade';
 export const MANAGED_BY = 'scaleswe-operator';
+/** The stage labels of a solve attempt's pods (spec.solve): the agent's, then its grading pod. */
+export const SOLVE_POD_STAGE = 'solve';
+export const SOLVE_GRADE_POD_STAGE = 'solve-grade';
+export type SolvePodKind = 'solve' | 'grade';
 
 function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 10);
@@ -66,6 +70,19 @@ export function gradePodName(
     .replace(/[^a-z0-9.-]+/g, '-')
     .replace(/^[-.]+|[-.]+$/g, '');
   return shorten(`${evaluationName}-${slug}-${digest.slice(0, 8)}-${attempt}`, 253);
+}
+
+/**
+ * A solve attempt's pod: one name per (instance, agent or grading, attempt, try), so a
+ * restarted operator meets AlreadyExists instead of solving or grading twice.
+ */
+export function solvePodName(
+  instanceName: string,
+  kind: SolvePodKind,
+  attempt: number,
+  podTry: number,
+): string {
+  return shorten(`${instanceName}-${kind === 'solve' ? 'solve' : 'solvegrade'}-${attempt}-${podTry}`, 253);
 }
 
 /** The ConfigMap keeping a grading pod's logs (sandbox/grade-log.ts). */

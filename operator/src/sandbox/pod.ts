@@ -17,6 +17,10 @@ import {
   LABEL_STAGE,
   labelValue,
   MANAGED_BY,
+  SOLVE_GRADE_POD_STAGE,
+  SOLVE_POD_STAGE,
+  type SolvePodKind,
+  solvePodName,
   stageInputSecretName,
   stagePodName,
 } from './names.ts';
@@ -168,30 +172,75 @@ export interface GradePodInput extends Omit<StagePodInput, 'stage' | 'gatewayURL
   owner: Required<OwnerReference>;
 }
 
+/** The verify stage's pod of the instance under another name, labels and owner. Pure. */
+function verifyPodAs(
+  input: Omit<StagePodInput, 'stage'>,
+  name: string,
+  labels: Record<string, string>,
+  owner: Required<OwnerReference>,
+): PodManifest {
+  const pod = buildStagePod({ ...input, stage: 'verify' });
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      name,
+      labels: { ...pod.metadata.labels, ...labels },
+      ownerReferences: [owner],
+    },
+    spec: {
+      ...pod.spec,
+      volumes: (pod.spec.volumes as Array<{ name: string; secret?: { secretName: string } }>).map((v) =>
+        v.secret ? { ...v, secret: { ...v.secret, secretName: stageInputSecretName(name) } } : v,
+      ),
+    },
+  };
+}
+
 /**
  * The same sandbox as a stage pod — the verify stage's image (or the instance's environment
  * image), deadline, resources, runtime class, and the run's label, so the run's NetworkPolicy
  * confines it — owned by the Evaluation instead of the instance, with no LLM gateway.
  */
 export function buildGradePod(input: GradePodInput): PodManifest {
-  const pod = buildStagePod({ ...input, stage: 'verify' });
-  return {
-    ...pod,
-    metadata: {
-      ...pod.metadata,
-      name: input.name,
-      labels: {
-        ...pod.metadata.labels,
-        [LABEL_STAGE]: GRADE_POD_STAGE,
-        [LABEL_EVALUATION]: labelValue(input.owner.name),
-      },
-      ownerReferences: [input.owner],
+  return verifyPodAs(
+    input,
+    input.name,
+    { [LABEL_STAGE]: GRADE_POD_STAGE, [LABEL_EVALUATION]: labelValue(input.owner.name) },
+    input.owner,
+  );
+}
+
+export interface SolvePodInput extends Omit<StagePodInput, 'stage'> {
+  kind: SolvePodKind;
+  /** The solve attempt (spec.solve) and which pod of it this is. */
+  solveAttempt: number;
+  podTry: number;
+}
+
+/**
+ * A solve attempt's pod (spec.solve), owned by the instance: the verify stage's sandbox — its
+ * image or the environment image, deadline, resources, the run's NetworkPolicy — running the
+ * solving agent or, for `grade`, the grader on the submitted patch (its input says which).
+ */
+export function buildSolvePod(input: SolvePodInput): PodManifest {
+  // The gateway token is in the input Secret, never in the spec.
+  const { kind, solveAttempt, podTry, gatewayURL: _url, gatewayToken: _token, ...rest } = input;
+  const instanceName = input.instance.metadata.name ?? '';
+  return verifyPodAs(
+    rest,
+    solvePodName(instanceName, kind, solveAttempt, podTry),
+    {
+      [LABEL_STAGE]: kind === 'solve' ? SOLVE_POD_STAGE : SOLVE_GRADE_POD_STAGE,
+      [LABEL_ATTEMPT]: String(solveAttempt),
     },
-    spec: {
-      ...pod.spec,
-      volumes: (pod.spec.volumes as Array<{ name: string; secret?: { secretName: string } }>).map((v) =>
-        v.secret ? { ...v, secret: { ...v.secret, secretName: stageInputSecretName(input.name) } } : v,
-      ),
+    {
+      apiVersion: input.instance.apiVersion,
+      kind: 'SWEInstance',
+      name: instanceName,
+      uid: input.instance.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
     },
-  };
+  );
 }

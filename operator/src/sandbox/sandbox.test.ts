@@ -6,7 +6,7 @@ import { stageInputOfPod as stageInputFor } from '../controller/swe-instance-rec
 import { classifyPodFailure } from './classify.ts';
 import { decodeStageResult, ENVELOPE_BEGIN, ENVELOPE_END, encodeResultEnvelope } from './envelope.ts';
 import { labelValue, stageInputSecretName, stagePodName } from './names.ts';
-import { buildStagePod } from './pod.ts';
+import { buildSolvePod, buildStagePod } from './pod.ts';
 import {
   buildStageInputSecret,
   encodeStageInput,
@@ -239,6 +239,58 @@ describe('stage pod', () => {
     expect(stagePodName(long, 'env', 1)).toBe(stagePodName(long, 'env', 1));
     expect(stagePodName(long, 'env', 1)).not.toBe(stagePodName(long, 'env', 2));
     expect(labelValue(long)).toMatch(/^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/);
+  });
+});
+
+describe('solve pods', () => {
+  const base = {
+    run,
+    instance,
+    attempt: 1003,
+    namespace: 'ns',
+    runnerImage: 'scaleswe/operator:0.1.0',
+    image: 'scaleswe/sandbox-python:0.1.0',
+    envImage: { image: 'registry.local/env@sha256:abc' },
+    gatewayURL: 'http://gateway:8080/v1',
+    gatewayToken: 'pod-token',
+    solveAttempt: 3,
+    podTry: 1,
+  };
+
+  it("are the verify stage's sandbox in the environment image, owned by the instance, named per attempt and try", () => {
+    const solve = buildSolvePod({ ...base, kind: 'solve' });
+    const verify = buildStagePod({ ...base, stage: 'verify' });
+    expect(solve.metadata.name).toBe('run-1.acme.widgets-42-solve-3-1');
+    expect(solve.metadata.labels).toMatchObject({
+      'scaleswe.dev/run': 'run-1',
+      'scaleswe.dev/instance': 'run-1.acme.widgets-42',
+      'scaleswe.dev/stage': 'solve',
+      'scaleswe.dev/attempt': '3',
+    });
+    expect(solve.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: 'SWEInstance',
+        name: 'run-1.acme.widgets-42',
+        uid: 'inst-uid',
+        controller: true,
+      }),
+    ]);
+    const spec = solve.spec as {
+      containers: Array<{ image: string }>;
+      volumes: Array<{ secret?: { secretName: string } }>;
+    };
+    expect(spec.containers[0]!.image).toBe('registry.local/env@sha256:abc');
+    expect(spec.volumes.find((v) => v.secret)?.secret?.secretName).toBe(
+      stageInputSecretName(solve.metadata.name),
+    );
+    expect((solve.spec as { activeDeadlineSeconds: number }).activeDeadlineSeconds).toBe(
+      (verify.spec as { activeDeadlineSeconds: number }).activeDeadlineSeconds,
+    );
+    expect(JSON.stringify(solve)).not.toContain('pod-token');
+
+    const grade = buildSolvePod({ ...base, kind: 'grade', podTry: 2 });
+    expect(grade.metadata.name).toBe('run-1.acme.widgets-42-solvegrade-3-2');
+    expect(grade.metadata.labels['scaleswe.dev/stage']).toBe('solve-grade');
   });
 });
 
