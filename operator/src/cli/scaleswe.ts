@@ -533,7 +533,10 @@ export function buildProgram(): Command {
     .description('run the whole pipeline on this machine (no cluster needed); resumes an interrupted run')
     .option('-f, --file <curationrun.yaml>', 'CurationRun manifest')
     .option('--git <path|url>', 'mine a git repository (merge and squash commits)')
-    .option('--github <owner/name>', 'mine a GitHub repository (token from GITHUB_TOKEN)')
+    .option(
+      '--github <owner/name>',
+      'mine a GitHub repository (token from GITHUB_TOKEN; several, comma-separated, share the rate budget)',
+    )
     .option(
       '--github-api-url <url>',
       'with --github: REST API base URL of GitHub Enterprise, e.g. https://ghe.example.com/api/v3',
