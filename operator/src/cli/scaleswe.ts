@@ -303,6 +303,7 @@ interface ExportFlags {
   out?: string;
   format: DatasetFormat;
   lists?: boolean;
+  parquet?: boolean;
   only?: 'verified';
   includeLeaked?: boolean;
   allSolves?: boolean;
@@ -327,6 +328,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
   return {
     format: flags.format,
     lists: flags.lists ?? false,
+    parquet: flags.parquet ?? false,
     includeLeaked: flags.includeLeaked ?? false,
     allSolves: flags.allSolves ?? false,
     ...(flags.only === 'verified' && { onlyPhase: 'Verified' as const }),
@@ -335,6 +337,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
 
 function printSummary(summary: ExportSummary): void {
   console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+  if (summary.parquet) console.log(`parquet:      ${summary.parquet} (the same records, typed columns)`);
   console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
   console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
   if (summary.solves)
@@ -580,6 +583,7 @@ export function buildProgram(): Command {
       '--lists',
       'FAIL_TO_PASS/PASS_TO_PASS as JSON arrays (default: JSON-encoded strings, as SWE-bench)',
     )
+    .option('--parquet', 'also write the dataset as dataset.parquet (the format dataset hubs serve)')
     .addOption(
       new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
     )
