@@ -263,11 +263,13 @@ async function checkRecipe(
     };
   let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
   let output = run.output;
+  let atBase = true;
   if (ranCount(run) === 0 && !run.timedOut && ctx.input.instance.testPatch.trim()) {
     // A repository may have no tests at base; the PR's own tests must then be runnable.
     if ((await applyPatch(ws, ctx.input.instance.testPatch)) === undefined) {
       run = await runTests(ctx, ws, recipe, 'at base + test patch');
       output = `${output}\n${run.output}`;
+      atBase = false;
     }
     await resetToSetup(ws);
   }
@@ -280,7 +282,7 @@ async function checkRecipe(
       ran: ranCount(run),
       timedOut: true,
     };
-  const verdict = baseRunAccepted(run, ctx.input.config.minBaseTestsRunRatio);
+  const verdict = baseRunAccepted(run, ctx.input.config.minBaseTestsRunRatio, atBase);
   const note = verdict.ok ? verdict.note : `${verdict.note} (${countStatuses(run.results)})`;
   return { ok: verdict.ok, note, phase: 'tests', output, ran: verdict.ran };
 }
