@@ -52,6 +52,20 @@ describe('verifyRuns', () => {
       flaky: ['f'],
     });
   });
+  it('a PASS_TO_PASS test of the tests stage failing after the gold patch here is flaky, not PASS→FAIL', () => {
+    const post = [r({ f: 'passed', p: 'failed', q: 'passed' })];
+    expect(verifyRuns([pre], post, { FAIL_TO_PASS: ['f'], PASS_TO_PASS: ['p', 'q'] })).toMatchObject({
+      outcome: 'succeeded',
+      PASS_TO_PASS: ['q'],
+      flaky: ['p'],
+      passToFail: [],
+    });
+    // Without that earlier observation the same runs are a PASS→FAIL.
+    expect(verifyRuns([pre], post, { FAIL_TO_PASS: ['f'], PASS_TO_PASS: ['q'] })).toMatchObject({
+      reason: 'PassToFail',
+      passToFail: ['p'],
+    });
+  });
   it('rejects a consistent PASS→FAIL, but not a flaky one', () => {
     const consistent = [
       r({ f: 'passed', p: 'failed', q: 'passed' }),
