@@ -14,6 +14,7 @@ import {
   repairRecipe,
 } from '../languages/index.ts';
 import { chooseRemembered, manifestDigest, memoryManifestFiles } from '../languages/recipe-memory.ts';
+import { dependencyChange } from './dependency-change.ts';
 import { adoptPrepared, canAdoptAcrossCommits, describeEnvironment, sourcesDigest } from './environment.ts';
 import { sh, truncateMiddle } from './exec.ts';
 import { baseRunAccepted } from './grading.ts';
@@ -76,7 +77,12 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
   const facts = await repoFacts(ctx, ws);
   const digest = await manifestsDigestOf(ws, facts.files);
-  const sources = sourcesDigest(instance.language, facts.manifests);
+  // The PR's dependency change is installed too (runSetup): an environment without it is not this one.
+  const change = dependencyChange(instance.patch);
+  const sources = sourcesDigest(instance.language, {
+    ...facts.manifests,
+    ...(change && { '(the PR’s dependency change)': change.patch }),
+  });
   const shared = await adoptSharedEnvironment(ctx, facts, sources);
   if (shared) return shared;
   const ready = async (recipe: Recipe, attempts: Attempt[], note: string): Promise<StageOutput> => {
