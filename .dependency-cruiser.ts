@@ -35,7 +35,16 @@ const LAYERS: Record<string, { may: string[]; why: string }> = {
     // The sandbox program: the LLM client, and of sandbox/ only the wire contract it shares
     // with the operator (result envelope, stage input), not the pod builders.
     // And the mining path classifier: generated tests must be test paths by the same rule.
-    may: ['api', 'languages', 'llm', 'sandbox/envelope.ts', 'sandbox/stage-input.ts', 'mining/paths.ts'],
+    // And the diff splitter: setup installs the gold patch's dependency files (dependency-change.ts).
+    may: [
+      'api',
+      'languages',
+      'llm',
+      'sandbox/envelope.ts',
+      'sandbox/stage-input.ts',
+      'mining/paths.ts',
+      'mining/diff-split.ts',
+    ],
     why: 'agents/ run inside sandbox pods: api/, languages/, llm/, the envelope/stage-input contract and the path classifier only',
   },
   controller: {

@@ -59,6 +59,8 @@ export interface FakeGitHubOptions {
   repo: string;
   /** When set, every request must carry it (`token …` or `Bearer …`). */
   token?: string;
+  /** Several accepted tokens, each with its own rate-limit window of `rateLimit` requests. */
+  tokens?: string[];
   /** '' for api.github.com shape, '/api/v3' for GitHub Enterprise Server. */
   prefix?: string;
   /** Linguist language of the repository (GET /repos/:owner/:repo). */
@@ -78,7 +80,10 @@ export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
   /** Requests that counted against the rate limit (everything but 304 and rate-limit errors). */
   rateLimitUsed = 0;
-  private remaining: number;
+  /** Of those, by the token they carried ('' without one). */
+  readonly rateLimitUsedBy = new Map<string, number>();
+  /** Requests left in each token's window ('' without one). */
+  private readonly remainingBy = new Map<string, number>();
   private readonly limit: number;
   private readonly injected: RateLimitKind[] = [];
   private readonly options: Required<FakeGitHubOptions>;
@@ -93,10 +98,10 @@ export class FakeGitHub {
       rateLimit: 5000,
       graphql: true,
       cloneURL: '',
+      tokens: [],
       ...options,
     };
     this.limit = this.options.rateLimit;
-    this.remaining = this.limit;
   }
 
   /** The next requests answer with these rate-limit errors, in order. */
@@ -133,9 +138,17 @@ export class FakeGitHub {
     const record = (status: number) =>
       this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, accept, status });
 
-    if (this.options.token !== '') {
-      const auth = String(req.headers.authorization ?? '');
-      if (auth !== `token ${this.options.token}` && auth !== `bearer ${this.options.token}`) {
+    const auth = String(req.headers.authorization ?? '');
+    const caller = auth.replace(/^(token|bearer)\s+/i, '');
+    // GitHub keeps a window per resource; this fake counts one, but names the resource as GitHub does.
+    const resource = url.pathname.endsWith('/graphql')
+      ? 'graphql'
+      : url.pathname.includes('/search/')
+        ? 'search'
+        : 'core';
+    const accepted = [this.options.token, ...this.options.tokens].filter((t) => t !== '');
+    if (accepted.length > 0) {
+      if (!/^(token|bearer)\s/i.test(auth) || !accepted.includes(caller)) {
         record(401);
         res.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
         return void res.end(
@@ -143,10 +156,11 @@ export class FakeGitHub {
         );
       }
     }
-    const kind = this.injected.shift() ?? (this.remaining <= 0 ? 'primary' : undefined);
+    const remaining = this.remainingBy.get(caller) ?? this.limit;
+    const kind = this.injected.shift() ?? (remaining <= 0 ? 'primary' : undefined);
     if (kind !== undefined) {
       record(kind === 'secondary429' ? 429 : 403);
-      this.rateLimited(res, kind);
+      this.rateLimited(res, kind, caller, resource);
       return;
     }
 
@@ -168,13 +182,14 @@ export class FakeGitHub {
     };
     if (status === 200 && req.headers['if-none-match'] === etag) {
       record(304);
-      res.writeHead(304, { ...this.rateHeaders(), etag });
+      res.writeHead(304, { ...this.rateHeaders(caller, resource), etag });
       return void res.end();
     }
-    this.remaining--;
+    this.remainingBy.set(caller, remaining - 1);
     this.rateLimitUsed++;
+    this.rateLimitUsedBy.set(caller, (this.rateLimitUsedBy.get(caller) ?? 0) + 1);
     record(status);
-    res.writeHead(status, { ...this.rateHeaders(), ...headers });
+    res.writeHead(status, { ...this.rateHeaders(caller, resource), ...headers });
     res.end(answer.body);
   }
 
@@ -441,7 +456,7 @@ export class FakeGitHub {
     return json(200, items.slice((page - 1) * perPage, page * perPage), headers);
   }
 
-  private rateLimited(res: ServerResponse, kind: RateLimitKind): void {
+  private rateLimited(res: ServerResponse, kind: RateLimitKind, caller: string, resource: string): void {
     const docs = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
     if (kind === 'primary') {
       // GitHub says when the window resets; this fake resets it at once (tests shorten waits).
@@ -451,9 +466,9 @@ export class FakeGitHub {
         'x-ratelimit-remaining': '0',
         'x-ratelimit-used': String(this.limit),
         'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 2),
-        'x-ratelimit-resource': 'core',
+        'x-ratelimit-resource': resource,
       });
-      this.remaining = this.limit;
+      this.remainingBy.set(caller, this.limit);
       return void res.end(
         JSON.stringify({ message: 'API rate limit exceeded for user ID 1.', documentation_url: docs }),
       );
@@ -461,7 +476,7 @@ export class FakeGitHub {
     res.writeHead(kind === 'secondary429' ? 429 : 403, {
       'content-type': 'application/json; charset=utf-8',
       'retry-after': '3',
-      ...this.rateHeaders(),
+      ...this.rateHeaders(caller, resource),
     });
     res.end(
       JSON.stringify({
@@ -472,13 +487,14 @@ export class FakeGitHub {
     );
   }
 
-  private rateHeaders(): Record<string, string> {
+  private rateHeaders(caller: string, resource: string): Record<string, string> {
+    const remaining = Math.max(this.remainingBy.get(caller) ?? this.limit, 0);
     return {
       'x-ratelimit-limit': String(this.limit),
-      'x-ratelimit-remaining': String(Math.max(this.remaining, 0)),
-      'x-ratelimit-used': String(this.limit - Math.max(this.remaining, 0)),
+      'x-ratelimit-remaining': String(remaining),
+      'x-ratelimit-used': String(this.limit - remaining),
       'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
-      'x-ratelimit-resource': 'core',
+      'x-ratelimit-resource': resource,
       'x-github-request-id': createHash('sha1')
         .update(String(this.requests.length))
         .digest('hex')

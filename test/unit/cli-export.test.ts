@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,5 +161,59 @@ describe('scaleswe export', () => {
     ]);
     expect(lines(join(leaked, 'dataset.jsonl'))[0].FAIL_TO_PASS).toEqual(['test_calc.py::test_add']);
     expect((await runCli(['export', '--state-dir', state.root, '--only', 'all'])).err).toContain('--only');
+  });
+
+  it('--parquet: dataset.parquet holds the records of dataset.jsonl, as pyarrow and `datasets` read them', async () => {
+    // pyarrow and Hugging Face `datasets` come with the official swebench package's venv
+    // (test/swebench/install-swebench.sh; a missing install fails here, never skips).
+    const python = execFileSync('bash', [join(import.meta.dirname, '../swebench/install-swebench.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
+    const read = (file: string) =>
+      JSON.parse(
+        execFileSync(
+          python,
+          [
+            '-c',
+            `import json, sys, pyarrow.parquet as pq, datasets
+t = pq.read_table(sys.argv[1])
+json_cols = [f.name for f in t.schema if 'json' in str(f.type)]
+rows = [{k: (json.loads(v) if k in json_cols and v is not None else v) for k, v in r.items() if v is not None} for r in t.to_pylist()]
+d = datasets.load_dataset('parquet', data_files=sys.argv[1], split='train', cache_dir=sys.argv[2])
+print(json.dumps({'rows': rows, 'num_rows': d.num_rows, 'types': {k: str(v) for k, v in d.features.items()}}))`,
+            file,
+            join(scratch, 'hf-cache'),
+          ],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+        ),
+      );
+    for (const format of ['swebench', 'scaleswe']) {
+      const out = join(scratch, `parquet-${format}`);
+      const r = await runCli([
+        'export',
+        '--state-dir',
+        state.root,
+        '--out',
+        out,
+        '--parquet',
+        '--format',
+        format,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`parquet:      ${join(out, 'dataset.parquet')}`);
+      const parquet = read(join(out, 'dataset.parquet'));
+      expect(parquet.rows).toEqual(lines(join(out, 'dataset.jsonl')));
+      expect(parquet.num_rows).toBe(1);
+      if (format === 'swebench')
+        expect(parquet.types).toMatchObject({
+          FAIL_TO_PASS: "Value('string')",
+          pull_number: "Value('int64')",
+          issue_numbers: "List(Value('int64'))",
+        });
+      else expect(parquet.types).toMatchObject({ FAIL_TO_PASS: "List(Value('string'))" });
+    }
+    // Without the flag, no Parquet file.
+    expect(existsSync(join(scratch, 'default', 'dataset.parquet'))).toBe(false);
   });
 });

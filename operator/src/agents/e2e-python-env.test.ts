@@ -69,6 +69,14 @@ describe('python environments of the PR era', () => {
     expect(index.requested).toContain('tinydep');
   }, 600_000);
 
+  it('a PR that adds a dependency its fix needs gets an environment with it; the tree stays at base', async () => {
+    const recipe = await verify('pr-adds-dependency');
+    // The recipe is the base commit's (setup.py there declares nothing); the dependency came
+    // from the PR's setup.py, put in place for setup only.
+    expect(recipe.setupScript).not.toContain('tinyextra');
+    expect(index.requested).toContain('tinyextra');
+  }, 600_000);
+
   it('test extras declared only in setup.py extras_require are installed', async () => {
     const recipe = await verify('setup-py-extras');
     expect(recipe.setupScript).toContain("\npi '.[test]' pytest\n");

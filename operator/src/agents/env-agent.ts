@@ -14,6 +14,7 @@ import {
   repairRecipe,
 } from '../languages/index.ts';
 import { chooseRemembered, manifestDigest, memoryManifestFiles } from '../languages/recipe-memory.ts';
+import { dependencyChange } from './dependency-change.ts';
 import { adoptPrepared, canAdoptAcrossCommits, describeEnvironment, sourcesDigest } from './environment.ts';
 import { sh, truncateMiddle } from './exec.ts';
 import { baseRunAccepted } from './grading.ts';
@@ -76,7 +77,12 @@ export async function runEnvStage(ctx: StageContext): Promise<StageOutput> {
   const ws = await createWorkspace(instance.cloneURL, instance.baseCommit, await ctx.dir('env'));
   const facts = await repoFacts(ctx, ws);
   const digest = await manifestsDigestOf(ws, facts.files);
-  const sources = sourcesDigest(instance.language, facts.manifests);
+  // The PR's dependency change is installed too (runSetup): an environment without it is not this one.
+  const change = dependencyChange(instance.patch);
+  const sources = sourcesDigest(instance.language, {
+    ...facts.manifests,
+    ...(change && { '(the PR’s dependency change)': change.patch }),
+  });
   const shared = await adoptSharedEnvironment(ctx, facts, sources);
   if (shared) return shared;
   const ready = async (recipe: Recipe, attempts: Attempt[], note: string): Promise<StageOutput> => {
@@ -263,11 +269,13 @@ async function checkRecipe(
     };
   let run: TestRun = await runTests(ctx, ws, recipe, 'at base');
   let output = run.output;
+  let atBase = true;
   if (ranCount(run) === 0 && !run.timedOut && ctx.input.instance.testPatch.trim()) {
     // A repository may have no tests at base; the PR's own tests must then be runnable.
     if ((await applyPatch(ws, ctx.input.instance.testPatch)) === undefined) {
       run = await runTests(ctx, ws, recipe, 'at base + test patch');
       output = `${output}\n${run.output}`;
+      atBase = false;
     }
     await resetToSetup(ws);
   }
@@ -280,7 +288,7 @@ async function checkRecipe(
       ran: ranCount(run),
       timedOut: true,
     };
-  const verdict = baseRunAccepted(run, ctx.input.config.minBaseTestsRunRatio);
+  const verdict = baseRunAccepted(run, ctx.input.config.minBaseTestsRunRatio, atBase);
   const note = verdict.ok ? verdict.note : `${verdict.note} (${countStatuses(run.results)})`;
   return { ok: verdict.ok, note, phase: 'tests', output, ran: verdict.ran };
 }

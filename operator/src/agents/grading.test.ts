@@ -52,6 +52,20 @@ describe('verifyRuns', () => {
       flaky: ['f'],
     });
   });
+  it('a PASS_TO_PASS test of the tests stage failing after the gold patch here is flaky, not PASS→FAIL', () => {
+    const post = [r({ f: 'passed', p: 'failed', q: 'passed' })];
+    expect(verifyRuns([pre], post, { FAIL_TO_PASS: ['f'], PASS_TO_PASS: ['p', 'q'] })).toMatchObject({
+      outcome: 'succeeded',
+      PASS_TO_PASS: ['q'],
+      flaky: ['p'],
+      passToFail: [],
+    });
+    // Without that earlier observation the same runs are a PASS→FAIL.
+    expect(verifyRuns([pre], post, { FAIL_TO_PASS: ['f'], PASS_TO_PASS: ['q'] })).toMatchObject({
+      reason: 'PassToFail',
+      passToFail: ['p'],
+    });
+  });
   it('rejects a consistent PASS→FAIL, but not a flaky one', () => {
     const consistent = [
       r({ f: 'passed', p: 'failed', q: 'passed' }),
@@ -141,6 +155,17 @@ describe('baseRunAccepted: env acceptance needs most tests at base to run', () =
     });
     expect(baseRunAccepted(run(new Map()), 0.5)).toMatchObject({ ok: false });
     expect(baseRunAccepted(run(r({ a: 'error' })), 0)).toMatchObject({ ok: false, note: 'no test ran' });
+  });
+  it("every test failing at base is no environment; the PR's own tests on a bare base may all fail", () => {
+    // pillarjs/path-to-regexp#261: `node --test` ran the TypeScript spec as one failing "test".
+    const allFailed = r({ 'src/index.spec.ts': 'failed', b: 'failed', s: 'skipped' });
+    expect(baseRunAccepted(run(allFailed), 0.5)).toEqual({
+      ok: false,
+      ran: 2,
+      note: 'all 2 test(s) that ran failed at base: not a working test environment',
+    });
+    expect(baseRunAccepted(run(allFailed), 0.5, false)).toMatchObject({ ok: true });
+    expect(baseRunAccepted(run(r({ a: 'failed', b: 'passed' })), 0.5)).toMatchObject({ ok: true });
   });
 });
 

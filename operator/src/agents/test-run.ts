@@ -3,11 +3,19 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../api/index.ts';
 import { scopedTestCommand } from '../languages/index.ts';
+import { dependencyChange } from './dependency-change.ts';
 import { type ExecResult, sh } from './exec.ts';
 import { detectOfflineTool, offlineCommand } from './offline.ts';
 import { parseTestResults, type TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
-import { patchPaths, resetHard, snapshotSetup, type Workspace } from './workspace.ts';
+import {
+  applyPatch,
+  patchPaths,
+  resetHard,
+  restoreBasePaths,
+  snapshotSetup,
+  type Workspace,
+} from './workspace.ts';
 
 /** Environment every command of a stage gets: non-interactive, CI mode, no update checks. */
 export const RUN_ENV: Record<string, string> = {
@@ -22,7 +30,11 @@ export const RUN_ENV: Record<string, string> = {
   FORCE_COLOR: '0',
 };
 
-/** Replays a recipe's setup script from a pristine checkout and snapshots the result. */
+/**
+ * Replays a recipe's setup script from a pristine checkout and snapshots the result. The gold
+ * patch's dependency files are in place while it runs and back at base afterwards
+ * (dependency-change.ts): the environment has the PR's dependencies, the tree is the base.
+ */
 export async function runSetup(
   ctx: StageContext,
   ws: Workspace,
@@ -30,6 +42,12 @@ export async function runSetup(
   env: Record<string, string> = {},
 ): Promise<ExecResult> {
   await resetHard(ws);
+  const change = dependencyChange(ctx.input.instance.patch);
+  if (change && (await applyPatch(ws, change.patch)) !== undefined) {
+    ctx.log.info(
+      `setup: the PR's dependency change (${change.paths.join(', ')}) does not apply at base; set up without it`,
+    );
+  }
   const script = path.join(path.dirname(ws.dir), `${path.basename(ws.dir)}.setup.sh`);
   await writeFile(script, recipe.setupScript);
   const r = await sh(`bash ${JSON.stringify(script)}`, {
@@ -38,6 +56,7 @@ export async function runSetup(
     env: { ...RUN_ENV, ...env },
   });
   ctx.remember(`setup (exit ${r.code}${r.timedOut ? ', timed out' : ''})`, r.output);
+  if (change) await restoreBasePaths(ws, change.paths);
   if (r.code === 0) await snapshotSetup(ws);
   return r;
 }

@@ -52,7 +52,7 @@ export const RepositorySearch = z
       .optional()
       .describe('REST API base URL for GitHub Enterprise; default https://api.github.com'),
     tokenSecretRef: SecretKeyRef.optional().describe(
-      'Secret key holding a GitHub token, for the search and the runs it creates',
+      'Secret key holding a GitHub token, or several (one per line), for the search and the runs it creates: one rate budget shared by all of them',
     ),
   })
   .strict()

@@ -20,7 +20,7 @@ export const GitHubSource = z
       .optional()
       .describe('REST API base URL for GitHub Enterprise; default https://api.github.com'),
     tokenSecretRef: SecretKeyRef.optional().describe(
-      'Secret key holding a GitHub token (raises rate limits)',
+      'Secret key holding a GitHub token, or several (one per line): each request takes the token with the most budget left, shared with every run and campaign whose Secret holds the same tokens',
     ),
   })
   .strict();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { EXPORT_FILES, type ExportOptions, type RunRecord, renderExport } from '../export/export-run.ts';
+import { DECLARED_KINDS, PARQUET_FILE, toParquet } from '../export/parquet.ts';
 import { writeFileAtomic } from '../local/atomic.ts';
 import { runFunnel } from '../local/run.ts';
 import type { StateDir } from '../local/state.ts';
@@ -13,6 +14,8 @@ export interface ExportSummary {
   reportChart: string;
   /** Written only when some instance has a mutation score. */
   mutationChart?: string;
+  /** Written only with ExportOptions.parquet and some verified instance. */
+  parquet?: string;
   /** Written only when the run has solve attempts. */
   solves?: string;
   solvesMeta?: string;
@@ -53,9 +56,13 @@ export async function writeExport(
     (f) => (solving || (f !== 'solves' && f !== 'solvesMeta')) && (charting || f !== 'mutationChart'),
   );
   for (const file of written) await writeFileAtomic(paths[file], rendered.files[file]);
+  const declared = DECLARED_KINDS[options.format ?? 'swebench'];
+  const parquet = options.parquet ? toParquet(rendered.records, declared) : undefined;
+  if (parquet) await writeFileAtomic(join(outDir, PARQUET_FILE), parquet);
   const { solves, solvesMeta, mutationChart, ...always } = paths;
   return {
     ...always,
+    ...(parquet && { parquet: join(outDir, PARQUET_FILE) }),
     ...(solving && { solves, solvesMeta }),
     ...(charting && { mutationChart }),
     verified: rendered.verified,

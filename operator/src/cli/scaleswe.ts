@@ -303,6 +303,7 @@ interface ExportFlags {
   out?: string;
   format: DatasetFormat;
   lists?: boolean;
+  parquet?: boolean;
   only?: 'verified';
   includeLeaked?: boolean;
   allSolves?: boolean;
@@ -328,6 +329,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
   return {
     format: flags.format,
     lists: flags.lists ?? false,
+    parquet: flags.parquet ?? false,
     includeLeaked: flags.includeLeaked ?? false,
     allSolves: flags.allSolves ?? false,
     solveWeights: flags.solveWeights ?? false,
@@ -337,6 +339,7 @@ function exportOptions(flags: ExportFlags): ExportOptions {
 
 function printSummary(summary: ExportSummary): void {
   console.log(`dataset:      ${summary.dataset} (${summary.verified} verified instances)`);
+  if (summary.parquet) console.log(`parquet:      ${summary.parquet} (the same records, typed columns)`);
   console.log(`trajectories: ${summary.trajectories} (${summary.examples} examples)`);
   console.log(`labels:       ${summary.trajectoriesMeta} (one line per example, same order)`);
   if (summary.solves)
@@ -535,7 +538,10 @@ export function buildProgram(): Command {
     .description('run the whole pipeline on this machine (no cluster needed); resumes an interrupted run')
     .option('-f, --file <curationrun.yaml>', 'CurationRun manifest')
     .option('--git <path|url>', 'mine a git repository (merge and squash commits)')
-    .option('--github <owner/name>', 'mine a GitHub repository (token from GITHUB_TOKEN)')
+    .option(
+      '--github <owner/name>',
+      'mine a GitHub repository (token from GITHUB_TOKEN; several, comma-separated, share the rate budget)',
+    )
     .option(
       '--github-api-url <url>',
       'with --github: REST API base URL of GitHub Enterprise, e.g. https://ghe.example.com/api/v3',
@@ -579,6 +585,7 @@ export function buildProgram(): Command {
       '--lists',
       'FAIL_TO_PASS/PASS_TO_PASS as JSON arrays (default: JSON-encoded strings, as SWE-bench)',
     )
+    .option('--parquet', 'also write the dataset as dataset.parquet (the format dataset hubs serve)')
     .addOption(
       new Option('--only <phase>', 'trajectories of instances in this phase only').choices(['verified']),
     )

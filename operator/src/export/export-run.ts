@@ -45,6 +45,8 @@ export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export interface ExportOptions extends SweBenchOptions, TrajectoryFilter, SolveFilter {
   format?: DatasetFormat;
+  /** Also write the dataset as dataset.parquet (the records of dataset.jsonl, typed columns). */
+  parquet?: boolean;
 }
 
 /** Who wrote the export and when (report.md's header), given by the caller so rendering stays pure. */
@@ -56,6 +58,8 @@ export interface ExportProvenance {
 
 export interface RenderedExport {
   files: Record<keyof typeof EXPORT_FILES, string>;
+  /** dataset.jsonl's records, one per line (dataset.parquet is written from them). */
+  records: readonly Record<string, unknown>[];
   verified: number;
   examples: number;
   solves: number;
@@ -109,6 +113,7 @@ export async function renderExport(
           )
         : '',
     },
+    records: records as Record<string, unknown>[],
     verified: records.length,
     examples: examples.length,
     solves: solves.length,

@@ -20,6 +20,28 @@ export function pinnedToolchain(manifests: Record<string, string>): string | und
   return undefined;
 }
 
+/**
+ * The components and targets a `rust-toolchain.toml` asks for. rustup installs missing ones on
+ * the first cargo call — which writes to its read-only home in the sandbox (EROFS) — so a file
+ * that lists any is bypassed with RUSTUP_TOOLCHAIN (a build that truly needs them then fails
+ * on its own terms).
+ */
+export function toolchainExtras(manifests: Record<string, string>): string[] {
+  for (const file of ['rust-toolchain.toml', 'rust-toolchain']) {
+    const source = manifests[file]?.trim();
+    if (!source?.includes('[')) continue;
+    try {
+      const toolchain = (parseToml(source).toolchain ?? {}) as { components?: unknown; targets?: unknown };
+      const list = (v: unknown) =>
+        Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+      return [...list(toolchain.components), ...list(toolchain.targets)];
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}
+
 export interface RustupFacts {
   /** Installed toolchain names (`stable-x86_64-unknown-linux-gnu`, `1.95.0-…`). */
   toolchains: string[];
@@ -78,9 +100,16 @@ export function chooseRustToolchain(facts: RepoFacts): RustToolchainChoice {
     return { toolchain: { rust: version, 'rust.via': via } };
   }
   const rustup = readRustupList(probe);
-  if (!pin) return { toolchain: { rust: version, 'rust.via': 'rustup default' } };
-  if (installed(rustup, pin, rustc.host)) return { toolchain: { rust: pin, 'rust.via': 'rust-toolchain' } };
   const fallback = channelOf(rustup.default ?? 'stable', rustc.host);
+  const extras = toolchainExtras(facts.manifests);
+  const bypassed = `rust-toolchain asks for ${extras.join(', ')}, which rustup cannot install here: file bypassed`;
+  if (!pin && extras.length === 0) return { toolchain: { rust: version, 'rust.via': 'rustup default' } };
+  if (!pin)
+    return { override: fallback, toolchain: { rust: version, 'rust.via': `${fallback} (${bypassed})` } };
+  if (installed(rustup, pin, rustc.host)) {
+    if (extras.length === 0) return { toolchain: { rust: pin, 'rust.via': 'rust-toolchain' } };
+    return { override: pin, toolchain: { rust: pin, 'rust.via': `${pin} (${bypassed})` } };
+  }
   return {
     override: fallback,
     toolchain: {

@@ -161,6 +161,26 @@ describe('rust', () => {
     const [recipe] = rust.recipes(facts('1.70.0', { rustup, rustc }));
     expect(recipe!.setupScript).toContain('export RUSTUP_TOOLCHAIN=stable\n');
     expect(recipe!.testCommand).toMatch(/^RUSTUP_TOOLCHAIN=stable cargo test/);
+    // Components or targets the file asks for would make rustup write to its read-only home:
+    // the file is bypassed, on the pinned toolchain when installed, else the default.
+    const extras = (toml: string): RepoFacts => ({
+      files: ['Cargo.toml'],
+      manifests: { 'rust-toolchain.toml': toml },
+      tools: { rustup, rustc },
+    });
+    const unpinned = chooseRustToolchain(extras('[toolchain]\ncomponents = ["rust-src"]\n'));
+    expect(unpinned.override).toBe('stable');
+    expect(unpinned.toolchain['rust.via']).toContain('asks for rust-src');
+    expect(rust.recipes(extras('[toolchain]\ncomponents = ["rust-src"]\n'))[0]!.testCommand).toMatch(
+      /^RUSTUP_TOOLCHAIN=stable cargo test/,
+    );
+    const pinned = chooseRustToolchain(
+      extras(
+        '[toolchain]\nchannel = "nightly"\ncomponents = ["miri"]\ntargets = ["wasm32-unknown-unknown"]\n',
+      ),
+    );
+    expect(pinned.override).toBe('nightly');
+    expect(pinned.toolchain['rust.via']).toContain('miri, wasm32-unknown-unknown');
     // No rustup (Debian's cargo in the cluster image): the installed compiler, said so.
     expect(chooseRustToolchain(facts('1.70.0', { rustc })).toolchain['rust.via']).toContain('no rustup');
   });

@@ -115,7 +115,7 @@ export async function removeAbandonedTemps(dir: string): Promise<void> {
  * never a torn one. On ENOSPC the temporary file is removed and the old file stays; a write
  * the file system refuses (read-only, permissions) is a NotWritableError naming the file.
  */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   try {
     await makeDirectories(dirname(path));
   } catch (error) {

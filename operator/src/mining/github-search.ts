@@ -2,6 +2,7 @@
 // their repositories by language, stars, last push and topics.
 import type { RepositorySearch } from '../api/index.ts';
 import { createGitHubClient } from './github-client.ts';
+import { parseTokens, sharedTokenPool } from './token-pool.ts';
 
 /** The search query (q=) of a spec: forks and archived repositories are never candidates. */
 export function searchQuery(search: RepositorySearch): string {
@@ -25,10 +26,13 @@ export interface SearchResult {
   repositories: string[];
 }
 
-/** Runs the search, page by page (100 a page), until maxRepositories or the results end. */
+/**
+ * Runs the search, page by page (100 a page), until maxRepositories or the results end. `token`:
+ * one or several (as in a run's Secret), sharing the budget of the runs that use them.
+ */
 export async function searchRepositories(search: RepositorySearch, token?: string): Promise<SearchResult> {
   const { octokit } = createGitHubClient({
-    ...(token !== undefined && { token }),
+    ...(token !== undefined && { tokens: sharedTokenPool(parseTokens(token)) }),
     ...(search.baseURL !== undefined && { baseURL: search.baseURL }),
   });
   const query = searchQuery(search);

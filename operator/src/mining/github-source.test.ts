@@ -12,6 +12,7 @@ import { splitDiff } from './diff-split.ts';
 import { FileEtagCache, MemoryEtagCache } from './etag-cache.ts';
 import type { RateLimitEvent } from './github-client.ts';
 import { decodeGitHubCursor, GitHubPrSource, type GitHubSourceOptions } from './github-source.ts';
+import { parseTokens, sharedTokenPool, TokenPool } from './token-pool.ts';
 import type { MiningFilters, MiningPage } from './types.ts';
 
 const filters = (over: object = {}): MiningFilters =>
@@ -315,6 +316,43 @@ describe('GitHubPrSource', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it('spreads requests over several tokens: their joint budget carries a run one token must wait for', async () => {
+    const expected = (await source({ token: 'x' }).nextPage(undefined, 100)).candidates.map(
+      (c) => c.pullNumber,
+    );
+    const needed = gh.rateLimitUsedBy.get('x')!;
+    const limit = Math.ceil(needed * 0.6); // one token: not enough; two: enough
+    const pooled = new FakeGitHub({
+      owner: 'acme',
+      repo: 'widgets',
+      tokens: ['t1', 't2', 't3'],
+      rateLimit: limit,
+    });
+    seed(pooled);
+    const pooledURL = await pooled.start();
+    try {
+      const alone = source({ baseURL: pooledURL, token: 't1' });
+      expect((await alone.nextPage(undefined, 100)).candidates.map((c) => c.pullNumber)).toEqual(expected);
+      expect(alone.stats.rateLimitWaits).toBeGreaterThan(0);
+
+      // Two fresh tokens of the same size: no wait, both used, neither over its window.
+      const both = source({ baseURL: pooledURL, tokens: new TokenPool(['t2', 't3']) });
+      expect((await both.nextPage(undefined, 100)).candidates.map((c) => c.pullNumber)).toEqual(expected);
+      expect(both.stats.rateLimitWaits).toBe(0);
+      expect(pooled.rateLimitUsedBy.get('t2')).toBeGreaterThan(0);
+      expect(pooled.rateLimitUsedBy.get('t3')).toBeGreaterThan(0);
+      expect(pooled.countRequests((r) => r.status === 401)).toBe(0);
+    } finally {
+      await pooled.close();
+    }
+  });
+
+  it('gives every source holding the same tokens one budget', () => {
+    const pool = sharedTokenPool(parseTokens('ghp_s1\nghp_s2'));
+    expect(sharedTokenPool(['ghp_s2', 'ghp_s1'])).toBe(pool);
+    expect(sharedTokenPool(['ghp_s1'])).not.toBe(pool);
   });
 
   it('talks to GitHub Enterprise under /api/v3 with the token, and fails loudly without it', async () => {

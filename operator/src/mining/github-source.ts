@@ -315,8 +315,7 @@ export class GitHubPrSource implements PrSource {
   }
 
   private async prefetchContext(survivors: readonly Survivor[]): Promise<RepoContext | undefined> {
-    if (!(this.options.graphql ?? this.options.token !== undefined) || survivors.length === 0)
-      return undefined;
+    if (!(this.options.graphql ?? hasToken(this.options)) || survivors.length === 0) return undefined;
     const merged: RepoContext = { pulls: new Map(), issues: new Map() };
     for (let i = 0; i < survivors.length; i += CONTEXT_BATCH) {
       const batch = survivors.slice(i, i + CONTEXT_BATCH);
@@ -488,4 +487,9 @@ const CONTEXT_BATCH = 25;
 interface Commits {
   messages: string[];
   firstAuthoredAt: string | undefined;
+}
+
+/** GraphQL needs authentication: a token, or a pool of them. */
+function hasToken(options: GitHubClientOptions): boolean {
+  return options.token !== undefined || options.tokens?.authenticated === true;
 }

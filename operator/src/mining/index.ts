@@ -3,6 +3,7 @@ import type { EtagCache } from './etag-cache.ts';
 import { GitPrSource } from './git-source.ts';
 import type { RateLimitEvent } from './github-client.ts';
 import { GitHubPrSource } from './github-source.ts';
+import { parseTokens, sharedTokenPool } from './token-pool.ts';
 import type { PrSource } from './types.ts';
 
 export { type SplitDiff, splitDiff } from './diff-split.ts';
@@ -13,10 +14,15 @@ export type { GitHubClientStats, RateLimitEvent } from './github-client.ts';
 export { type SearchResult, searchQuery, searchRepositories } from './github-search.ts';
 export { GitHubPrSource, type GitHubSourceOptions } from './github-source.ts';
 export { linkedIssueNumbers } from './linked-issues.ts';
+export { parseTokens, sharedTokenPool, TokenPool } from './token-pool.ts';
 export * from './types.ts';
 
 export interface PrSourceOptions {
-  /** GitHub token read from source.github.tokenSecretRef by the caller (the operator reads Secrets). */
+  /**
+   * GitHub token(s) read from source.github.tokenSecretRef by the caller (the operator reads
+   * Secrets): one, or several separated by newlines, spaces or commas. Every source given the
+   * same tokens shares one rate budget (sharedTokenPool).
+   */
   githubToken?: string;
   /** ETags of GitHub responses; give a FileEtagCache on a volume to make restarts free. */
   etagCache?: EtagCache;
@@ -41,7 +47,7 @@ export function createPrSource(
       filters: spec.filters,
       llm,
       ...(github.baseURL !== undefined ? { baseURL: github.baseURL } : {}),
-      ...(options.githubToken !== undefined ? { token: options.githubToken } : {}),
+      ...(options.githubToken !== undefined && { tokens: sharedTokenPool(parseTokens(options.githubToken)) }),
       ...(options.etagCache !== undefined ? { etagCache: options.etagCache } : {}),
       ...(options.onRateLimit !== undefined ? { onRateLimit: options.onRateLimit } : {}),
       ...(options.waitUnitMs !== undefined ? { waitUnitMs: options.waitUnitMs } : {}),
