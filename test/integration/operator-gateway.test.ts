@@ -3,8 +3,6 @@
 // operator, and the exchange is stored as a trajectory ConfigMap owned by the SWEInstance.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -17,6 +15,8 @@ import { NETWORKPOLICIES } from '../../operator/src/controller/resources.ts';
 import { EVENTS, Kube, type KubeObject } from '../../operator/src/kube/index.ts';
 import { decodeTrajectory, TRAJECTORY_KEY } from '../../operator/src/llm/trajectory-config-map.ts';
 import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
+import { startChatProvider } from '../support/chat-provider.ts';
+import { freePort } from '../support/free-port.ts';
 import { createSquashHistory } from './git-history.ts';
 import { fakeKubelet, type OperatorProcess, startOperator } from './operator-harness.ts';
 import { cluster, poll, useTestNamespace } from './support.ts';
@@ -26,38 +26,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** A tiny OpenAI-compatible provider that records what reached it. */
-async function provider() {
-  const seen: Array<{ headers: IncomingHttpHeaders; body: { model: string; messages: unknown[] } }> = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    seen.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id: 'chatcmpl-1',
-        object: 'chat.completion',
-        created: 0,
-        model: 'provider-model',
-        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'pong' } }],
-        usage: { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 },
-      }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return { baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, seen };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 type StageInputLike = { config: { llm?: { baseURL: string; apiKey?: string } } };
 
@@ -77,7 +45,11 @@ describe('LLM gateway served by the operator', () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
     const providerKey = `sk-provider-${randomBytes(12).toString('hex')}`;
-    const upstream = await provider();
+    const upstream = await startChatProvider({
+      content: 'pong',
+      usage: { prompt_tokens: 7, completion_tokens: 1 },
+    });
+    cleanups.push(() => upstream.close());
     const dir = mkdtempSync(join(tmpdir(), 'gw-it-'));
     writeFileSync(join(dir, 'hmac'), randomBytes(32).toString('hex'));
     const port = await freePort();

@@ -5,8 +5,6 @@
 // played by the harness; a SIGKILLed operator's successor creates no second pod.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -22,6 +20,8 @@ import {
 import { exportCluster, readClusterRun, renderStatus } from '../../operator/src/cli/cluster.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
+import { startChatProvider } from '../support/chat-provider.ts';
+import { freePort } from '../support/free-port.ts';
 import { createSquashHistory } from './git-history.ts';
 import {
   fakeKubelet,
@@ -37,40 +37,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** An OpenAI-compatible provider answering every request the same. */
-async function provider() {
-  let requests = 0;
-  const server = createServer(async (req, res) => {
-    for await (const _ of req);
-    requests++;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id: 'chatcmpl-1',
-        object: 'chat.completion',
-        created: 0,
-        model: 'provider-model',
-        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'submitted' } }],
-        usage: { prompt_tokens: 30, completion_tokens: 5, total_tokens: 35 },
-      }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return {
-    baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    requests: () => requests,
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 async function inputOf(kube: Kube, namespace: string, pod: string): Promise<StageInput | undefined> {
   const secret = await kube.readSecret(namespace, stageInputSecretName(pod)).catch(() => undefined);
@@ -89,7 +55,11 @@ describe('solve stage in the cluster', () => {
   it('solves and grades Verified instances: exact summaries, solves.jsonl with the resolved attempt only, no duplicate pod after a SIGKILL', async () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
-    const upstream = await provider();
+    const upstream = await startChatProvider({
+      content: 'submitted',
+      usage: { prompt_tokens: 30, completion_tokens: 5 },
+    });
+    cleanups.push(() => upstream.close());
     const dir = mkdtempSync(join(tmpdir(), 'solve-it-'));
     writeFileSync(join(dir, 'hmac'), randomBytes(32).toString('hex'));
     const port = await freePort();
@@ -254,6 +224,10 @@ describe('solve stage in the cluster', () => {
       k: 2,
       passAtK: 1,
       failedAttempts: 0,
+      // Both attempts' tokens (30 in, 5 out each), what status.cost prices.
+      tokensUsed: 70,
+      inputTokens: 60,
+      outputTokens: 10,
     });
     expect(byName.get(b)?.status?.solve).toEqual({
       attempts: 2,
@@ -262,6 +236,9 @@ describe('solve stage in the cluster', () => {
       k: 2,
       passAtK: 0,
       failedAttempts: 0,
+      tokensUsed: 70,
+      inputTokens: 60,
+      outputTokens: 10,
     });
     // The verdict stands; every attempt is recorded with its grade and the tokens it spent.
     expect(byName.get(a)?.status?.phase).toBe('Verified');
@@ -300,7 +277,7 @@ describe('solve stage in the cluster', () => {
     expect(gradeInput.grade).toEqual({ modelPatch: RESOLVING });
     expect(gradeInput.config.llm).toBeUndefined();
     expect(gradeInput.previous.FAIL_TO_PASS).toEqual([F2P]);
-    expect(upstream.requests()).toBe(4);
+    expect(upstream.seen).toHaveLength(4);
 
     await poll('run Succeeded', 60_000, async () => {
       const r = await kube.get<CurationRun & { metadata: { name: string } }>(

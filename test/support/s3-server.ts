@@ -4,9 +4,9 @@
 // start it again on the same port with every object still there.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const VERSION = 'v1.2.0';
@@ -23,17 +23,6 @@ export function s3ServerBinary(): string {
     );
   const cache = process.env.SCALESWE_CACHE ?? join(process.env.HOME ?? '/root', '.cache/scaleswe');
   return join(cache, `gofakes3-${VERSION}/bin/gofakes3`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** gofakes3 accepts any key; the client still signs with one (never a real credential). */
