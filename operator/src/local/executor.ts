@@ -261,8 +261,13 @@ export async function runStageProcess(given: StageInput, opts: StageProcessOptio
   return result;
 }
 
-/** A crash of bwrap's own set-up, before the agent started (pure). */
+/**
+ * A failure of bwrap's own set-up or of the sandbox's network, before the agent started: no
+ * stage code ran (it waits on the block fd until the network is up), so it is started again
+ * at once (pure). google/uuid#172 failed its prompt stage this way under load.
+ */
 export function sandboxSetupFailed(result: StageResult): boolean {
+  if (result.reason === 'SandboxNetworkFailed') return true;
   return result.reason === 'AgentCrashed' && /^agent exited \d+: bwrap: /.test(result.message ?? '');
 }
 
@@ -355,7 +360,9 @@ async function runStageProcessOnce(input: StageInput, opts: StageProcessOptions)
     } catch (error) {
       killGroup();
       await closed;
-      return failed('SandboxNetworkFailed', (error as Error).message);
+      // bwrap's own words, when it died first (e.g. "bwrap: loopback: Failed RTM_NEWADDR").
+      const said = log.trim() ? `: ${log.trim().slice(-500)}` : '';
+      return failed('SandboxNetworkFailed', `${(error as Error).message}${said}`);
     }
   }
   let timedOut = false;

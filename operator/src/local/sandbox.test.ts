@@ -175,6 +175,13 @@ describe('a sandbox that bwrap could not build', () => {
     expect(sandboxSetupFailed({ ...crash('agent exited 1: bwrap: x'), reason: 'DeadlineExceeded' })).toBe(
       false,
     );
+    // The sandbox or slirp4netns died before the network was up: the stage was still blocked.
+    expect(
+      sandboxSetupFailed({
+        ...crash("the stage sandbox's network: the sandbox exited before its network was set up"),
+        reason: 'SandboxNetworkFailed',
+      }),
+    ).toBe(true);
   });
 });
 
