@@ -1,10 +1,11 @@
 // The concurrency limit a campaign's runs share (spec.maxParallel): instances in flight across
-// all of them, counted from the caches, plus what runs mining right now have reserved.
-import { CampaignSpecObject, type SWEInstance } from '../api/index.ts';
-import { isTerminal } from '../pipeline/pipeline.ts';
+// all of them, counted from the caches, plus what runs mining right now have reserved. The
+// count reads index sizes, one per run, never the instances: a take costs O(runs), not
+// O(instances), so a campaign of 5,000 repositories asks for room as cheaply as one of 50.
+import { CampaignSpecObject } from '../api/index.ts';
 import type { ControllerContext } from './controller-context.ts';
 import type { CreationExpectations } from './curation-run-reconciler.ts';
-import { key, splitKey } from './resources.ts';
+import { key, splitKey, UNFINISHED_BY_RUN } from './resources.ts';
 
 export class CampaignBudget {
   /** Room taken by runs between reading the caches and registering their creations. */
@@ -29,9 +30,9 @@ export class CampaignBudget {
     let inFlight = this.reserved.get(campaignKey) ?? 0;
     for (const run of ctx.runs.byIndex('campaign', campaignKey)) {
       const runKey = key(run.metadata.namespace, run.metadata.name);
-      const instances = ctx.instances.byIndex('run', runKey);
-      for (const i of instances) if (!isTerminal(i.status as SWEInstance['status'])) inFlight++;
-      inFlight += expectations.outstanding(runKey, new Set(instances.map((i) => i.metadata.name ?? '')));
+      inFlight += ctx.instances.indexSize(UNFINISHED_BY_RUN, runKey);
+      const cached = { has: (n: string) => ctx.instances.get(run.metadata.namespace ?? '', n) !== undefined };
+      inFlight += expectations.outstanding(runKey, cached);
     }
     const got = Math.max(0, Math.min(want, limit - inFlight));
     if (got > 0) this.reserved.set(campaignKey, (this.reserved.get(campaignKey) ?? 0) + got);

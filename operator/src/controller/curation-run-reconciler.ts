@@ -61,7 +61,7 @@ export class CreationExpectations {
   }
 
   /** Names still expected after dropping those the cache now has. */
-  outstanding(runKey: string, cached: ReadonlySet<string>): number {
+  outstanding(runKey: string, cached: { has(name: string): boolean }): number {
     const names = this.pending.get(runKey);
     if (!names) return 0;
     for (const n of names) if (cached.has(n)) names.delete(n);

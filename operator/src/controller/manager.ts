@@ -30,7 +30,7 @@ import {
 import { ContentCache } from './instance-content.ts';
 import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
-import { key, ownerKey, type RawObject, splitKey } from './resources.ts';
+import { key, ownerKey, type RawObject, splitKey, UNFINISHED_BY_RUN } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
 import { reconcileInstance, recordInstanceTerminal } from './swe-instance-reconciler.ts';
 
@@ -110,6 +110,11 @@ export class Manager {
         run: (obj) => {
           const owner = ownerKey(obj, 'CurationRun');
           return owner ? [owner] : [];
+        },
+        // A campaign's shared limit counts these: the run's instances still in flight.
+        [UNFINISHED_BY_RUN]: (obj) => {
+          const owner = ownerKey(obj, 'CurationRun');
+          return owner && !isTerminal(obj.status as SWEInstance['status']) ? [owner] : [];
         },
       },
     });

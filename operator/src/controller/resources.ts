@@ -1,5 +1,8 @@
 import type { OwnerReference } from '../api/index.ts';
 import type { GroupResource, KubeObject } from '../kube/index.ts';
+/** Index of the SWEInstance cache: owning run key → its instances not yet in a terminal phase. */
+export const UNFINISHED_BY_RUN = 'unfinishedByRun';
+
 export const NETWORKPOLICIES: GroupResource = {
   group: 'networking.k8s.io',
   version: 'v1',

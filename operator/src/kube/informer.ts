@@ -92,6 +92,11 @@ export class Informer<T extends KubeObject> {
     return this.lw.list(namespace) as readonly T[];
   }
 
+  /** How many cached objects have `value` in `index` (without reading them). */
+  indexSize(index: string, value: string): number {
+    return this.indexes.get(index)?.get(value)?.size ?? 0;
+  }
+
   byIndex(index: string, value: string): T[] {
     const keys = this.indexes.get(index)?.get(value);
     if (!keys) return [];
