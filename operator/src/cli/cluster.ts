@@ -195,22 +195,11 @@ export function clusterSolveAttempts(
   );
 }
 
-/** Instances with the content their status names read back from the dataset store, 16 at a time. */
-async function withStoredContent(
-  store: DatasetStore | undefined,
-  instances: InstanceRecord[],
-): Promise<InstanceRecord[]> {
-  const out: InstanceRecord[] = [];
-  for (let i = 0; i < instances.length; i += 16) {
-    const batch = instances.slice(i, i + 16);
-    out.push(
-      ...(await Promise.all(
-        batch.map(async (r) => (r.status ? { ...r, status: await loadContent(store, r.status) } : r)),
-      )),
-    );
-  }
-  return out;
-}
+/** One instance with the content its status names read back from the dataset store. */
+const storedContent =
+  (store: DatasetStore | undefined) =>
+  async (r: InstanceRecord): Promise<InstanceRecord> =>
+    r.status ? { ...r, status: await loadContent(store, r.status) } : r;
 
 /**
  * The record of a cluster run: its status counts, its SWEInstances (their test-id lists,
@@ -225,8 +214,7 @@ export async function exportCluster(
   options: ExportOptions = {},
   store?: DatasetStore,
 ) {
-  const read = await readClusterRun(kube, namespace, name);
-  const run = { ...read, instances: await withStoredContent(store, read.instances) };
+  const run = await readClusterRun(kube, namespace, name);
   const payloads = await readTrajectoryPayloads(kube, namespace, name, store);
   return writeExport(
     outDir,
@@ -239,6 +227,8 @@ export async function exportCluster(
       instances: run.instances,
       trajectories: payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf),
       solves: clusterSolveAttempts(run.instances, payloads),
+      // The dataset streams: content is read per instance as dataset.jsonl is written.
+      contentOf: storedContent(store),
     },
     options,
   );
@@ -255,6 +245,7 @@ export async function exportCampaign(
   period: string | undefined,
   outDir: string,
   options: ExportOptions = {},
+  store?: DatasetStore,
 ) {
   const selector = [
     `${LABEL_CAMPAIGN}=${labelValue(campaign)}`,
@@ -279,7 +270,7 @@ export async function exportCampaign(
     for (const [reason, n] of Object.entries(run.status.rejectedByReason ?? {}))
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     instances.push(...run.instances);
-    const payloads = await readTrajectoryPayloads(kube, namespace, name);
+    const payloads = await readTrajectoryPayloads(kube, namespace, name, store);
     trajectories.push(...payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf));
     solves.push(...clusterSolveAttempts(run.instances, payloads));
   }
@@ -293,6 +284,7 @@ export async function exportCampaign(
       instances,
       trajectories,
       solves,
+      contentOf: storedContent(store),
     },
     options,
   );

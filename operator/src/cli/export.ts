@@ -1,7 +1,13 @@
 import { join } from 'node:path';
-import { EXPORT_FILES, type ExportOptions, type RunRecord, renderExport } from '../export/export-run.ts';
+import {
+  datasetRecord,
+  EXPORT_FILES,
+  type ExportOptions,
+  type RunRecord,
+  renderExport,
+} from '../export/export-run.ts';
 import { DECLARED_KINDS, PARQUET_FILE, toParquet } from '../export/parquet.ts';
-import { writeFileAtomic } from '../local/atomic.ts';
+import { writeFileAtomic, writeLinesAtomic } from '../local/atomic.ts';
 import { runFunnel } from '../local/run.ts';
 import type { StateDir } from '../local/state.ts';
 import { SCALESWE_VERSION } from './version.ts';
@@ -53,11 +59,29 @@ export async function writeExport(
   const solving = (run.solves?.length ?? 0) > 0;
   const charting = rendered.files.mutationChart !== '';
   const written = FILES.filter(
-    (f) => (solving || (f !== 'solves' && f !== 'solvesMeta')) && (charting || f !== 'mutationChart'),
+    (f) =>
+      (solving || (f !== 'solves' && f !== 'solvesMeta')) &&
+      (charting || f !== 'mutationChart') &&
+      (run.contentOf === undefined || f !== 'dataset'),
   );
+  let records = rendered.records;
+  let verified = rendered.verified;
+  if (run.contentOf) {
+    // Light instances: each Verified one's content is read back and written, then dropped.
+    const kept: Record<string, unknown>[] = [];
+    verified = 0;
+    await writeLinesAtomic(
+      paths.dataset,
+      datasetLines(run, options, (r) => {
+        verified++;
+        if (options.parquet) kept.push(r);
+      }),
+    );
+    records = kept;
+  }
   for (const file of written) await writeFileAtomic(paths[file], rendered.files[file]);
   const declared = DECLARED_KINDS[options.format ?? 'swebench'];
-  const parquet = options.parquet ? toParquet(rendered.records, declared) : undefined;
+  const parquet = options.parquet ? toParquet(records, declared) : undefined;
   if (parquet) await writeFileAtomic(join(outDir, PARQUET_FILE), parquet);
   const { solves, solvesMeta, mutationChart, ...always } = paths;
   return {
@@ -65,10 +89,31 @@ export async function writeExport(
     ...(parquet && { parquet: join(outDir, PARQUET_FILE) }),
     ...(solving && { solves, solvesMeta }),
     ...(charting && { mutationChart }),
-    verified: rendered.verified,
+    verified,
     examples: rendered.examples,
     solveExamples: rendered.solves,
   };
+}
+
+/**
+ * dataset.jsonl's lines from light instances, reading content for 16 Verified instances at a
+ * time (in order): memory holds one batch, not the dataset. `onRecord` sees each record.
+ */
+async function* datasetLines(
+  run: RunRecord,
+  options: ExportOptions,
+  onRecord: (record: Record<string, unknown>) => void,
+): AsyncGenerator<string> {
+  const verified = run.instances.filter((i) => i.status?.phase === 'Verified');
+  for (let i = 0; i < verified.length; i += 16) {
+    const batch = await Promise.all(verified.slice(i, i + 16).map((r) => run.contentOf!(r)));
+    for (const instance of batch) {
+      const record = datasetRecord(instance, options) as Record<string, unknown> | undefined;
+      if (record === undefined) continue;
+      onRecord(record);
+      yield JSON.stringify(record);
+    }
+  }
 }
 
 /** The record of a local state directory: run.json, the instance files, the trajectory files. */

@@ -325,6 +325,25 @@ function exportStore(flags: ExportFlags): S3Store | undefined {
   });
 }
 
+/** Runs an export with the dataset store the flags name (if any), closed afterwards. */
+async function withExportStore<T>(
+  flags: ExportFlags,
+  exportWith: (store: S3Store | undefined) => Promise<T>,
+) {
+  const store = exportStore(flags);
+  try {
+    return await exportWith(store);
+  } catch (err) {
+    if (err instanceof MissingStoreError)
+      throw new UserError(
+        `${err.message}: give --store-bucket (and --store-endpoint) as the operator's chart sets them`,
+      );
+    throw err;
+  } finally {
+    store?.destroy();
+  }
+}
+
 function exportOptions(flags: ExportFlags): ExportOptions {
   return {
     format: flags.format,
@@ -367,7 +386,9 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
     await ensureWritableDirectory(out, 'output directory');
     printSummary(
       await onCluster(flags, `Campaign "${campaign}"`, (kube, ns) =>
-        exportCampaign(kube, ns, campaign, period, out, exportOptions(flags)),
+        withExportStore(flags, (store) =>
+          exportCampaign(kube, ns, campaign, period, out, exportOptions(flags), store),
+        ),
       ),
     );
     return;
@@ -377,20 +398,9 @@ async function exportCommand(flags: ExportFlags): Promise<void> {
     await ensureWritableDirectory(out, 'output directory');
     const run = flags.run;
     printSummary(
-      await onCluster(flags, `CurationRun "${run}"`, async (kube, ns) => {
-        const store = exportStore(flags);
-        try {
-          return await exportCluster(kube, ns, run, out, exportOptions(flags), store);
-        } catch (err) {
-          if (err instanceof MissingStoreError)
-            throw new UserError(
-              `${err.message}: give --store-bucket (and --store-endpoint) as the operator's chart sets them`,
-            );
-          throw err;
-        } finally {
-          store?.destroy();
-        }
-      }),
+      await onCluster(flags, `CurationRun "${run}"`, (kube, ns) =>
+        withExportStore(flags, (store) => exportCluster(kube, ns, run, out, exportOptions(flags), store)),
+      ),
     );
     return;
   }
@@ -592,7 +602,7 @@ export function buildProgram(): Command {
     .option('--include-leaked', 'keep trajectories whose statement was rejected as leaking the fix')
     .option(
       '--store-bucket <name>',
-      "--run: the operator's dataset store bucket, where instances' test-id lists, patches and statements are (credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+      "--run, --campaign: the operator's dataset store bucket, where instances' test-id lists, patches and statements are (credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
       process.env.SCALESWE_STORE_BUCKET,
     )
     .option(

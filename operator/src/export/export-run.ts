@@ -26,6 +26,12 @@ export interface RunRecord {
   solves?: readonly SolveAttempt[] | undefined;
   /** The run's spec.llm.price: report.md prices its tokens only with it. */
   price?: Price | undefined;
+  /**
+   * Set when `instances` are light (their bulky fields in the dataset store, status.content):
+   * reads one instance's content back. dataset.jsonl is then written one instance at a time
+   * (writeExport), never the whole dataset in memory; everything else reads the light records.
+   */
+  contentOf?: ((instance: InstanceRecord) => Promise<InstanceRecord>) | undefined;
 }
 
 export const EXPORT_FILES = {
@@ -76,9 +82,8 @@ export async function renderExport(
   provenance: ExportProvenance,
   options: ExportOptions = {},
 ): Promise<RenderedExport> {
-  const records = run.instances
-    .map((i) => (options.format === 'scaleswe' ? toScaleSweRecord(i) : toSweBenchRecord(i, options)))
-    .filter((r) => r !== undefined);
+  // Light instances: the dataset is the streaming writer's (writeExport), not rendered here.
+  const records = run.contentOf ? [] : run.instances.map((i) => datasetRecord(i, options)).filter(isRecord);
   const examples = labelledExamples(run.trajectories, run.instances, options);
   const solves = solveExamples(run.solves ?? [], options);
   const scores = mutationScores(run.instances);
@@ -119,3 +124,10 @@ export async function renderExport(
     solves: solves.length,
   };
 }
+
+/** The dataset record of one instance in the chosen format; undefined unless Verified. */
+export function datasetRecord(instance: InstanceRecord, options: ExportOptions = {}): object | undefined {
+  return options.format === 'scaleswe' ? toScaleSweRecord(instance) : toSweBenchRecord(instance, options);
+}
+
+const isRecord = (r: object | undefined): r is object => r !== undefined;

@@ -214,8 +214,9 @@ export function instanceTable(instances: readonly InstanceRecord[]): string {
       phase,
       reason,
       i.spec.language,
-      String(s?.FAIL_TO_PASS?.length ?? 0),
-      String(s?.PASS_TO_PASS?.length ?? 0),
+      // The lists, or their counts where the lists are in the dataset store.
+      String(s?.FAIL_TO_PASS?.length ?? s?.content?.failToPass ?? 0),
+      String(s?.PASS_TO_PASS?.length ?? s?.content?.passToPass ?? 0),
       ...STAGES.map((stage) => minutes(s?.stageDurationsMs?.[stage])),
     ];
   });

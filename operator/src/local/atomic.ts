@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ScaleSweError } from '../api/index.ts';
 
@@ -116,6 +116,17 @@ export async function removeAbandonedTemps(dir: string): Promise<void> {
  * the file system refuses (read-only, permissions) is a NotWritableError naming the file.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomic(path, (handle) => handle.writeFile(data));
+}
+
+/** writeFileAtomic of lines produced one at a time: the file never holds a torn half. */
+export async function writeLinesAtomic(path: string, lines: AsyncIterable<string>): Promise<void> {
+  await writeAtomic(path, async (handle) => {
+    for await (const line of lines) await handle.write(`${line}\n`);
+  });
+}
+
+async function writeAtomic(path: string, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   try {
     await makeDirectories(dirname(path));
   } catch (error) {
@@ -127,7 +138,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   try {
     const handle = await open(tmp, 'w');
     try {
-      await handle.writeFile(data);
+      await write(handle);
       await handle.sync();
     } finally {
       await handle.close();

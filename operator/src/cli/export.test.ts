@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { InstanceRecord, SWEInstanceSpec } from '../api/index.ts';
+import { offloadContent, parseContent } from '../store/instance-content.ts';
+import { writeExport } from './export.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-export-stream-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const spec = (n: number): SWEInstanceSpec => ({
+  instanceId: `acme__calc-${n}`,
+  runRef: 'r',
+  repo: 'acme/calc',
+  cloneURL: '/tmp/calc',
+  pullNumber: n,
+  title: 'Fix add',
+  body: '',
+  baseCommit: 'a'.repeat(40),
+  patch: 'diff --git a/calc.py b/calc.py\n',
+  testPatch: 'diff --git a/test_calc.py b/test_calc.py\n',
+  issues: [],
+  createdAt: '2026-01-01T00:00:00Z',
+  language: 'python',
+});
+
+const full: InstanceRecord[] = [1, 2, 3].map((n) => ({
+  spec: spec(n),
+  status:
+    n === 2
+      ? { phase: 'Rejected', lastError: { stage: 'tests', reason: 'NoFailToPass', message: '', time: '' } }
+      : {
+          phase: 'Verified',
+          recipe: { setupScript: 'pip install -e .', testCommand: 'pytest -rA', resultFormat: 'pytest' },
+          FAIL_TO_PASS: [`test_calc.py::test_add_${n}`],
+          PASS_TO_PASS: Array.from({ length: 50 * n }, (_, i) => `test_calc.py::test_p${i}`),
+          problemStatement: `add is wrong (${n})`,
+          hintsText: '',
+        },
+}));
+
+describe('writeExport from light instances (content in the dataset store)', () => {
+  it('writes the same files as from full instances, reading content of Verified instances only', async () => {
+    const objects = new Map<string, string>();
+    const light = full.map((i) => {
+      const { status, object } = offloadContent(i.status!, { namespace: 'ns', name: i.spec.instanceId });
+      if (object) objects.set(object.key, object.body);
+      return { ...i, status };
+    });
+    expect(light[0]!.status?.FAIL_TO_PASS).toBeUndefined();
+    const read: string[] = [];
+    const contentOf = async (i: InstanceRecord): Promise<InstanceRecord> => {
+      read.push(i.spec.instanceId);
+      const ref = i.status!.content!;
+      return { ...i, status: { ...i.status!, ...parseContent(ref, objects.get(ref.key)!) } };
+    };
+    const at = new Date('2026-12-04T00:00:00Z');
+    const run = { runName: 'r', source: undefined, discovered: 3, rejectedByReason: {}, trajectories: [] };
+    const a = join(scratch, 'full');
+    const b = join(scratch, 'light');
+    const fromFull = await writeExport(a, { ...run, instances: full }, { parquet: true }, at);
+    const fromLight = await writeExport(b, { ...run, instances: light, contentOf }, { parquet: true }, at);
+
+    expect(read).toEqual(['acme__calc-1', 'acme__calc-3']);
+    expect(fromLight.verified).toBe(2);
+    expect(fromFull.verified).toBe(2);
+    for (const file of ['dataset.jsonl', 'report.md', 'trajectories.jsonl', 'dataset.parquet'])
+      expect(readFileSync(join(b, file)), file).toEqual(readFileSync(join(a, file)));
+    // The report's F2P/P2P columns come from the counts the light status keeps.
+    expect(readFileSync(join(b, 'report.md'), 'utf8')).toContain('| 1 | 150 |');
+  });
+});
