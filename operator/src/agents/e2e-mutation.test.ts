@@ -4,7 +4,9 @@
  * test/fixtures/truncate-repos.ts in Python, JavaScript and Go, with strong tests (every mutant
  * killed, every changed line run), weak tests (the boundary mutant survives;
  * verification.mutation.minScore rejects the instance as WeakTests, the record kept) and
- * off-target tests (no changed line runs: diff coverage 0, every mutant survives).
+ * off-target tests (no changed line runs: diff coverage 0, every mutant survives). Mutants run
+ * three at once, so most run in workspace copies: the strong tests still killing every one shows
+ * a copy tests its own mutant (not the original tree through an editable install or symlink).
  */
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -69,6 +71,7 @@ function expected(lang: Lang, variant: TruncateVariant): MutationRecord {
     survived,
     notCompiling: lang === 'go' ? 1 : 0,
     errored: 0,
+    equivalent: 0,
     score: Math.round(((countable - survived) / countable) * 1000) / 1000,
     survivors: variant === 'strong' ? [] : offTarget ? [boundary, ...others[lang]] : [boundary],
     diffCoverage: {
@@ -114,7 +117,13 @@ function curation(lang: Lang) {
       },
       config: {
         reruns: 1,
-        mutation: { enabled: true, maxMutants: 5, ...(minScore !== undefined && { minScore }) },
+        // Three at once: two run in workspace copies, which must test the mutant, not the original.
+        mutation: {
+          enabled: true,
+          maxMutants: 5,
+          parallelism: 3,
+          ...(minScore !== undefined && { minScore }),
+        },
       },
     };
     const verify = await runStage(input, { workDir: path.join(root, `${variant}-verify`) });
