@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import type { Mutant } from '../languages/mutation.ts';
+import { type Mutant, mutantDiff } from '../languages/mutation.ts';
 import { staticVerdicts } from './equivalence.ts';
 import {
   mutantOutcome,
@@ -8,6 +8,7 @@ import {
   mutantTimeoutMs,
   mutationNote,
   mutationSummary,
+  wantsStrongerTests,
   weakTests,
 } from './mutation.ts';
 import type { TestStatus } from './parsers/index.ts';
@@ -142,5 +143,25 @@ describe('equivalent and non-compiling mutants, told apart without a run', () =>
     expect(await verdict('a.js', src, 1, 'x > 1', 'x >  1')).toBe('equivalent');
     expect(await verdict('a.js', src, 1, "'a  b'", "'a b'")).toBeUndefined();
     expect(await verdict('a.js', src, 1, 'x > 1', 'x >= 1')).toBeUndefined();
+  });
+});
+
+describe('feedback to TestAgent', () => {
+  const weak = mutationSummary([
+    { mutant: mutant(1), outcome: 'killed' },
+    { mutant: mutant(2), outcome: 'survived' },
+  ]);
+  it('one round, only for tests below the gate with survivors and an LLM', () => {
+    expect(wantsStrongerTests(weak, 0.9, true, 1)).toBe(true);
+    expect(wantsStrongerTests(weak, 0.9, true, 0)).toBe(false);
+    expect(wantsStrongerTests(weak, 0.9, false, 1)).toBe(false);
+    expect(wantsStrongerTests(weak, undefined, true, 1)).toBe(false);
+    expect(wantsStrongerTests(weak, 0.5, true, 1)).toBe(false);
+  });
+
+  it('a survivor is shown as a one-line diff on top of the gold patch', () => {
+    expect(mutantDiff(mutant(4))).toBe(
+      '--- a/a.py\n+++ b/a.py\n@@ -4 +4 @@\n-    if x > y:\n+    if x >= y:\n',
+    );
   });
 });
