@@ -171,11 +171,11 @@ export async function runMutationTest(
       );
     }
   };
-  try {
-    await Promise.all(places.map(worker));
-  } finally {
-    await release();
-  }
+  // Every worker ends before the copies go, even when one of them throws.
+  const ended = await Promise.allSettled(places.map(worker));
+  await release();
+  const thrown = ended.find((e) => e.status === 'rejected');
+  if (thrown) throw thrown.reason;
   const results = mutants.map((mutant, i) => ({ mutant, outcome: outcomes[i]! }));
   const survivors = results.filter((r) => r.outcome === 'survived').map((r) => r.mutant);
   return { record: mutationSummary(results), survivors };
