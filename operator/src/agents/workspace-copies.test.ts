@@ -39,6 +39,26 @@ describe('workspace copies', () => {
     expect((await sh(`ls ${root}`, { cwd: root, timeoutMs: 5_000 })).output.trim()).toBe('ws');
   });
 
+  it('no tool to mount: copies at their own path only when nothing names the workspace path', async () => {
+    const clean = path.join(root, 'clean');
+    await mkdir(clean);
+    await writeFile(path.join(clean, 'mod.txt'), 'relative only');
+    const c = await workspaceCopies(clean, 2, 'none');
+    expect(c.places).toEqual([{ dir: clean }, { dir: `${clean}.copy-1` }]);
+    await c.release();
+    const named = path.join(root, 'named');
+    await mkdir(named);
+    await writeFile(path.join(named, 'editable.pth'), `${named}/src\n`);
+    const n = await workspaceCopies(named, 2, 'none');
+    expect(n.places).toEqual([{ dir: named }]);
+    expect(n.note).toContain('one at a time');
+    const linked = path.join(root, 'linked');
+    await mkdir(linked);
+    await writeFile(path.join(linked, 'a'), '');
+    await symlink(path.join(linked, 'a'), path.join(linked, 'b'));
+    expect((await workspaceCopies(linked, 2, 'none')).places).toEqual([{ dir: linked }]);
+  });
+
   it('one place asked for: no copy', async () => {
     const { places } = await workspaceCopies(path.join(root, 'ws'), 1);
     expect(places).toEqual([{ dir: path.join(root, 'ws') }]);

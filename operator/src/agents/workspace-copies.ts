@@ -100,11 +100,12 @@ export interface RunPlace {
 /**
  * Up to `wanted` places to run tests at once: the workspace itself and copies of it beside
  * it. Fewer (down to the workspace alone) when copies could import the original tree; `note`
- * says why. `release` removes the copies.
+ * says why. `release` removes the copies. `bindTool`: the mounting tool (default: detected).
  */
 export async function workspaceCopies(
   dir: string,
   wanted: number,
+  bindTool?: BindTool,
 ): Promise<{ places: RunPlace[]; note?: string; release: () => Promise<void> }> {
   const places: RunPlace[] = [{ dir }];
   const copies: string[] = [];
@@ -112,7 +113,7 @@ export async function workspaceCopies(
     for (const c of copies) await rm(c, { recursive: true, force: true });
   };
   if (wanted <= 1) return { places, release };
-  const tool = await detectBindTool();
+  const tool = bindTool ?? (await detectBindTool());
   if (tool === 'none' && (await namesItsOwnPath(dir)))
     return {
       places,
