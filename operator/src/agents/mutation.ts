@@ -105,7 +105,7 @@ export function mutantParallelism(setting: number | undefined, cpus: number, mut
 
 /**
  * Runs the labelled tests against mutants of the gold patch in the verified workspace (test
- * patch and gold patch applied) and copies of it, several at once (workspace-copies.ts),
+ * patch and gold patch applied; `testPatches` scope the runs) and copies of it, several at once (workspace-copies.ts),
  * restoring each file after its mutant. Equivalent and statically non-compiling mutants are
  * told apart without a run. Outcomes are in mutant order whatever order the runs end in.
  */
@@ -116,6 +116,7 @@ export async function runMutationTest(
   labels: readonly string[],
   settings: MutationSettings,
   slowestRunMs: number,
+  testPatches: readonly string[],
 ): Promise<{ record: MutationRecord; survivors: Mutant[] }> {
   const mutants = mutantsOfPatch(ctx.input.instance.patch, mutationSyntaxOf, settings.maxMutants);
   if (mutants.length === 0)
@@ -167,7 +168,7 @@ export async function runMutationTest(
         labels,
         texts[i]!,
         name,
-        timeoutMs,
+        { timeoutMs, testPatches },
       );
     }
   };
@@ -190,13 +191,16 @@ async function runMutant(
   labels: readonly string[],
   { mutant, original, mutated }: MutantText,
   name: string,
-  timeoutMs: number,
+  run: { timeoutMs: number; testPatches: readonly string[] },
 ): Promise<MutantOutcome> {
   const file = path.join(ws.dir, mutant.file);
   try {
     await writeFile(file, mutated);
-    const run = await runTests(ctx, ws, recipe, name, undefined, { timeoutMs, seenAt });
-    const outcome = mutantOutcome(run, labels);
+    const results = await runTests(ctx, ws, recipe, name, run.testPatches, {
+      timeoutMs: run.timeoutMs,
+      seenAt,
+    });
+    const outcome = mutantOutcome(results, labels);
     ctx.log.info(`${name}: ${outcome}`);
     return outcome;
   } finally {

@@ -97,6 +97,7 @@ async function verifyWith(
     labels,
     config.mutation,
     slowestRunMs,
+    [tests.full],
   );
   // After the mutants (every file restored): the engine may install itself into the environment.
   const diffCoverage = await measureDiffCoverage(
@@ -105,6 +106,7 @@ async function verifyWith(
     recipe,
     v.FAIL_TO_PASS,
     mutantTimeoutMs(slowestRunMs, ctx.testTimeoutMs),
+    [tests.full],
   );
   const mutation = { ...measured, diffCoverage };
   const note = `${mutationNote(mutation)}; ${coverageNote(diffCoverage)}`;
