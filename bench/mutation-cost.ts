@@ -2,15 +2,18 @@
  * Benchmark: the wall time mutation testing (and diff coverage) adds to an instance. A Python
  * fixture whose gold patch offers more than MUTANTS mutants (grade(): comparisons, constants,
  * arithmetic, `and`, returns) runs env and tests once, then the verify stage twice in this
- * process: without mutation testing, and with `verification.mutation { enabled, maxMutants }`.
- * Prints both wall times, the time added per instance and its ratio to the plain verify stage
- * (issue #20's goal: at most 2 for 20 mutants).
- *   node bench/mutation-cost.ts [MUTANTS]
+ * process: without mutation testing, and with `verification.mutation { enabled, maxMutants }`
+ * twice: one mutant at a time (parallelism 1) and as many at once as there are CPUs (the
+ * default). Prints the wall times, the time added per instance and its ratio to the plain
+ * verify stage (issue #20's goal: at most 2 for 20 mutants).
+ * Rounds are interleaved (plain, parallel, one at a time) and each figure is its fastest round.
+ *   node bench/mutation-cost.ts [MUTANTS] [ROUNDS]
  */
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStage } from '../operator/src/agents/run-stage.ts';
+import { cpuBudget } from '../operator/src/agents/workspace-copies.ts';
 import type { StageInputArg } from '../operator/src/api/index.ts';
 import { buildRepo } from '../test/fixtures/repos.ts';
 
@@ -89,7 +92,7 @@ const tests = await runStage(
 );
 if (tests.outcome !== 'succeeded') throw new Error(`tests stage: ${tests.reason}: ${tests.message}`);
 
-async function verify(mutation: boolean) {
+async function verify(mutation: boolean, parallelism?: number) {
   const input: StageInputArg = {
     stage: 'verify',
     instance: fixture.spec,
@@ -99,26 +102,48 @@ async function verify(mutation: boolean) {
       FAIL_TO_PASS: tests.FAIL_TO_PASS,
       PASS_TO_PASS: tests.PASS_TO_PASS,
     },
-    config: { reruns: 3, mutation: { enabled: mutation, maxMutants } },
+    config: { reruns: 3, mutation: { enabled: mutation, maxMutants, ...(parallelism && { parallelism }) } },
   };
   const started = Date.now();
-  const r = await runStage(input, { workDir: join(root, mutation ? 'verify-mutation' : 'verify-plain') });
+  const dir = mutation ? `verify-mutation-${parallelism ?? 'auto'}` : 'verify-plain';
+  const r = await runStage(input, { workDir: join(root, dir) });
   if (r.outcome !== 'succeeded') throw new Error(`verify stage: ${r.reason}: ${r.message}`);
   return { ms: Date.now() - started, result: r };
 }
 
-const plain = await verify(false);
-const mutated = await verify(true);
-const m = mutated.result.mutation!;
-const added = mutated.ms - plain.ms;
+// Interleaved rounds on a shared machine: each figure is the fastest of its rounds.
+const rounds = Number(process.argv[3] ?? 2);
+const runs: Record<'plain' | 'oneByOne' | 'parallel', Awaited<ReturnType<typeof verify>>[]> = {
+  plain: [],
+  oneByOne: [],
+  parallel: [],
+};
+for (let r = 0; r < rounds; r++) {
+  runs.plain.push(await verify(false));
+  runs.parallel.push(await verify(true));
+  runs.oneByOne.push(await verify(true, 1));
+}
+const fastest = (xs: { ms: number }[]) => Math.min(...xs.map((x) => x.ms));
+const plain = fastest(runs.plain);
+const oneByOne = fastest(runs.oneByOne);
+const parallel = fastest(runs.parallel);
+const m = runs.parallel[0]!.result.mutation!;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+const all = (xs: { ms: number }[]) => xs.map((x) => s(x.ms)).join(' ');
 console.log(
-  `mutants:                        ${m.tried} tried (${m.killed} killed, ${m.survived} survived, score ${m.score})`,
+  `mutants:                        ${m.tried} tried (${m.killed} killed, ${m.survived} survived, ${m.equivalent} equivalent, score ${m.score})`,
 );
 console.log(
   `diff coverage:                  ${m.diffCoverage?.covered}/${m.diffCoverage?.total} (${m.diffCoverage?.engine ?? m.diffCoverage?.skipped})`,
 );
-console.log(`verify stage (reruns 3):        ${s(plain.ms)}`);
-console.log(`verify stage with mutation:     ${s(mutated.ms)}`);
-console.log(`added per instance:             ${s(added)} (${s(added / Math.max(1, m.tried))} per mutant)`);
-console.log(`added / verify stage:           ${(added / plain.ms).toFixed(2)}   (goal ≤ 2 for 20 mutants)`);
+console.log(`CPUs for mutants:               ${cpuBudget()} (load ${loadavg()[0]!.toFixed(1)} at the end)`);
+console.log(`verify stage (reruns 3):        ${s(plain)}   (rounds: ${all(runs.plain)})`);
+console.log(`with mutation, one at a time:   ${s(oneByOne)}   (rounds: ${all(runs.oneByOne)})`);
+console.log(`with mutation, in parallel:     ${s(parallel)}   (rounds: ${all(runs.parallel)})`);
+console.log(`added / verify, one at a time:  ${((oneByOne - plain) / plain).toFixed(2)}`);
+console.log(
+  `added per instance, parallel:   ${s(parallel - plain)} (${s((parallel - plain) / Math.max(1, m.tried))} per mutant)`,
+);
+console.log(
+  `added / verify stage, parallel: ${((parallel - plain) / plain).toFixed(2)}   (goal ≤ 2 for 20 mutants)`,
+);

@@ -32,17 +32,18 @@ export async function measureDiffCoverage(
   recipe: Recipe,
   failToPass: readonly string[],
   timeoutMs: number,
+  testPatches?: readonly string[],
 ): Promise<DiffCoverage> {
   const out = `${ws.dir}.coverage.json`;
   await rm(out, { force: true });
-  const plan = coverageFor(recipe, testCommandFor(ctx, ws, recipe), failToPass, out);
+  const plan = coverageFor(recipe, testCommandFor(ctx, ws, recipe, testPatches), failToPass, out);
   if (!plan) return skipped(`no coverage engine for this test command (${recipe.resultFormat})`);
   if (plan.prepare) {
     const r = await sh(plan.prepare, { cwd: ws.dir, timeoutMs: ctx.commandTimeoutMs, env: RUN_ENV });
     ctx.remember(`coverage: prepare ${plan.engine.name} (exit ${r.code})`, r.output);
     if (r.code !== 0) ctx.log.warn(`coverage: preparing ${plan.engine.name} exited ${r.code}`);
   }
-  await runTests(ctx, ws, recipe, `FAIL_TO_PASS under ${plan.engine.name}`, undefined, {
+  await runTests(ctx, ws, recipe, `FAIL_TO_PASS under ${plan.engine.name}`, testPatches, {
     command: plan.run,
     timeoutMs,
   });

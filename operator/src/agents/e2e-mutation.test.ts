@@ -4,18 +4,22 @@
  * test/fixtures/truncate-repos.ts in Python, JavaScript and Go, with strong tests (every mutant
  * killed, every changed line run), weak tests (the boundary mutant survives;
  * verification.mutation.minScore rejects the instance as WeakTests, the record kept) and
- * off-target tests (no changed line runs: diff coverage 0, every mutant survives).
+ * off-target tests (no changed line runs: diff coverage 0, every mutant survives). Mutants run
+ * three at once, so most run in workspace copies: the strong tests still killing every one shows
+ * a copy tests its own mutant (not the original tree through an editable install or symlink).
  */
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTruncateRepo, type TruncateVariant } from '../../../test/fixtures/truncate-repos.ts';
+import { type OpenAIServer, startOpenAIServer } from '../../../test/support/openai-server.ts';
 import type { MutationRecord, Recipe, StageInputArg, StageResult } from '../api/index.ts';
 import { applyStageResult, initialStatus } from '../pipeline/pipeline.ts';
 import { runStage } from './run-stage.ts';
 
 type Lang = 'python' | 'node' | 'go';
+type LlmSettings = NonNullable<NonNullable<StageInputArg['config']>['llm']>;
 
 /** What each language's gold patch gives: its file, the changed lines and the mutants. */
 const GOLD: Record<Lang, { file: string; lines: [number, number]; boundary: string; engine: string }> = {
@@ -69,6 +73,7 @@ function expected(lang: Lang, variant: TruncateVariant): MutationRecord {
     survived,
     notCompiling: lang === 'go' ? 1 : 0,
     errored: 0,
+    equivalent: 0,
     score: Math.round(((countable - survived) / countable) * 1000) / 1000,
     survivors: variant === 'strong' ? [] : offTarget ? [boundary, ...others[lang]] : [boundary],
     diffCoverage: {
@@ -96,7 +101,7 @@ function curation(lang: Lang) {
   }, 400_000);
 
   /** tests → verify with mutation testing on; the verify result folded into a status. */
-  return async (variant: TruncateVariant, minScore?: number) => {
+  return async (variant: TruncateVariant, minScore?: number, llm?: LlmSettings) => {
     const fixture = await buildTruncateRepo(root, lang, variant);
     const tests = await runStage(
       { stage: 'tests', instance: fixture.spec, previous: { recipe } },
@@ -114,7 +119,14 @@ function curation(lang: Lang) {
       },
       config: {
         reruns: 1,
-        mutation: { enabled: true, maxMutants: 5, ...(minScore !== undefined && { minScore }) },
+        ...(llm && { llm }),
+        // Three at once: two run in workspace copies, which must test the mutant, not the original.
+        mutation: {
+          enabled: true,
+          maxMutants: 5,
+          parallelism: 3,
+          ...(minScore !== undefined && { minScore }),
+        },
       },
     };
     const verify = await runStage(input, { workDir: path.join(root, `${variant}-verify`) });
@@ -161,5 +173,43 @@ describe.each(['python', 'node', 'go'] as const)('gold-patch mutants and diff co
     const { verify, status } = await curate('off-target');
     expect(verify, verify.logTail).toMatchObject({ outcome: 'succeeded', reason: 'Verified' });
     expect(status.mutation).toEqual(expected(lang, 'off-target'));
+  }, 600_000);
+});
+
+describe('TestAgent feedback from surviving mutants (python)', () => {
+  const curate = curation('python');
+  let server: OpenAIServer | undefined;
+  afterEach(() => server?.close());
+
+  it('given the weak tests and an LLM, TestAgent adds a boundary test that kills the survivor: Verified, score 1', async () => {
+    const boundary = 'tests/test_truncate_boundary.py';
+    const test =
+      'from textutils import truncate\n\n\ndef test_truncate_at_limit():\n    assert truncate("abc", 3) == "abc"\n';
+    server = await startOpenAIServer([
+      { toolCalls: [{ name: 'write_file', arguments: { path: boundary, content: test } }] },
+      { toolCalls: [{ name: 'finish', arguments: { summary: 'text exactly at the limit' } }] },
+    ]);
+    const llm = { baseURL: server.baseURL, model: 'scripted', apiKey: 'k', tokenBudget: 100_000 };
+    const { verify, status } = await curate('weak', 0.9, llm);
+    expect(verify, verify.logTail).toMatchObject({
+      outcome: 'succeeded',
+      reason: 'Verified',
+      testsSource: 'generated',
+    });
+    expect(verify.message).toContain(
+      'TestAgent added tests against surviving mutants (kills 1 of 1 surviving mutants)',
+    );
+    // TestAgent was shown the survivor as a diff.
+    const brief = JSON.stringify(server.requests[0]!.messages);
+    expect(brief).toContain('+    if len(text) >= limit:');
+    expect(server.remaining()).toBe(0);
+    expect(status.phase).toBe('Verified');
+    expect(status.mutation).toEqual({ ...expected('python', 'strong'), survivors: [] });
+    expect(status.FAIL_TO_PASS).toEqual(['tests/test_textutils.py::test_truncate_long']);
+    expect(status.PASS_TO_PASS).toContain('tests/test_truncate_boundary.py::test_truncate_at_limit');
+    expect(status.generatedTestPatch).toContain('+++ b/tests/test_truncate_boundary.py');
+    expect(status.generatedTestPatch).not.toContain('test_textutils.py');
+    expect(status.fullTestPatch).toContain('test_truncate_long');
+    expect(status.fullTestPatch).toContain('test_truncate_at_limit');
   }, 600_000);
 });

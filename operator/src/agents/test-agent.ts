@@ -1,5 +1,8 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Recipe } from '../api/index.ts';
 import { ScaleSweError } from '../api/index.ts';
+import { applyMutant, describeMutant, type Mutant, mutantDiff } from '../languages/mutation.ts';
 import { classifyPath } from '../mining/paths.ts';
 import { changedTests } from './changed-tests.ts';
 import { prepareStageWorkspace } from './environment.ts';
@@ -221,8 +224,15 @@ export function outsideTestPaths(paths: readonly string[]): string[] {
  * The PR's tests and the generated ones as one patch at base: what evaluation applies (the
  * generated diff alone was taken on top of the PR's tests and does not stand on its own).
  */
-async function combinedTestPatch(ws: Workspace, testPatch: string, generated: string): Promise<string> {
+async function combinedTestPatch(
+  ws: Workspace,
+  testPatch: string,
+  generated: string,
+  against = '',
+): Promise<string> {
   await resetToSetup(ws);
+  // `against` staged: the result is what the two add on top of it.
+  await applyOrThrow(ws, against, 'test patch', { index: true });
   await applyOrThrow(ws, testPatch, 'test patch');
   await applyOrThrow(ws, generated, 'generated tests');
   return diffPaths(ws, [...new Set([...patchPaths(testPatch), ...patchPaths(generated)])]);
@@ -242,6 +252,130 @@ ${truncateMiddle(i.body, 3000)}
 The fix (already applied):
 ${truncateMiddle(i.patch, 12000)}
 
+The test suite runs with: ${recipe.testCommand}
+(result format ${recipe.resultFormat}; the environment is already set up).`;
+}
+
+/** Tests TestAgent added to kill surviving mutants: its diff, and the PR's tests plus all generated ones. */
+export interface StrongerTests {
+  generated: string;
+  full: string;
+  summary: string;
+}
+
+/**
+ * Feedback from mutation testing (issue #20): TestAgent gets the mutants of the gold patch the
+ * tests let through (as diffs) and the changed lines no FAIL_TO_PASS test ran, and adds tests
+ * that pass on the fixed code and fail on at least one of those mutants, confined to test
+ * paths and within its budget. The verify stage then labels and mutates again with them.
+ */
+export async function strengthenTests(
+  ctx: StageContext,
+  ws: Workspace,
+  recipe: Recipe,
+  tests: { full: string; generated?: string | undefined },
+  survivors: readonly Mutant[],
+  uncovered: readonly string[],
+): Promise<{ done: StrongerTests } | { failed: StageOutput }> {
+  const testPatch = tests.full;
+  const { instance } = ctx.input;
+  const goldPaths = new Set(patchPaths(instance.patch));
+  const tools = workspaceTools(ws.dir, { maxTimeoutSeconds: ctx.input.config.commandTimeoutSeconds });
+  const agentState = async (generated?: string) => {
+    await resetToSetup(ws);
+    await applyOrThrow(ws, testPatch, 'test patch', { index: true });
+    await applyOrThrow(ws, instance.patch, 'gold patch');
+    if (generated) await applyOrThrow(ws, generated, 'generated tests');
+  };
+  await agentState();
+  const finish: Tool<{ patch: string; summary: string }> = {
+    name: 'finish',
+    description:
+      'Submit the tests you added. They must pass on the fixed code and fail on at least one of the mutants.',
+    parameters: { type: 'object', properties: { summary: { type: 'string' } } },
+    async run() {
+      const files = tools.written.filter((f) => !goldPaths.has(f));
+      const outside = outsideTestPaths(files);
+      const changedOutside = outside.length ? await diffPaths(ws, outside) : '';
+      if (changedOutside.trim())
+        return `Rejected: tests may only touch test paths, and these are not: ${outside.join(', ')} (${OUTSIDE_TEST_PATHS}). Restore them, then call finish again.`;
+      const tests = files.filter((f) => !outside.includes(f));
+      const generated = tests.length ? await diffPaths(ws, tests) : '';
+      if (!generated.trim()) return 'You have not changed any test file.';
+      const applied = [testPatch, generated];
+      const fixed = await runTests(ctx, ws, recipe, 'added tests on the fixed code', applied);
+      const failing = [...fixed.results].filter(([, s]) => s === 'failed' || s === 'error').map(([id]) => id);
+      if (fixed.timedOut || failing.length > 0 || fixed.results.size === 0)
+        return `The tests must pass on the fixed code; ${fixed.timedOut ? 'the run timed out' : failing.length ? `failing: ${failing.slice(0, 10).join(', ')}` : 'no test result was reported'}.\n${truncateMiddle(fixed.output, 3000)}\nRevise the tests and call finish again.`;
+      const killed: string[] = [];
+      for (const m of survivors) {
+        const file = path.join(ws.dir, m.file);
+        const original = await readFile(file, 'utf8');
+        const mutated = applyMutant(original, m);
+        if (mutated === undefined) continue;
+        try {
+          await writeFile(file, mutated);
+          const run = await runTests(ctx, ws, recipe, `added tests on ${describeMutant(m)}`, applied);
+          if ([...run.results.values()].some((s) => s === 'failed' || s === 'error'))
+            killed.push(describeMutant(m));
+        } finally {
+          await writeFile(file, original);
+        }
+      }
+      if (killed.length === 0)
+        return 'Every mutant still passes all the tests: no test tells the fixed code from a mutant. Test the behaviour each mutant changes (e.g. the boundary value), then call finish again.';
+      return {
+        done: {
+          patch: generated,
+          summary: `kills ${killed.length} of ${survivors.length} surviving mutants`,
+        },
+      };
+    },
+  };
+  const outcome = await runToolLoop<{ patch: string; summary: string }>({
+    llm: ctx.llm!,
+    agent: 'TestAgent',
+    system: STRENGTHEN_SYSTEM,
+    user: strengthenBrief(ctx, recipe, survivors, uncovered),
+    tools: [...tools.tools, finish],
+    maxTurns: ctx.input.config.maxTurns,
+  });
+  if (outcome.status !== 'done')
+    return {
+      failed: loopFailure(outcome, 'WeakTests', 'TestAgent wrote no test that kills a surviving mutant'),
+    };
+  const { patch, summary } = outcome.value;
+  const full = await combinedTestPatch(ws, testPatch, patch);
+  // Everything generated so far, on top of the PR's own tests (what generatedTestPatch holds).
+  const generated = await combinedTestPatch(ws, tests.generated ?? '', patch, instance.testPatch);
+  return { done: { generated, full, summary } };
+}
+
+const STRENGTHEN_SYSTEM = `You strengthen the tests of a bug fix that has already been applied to this checkout.
+Mutation testing made small changes (mutants) to the lines the fix adds; the existing tests still
+pass on the mutants below, so they would accept a wrong fix. Add tests (in test files only) that
+PASS on the fixed code and FAIL on the mutants, through the public interface. Do not modify
+non-test source files. Use run_command to run your tests. When done, call finish.`;
+
+function strengthenBrief(
+  ctx: StageContext,
+  recipe: Recipe,
+  survivors: readonly Mutant[],
+  uncovered: readonly string[],
+): string {
+  const i = ctx.input.instance;
+  const mutants = survivors.map((m) => `${describeMutant(m)}\n${mutantDiff(m)}`).join('\n');
+  const notRun = uncovered.length
+    ? `\nLines the fix adds that no FAIL_TO_PASS test runs: ${uncovered.join(', ')}\n`
+    : '';
+  return `Repository ${i.repo}, PR #${i.pullNumber}: ${i.title}
+
+The fix (already applied):
+${truncateMiddle(i.patch, 12000)}
+
+Surviving mutants (each a one-line change on top of the fix):
+${truncateMiddle(mutants, 8000)}
+${notRun}
 The test suite runs with: ${recipe.testCommand}
 (result format ${recipe.resultFormat}; the environment is already set up).`;
 }

@@ -16,6 +16,7 @@ import {
   snapshotSetup,
   type Workspace,
 } from './workspace.ts';
+import { boundCommand, detectBindTool } from './workspace-copies.ts';
 
 /** Environment every command of a stage gets: non-interactive, CI mode, no update checks. */
 export const RUN_ENV: Record<string, string> = {
@@ -79,15 +80,22 @@ export async function runTests(
   recipe: Recipe,
   label: string,
   testPatches?: readonly string[],
-  opts: { timeoutMs?: number; command?: string } = {},
+  opts: { timeoutMs?: number; command?: string; seenAt?: string } = {},
 ): Promise<TestRun> {
   const command = opts.command ?? testCommandFor(ctx, ws, recipe, testPatches);
   const resultsFile = `${ws.dir}.results`;
   await rm(resultsFile, { force: true });
-  const offline = ctx.input.config.testNetwork === 'none' ? await detectOfflineTool(ws.dir) : 'none';
-  if (ctx.input.config.testNetwork === 'none' && offline === 'none')
+  const cutNetwork = ctx.input.config.testNetwork === 'none';
+  const offline = cutNetwork ? await detectOfflineTool(ws.dir) : 'none';
+  if (cutNetwork && offline === 'none')
     ctx.log.warn('no tool can cut the network of test commands here: tests run with the stage network');
-  const r = await sh(offlineCommand(command, offline), {
+  // A workspace copy run where the original lies (workspace-copies.ts), so it imports itself.
+  const bindTool = opts.seenAt === undefined ? 'none' : await detectBindTool();
+  const wrapped =
+    opts.seenAt === undefined || bindTool === 'none'
+      ? offlineCommand(command, offline)
+      : boundCommand(command, bindTool, { from: ws.dir, to: opts.seenAt }, cutNetwork && offline !== 'none');
+  const r = await sh(wrapped, {
     cwd: ws.dir,
     timeoutMs: opts.timeoutMs ?? ctx.testTimeoutMs,
     env: { ...RUN_ENV, SCALESWE_RESULTS: resultsFile },
@@ -99,7 +107,7 @@ export async function runTests(
     // runner printed to stdout
   }
   const results = parseTestResults(recipe.resultFormat, report.trim() ? report : r.output, {
-    rootDir: ws.dir,
+    rootDir: opts.seenAt ?? ws.dir,
   });
   const counts = countStatuses(results);
   ctx.remember(`tests ${label} (exit ${r.code}${r.timedOut ? ', timed out' : ''}; ${counts})`, r.output);

@@ -287,13 +287,22 @@ export const MutationSettings = z
       .describe(
         'Mutants tried per instance, spread over the changed lines; each is one test run within the verify stage time limit (agents.timeouts.verifySeconds)',
       ),
+    parallelism: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        'Mutants run at once, each in a copy of the verified workspace; unset: the CPUs the verify stage may use (its affinity and cgroup quota)',
+      ),
     minScore: z
       .number()
       .min(0)
       .max(1)
       .optional()
       .describe(
-        'Killed / (killed + survived) below this rejects the instance as WeakTests; unset: the score is recorded only. Mutants that do not compile or give no results are not counted',
+        'Killed / (killed + survived) below this rejects the instance as WeakTests; unset: the score is recorded only. Mutants that do not compile, are equivalent or give no results are not counted',
       ),
   })
   .strict()

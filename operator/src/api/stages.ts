@@ -74,7 +74,15 @@ export const STAGE_TABLE = [
     phase: 'Verify',
     timeoutSeconds: 1800,
     needs: ['recipe', 'environment', 'testsSource', 'fullTestPatch', 'FAIL_TO_PASS', 'PASS_TO_PASS'],
-    yields: ['testsSource', 'FAIL_TO_PASS', 'PASS_TO_PASS', 'mutation'],
+    // generatedTestPatch / fullTestPatch: tests TestAgent adds against surviving mutants.
+    yields: [
+      'testsSource',
+      'generatedTestPatch',
+      'fullTestPatch',
+      'FAIL_TO_PASS',
+      'PASS_TO_PASS',
+      'mutation',
+    ],
     yieldsOnReject: ['mutation'],
   },
 ] as const satisfies readonly StageRow[];

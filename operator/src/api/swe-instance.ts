@@ -195,6 +195,14 @@ export const MutationRecord = z
       .min(0)
       .default(0)
       .describe('Mutants whose run gave no verdict (timed out, some tests missing): not counted'),
+    equivalent: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Mutants that are the same program as the gold patch (same Python AST or bytecode, same gofmt form, blanks only): no test can kill them, not counted and not run',
+      ),
     score: z
       .number()
       .min(0)
@@ -259,7 +267,7 @@ export const CarriedStatus = z
       .optional()
       .describe("Issue comments made before the PR's first commit (SWE-bench hints_text)"),
     mutation: MutationRecord.optional().describe(
-      'Mutation test of the gold patch (verification.mutation): mutants tried, killed, survived, not compiling, and the score',
+      'Mutation test of the gold patch (verification.mutation): mutants tried, killed, survived, not compiling, equivalent, and the score',
     ),
     statementVerdict: StatementVerdict.optional().describe(
       "The LLM judge's classification of the problem statement; only ok passes",

@@ -95,6 +95,7 @@ describe('SWE-bench export', () => {
       survived: 1,
       notCompiling: 0,
       errored: 0,
+      equivalent: 0,
       score: 0.75,
       survivors: [],
     };
@@ -113,6 +114,7 @@ describe('SWE-bench export', () => {
       survived: 0,
       notCompiling: 0,
       errored: 0,
+      equivalent: 0,
       score: 1,
       survivors: [],
     };

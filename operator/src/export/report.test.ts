@@ -264,6 +264,7 @@ describe('report: mutation score distribution chart', () => {
       survived: 0,
       notCompiling: 0,
       errored: 0,
+      equivalent: 0,
       score,
       survivors: [],
     });
@@ -313,6 +314,7 @@ describe('report: mutation score line', () => {
     survived: 1,
     notCompiling: 0,
     errored: 0,
+    equivalent: 0,
     survivors: [],
     ...(score !== undefined && { score }),
     ...(skipped !== undefined && { skipped }),

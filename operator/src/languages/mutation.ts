@@ -312,3 +312,26 @@ export function applyMutant(content: string, mutant: Mutant): string | undefined
 export function describeMutant(m: Mutant): string {
   return `${m.file}:${m.line} ${m.kind}: ${m.original.trim()} → ${m.mutated.trim() || '(deleted)'}`;
 }
+
+/**
+ * The mutant changes only blanks outside strings and comments: the same program, whatever
+ * the language (a mutant that is trivially equivalent). Conservative: any change inside a
+ * string or comment counts as a change. Pure.
+ */
+export function sameUpToBlanks(m: Mutant, syntax: MutationSyntax, before: readonly string[] = []): boolean {
+  const open = openAfter(before, syntax);
+  const normal = (line: string) => {
+    const code = scanLine(line, syntax, open).code;
+    let out = '';
+    for (let i = 0; i < line.length; i++)
+      if (code[i] === MASK) out += line[i];
+      else if (!/\s/.test(line[i]!)) out += line[i];
+    return out;
+  };
+  return normal(m.original) === normal(m.mutated);
+}
+
+/** The mutant as a unified diff on top of the gold patch (what TestAgent is shown). Pure. */
+export function mutantDiff(m: Mutant): string {
+  return `--- a/${m.file}\n+++ b/${m.file}\n@@ -${m.line} +${m.line} @@\n-${m.original}\n+${m.mutated}\n`;
+}

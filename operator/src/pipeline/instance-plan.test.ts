@@ -85,6 +85,7 @@ describe('planAttempt', () => {
       survived: 1,
       notCompiling: 0,
       errored: 0,
+      equivalent: 0,
       score: 0.667,
       survivors: [],
     };
