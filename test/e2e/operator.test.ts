@@ -402,6 +402,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
       survived: 0,
       notCompiling: 0,
       errored: 0,
+      equivalent: 0,
       score: 1,
       survivors: [],
       diffCoverage: { covered: 1, total: 1, ratio: 1, engine: 'v8', uncovered: [] },
