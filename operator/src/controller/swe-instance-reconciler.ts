@@ -42,6 +42,7 @@ import type { ControllerContext } from './controller-context.ts';
 import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
 import {
   dropReplacedContent,
+  statusTooLarge,
   statusToWrite,
   storeContent,
   withCachedContent,
@@ -240,7 +241,11 @@ export async function reconcileInstance(
         finalInstance = withCachedContent(ctx, parseInstance(fresh));
         finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, envImageDonors });
       }
-      return statusToWrite(ctx, where, finalPlan.status);
+      const next = statusToWrite(ctx, where, finalPlan.status);
+      // Refused by the API server on every retry: a clear reason instead of an endless backoff.
+      const tooLarge = statusTooLarge(next, ctx.datasetStore !== undefined);
+      if (tooLarge) throw new TerminalError(tooLarge.reason, tooLarge.message);
+      return next;
     },
     {
       overlay: ctx.instanceOverlay,
