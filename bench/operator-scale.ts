@@ -152,7 +152,9 @@ async function operatorRequests(
     );
     const n = Number(m[2]);
     total += n;
-    const k = `${labels.verb} ${labels.resource}`;
+    // Refusals (409 AlreadyExists, 404 NotFound, 429 throttled, 5xx) apart: they are the waste.
+    const code = labels.code ?? '';
+    const k = `${labels.verb} ${labels.resource}${code.startsWith('2') ? '' : ` (${code})`}`;
     byVerb.set(k, (byVerb.get(k) ?? 0) + n);
   }
   return { total, byVerb, heapUsedMiB: heap ? Number(heap[1]) / 2 ** 20 : Number.NaN };
@@ -166,6 +168,8 @@ function startOperator(
   const proc = spawn(
     process.execPath,
     [
+      // BENCH_HEAP_SNAPSHOT=1: the operator writes a heap snapshot on SIGUSR2 (sent at the end).
+      ...(process.env.BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []),
       join(ROOT, 'operator/src/operator.ts'),
       '--kubeconfig',
       kubeconfig,
@@ -351,6 +355,11 @@ try {
     `operator CPU: ${cpu.toFixed(1)} s = ${((cpu / INSTANCES) * 1000).toFixed(1)} ms per instance (the machine: ${cpus().length} CPUs, load ${loadavg()[0]?.toFixed(1)})`,
   );
   await kubelet.pods.stop();
+  if (process.env.BENCH_HEAP_SNAPSHOT) {
+    operator.kill('SIGUSR2');
+    console.log('operator heap snapshot requested (Heap.*.heapsnapshot in the working directory)');
+    await new Promise((r) => setTimeout(r, 30_000));
+  }
   if (cp.etcdUrl) {
     const byResource = await etcdBytesByResource(cp.etcdUrl, namespace);
     const dbAfter = await etcdDbInUse(cp.etcdUrl);
