@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     burst: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'on' },
     'etcd-url': { type: 'string' },
+    /** V8 flags for the operator process, e.g. "--max-semi-space-size=4" (the chart's nodeOptions). */
+    'node-options': { type: 'string', default: '' },
   },
 });
 const INSTANCES = Number(args.instances);
@@ -170,6 +172,7 @@ function startOperator(
     [
       // BENCH_HEAP_SNAPSHOT=1: the operator writes a heap snapshot on SIGUSR2 (sent at the end).
       ...(process.env.BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+      ...(args['node-options'] ? args['node-options'].split(/\s+/) : []),
       join(ROOT, 'operator/src/operator.ts'),
       '--kubeconfig',
       kubeconfig,
@@ -338,7 +341,7 @@ try {
   const cpu = cpuSeconds(operator.pid ?? 0);
 
   console.log(
-    `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}, dataset store ${s3 ? 'on (gofakes3)' : 'off'}`,
+    `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}, dataset store ${s3 ? 'on (gofakes3)' : 'off'}, operator V8 flags: ${args['node-options'] || 'none'}`,
   );
   console.log(
     `run Succeeded in ${seconds.toFixed(1)} s: ${(INSTANCES / seconds).toFixed(1)} instances/second`,
