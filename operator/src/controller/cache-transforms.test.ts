@@ -31,6 +31,7 @@ const spec = {
   pullNumber: 7,
   title: 'Fix the parser',
   body: 'A long PR description. '.repeat(200),
+  issues: [{ number: 3, title: 'Parser crash', body: 'Steps to reproduce: '.repeat(100) }],
   baseCommit: 'b'.repeat(40),
   patch: 'diff --git a/x.py b/x.py\n+fixed\n',
   testPatch: 'diff --git a/test_x.py b/test_x.py\n+def test(): pass\n',
@@ -255,13 +256,19 @@ describe('slimInstance', () => {
     const slim = slimInstance(structuredClone(raw));
     expect(slim.spec).not.toHaveProperty('body');
     expect(slim.spec).not.toHaveProperty('title');
+    expect(slim.spec).not.toHaveProperty('issues');
     // Status writes replace the status whole: it must stay exactly as the server has it.
     expect(slim.status).toEqual(raw.status);
     expect(slim.metadata).toEqual(raw.metadata);
     // The reconciler and evaluations still parse it, with everything else they read intact.
     const parsed = SWEInstance.parse(slim);
     const whole = SWEInstance.parse(raw);
-    expect({ ...parsed.spec, title: whole.spec.title, body: whole.spec.body }).toEqual(whole.spec);
+    expect({
+      ...parsed.spec,
+      title: whole.spec.title,
+      body: whole.spec.body,
+      issues: whole.spec.issues,
+    }).toEqual(whole.spec);
     expect(parsed.status).toEqual(whole.status);
   });
 

@@ -50,20 +50,25 @@ export function slimPod(pod: RawPod): RawPod {
   };
 }
 
+/** The PR and issue text: only the prompt stage reads it (through its stage input). */
+const PR_TEXT = ['title', 'body', 'issues'] as const;
+
 /**
- * The PR text (title, body) only feeds the stage inputs of an instance still in flight; once
- * the instance is finished nothing reads it from the cache (recipe memory and environment
- * image donors read repo, ids, commits and dates; evaluations read patches and status; the
- * export reads the API server). A user retry changes the status, and the watch then delivers
- * the whole object again. The status is never slimmed: status writes replace it whole.
+ * The PR text (title, body, linked issues' text) only feeds the stage inputs of an instance
+ * still in flight; once the instance is finished nothing reads it from the cache (recipe
+ * memory and environment image donors read repo, ids, commits and dates; evaluations grade
+ * with patches and status; the export reads the API server). A user retry changes the status,
+ * and the watch then delivers the whole object again. The status is never slimmed: status
+ * writes replace it whole.
  */
 export function slimInstance(obj: RawObject): RawObject {
   const lean = withoutLastApplied(obj);
   const phase = (lean.status as { phase?: string } | undefined)?.phase;
   const spec = lean.spec as Record<string, unknown> | undefined;
   if (!spec || phase === undefined || !TERMINAL_PHASES.has(phase as never)) return lean;
-  if (!('title' in spec) && !('body' in spec)) return lean;
-  const { title: _title, body: _body, ...rest } = spec;
+  if (!PR_TEXT.some((field) => field in spec)) return lean;
+  const rest = { ...spec };
+  for (const field of PR_TEXT) delete rest[field];
   return { ...lean, spec: rest };
 }
 
