@@ -11,7 +11,8 @@
  * v3 JSON gateway: key + value bytes, by resource), plus etcd's own db size in use before and
  * after (both after a compaction to the current revision).
  *
- *   npm run bench:operator [-- --instances 10000 --max-parallel 1000 --workers 32 --qps 1000 --store on]
+ *   npm run bench:operator [-- --instances 10000 --max-parallel 1000 --workers 32 --qps 1000 --store on
+ *     --node-options=--max-semi-space-size=4]   (V8 flags for the operator process)
  *
  * Uses KUBECONFIG when set (CRDs must be installed; etcd figures only with --etcd-url);
  * otherwise starts a control plane (test/cluster, control-plane mode) and stops it afterwards.

@@ -6,6 +6,7 @@ import {
   type ObservedAttempt,
   planAttempt,
 } from '../pipeline/instance-plan.ts';
+import { isTerminal } from '../pipeline/pipeline.ts';
 import {
   classifyPodFailure,
   type DecodedStageResult,
@@ -104,6 +105,24 @@ export function observePod(
  * The SWEInstance stage machine in the cluster: the pipeline's planner decides; this maps
  * pods to observed attempts and the plan back to pod actions. Pure.
  */
+/**
+ * A finished instance with nothing left to do: no pods of its own, its spec generation
+ * observed, and no environment image in a registry (whose retention may still delete it).
+ * planInstance would return its status unchanged, so the reconcile (every resync, for every
+ * finished instance) need not read its content back from the dataset store. Pure.
+ */
+export function settled(
+  instance: SWEInstance,
+  run: CurationRun | undefined,
+  pods: readonly ObservedStagePod[],
+): boolean {
+  const status = instance.status;
+  if (!isTerminal(status) || pods.length > 0) return false;
+  const generation = instance.metadata.generation;
+  if (generation !== undefined && status?.observedGeneration !== generation) return false;
+  return !(run?.spec.environment.registry !== undefined && status?.environment?.digest !== undefined);
+}
+
 export function planInstance(obs: InstanceObservation): InstancePlan {
   const { instance, run, pods, now } = obs;
   const name = instance.metadata.name ?? '';

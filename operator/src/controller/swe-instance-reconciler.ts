@@ -48,7 +48,13 @@ import {
   withCachedContent,
   withContent,
 } from './instance-content.ts';
-import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
+import {
+  AGENT_CONTAINER,
+  type InstancePlan,
+  planInstance,
+  settled,
+  terminationMessageOf,
+} from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
 import { recordTerminal } from './terminal.ts';
@@ -212,10 +218,13 @@ export async function reconcileInstance(
   const { namespace, name } = splitKey(k);
   const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
   if (!raw || raw.metadata.deletionTimestamp) return undefined;
-  // The planner sees the whole status: content kept in the dataset store is read back.
-  const instance = await withContent(ctx, parseInstance(raw));
-  const run = runOf(ctx, namespace, instance.spec.runRef);
+  const parsed = parseInstance(raw);
+  const run = runOf(ctx, namespace, parsed.spec.runRef);
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
+  // A finished instance's resync: nothing to plan, so no store read (10k of them every 5 min).
+  if (settled(parsed, run, pods)) return undefined;
+  // The planner sees the whole status: content kept in the dataset store is read back.
+  const instance = await withContent(ctx, parsed);
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
   const envImageDonors = run?.spec.environment.registry ? othersOf(ctx, namespace, name) : undefined;
