@@ -12,7 +12,8 @@
  * after (both after a compaction to the current revision).
  *
  *   npm run bench:operator [-- --instances 10000 --max-parallel 1000 --workers 32 --qps 1000 --store on
- *     --node-options=--max-semi-space-size=4]   (V8 flags for the operator process)
+ *     --node-options=--max-semi-space-size=4 --operator /tmp/b/operator/main.mjs]
+ * (V8 flags for the operator process; the bundle the image runs: node scripts/bundle.ts --out /tmp/b)
  *
  * Uses KUBECONFIG when set (CRDs must be installed; etcd figures only with --etcd-url);
  * otherwise starts a control plane (test/cluster, control-plane mode) and stops it afterwards.
@@ -20,7 +21,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CURATIONRUNS } from '../operator/src/api/index.ts';
 import type { RawObject } from '../operator/src/controller/resources.ts';
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     'etcd-url': { type: 'string' },
     /** V8 flags for the operator process, e.g. "--max-semi-space-size=4" (the chart's nodeOptions). */
     'node-options': { type: 'string', default: '' },
+    /** The operator's entry: its TypeScript source, or the bundle the image runs (scripts/bundle.ts). */
+    operator: { type: 'string', default: 'operator/src/operator.ts' },
   },
 });
 const INSTANCES = Number(args.instances);
@@ -174,7 +177,7 @@ function startOperator(
       // BENCH_HEAP_SNAPSHOT=1: the operator writes a heap snapshot on SIGUSR2 (sent at the end).
       ...(process.env.BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []),
       ...(args['node-options'] ? args['node-options'].split(/\s+/) : []),
-      join(ROOT, 'operator/src/operator.ts'),
+      resolve(ROOT, args.operator),
       '--kubeconfig',
       kubeconfig,
       '--namespace',
@@ -342,7 +345,7 @@ try {
   const cpu = cpuSeconds(operator.pid ?? 0);
 
   console.log(
-    `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}, dataset store ${s3 ? 'on (gofakes3)' : 'off'}, operator V8 flags: ${args['node-options'] || 'none'}`,
+    `\n${INSTANCES} SWEInstances, 4 stages each (${kubelet.finished()} sandbox pods), maxParallel ${maxParallel}, ${args.workers} instance workers, client QPS ${args.qps}, dataset store ${s3 ? 'on (gofakes3)' : 'off'}, operator ${args.operator} with V8 flags: ${args['node-options'] || 'none'}`,
   );
   console.log(
     `run Succeeded in ${seconds.toFixed(1)} s: ${(INSTANCES / seconds).toFixed(1)} instances/second`,
