@@ -114,6 +114,40 @@ export function statusToWrite(
 }
 
 /**
+ * Most bytes a SWEInstance status may take in etcd. An object is capped at 1.5 MiB (etcd's
+ * request limit); the spec (patches) needs room beside the status. With the dataset store the
+ * status is ~1-2 KB whatever the repository; without it, test-id lists of a repository with
+ * many thousands of tests would pass this.
+ */
+export const MAX_STATUS_BYTES = 512 * 1024;
+
+/**
+ * Pure: why this status cannot be written, or undefined when it fits. The API server would
+ * refuse it on every retry; the instance fails with a reason that names the fix instead.
+ */
+export function statusTooLarge(
+  status: SWEInstanceStatus,
+  storeConfigured: boolean,
+  limit = MAX_STATUS_BYTES,
+): { reason: 'StatusTooLarge'; message: string } | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(status));
+  if (bytes <= limit) return undefined;
+  const largest = Object.entries(status)
+    .map(([field, value]) => [field, Buffer.byteLength(JSON.stringify(value) ?? '')] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([field, n]) => `${field} ${n}`)
+    .join(', ');
+  const fix = storeConfigured
+    ? 'even with its content in the dataset store'
+    : 'configure the dataset store (chart datasetStore.*, operator --store-bucket) to keep test-id lists, patches and statements outside etcd';
+  return {
+    reason: 'StatusTooLarge',
+    message: `status is ${bytes} bytes, more than the ${limit} an SWEInstance may keep in etcd (largest fields: ${largest}); ${fix}`,
+  };
+}
+
+/**
  * After a status write that names new content, the object it replaced is deleted (one object
  * per instance in the bucket). Best effort: a failure leaves an unreferenced object, never a
  * status naming a missing one, so it does not fail the reconcile.

@@ -5,6 +5,7 @@ import {
   type InstanceEvent,
   planAttempt,
 } from '../pipeline/instance-plan.ts';
+import { isTerminal } from '../pipeline/pipeline.ts';
 import { wantsSolve } from '../pipeline/solve.ts';
 import { type DecodedStageResult, type ObservedPod, stagePodName } from '../sandbox/index.ts';
 import { awaitingEnvImage, type EnvImageStep, planEnvImage } from './env-image.ts';
@@ -55,6 +56,26 @@ export const AGENT_CONTAINER = 'agent';
 export function terminationMessageOf(pod: ObservedPod): string | undefined {
   const container = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER);
   return container?.state?.terminated?.message;
+}
+
+/**
+ * A finished instance with nothing left to do: no pods of its own, its spec generation
+ * observed, and no environment image in a registry (whose retention may still delete it).
+ * planInstance would return its status unchanged, so the reconcile (every resync, for every
+ * finished instance) need not read its content back from the dataset store. Pure.
+ */
+export function settled(
+  instance: SWEInstance,
+  run: CurationRun | undefined,
+  pods: readonly ObservedStagePod[],
+): boolean {
+  const status = instance.status;
+  if (!isTerminal(status) || pods.length > 0) return false;
+  // A Verified instance the run still solves (spec.solve) has attempts to start.
+  if (wantsSolve(status, run?.spec.solve !== undefined)) return false;
+  const generation = instance.metadata.generation;
+  if (generation !== undefined && status?.observedGeneration !== generation) return false;
+  return !(run?.spec.environment.registry !== undefined && status?.environment?.digest !== undefined);
 }
 
 /**

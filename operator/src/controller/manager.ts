@@ -14,6 +14,7 @@ import {
 } from '../kube/index.ts';
 import { isTerminal } from '../pipeline/pipeline.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../sandbox/index.ts';
+import { slimInstance, slimOwnedResource, slimPod } from './cache-transforms.ts';
 import { campaignOf, reconcileCampaign, recordCampaignTerminal } from './campaign-reconciler.ts';
 import type { ControllerContext, RawPod } from './controller-context.ts';
 import {
@@ -82,6 +83,7 @@ export class Manager {
       kube,
       path: collectionPath(CAMPAIGNS, namespace),
       list: () => kube.list<RawObject>(CAMPAIGNS, namespace),
+      transform: slimOwnedResource,
       resyncMs,
       log,
     });
@@ -90,6 +92,7 @@ export class Manager {
       kube,
       path: collectionPath(CURATIONRUNS, namespace),
       list: () => kube.list<RawObject>(CURATIONRUNS, namespace),
+      transform: slimOwnedResource,
       resyncMs,
       log,
       indexers: {
@@ -104,6 +107,7 @@ export class Manager {
       kube,
       path: collectionPath(SWEINSTANCES, namespace),
       list: () => kube.list<RawObject>(SWEINSTANCES, namespace),
+      transform: slimInstance,
       resyncMs,
       log,
       indexers: {
@@ -123,6 +127,7 @@ export class Manager {
       kube,
       path: collectionPath(EVALUATIONS, namespace),
       list: () => kube.list<RawObject>(EVALUATIONS, namespace),
+      transform: slimOwnedResource,
       resyncMs,
       log,
     });
@@ -133,6 +138,7 @@ export class Manager {
       path: collectionPath('pods', namespace),
       list: () => kube.listPods(namespace, selector) as never,
       labelSelector: selector,
+      transform: slimPod,
       resyncMs,
       log,
       indexers: {

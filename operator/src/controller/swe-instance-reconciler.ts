@@ -45,12 +45,19 @@ import type { ControllerContext } from './controller-context.ts';
 import { envImageOf, envImageTarget, envImageToDelete, markEnvImageDeleted } from './env-image.ts';
 import {
   dropReplacedContent,
+  statusTooLarge,
   statusToWrite,
   storeContent,
   withCachedContent,
   withContent,
 } from './instance-content.ts';
-import { AGENT_CONTAINER, type InstancePlan, planInstance, terminationMessageOf } from './instance-plan.ts';
+import {
+  AGENT_CONTAINER,
+  type InstancePlan,
+  planInstance,
+  settled,
+  terminationMessageOf,
+} from './instance-plan.ts';
 import { key, type RawObject, splitKey } from './resources.ts';
 import type { SolvePodToCreate } from './solve-plan.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
@@ -223,10 +230,13 @@ export async function reconcileInstance(
   const { namespace, name } = splitKey(k);
   const raw = ctx.instanceOverlay.resolve(ctx.instances.get(namespace, name));
   if (!raw || raw.metadata.deletionTimestamp) return undefined;
-  // The planner sees the whole status: content kept in the dataset store is read back.
-  const instance = await withContent(ctx, parseInstance(raw));
-  const run = runOf(ctx, namespace, instance.spec.runRef);
+  const parsed = parseInstance(raw);
+  const run = runOf(ctx, namespace, parsed.spec.runRef);
   const pods = ctx.podExpectations.visible(ctx.pods.byIndex('instance', k));
+  // A finished instance's resync: nothing to plan, so no store read (10k of them every 5 min).
+  if (settled(parsed, run, pods)) return undefined;
+  // The planner sees the whole status: content kept in the dataset store is read back.
+  const instance = await withContent(ctx, parsed);
   const now = ctx.now();
   const results = new Map<string, DecodedStageResult>();
   const envImageDonors = run?.spec.environment.registry ? othersOf(ctx, namespace, name) : undefined;
@@ -253,7 +263,11 @@ export async function reconcileInstance(
         finalInstance = withCachedContent(ctx, parseInstance(fresh));
         finalPlan = planInstance({ instance: finalInstance, run, pods, now, results, envImageDonors });
       }
-      return statusToWrite(ctx, where, finalPlan.status);
+      const next = statusToWrite(ctx, where, finalPlan.status);
+      // Refused by the API server on every retry: a clear reason instead of an endless backoff.
+      const tooLarge = statusTooLarge(next, ctx.datasetStore !== undefined);
+      if (tooLarge) throw new TerminalError(tooLarge.reason, tooLarge.message);
+      return next;
     },
     {
       overlay: ctx.instanceOverlay,

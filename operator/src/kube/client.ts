@@ -343,8 +343,8 @@ export class Kube {
     );
   }
 
-  /** A Watch whose connections are counted like any request. */
-  watcher(): k8s.Watch {
+  /** A Watch whose connections are counted like any request; `transform` slims each object it delivers. */
+  watcher(transform: (obj: unknown) => unknown = withoutManagedFields): k8s.Watch {
     const kube = this;
     return new (class extends k8s.Watch {
       override watch(
@@ -353,8 +353,9 @@ export class Kube {
         cb: (phase: string, obj: unknown, watchObj?: unknown) => void,
         done: (err: unknown) => void,
       ): Promise<AbortController> {
+        // ERROR events carry a Status, not an object: handed on as they are.
         const slim = (phase: string, obj: unknown, watchObj?: unknown) =>
-          cb(phase, withoutManagedFields(obj), watchObj);
+          cb(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : transform(obj), watchObj);
         return kube.call('watch', path.split('/').pop() ?? path, () => super.watch(path, query, slim, done));
       }
     })(this.config);

@@ -19,6 +19,13 @@ export interface InformerOptions<T extends KubeObject> {
   log: Logger;
   /** Secondary indexes: name → object → index values. */
   indexers?: Record<string, (obj: T) => string[]>;
+  /**
+   * What the cache keeps of each object, applied to every listed and watched object before
+   * it is cached (managedFields is always dropped first): the fields the reconcilers never
+   * read go, so the cache does not grow with them. Must keep what the handlers, indexers and
+   * reconcilers read, and may mutate its argument.
+   */
+  transform?: (obj: T) => T;
 }
 
 export function objectKey(obj: KubeObject): string {
@@ -49,9 +56,13 @@ export class Informer<T extends KubeObject> {
   constructor(opts: InformerOptions<T>) {
     this.opts = opts;
     this.name = opts.name;
+    const slim = (obj: T): T => {
+      const lean = withoutManagedFields(obj);
+      return opts.transform ? opts.transform(lean) : lean;
+    };
     const list = async () => {
       const result = await opts.list();
-      for (const item of result.items) withoutManagedFields(item);
+      result.items = result.items.map(slim);
       this.failures = 0;
       // ListWatch fills its cache synchronously once this promise resolves.
       setImmediate(() => {
@@ -61,7 +72,7 @@ export class Informer<T extends KubeObject> {
     };
     this.lw = new ListWatch<KubernetesObject>(
       opts.path,
-      opts.kube.watcher(),
+      opts.kube.watcher(slim as (obj: unknown) => unknown),
       list,
       false,
       opts.labelSelector,
