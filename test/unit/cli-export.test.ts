@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CurationRunSpec, type SWEInstanceSpec, type Trajectory } from '../../operator/src/api/index.ts';
+import { CurationRunSpec, type Trajectory } from '../../operator/src/api/index.ts';
 import { StateDir } from '../../operator/src/local/state.ts';
+import { calcSpec as spec } from '../fixtures/calc-instance.ts';
 import { runCli } from '../support/cli.ts';
 
 // `scaleswe export` flags end to end on a local state directory: the dataset schema
@@ -13,22 +14,6 @@ import { runCli } from '../support/cli.ts';
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-export-cli-'));
 const state = new StateDir(join(scratch, 'state'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const spec = (n: number): SWEInstanceSpec => ({
-  instanceId: `acme__calc-${n}`,
-  runRef: 'r',
-  repo: 'acme/calc',
-  cloneURL: '/tmp/calc',
-  pullNumber: n,
-  title: 'Fix add',
-  body: '',
-  baseCommit: 'a'.repeat(40),
-  patch: 'diff --git a/calc.py b/calc.py\n',
-  testPatch: 'diff --git a/test_calc.py b/test_calc.py\n',
-  issues: [],
-  createdAt: '2026-01-01T00:00:00Z',
-  language: 'python',
-});
 
 const trajectory = (n: number, stage: Trajectory['stage']): Trajectory => ({
   instanceId: `acme__calc-${n}`,

@@ -2,28 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { InstanceRecord, SWEInstanceSpec } from '../api/index.ts';
+import { calcSpec as spec } from '../../../test/fixtures/calc-instance.ts';
+import type { InstanceRecord } from '../api/index.ts';
 import { offloadContent, parseContent } from '../store/instance-content.ts';
 import { writeExport } from './export.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-export-stream-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const spec = (n: number): SWEInstanceSpec => ({
-  instanceId: `acme__calc-${n}`,
-  runRef: 'r',
-  repo: 'acme/calc',
-  cloneURL: '/tmp/calc',
-  pullNumber: n,
-  title: 'Fix add',
-  body: '',
-  baseCommit: 'a'.repeat(40),
-  patch: 'diff --git a/calc.py b/calc.py\n',
-  testPatch: 'diff --git a/test_calc.py b/test_calc.py\n',
-  issues: [],
-  createdAt: '2026-01-01T00:00:00Z',
-  language: 'python',
-});
 
 const full: InstanceRecord[] = [1, 2, 3].map((n) => ({
   spec: spec(n),
