@@ -155,13 +155,7 @@ async function generateTests(
   const { instance } = ctx.input;
   const goldPaths = new Set(patchPaths(instance.patch));
   const tools = workspaceTools(ws.dir, { maxTimeoutSeconds: ctx.input.config.commandTimeoutSeconds });
-  // The agent sees the fixed code (base + PR tests staged + gold); its own edits diff against the index.
-  const agentState = async (generated?: string) => {
-    await resetToSetup(ws);
-    await applyOrThrow(ws, instance.testPatch, 'test patch', { index: true });
-    await applyOrThrow(ws, instance.patch, 'gold patch');
-    if (generated) await applyOrThrow(ws, generated, 'generated tests');
-  };
+  const agentState = fixedCodeState(ws, instance.testPatch, instance.patch);
   await agentState();
   const finish: Tool<{ patch: string; c: Classification; summary: string }> = {
     name: 'finish',
@@ -169,13 +163,9 @@ async function generateTests(
       'Submit the test files you wrote. They are run against the code before and after the fix; at least one new test must fail before and pass after.',
     parameters: { type: 'object', properties: { summary: { type: 'string' } } },
     async run() {
-      const files = tools.written.filter((f) => !goldPaths.has(f));
-      // Only test paths may change: a helper in a source file would become part of the task.
-      const outside = outsideTestPaths(files);
-      const changedOutside = outside.length ? await diffPaths(ws, outside) : '';
-      if (changedOutside.trim())
+      const { outside, tests } = await writtenTestFiles(ws, tools.written, goldPaths);
+      if (outside.length)
         return `Rejected: generated tests may only touch test paths, and these are not: ${outside.join(', ')} (${OUTSIDE_TEST_PATHS}). Put everything the tests need in test files, remove or restore the others, then call finish again.`;
-      const tests = files.filter((f) => !outside.includes(f));
       if (tests.length === 0)
         return 'You have not written any test file (source files of the fix do not count).';
       const generated = await diffPaths(ws, tests);
@@ -281,12 +271,7 @@ export async function strengthenTests(
   const { instance } = ctx.input;
   const goldPaths = new Set(patchPaths(instance.patch));
   const tools = workspaceTools(ws.dir, { maxTimeoutSeconds: ctx.input.config.commandTimeoutSeconds });
-  const agentState = async (generated?: string) => {
-    await resetToSetup(ws);
-    await applyOrThrow(ws, testPatch, 'test patch', { index: true });
-    await applyOrThrow(ws, instance.patch, 'gold patch');
-    if (generated) await applyOrThrow(ws, generated, 'generated tests');
-  };
+  const agentState = fixedCodeState(ws, testPatch, instance.patch);
   await agentState();
   const finish: Tool<{ patch: string; summary: string }> = {
     name: 'finish',
@@ -294,12 +279,9 @@ export async function strengthenTests(
       'Submit the tests you added. They must pass on the fixed code and fail on at least one of the mutants.',
     parameters: { type: 'object', properties: { summary: { type: 'string' } } },
     async run() {
-      const files = tools.written.filter((f) => !goldPaths.has(f));
-      const outside = outsideTestPaths(files);
-      const changedOutside = outside.length ? await diffPaths(ws, outside) : '';
-      if (changedOutside.trim())
+      const { outside, tests } = await writtenTestFiles(ws, tools.written, goldPaths);
+      if (outside.length)
         return `Rejected: tests may only touch test paths, and these are not: ${outside.join(', ')} (${OUTSIDE_TEST_PATHS}). Restore them, then call finish again.`;
-      const tests = files.filter((f) => !outside.includes(f));
       const generated = tests.length ? await diffPaths(ws, tests) : '';
       if (!generated.trim()) return 'You have not changed any test file.';
       const applied = [testPatch, generated];
@@ -378,4 +360,33 @@ ${truncateMiddle(mutants, 8000)}
 ${notRun}
 The test suite runs with: ${recipe.testCommand}
 (result format ${recipe.resultFormat}; the environment is already set up).`;
+}
+
+/**
+ * What TestAgent works on: the fixed code (base + the tests staged + gold), so its own edits
+ * diff against the index; `generated` puts its tests back after a test run reset the tree.
+ */
+function fixedCodeState(ws: Workspace, testPatch: string, goldPatch: string) {
+  return async (generated?: string): Promise<void> => {
+    await resetToSetup(ws);
+    await applyOrThrow(ws, testPatch, 'test patch', { index: true });
+    await applyOrThrow(ws, goldPatch, 'gold patch');
+    if (generated) await applyOrThrow(ws, generated, 'generated tests');
+  };
+}
+
+/**
+ * The files TestAgent wrote, apart from the gold patch's: the test files, and the non-test
+ * files it really changed (only test paths may change: a helper in a source file would
+ * become part of the task).
+ */
+async function writtenTestFiles(
+  ws: Workspace,
+  written: readonly string[],
+  goldPaths: ReadonlySet<string>,
+): Promise<{ outside: string[]; tests: string[] }> {
+  const files = written.filter((f) => !goldPaths.has(f));
+  const outside = outsideTestPaths(files);
+  const changed = outside.length ? await diffPaths(ws, outside) : '';
+  return { outside: changed.trim() ? outside : [], tests: files.filter((f) => !outside.includes(f)) };
 }

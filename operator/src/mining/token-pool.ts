@@ -22,8 +22,7 @@ export interface TokenWindow {
  */
 export function chooseToken(windows: readonly TokenWindow[], nowMs: number): number {
   let best: number | undefined;
-  const left = (w: TokenWindow) =>
-    w.remaining === undefined || w.resetAtMs <= nowMs ? Number.POSITIVE_INFINITY : w.remaining;
+  const left = (w: TokenWindow) => requestsLeft(w, nowMs);
   windows.forEach((w, i) => {
     if (left(w) <= 0) return;
     const b = best === undefined ? undefined : windows[best]!;
@@ -32,6 +31,11 @@ export function chooseToken(windows: readonly TokenWindow[], nowMs: number): num
   if (best !== undefined) return best;
   const resets = windows.map((w) => w.resetAtMs);
   return resets.indexOf(Math.min(...resets));
+}
+
+/** Requests a token has left now: unknown or reset counts as a full window. */
+function requestsLeft(w: TokenWindow, nowMs: number): number {
+  return w.remaining === undefined || w.resetAtMs <= nowMs ? Number.POSITIVE_INFINITY : w.remaining;
 }
 
 /** The tokens a Secret value holds: one or several, separated by newlines, spaces or commas. */
@@ -97,10 +101,7 @@ export class TokenPool {
   /** Whether a token other than `token` has budget left now (a rate-limited request can switch). */
   hasOtherThan(token: string | undefined, resource: RateResource): boolean {
     const now = this.#now();
-    return this.#of(resource).some(
-      (w, i) =>
-        this.#tokens[i] !== token && (w.remaining === undefined || w.remaining > 0 || w.resetAtMs <= now),
-    );
+    return this.#of(resource).some((w, i) => this.#tokens[i] !== token && requestsLeft(w, now) > 0);
   }
 
   /** Records GitHub's x-ratelimit-* headers of an answer to a request made with `token`. */
