@@ -35,6 +35,7 @@ import {
   decodeStageResult,
   type EncodedStageInput,
   encodeStageInput,
+  instancePodsSelector,
   MAX_SETUP_SCRIPT_BYTES,
   type SolvePodInput,
   type StagePodInput,
@@ -288,6 +289,11 @@ export async function reconcileInstance(
   for (const event of finalPlan.events)
     ctx.events.record(write.object, event.type, event.reason, 'Reconcile', event.message);
 
+  if (finalPlan.deleteAllPods.length) {
+    for (const podName of finalPlan.deleteAllPods) ctx.podExpectations.expectDeletion(namespace, podName);
+    await ctx.kube.deletePods(namespace, instancePodsSelector(name));
+    log.debug({ pods: finalPlan.deleteAllPods.length }, 'deleted the instance pods');
+  }
   for (const podName of finalPlan.deletePods) {
     try {
       ctx.podExpectations.expectDeletion(namespace, podName);
