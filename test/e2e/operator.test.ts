@@ -408,7 +408,8 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
       diffCoverage: { covered: 1, total: 1, ratio: 1, engine: 'v8', uncovered: [] },
     });
 
-    // Every sandbox pod is deleted once its result is recorded.
+    // Every sandbox pod is deleted once its result is recorded and its instance finished
+    // (finished pods hold no node resources; each instance's go in one deletecollection).
     await poll('sandbox pods to be deleted', 60_000, async () =>
       sandboxPods(namespace).length === 0 ? true : undefined,
     );

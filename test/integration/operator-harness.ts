@@ -3,17 +3,18 @@
 // mode): a pod is marked Succeeded with the result envelope as its termination message.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach } from 'vitest';
 import { StageInput, type StageResultArg } from '../../operator/src/api/index.ts';
 import type { Kube } from '../../operator/src/kube/index.ts';
 import { runStageProcess } from '../../operator/src/local/executor.ts';
 import {
+  decodeStageInputFile,
   encodeResultEnvelope,
   LABEL_MANAGED_BY,
   LABEL_STAGE,
   MANAGED_BY,
+  STAGE_INPUT_ANNOTATION,
   STAGE_INPUT_KEY,
   stageInputSecretName,
 } from '../../operator/src/sandbox/index.ts';
@@ -271,7 +272,11 @@ export function fakeKubelet(
  * Registers an afterEach that SIGKILLs every operator a test started; returns the starter
  * (one operator process per call, against the tier's cluster).
  */
-export function useOperators(): (namespace: string, identity: string) => OperatorProcess {
+export function useOperators(): (
+  namespace: string,
+  identity: string,
+  extraArgs?: string[],
+) => OperatorProcess {
   const running: OperatorProcess[] = [];
   afterEach(async () => {
     for (const op of running.splice(0)) {
@@ -279,16 +284,21 @@ export function useOperators(): (namespace: string, identity: string) => Operato
       await op.exited;
     }
   });
-  return (namespace, identity) => {
-    const op = startOperator({ kubeconfig: cluster().kubeconfig, namespace, identity });
+  return (namespace, identity, extraArgs) => {
+    const op = startOperator({
+      kubeconfig: cluster().kubeconfig,
+      namespace,
+      identity,
+      ...(extraArgs && { extraArgs }),
+    });
     running.push(op);
     return op;
   };
 }
 
 /**
- * Plays a kubelet that really runs its pods' work: each sandbox pod's input Secret is read
- * and the agent runs as the local mode runs it (runStageProcess: bubblewrap, tests without
+ * Plays a kubelet that really runs its pods' work: each sandbox pod's input (its Secret, or
+ * its annotation when the pod carries it) is read and the agent runs as the local mode runs it (runStageProcess: bubblewrap, tests without
  * network), `parallel` at a time; the result envelope becomes the termination message.
  * Pods without their Secret yet wait (a kubelet holds them in ContainerCreating too).
  */
@@ -349,12 +359,16 @@ export function agentKubelet(
         if (active >= (opts.parallel ?? 2)) break;
         const phase = pod.status?.phase;
         if (seen.has(name) || pod.metadata?.deletionTimestamp || (phase && phase !== 'Pending')) continue;
-        const secret = await kube.readSecret(namespace, stageInputSecretName(name)).catch(() => undefined);
-        const data = secret?.data?.[STAGE_INPUT_KEY];
+        const inline = pod.metadata?.annotations?.[STAGE_INPUT_ANNOTATION];
+        const secret =
+          inline === undefined
+            ? await kube.readSecret(namespace, stageInputSecretName(name)).catch(() => undefined)
+            : undefined;
+        const data = inline ?? secret?.data?.[STAGE_INPUT_KEY];
         if (!data) continue;
         seen.add(name);
         pods.push(pod);
-        const input = StageInput.parse(JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')));
+        const input = StageInput.parse(JSON.parse(decodeStageInputFile(Buffer.from(data, 'base64'))));
         inputs.set(name, input);
         active++;
         work.push(

@@ -80,7 +80,7 @@ describe('operator', () => {
           ['Verified', 'True'],
         ]);
       }
-      // Each pod was deleted only after its result was recorded: none are left.
+      // Each pod was deleted only after its result was recorded (with its instance's verdict): none are left.
       await poll('pods deleted', 20_000, async () =>
         (await kube.listPods(namespace)).items.length === 0 ? true : undefined,
       );
@@ -126,6 +126,13 @@ describe('operator', () => {
       expect(metrics).toMatch(
         /^scaleswe_api_requests_total\{verb="create",resource="pods",code="200"\} 20$/m,
       );
+      // Finished pods wait for their instance, then go in one request each instance; inputs
+      // without a gateway token travel in the pods: no Secret requests at all.
+      expect(metrics).toMatch(
+        /^scaleswe_api_requests_total\{verb="deletecollection",resource="pods",code="200"\} 5$/m,
+      );
+      expect(metrics).not.toMatch(/^scaleswe_api_requests_total\{verb="delete",resource="pods"/m);
+      expect(metrics).not.toMatch(/^scaleswe_api_requests_total\{verb="\w+",resource="secrets"/m);
       expect(metrics).toMatch(/^scaleswe_leader 1$/m);
       // Every reconcile log line names its object.
       const reconcileLines = op.logs.filter((l) => l.controller !== undefined);

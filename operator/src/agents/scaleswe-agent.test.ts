@@ -10,6 +10,7 @@ import {
   decodeStageResult,
   encodeStageInput,
   STAGE_INPUT_FILE_ENV,
+  STAGE_INPUT_INLINE_KEY,
   STAGE_INPUT_KEY,
 } from '../sandbox/index.ts';
 
@@ -69,6 +70,14 @@ describe('scaleswe-agent CLI', () => {
     await writeFile(file, encodeStageInput({ stage: 'prompt', instance: fixture.spec } as never).gzip);
     const stdout = await inPod({ [STAGE_INPUT_FILE_ENV]: file });
     const decoded = decodeStageResult({ log: `agent chatter\n${stdout}` });
+    expect(decoded.ok && decoded.result).toMatchObject({ stage: 'prompt', outcome: 'succeeded' });
+  }, 60_000);
+
+  it('in a pod: the input carried in the pod (its annotation, base64 of the gzip, as the downward API writes it)', async () => {
+    const file = path.join(root, STAGE_INPUT_INLINE_KEY);
+    const { gzip } = encodeStageInput({ stage: 'prompt', instance: fixture.spec } as never);
+    await writeFile(file, gzip.toString('base64'));
+    const decoded = decodeStageResult({ log: await inPod({ [STAGE_INPUT_FILE_ENV]: file }) });
     expect(decoded.ok && decoded.result).toMatchObject({ stage: 'prompt', outcome: 'succeeded' });
   }, 60_000);
 

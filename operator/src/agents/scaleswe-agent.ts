@@ -5,19 +5,19 @@
  * Input comes from --input or stdin. Always writes a result: crashes become AgentCrashed.
  *
  * In a sandbox pod the input is the gzip JSON file $SCALESWE_STAGE_INPUT_FILE names (the
- * pod's stage-input Secret, mounted by the operator's pod builder) and the result goes back
+ * pod's stage-input Secret, or its base64 in the pod's annotation, mounted by the operator's
+ * pod builder) and the result goes back
  * as the result envelope: last thing on stdout (the log) and, when it fits, the termination
  * message.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { STAGES, type StageResult } from '../api/index.ts';
 import { LLM_SOCKET_ENV, loopbackPort, relayLoopbackToSocket } from '../llm/socket-relay.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
-import { STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
+import { decodeStageInputFile, STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
 import { runStage } from './run-stage.ts';
 
 const POD_INPUT = process.env[STAGE_INPUT_FILE_ENV];
@@ -45,7 +45,7 @@ async function readPodInput(file: string): Promise<string> {
       `stage input file ${file} (${STAGE_INPUT_FILE_ENV}) unreadable: ${(err as Error).message}`,
     );
   }
-  return gunzipSync(gzip).toString('utf8');
+  return decodeStageInputFile(gzip);
 }
 
 function crashed(stage: string, err: unknown, started: number): StageResult {

@@ -3,9 +3,11 @@ import { CurationRun, type InstanceRecord, type StageResultArg, SWEInstance } fr
 import { rememberedFor } from '../languages/recipe-memory.ts';
 import {
   buildStagePod,
+  carriesInput,
   classifyPodFailure,
   encodeResultEnvelope,
   pendingDeadline,
+  STAGE_INPUT_ANNOTATION,
 } from '../sandbox/index.ts';
 import { LAST_APPLIED, slimInstance, slimOwnedResource, slimPod } from './cache-transforms.ts';
 import type { RawPod } from './controller-context.ts';
@@ -231,6 +233,20 @@ describe('slimPod', () => {
     });
     const bytes = (o: unknown) => JSON.stringify(o).length;
     expect(bytes(slim)).toBeLessThan(bytes(full) / 2);
+  });
+
+  it('drops an input carried in the pod, keeping the key that says it needs no Secret', () => {
+    const full = fullPod(podStates.pendingTooLong!);
+    const inline = Buffer.alloc(64 * 1024, 7).toString('base64');
+    full.metadata.annotations = { ...full.metadata.annotations, [STAGE_INPUT_ANNOTATION]: inline };
+    const slim = slimPod(structuredClone(full));
+    expect(slim.metadata.annotations?.[STAGE_INPUT_ANNOTATION]).toBe('');
+    expect(carriesInput(slim)).toBe(true);
+    expect(JSON.stringify(slim).length).toBeLessThan(inline.length / 10);
+    expect({ ...slim.metadata, annotations: undefined }).toEqual({
+      ...full.metadata,
+      annotations: undefined,
+    });
   });
 });
 

@@ -3,6 +3,7 @@
 // reconcilers, indexers and event handlers read. Pure; unit tests check that the readers
 // decide the same on a slim copy as on the full object.
 import { TERMINAL_PHASES } from '../api/index.ts';
+import { STAGE_INPUT_ANNOTATION } from '../sandbox/stage-input.ts';
 import type { RawPod } from './controller-context.ts';
 import type { RawObject } from './resources.ts';
 
@@ -24,19 +25,25 @@ function slimContainerStatuses(statuses: readonly PodContainerStatus[] | undefin
 }
 
 /**
- * A sandbox pod as the operator reads it: metadata (names, labels, owners, uid, timestamps) and
+ * A sandbox pod as the operator reads it: metadata (names, labels, owners, uid, timestamps; an
+ * input carried in its annotation dropped, the key kept) and
  * the status fields the stage and grading planners classify (phase, reason, message, start
  * time, container states with their termination messages). The spec (containers, volumes,
  * security context: most of a pod's bytes) is never read back: pods are built, not patched.
  */
 export function slimPod(pod: RawPod): RawPod {
   const status = pod.status;
+  const annotations = pod.metadata.annotations;
+  // An input carried in the pod is read by its agent only; the key says it is there.
+  const metadata = annotations?.[STAGE_INPUT_ANNOTATION]
+    ? { ...pod.metadata, annotations: { ...annotations, [STAGE_INPUT_ANNOTATION]: '' } }
+    : pod.metadata;
   const containerStatuses = slimContainerStatuses(status?.containerStatuses);
   const initContainerStatuses = slimContainerStatuses(status?.initContainerStatuses);
   return {
     ...(pod.apiVersion && { apiVersion: pod.apiVersion }),
     ...(pod.kind && { kind: pod.kind }),
-    metadata: pod.metadata,
+    metadata,
     ...(status && {
       status: {
         ...(status.phase !== undefined && { phase: status.phase }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CurationRun, type CurationRunStatus, type StageResultArg, SWEInstance } from '../api/index.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
-import { decodeStageResult } from '../sandbox/index.ts';
+import { type DecodedStageResult, decodeStageResult } from '../sandbox/index.ts';
 import { CreationExpectations } from './curation-run-reconciler.ts';
 import { type ObservedStagePod, planInstance } from './instance-plan.ts';
 import { PodExpectations } from './pod-expectations.ts';
@@ -74,7 +74,7 @@ describe('planInstance', () => {
     });
   });
 
-  it('asks for the result of a succeeded pod, records it, deletes the pod and starts the next stage', () => {
+  it('asks for the result of a succeeded pod, records it and starts the next stage (the finished pod waits)', () => {
     const started = planInstance({ instance: instance(), run: run(), pods: [], now }).status;
     const succeeded = pod('r.a.b-7-env-1', { phase: 'Succeeded' });
     const first = planInstance({ instance: instance(started), run: run(), pods: [succeeded], now });
@@ -92,7 +92,8 @@ describe('planInstance', () => {
       attempts: { env: 1 },
       recipe: { testCommand: 'pytest' },
     });
-    expect(second.deletePods).toEqual(['r.a.b-7-env-1']);
+    // Finished, it holds no node resources: it goes with the instance's other pods, in one request.
+    expect([second.deletePods, second.deleteAllPods]).toEqual([[], []]);
     expect(second.createPod).toEqual({ stage: 'tests', attempt: 1, name: 'r.a.b-7-tests-1' });
   });
 
@@ -112,7 +113,8 @@ describe('planInstance', () => {
       attempts: { env: 1 },
       lastError: { reason: 'ResultMissing' },
     });
-    expect(plan.deletePods).toEqual(['r.a.b-7-env-1']);
+    // Nothing in flight while the retry waits: the instance's pods go now, in one request.
+    expect(plan.deleteAllPods).toEqual(['r.a.b-7-env-1']);
     expect(plan.createPod).toBeUndefined();
     expect(plan.requeueAfterMs).toBe(10_000);
     const wrong = new Map([['r.a.b-7-env-1', ok('verify')]]);
@@ -151,7 +153,7 @@ describe('planInstance', () => {
       lastError: { reason: 'OOMKilled' },
       attempts: { env: 2 },
     });
-    expect(gaveUp.deletePods).toEqual(['r.a.b-7-env-2']);
+    expect(gaveUp.deleteAllPods).toEqual(['r.a.b-7-env-2']);
   });
 
   it('reports each attempt it records as finished (for stage metrics), with its duration', () => {
@@ -206,7 +208,7 @@ describe('planInstance', () => {
       now: later(601),
     });
     expect(timedOut.status.lastError?.reason).toBe('PendingTimeout');
-    expect(timedOut.deletePods).toEqual(['r.a.b-7-env-1']);
+    expect(timedOut.deleteAllPods).toEqual(['r.a.b-7-env-1']);
     expect(timedOut.pendingPod).toBeUndefined();
   });
 
@@ -220,7 +222,55 @@ describe('planInstance', () => {
       now,
     });
     expect(plan.createPod).toBeUndefined();
-    expect(plan.deletePods).toEqual(['r.a.b-7-env-9']);
+    expect(plan.deleteAllPods).toEqual(['r.a.b-7-env-9']);
+  });
+
+  it('keeps finished pods until nothing is in flight, then deletes them all in one request; an unwanted live pod goes at once', () => {
+    let status = planInstance({ instance: instance(), run: run(), pods: [], now }).status;
+    const pods: ReturnType<typeof pod>[] = [];
+    const results = new Map<string, DecodedStageResult>();
+    for (const stage of ['env', 'tests', 'prompt'] as const) {
+      pods.push(pod(`r.a.b-7-${stage}-1`, { phase: 'Succeeded' }));
+      results.set(`r.a.b-7-${stage}-1`, ok(stage));
+      const plan = planInstance({ instance: instance(status), run: run(), pods, now, results });
+      expect(plan.createPod?.stage).not.toBe(stage);
+      expect([plan.deletePods, plan.deleteAllPods]).toEqual([[], []]);
+      status = plan.status;
+    }
+    // A stray pod still running beside the attempt in flight: it holds a node's room, so it goes now.
+    const stray = pod('r.a.b-7-env-9', { phase: 'Running' });
+    const verifying = pod('r.a.b-7-verify-1', { phase: 'Running' });
+    const inFlight = planInstance({
+      instance: instance(status),
+      run: run(),
+      pods: [...pods, verifying, stray],
+      now,
+    });
+    expect(inFlight.deletePods).toEqual(['r.a.b-7-env-9']);
+    expect(inFlight.deleteAllPods).toEqual([]);
+    // The verdict is recorded: every pod of the instance goes together.
+    const verified = pod('r.a.b-7-verify-1', { phase: 'Succeeded' });
+    results.set('r.a.b-7-verify-1', ok('verify', { FAIL_TO_PASS: ['t'], PASS_TO_PASS: [] }));
+    const done = planInstance({
+      instance: instance(status),
+      run: run(),
+      pods: [...pods, verified],
+      now,
+      results,
+    });
+    expect(done.status.phase).toBe('Verified');
+    expect(done.deletePods).toEqual([]);
+    expect(done.deleteAllPods).toEqual([
+      'r.a.b-7-env-1',
+      'r.a.b-7-tests-1',
+      'r.a.b-7-prompt-1',
+      'r.a.b-7-verify-1',
+    ]);
+    // Pods already being deleted are the API server's business.
+    const gone = pods.map((p) => ({ ...p, metadata: { ...p.metadata, deletionTimestamp: now } }));
+    expect(
+      planInstance({ instance: instance(done.status), run: run(), pods: gone, now }).deleteAllPods,
+    ).toEqual([]);
   });
 
   it('leaves a running pod alone', () => {

@@ -83,7 +83,7 @@ describe('environment image step', () => {
     const plan = afterEnv();
     expect(plan.createPod).toBeUndefined();
     expect(plan.createEnvImagePod).toEqual({ attempt: 1, name: 'r.a.b-7-envimage-1' });
-    expect(plan.deletePods).toEqual(['r.a.b-7-env-1']);
+    expect([plan.deletePods, plan.deleteAllPods]).toEqual([[], []]); // the finished env pod waits for the instance
     expect(plan.status.conditions?.find((c) => c.type === 'EnvImageReady')).toMatchObject({
       status: 'Unknown',
       reason: 'Building',
@@ -107,7 +107,7 @@ describe('environment image step', () => {
     const plan = planInstance({ instance: instance(building), run: run(), pods: [pushed], now });
     expect(plan.status.environment).toEqual({ key: KEY, image: IMAGE, digest: DIGEST });
     expect(plan.createPod).toMatchObject({ stage: 'tests', attempt: 1 });
-    expect(plan.deletePods).toEqual(['r.a.b-7-envimage-1']);
+    expect([plan.deletePods, plan.deleteAllPods]).toEqual([[], []]); // the finished build pod waits too
 
     const owner = instance(plan.status);
     const podInput = {
@@ -192,7 +192,7 @@ describe('environment image step', () => {
     expect(retry.requeueAfterMs).toBe(10_000);
     expect(retry.createPod).toBeUndefined();
     expect(retry.createEnvImagePod).toBeUndefined();
-    expect(retry.deletePods).toEqual(['r.a.b-7-envimage-1']);
+    expect(retry.deleteAllPods).toEqual(['r.a.b-7-envimage-1']);
 
     // Backoff passed: attempt 2, whose pod cannot pull the sandbox image.
     const second = planInstance({

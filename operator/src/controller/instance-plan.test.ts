@@ -51,12 +51,12 @@ describe('settled', () => {
       // What the skipped reconcile would have planned: the same status, nothing to do.
       const plan = planInstance({ instance: i, run: run(), pods: [], now });
       expect(plan.status).toEqual(i.status);
-      expect([plan.createPod, plan.pendingPod, plan.readResultOf, plan.deletePods.length]).toEqual([
-        undefined,
-        undefined,
-        undefined,
-        0,
-      ]);
+      expect([
+        plan.createPod,
+        plan.pendingPod,
+        plan.readResultOf,
+        plan.deletePods.length + plan.deleteAllPods.length,
+      ]).toEqual([undefined, undefined, undefined, 0]);
     }
   });
 

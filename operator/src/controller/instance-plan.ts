@@ -30,8 +30,9 @@ export interface InstanceObservation {
 
 /**
  * What the SWEInstance reconciler should do, in this order: write `status` (when it
- * differs), then delete `deletePods` (a pod goes only after its result is in status), then
- * create `createPod` (then its input Secret). `readResultOf`: read this succeeded pod's
+ * differs), then delete `deletePods` one by one, or all of `deleteAllPods` in one request (a
+ * pod goes only after its result is in status), then create `createPod` (then its input
+ * Secret, unless the input is in the pod's annotation). `readResultOf`: read this succeeded pod's
  * result and plan again. `pendingPod`: the current pod has not started; its input Secret must
  * exist (an operator that died between creating the pod and the Secret left none).
  */
@@ -41,7 +42,13 @@ export interface InstancePlan {
   /** Create this environment image build pod (controller/env-image.ts). */
   createEnvImagePod?: { attempt: number; name: string };
   pendingPod?: { stage: AttemptRef['stage']; attempt: number; name: string };
+  /** Pods no longer wanted that still hold a node's resources (pending or running): each goes at once. */
   deletePods: string[];
+  /**
+   * Nothing of the instance is in flight or about to start: every pod of the instance goes in
+   * one `deletecollection` (these are the ones the cache shows, for the expectations).
+   */
+  deleteAllPods: string[];
   readResultOf?: string;
   requeueAfterMs?: number;
   events: InstanceEvent[];
@@ -86,7 +93,8 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   const { instance, run, pods, now } = obs;
   const name = instance.metadata.name ?? '';
   const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
-  if (!run) return { status: instance.status ?? {}, deletePods: [], events: [], finished: [] }; // owner not cached yet (or gone: GC deletes us)
+  if (!run)
+    return { status: instance.status ?? {}, deletePods: [], deleteAllPods: [], events: [], finished: [] }; // owner not cached yet (or gone: GC deletes us)
 
   const podName = (a: AttemptRef) => stagePodName(name, a.stage, a.attempt);
   const attemptPlan = (status: SWEInstance['status']) =>
@@ -155,7 +163,8 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
   const requeues = [plan.requeueAfterMs, solve?.requeueAfterMs].filter((n) => n !== undefined);
   const out: InstancePlan = {
     status: solve?.status ?? plan.status,
-    deletePods: live.map((p) => p.metadata?.name ?? '').filter((n) => !keepNames.has(n)),
+    deletePods: [],
+    deleteAllPods: [],
     events: [...plan.events, ...(solve?.events ?? [])],
     finished: plan.finished ?? [],
     ...(requeues.length && { requeueAfterMs: Math.min(...requeues) }),
@@ -174,5 +183,17 @@ export function planInstance(obs: InstanceObservation): InstancePlan {
     const pod = live.find((p) => p.metadata?.name === podName(plan.running!));
     if (pod && isPending(pod)) out.pendingPod = { ...plan.running, name: podName(plan.running) };
   }
+  const done = live.filter((p) => !keepNames.has(p.metadata?.name ?? ''));
+  const starting = out.createPod || out.createEnvImagePod || (solve?.createPods.length ?? 0) > 0;
+  if (done.length && keepNames.size === 0 && !starting) out.deleteAllPods = done.map(nameOf);
+  // A finished pod holds no CPU or memory (quota counts only pods not yet finished): it waits
+  // for the collection above. One still pending or running is not left to take a node's room.
+  else out.deletePods = done.filter((p) => !isFinished(p)).map(nameOf);
   return out;
+}
+
+const nameOf = (pod: ObservedStagePod) => pod.metadata?.name ?? '';
+
+function isFinished(pod: ObservedStagePod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }

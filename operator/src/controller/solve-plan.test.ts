@@ -289,7 +289,7 @@ describe('planInstance with spec.solve', () => {
       now,
     });
     expect(plan.status.phase).toBe('Verified');
-    expect(plan.deletePods).toEqual([]);
+    expect([plan.deletePods, plan.deleteAllPods]).toEqual([[], []]);
     expect(plan.solve?.createPods.map((p) => p.name)).toEqual([solvePodName(NAME, 'solve', 2, 1)]);
   });
 
@@ -304,7 +304,7 @@ describe('planInstance with spec.solve', () => {
       now,
     });
     expect(done.solve).toBeUndefined();
-    expect(done.deletePods).toEqual([name]);
+    expect(done.deleteAllPods).toEqual([name]);
   });
 });
 

@@ -31,10 +31,13 @@ import {
   buildSolvePod,
   buildStageInputSecret,
   buildStagePod,
+  carriesInput,
   type DecodedStageResult,
   decodeStageResult,
   type EncodedStageInput,
   encodeStageInput,
+  inlineStageInput,
+  instancePodsSelector,
   MAX_SETUP_SCRIPT_BYTES,
   type SolvePodInput,
   type StagePodInput,
@@ -200,12 +203,21 @@ function rememberedInNamespace(
   return rememberedFor(instance.spec, records);
 }
 
-/** The encoded input, or a TerminalError: an input too big for a Secret never fits on a retry. */
-function encodedInput(podInput: StagePodInput, remembered?: RememberedRecipe[]): EncodedStageInput {
-  const input = encodeStageInput(stageInputOfPod(podInput, remembered));
-  const tooLarge = stageInputTooLarge(input);
+/**
+ * The encoded input and, when it holds nothing secret and is small, the same for the pod's
+ * annotation (no Secret then); or a TerminalError: an input too big for a Secret never fits
+ * on a retry.
+ */
+function encodedInput(
+  podInput: StagePodInput,
+  remembered?: RememberedRecipe[],
+): { encoded: EncodedStageInput; inline?: string } {
+  const input = stageInputOfPod(podInput, remembered);
+  const encoded = encodeStageInput(input);
+  const tooLarge = stageInputTooLarge(encoded);
   if (tooLarge) throw new TerminalError(tooLarge.reason, `stage ${podInput.stage}: ${tooLarge.message}`);
-  return input;
+  const inline = inlineStageInput(input, encoded);
+  return { encoded, ...(inline !== undefined && { inline }) };
 }
 
 async function provideInput(
@@ -288,6 +300,11 @@ export async function reconcileInstance(
   for (const event of finalPlan.events)
     ctx.events.record(write.object, event.type, event.reason, 'Reconcile', event.message);
 
+  if (finalPlan.deleteAllPods.length) {
+    for (const podName of finalPlan.deleteAllPods) ctx.podExpectations.expectDeletion(namespace, podName);
+    await ctx.kube.deletePods(namespace, instancePodsSelector(name));
+    log.debug({ pods: finalPlan.deleteAllPods.length }, 'deleted the instance pods');
+  }
   for (const podName of finalPlan.deletePods) {
     try {
       ctx.podExpectations.expectDeletion(namespace, podName);
@@ -327,24 +344,26 @@ export async function reconcileInstance(
   ) {
     const { stage, attempt, name: podName } = finalPlan.createPod;
     const podInput = stagePodInputOf(ctx, run, owner, stage, attempt, namespace);
-    const input = encodedInput(podInput, rememberedInNamespace(ctx, namespace, owner, stage));
+    const { encoded, inline } = encodedInput(podInput, rememberedInNamespace(ctx, namespace, owner, stage));
     let pod: StagePodRef | undefined;
     try {
       ctx.podExpectations.expectCreation(namespace, podName);
-      pod = (await ctx.kube.createPod(namespace, buildStagePod(podInput))) as StagePodRef;
-      log.info({ pod: podName, stage, attempt }, 'created sandbox pod');
+      const manifest = buildStagePod({ ...podInput, ...(inline !== undefined && { inlineInput: inline }) });
+      pod = (await ctx.kube.createPod(namespace, manifest)) as StagePodRef;
+      log.info({ pod: podName, stage, attempt, inputInPod: inline !== undefined }, 'created sandbox pod');
     } catch (err) {
       // Already there: a later reconcile sees it pending and ensures its Secret.
       if (!isAlreadyExists(err)) throw err;
     }
     // Pod first, as the Secret's owner; the kubelet holds the pod until the Secret exists.
-    if (pod) await provideInput(ctx, pod, input);
+    if (pod && inline === undefined) await provideInput(ctx, pod, encoded);
   } else if (finalPlan.pendingPod && run) {
     const { stage, attempt, name: podName } = finalPlan.pendingPod;
     const pod = ctx.pods.get(namespace, podName);
     const uid = pod?.metadata.uid;
-    if (pod && uid && !ctx.stageInputsProvided.has(uid)) {
-      const input = encodedInput(
+    // A pod carrying its input in its annotation needs no Secret.
+    if (pod && uid && !ctx.stageInputsProvided.has(uid) && !carriesInput(pod)) {
+      const { encoded: input } = encodedInput(
         stagePodInputOf(ctx, run, owner, stage, attempt, namespace),
         rememberedInNamespace(ctx, namespace, owner, stage),
       );

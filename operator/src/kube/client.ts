@@ -234,6 +234,18 @@ export class Kube {
     );
   }
 
+  /**
+   * Deletes every pod of `namespace` that `labelSelector` matches, in one request (the
+   * `deletecollection` verb): a finished instance's sandbox pods go together. A consistent
+   * list (no resourceVersion): with resourceVersion 0 the watch cache may not have seen the
+   * last pod yet, and it would stay until the next resync.
+   */
+  async deletePods(namespace: string, labelSelector: string): Promise<void> {
+    await this.call('deletecollection', 'pods', () =>
+      this.core.deleteCollectionNamespacedPod({ namespace, labelSelector, gracePeriodSeconds: 0 }),
+    );
+  }
+
   listPods(namespace: string | undefined, labelSelector?: string): Promise<ObjectList<k8s.V1Pod>> {
     return this.call('list', 'pods', () =>
       namespace

@@ -43,6 +43,15 @@ export function stagePodName(instanceName: string, stage: Stage, attempt: number
   return shorten(`${instanceName}-${stage}-${attempt}`, 253);
 }
 
+/**
+ * Every sandbox pod of an instance (stage, environment image build and solve pods), for one
+ * `deletecollection`. An Evaluation's grading pods carry the instance's label too, but belong
+ * to the Evaluation: excluded.
+ */
+export function instancePodsSelector(instanceName: string): string {
+  return `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_INSTANCE}=${labelValue(instanceName)},!${LABEL_EVALUATION}`;
+}
+
 /** The Secret holding a stage pod's input: one per pod, found again from the pod's name. */
 export function stageInputSecretName(podName: string): string {
   return shorten(`${podName}-input`, 253);

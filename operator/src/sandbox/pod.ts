@@ -24,7 +24,13 @@ import {
   stageInputSecretName,
   stagePodName,
 } from './names.ts';
-import { STAGE_INPUT_DIR, STAGE_INPUT_FILE_ENV, STAGE_INPUT_KEY } from './stage-input.ts';
+import {
+  STAGE_INPUT_ANNOTATION,
+  STAGE_INPUT_DIR,
+  STAGE_INPUT_FILE_ENV,
+  STAGE_INPUT_INLINE_KEY,
+  STAGE_INPUT_KEY,
+} from './stage-input.ts';
 
 /** Where the init container puts the runner (node + bundled agent) inside the sandbox. */
 export const RUNNER_MOUNT = '/scaleswe';
@@ -56,6 +62,11 @@ export interface StagePodInput {
   /** The operator's LLM gateway; the pod never sees a provider key. */
   gatewayURL?: string;
   gatewayToken?: string;
+  /**
+   * The encoded input, carried in the pod's annotation (stage-input.ts `inlineStageInput`:
+   * nothing secret in it); absent: the pod mounts its input Secret.
+   */
+  inlineInput?: string;
 }
 
 /** A plain object shaped like a V1Pod; only kube/ turns it into an API call. */
@@ -98,7 +109,10 @@ export function buildStagePod(input: StagePodInput): PodManifest {
         [LABEL_ATTEMPT]: String(attempt),
         [LABEL_MANAGED_BY]: MANAGED_BY,
       },
-      annotations: { 'scaleswe.dev/instance-id': instance.spec.instanceId },
+      annotations: {
+        'scaleswe.dev/instance-id': instance.spec.instanceId,
+        ...(input.inlineInput !== undefined && { [STAGE_INPUT_ANNOTATION]: input.inlineInput }),
+      },
       ownerReferences: [
         {
           apiVersion: instance.apiVersion,
@@ -124,7 +138,20 @@ export function buildStagePod(input: StagePodInput): PodManifest {
         // The Secret is created right after the pod, owned by it: the kubelet waits for it.
         // 0444: the agent container runs as whatever user its language image has; only
         // that container mounts it, and everything in it is the agent's own trust domain.
-        { name: 'stage-input', secret: { secretName: stageInputSecretName(name), defaultMode: 0o444 } },
+        input.inlineInput === undefined
+          ? { name: 'stage-input', secret: { secretName: stageInputSecretName(name), defaultMode: 0o444 } }
+          : {
+              name: 'stage-input',
+              downwardAPI: {
+                defaultMode: 0o444,
+                items: [
+                  {
+                    path: STAGE_INPUT_INLINE_KEY,
+                    fieldRef: { fieldPath: `metadata.annotations['${STAGE_INPUT_ANNOTATION}']` },
+                  },
+                ],
+              },
+            },
       ],
       initContainers: [
         {
@@ -145,7 +172,10 @@ export function buildStagePod(input: StagePodInput): PodManifest {
           command: [`${RUNNER_MOUNT}/bin/node`, `${RUNNER_MOUNT}/agent/main.js`, stage],
           workingDir: WORKSPACE_MOUNT,
           env: [
-            { name: STAGE_INPUT_FILE_ENV, value: `${STAGE_INPUT_DIR}/${STAGE_INPUT_KEY}` },
+            {
+              name: STAGE_INPUT_FILE_ENV,
+              value: `${STAGE_INPUT_DIR}/${input.inlineInput === undefined ? STAGE_INPUT_KEY : STAGE_INPUT_INLINE_KEY}`,
+            },
             // From an environment image: the HOME and caches the setup filled, inside the image.
             ...(input.envImage
               ? preparedEnvironmentEnv()
@@ -179,7 +209,9 @@ function verifyPodAs(
   labels: Record<string, string>,
   owner: Required<OwnerReference>,
 ): PodManifest {
-  const pod = buildStagePod({ ...input, stage: 'verify' });
+  // Grading and solve pods keep their input in a Secret (the solving agent's holds a token).
+  const { inlineInput: _inline, ...secretInput } = input as StagePodInput;
+  const pod = buildStagePod({ ...secretInput, stage: 'verify' });
   return {
     ...pod,
     metadata: {

@@ -9,8 +9,13 @@ import { labelValue, stageInputSecretName, stagePodName } from './names.ts';
 import { buildSolvePod, buildStagePod } from './pod.ts';
 import {
   buildStageInputSecret,
+  carriesInput,
+  decodeStageInputFile,
   encodeStageInput,
+  inlineStageInput,
+  MAX_INLINE_STAGE_INPUT_BYTES,
   MAX_STAGE_INPUT_BYTES,
+  STAGE_INPUT_ANNOTATION,
   STAGE_INPUT_KEY,
   stageInputTooLarge,
 } from './stage-input.ts';
@@ -123,7 +128,11 @@ describe('stage pod', () => {
   const spec = pod.spec as {
     containers: Container[];
     initContainers: Container[];
-    volumes: Array<{ name: string; secret?: { secretName: string; defaultMode: number } }>;
+    volumes: Array<{
+      name: string;
+      secret?: { secretName: string; defaultMode: number };
+      downwardAPI?: unknown;
+    }>;
   };
   const main = spec.containers[0]!;
 
@@ -231,6 +240,67 @@ describe('stage pod', () => {
     const fits = encodeStageInput(stageInputFor({ ...podInput, instance: large }));
     expect(fits.jsonBytes).toBeGreaterThan(900_000);
     expect(stageInputTooLarge(fits)).toBeUndefined();
+  });
+
+  it('an input with nothing secret and small travels in the pod (annotation, downward API file), else in a Secret', () => {
+    const { gatewayURL: _url, gatewayToken: _token, ...noToken } = podInput;
+    const plain = stageInputFor(noToken);
+    const encoded = encodeStageInput(plain);
+    const inline = inlineStageInput(plain, encoded);
+    expect(inline).toBe(encoded.gzip.toString('base64'));
+    // A gateway token is never put in a pod; nor an input past the annotation budget.
+    const withToken = stageInputFor(podInput);
+    expect(inlineStageInput(withToken, encodeStageInput(withToken))).toBeUndefined();
+    const bulky = SWEInstance.parse({
+      ...instance,
+      spec: { ...instance.spec, patch: randomBytes(MAX_INLINE_STAGE_INPUT_BYTES).toString('base64') },
+    });
+    const big = stageInputFor({ ...noToken, instance: bulky });
+    expect(inlineStageInput(big, encodeStageInput(big))).toBeUndefined();
+
+    const inPod = buildStagePod({ ...noToken, inlineInput: inline! });
+    expect(inPod.metadata.annotations[STAGE_INPUT_ANNOTATION]).toBe(inline);
+    expect(carriesInput(inPod)).toBe(true);
+    expect(carriesInput(pod)).toBe(false);
+    const inPodSpec = inPod.spec as typeof spec;
+    expect(inPodSpec.volumes).toContainEqual({
+      name: 'stage-input',
+      downwardAPI: {
+        defaultMode: 0o444,
+        items: [
+          {
+            path: 'stage-input.json.gz.b64',
+            fieldRef: { fieldPath: "metadata.annotations['scaleswe.dev/stage-input']" },
+          },
+        ],
+      },
+    });
+    expect(inPodSpec.volumes.some((v) => v.secret)).toBe(false);
+    const agent = inPodSpec.containers[0]!;
+    expect(agent.env).toContainEqual({
+      name: 'SCALESWE_STAGE_INPUT_FILE',
+      value: '/var/run/scaleswe/stage-input/stage-input.json.gz.b64',
+    });
+    expect(agent.volumeMounts).toContainEqual({
+      name: 'stage-input',
+      mountPath: '/var/run/scaleswe/stage-input',
+      readOnly: true,
+    });
+    // The runner reads both files: the annotation's base64 and a Secret's gzip.
+    expect(StageInput.parse(JSON.parse(decodeStageInputFile(Buffer.from(inline!))))).toEqual(plain);
+    expect(StageInput.parse(JSON.parse(decodeStageInputFile(encoded.gzip)))).toEqual(plain);
+    // Grading and solve pods never carry theirs inline.
+    const solve = buildSolvePod({
+      ...noToken,
+      inlineInput: inline!,
+      kind: 'grade',
+      solveAttempt: 1,
+      podTry: 1,
+    });
+    expect(carriesInput(solve)).toBe(false);
+    expect((solve.spec as typeof spec).volumes).toContainEqual(
+      expect.objectContaining({ name: 'stage-input', secret: expect.anything() }),
+    );
   });
 
   it('keeps long names within Kubernetes limits, deterministically', () => {

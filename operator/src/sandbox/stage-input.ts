@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { StageInput } from '../api/index.ts';
 import { stageInputSecretName } from './names.ts';
 
@@ -14,6 +14,12 @@ export const STAGE_INPUT_DIR = '/var/run/scaleswe/stage-input';
 export const STAGE_INPUT_FILE_ENV = 'SCALESWE_STAGE_INPUT_FILE';
 /** The API server rejects a Secret whose data add up to more (MaxSecretSize). */
 export const MAX_STAGE_INPUT_BYTES = 1024 * 1024;
+/** The pod annotation holding an input with nothing secret in it (base64 of the gzip JSON). */
+export const STAGE_INPUT_ANNOTATION = 'scaleswe.dev/stage-input';
+/** The file the downward API writes that annotation to (the runner reads either form). */
+export const STAGE_INPUT_INLINE_KEY = 'stage-input.json.gz.b64';
+/** At most this much base64 inline: the API server caps a pod's annotations at 256 KiB together. */
+export const MAX_INLINE_STAGE_INPUT_BYTES = 128 * 1024;
 
 export interface EncodedStageInput {
   gzip: Buffer;
@@ -39,6 +45,30 @@ export function stageInputTooLarge(
     reason: 'StageInputTooLarge',
     message: `stage input is ${encoded.gzip.length} bytes gzipped (${encoded.jsonBytes} bytes of JSON); a Secret holds at most ${limit} bytes`,
   };
+}
+
+/**
+ * Pure: the input to carry in the pod itself (its annotation, mounted by the downward API),
+ * or undefined for a Secret. Inline only when it holds nothing secret — no gateway token: a
+ * pod is readable by whoever may `get pods`, a Secret is not — and is small. An inline input
+ * costs no Secret request, and the pod never waits for one.
+ */
+export function inlineStageInput(input: StageInput, encoded: EncodedStageInput): string | undefined {
+  if (input.config.llm?.apiKey !== undefined) return undefined;
+  const base64 = encoded.gzip.toString('base64');
+  return base64.length <= MAX_INLINE_STAGE_INPUT_BYTES ? base64 : undefined;
+}
+
+/** Whether a pod carries its input in its annotation (the operator's cache keeps the key, not the value). */
+export function carriesInput(pod: { metadata: { annotations?: Record<string, string> } }): boolean {
+  return pod.metadata.annotations?.[STAGE_INPUT_ANNOTATION] !== undefined;
+}
+
+/** Pure: the stage input's JSON from the mounted file, a Secret's gzip or an annotation's base64 of it. */
+export function decodeStageInputFile(content: Buffer): string {
+  const gzip =
+    content[0] === 0x1f && content[1] === 0x8b ? content : Buffer.from(content.toString('ascii'), 'base64');
+  return gunzipSync(gzip).toString('utf8');
 }
 
 /** A plain object shaped like a V1Secret; only kube/ turns it into an API call. */
