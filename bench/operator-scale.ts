@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     burst: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'on' },
     'etcd-url': { type: 'string' },
+    /** The control plane this bench starts (another bench on the machine uses another name). */
+    'cluster-name': { type: 'string', default: 'scaleswe-bench' },
     /** V8 flags for the operator process, e.g. "--max-semi-space-size=4" (the chart's nodeOptions). */
     'node-options': { type: 'string', default: '' },
     /** The operator's entry: its TypeScript source, or the bundle the image runs (scripts/bundle.ts). */
@@ -64,7 +66,7 @@ async function controlPlane(): Promise<{ kubeconfig: string; etcdUrl?: string; s
     };
   const { up, down, status } = await import('../test/cluster/cluster.ts');
   const { installCrds } = await import('../test/cluster/crds.ts');
-  const name = 'scaleswe-bench';
+  const name = args['cluster-name'];
   const wasUp = (await status(name)).up;
   const state = await up({ name, mode: 'control-plane' });
   installCrds(state);

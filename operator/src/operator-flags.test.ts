@@ -48,6 +48,7 @@ describe('operator flags', () => {
       storeRegion: undefined,
       storePrefix: undefined,
       storeForcePathStyle: true,
+      storeSweepInterval: 3600,
     });
   });
 

@@ -22,6 +22,7 @@ function numberFlag(what: string, pattern: RegExp, ok: (n: number) => boolean) {
 // Plain decimals only: Number() would also take "0x10", "1e3" and " 5 ".
 const positiveNumber = numberFlag('a positive number', /^\d+(\.\d+)?$/, (n) => n > 0);
 const positiveInt = numberFlag('a positive integer', /^\d+$/, (n) => n > 0);
+const seconds = numberFlag('a number of seconds (0 = off)', /^\d+(\.\d+)?$/, () => true);
 const port = numberFlag('a port (0..65535)', /^\d+$/, (n) => n <= 65535);
 
 const bool = text.transform((v, ctx) => {
@@ -103,6 +104,7 @@ export const OperatorFlags = z
     storeRegion: text,
     storePrefix: text,
     storeForcePathStyle: or(bool, true),
+    storeSweepInterval: or(seconds, 3600),
   })
   // client-go's default ratio: a leader renews within 2/3 of the lease.
   .transform((f) => ({

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { Command } from 'commander';
 import { stageTimeoutSeconds } from './api/index.ts';
 import { GatewayBackend } from './controller/gateway-backend.ts';
@@ -16,6 +17,7 @@ import {
   LeaderElector,
   OperatorMetrics,
   serveHealth,
+  watchHeap,
 } from './kube/index.ts';
 import { LlmGateway } from './llm/gateway.ts';
 import { mintGatewayToken } from './llm/gateway-token.ts';
@@ -121,6 +123,11 @@ const program = new Command('operator')
     'bucket in the URL path (most S3-compatible servers)',
     env.SCALESWE_STORE_FORCE_PATH_STYLE,
   )
+  .option(
+    '--store-sweep-interval <seconds>',
+    'how often the leader removes the dataset-store objects of deleted SWEInstances (0 = never; default 3600)',
+    env.SCALESWE_STORE_SWEEP_INTERVAL,
+  )
   .parse();
 
 // Commander reads argv (and the env defaults); the zod schema types and checks the values.
@@ -190,6 +197,7 @@ async function gatewayServiceURL(name: string): Promise<string> {
 const log = createLogger();
 const identity = opts.identity || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 const metrics = new OperatorMetrics({ defaultMetrics: true });
+const stopHeapWatch = watchHeap(log);
 const kube = new Kube({
   ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }),
   qps: opts.qps,
@@ -212,7 +220,7 @@ const datasetStore =
       });
 if (datasetStore) log.info({ datasetStore: datasetStore.where }, 'dataset store');
 const manager = new Manager({
-  ...(datasetStore && { datasetStore }),
+  ...(datasetStore && { datasetStore, storeSweepMs: opts.storeSweepInterval * 1000 }),
   kube,
   ...(opts.namespace && { namespace: opts.namespace }),
   log,
@@ -296,6 +304,7 @@ log.info(
     metricsPort: typeof address === 'object' ? address?.port : address,
     gatewayUrl,
     sandboxDenyCIDRs,
+    heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
   },
   'operator starting',
 );
@@ -310,6 +319,7 @@ async function shutdown(signal: string, code: number): Promise<void> {
   await elector?.release();
   metrics.leader.set(0);
   server.close();
+  stopHeapWatch();
   await gateway?.close();
   await gatewayBackend.flush();
   log.info('stopped');

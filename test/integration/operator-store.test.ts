@@ -53,12 +53,25 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function storeOperator(namespace: string, identity: string, endpoint = s3.endpoint): OperatorProcess {
+function storeOperator(
+  namespace: string,
+  identity: string,
+  endpoint = s3.endpoint,
+  extraArgs: string[] = [],
+): OperatorProcess {
   return startOperator({
     kubeconfig: cluster().kubeconfig,
     namespace,
     identity,
-    extraArgs: ['--store-bucket', s3.bucket, '--store-endpoint', endpoint, '--store-prefix', namespace],
+    extraArgs: [
+      '--store-bucket',
+      s3.bucket,
+      '--store-endpoint',
+      endpoint,
+      '--store-prefix',
+      namespace,
+      ...extraArgs,
+    ],
     env: {
       AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
@@ -152,12 +165,13 @@ async function checkExport(kube: Kube, namespace: string, run: string, store: S3
 }
 
 describe('operator with a dataset store (S3)', () => {
-  it("keeps instances' test-id lists and statements in the bucket, status small; the export reads them back", async () => {
+  it("keeps instances' test-id lists and statements in the bucket, status small; the export reads them back; a deleted instance's object is swept", async () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
     const store = new S3Store({ ...s3.config, prefix: namespace });
     const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
-    const op = storeOperator(namespace, 'store-a');
+    // Sweeps every second all along: objects of live instances must never go.
+    const op = storeOperator(namespace, 'store-a', s3.endpoint, ['--store-sweep-interval', '1']);
     const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
     try {
       await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
@@ -199,6 +213,15 @@ describe('operator with a dataset store (S3)', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.err).toMatch(/no dataset store is configured: give --store-bucket/);
       expect(refused.err).not.toMatch(/\n\s+at /); // one clear line, no stack
+
+      // Deleting an instance deletes its data: its object goes at the second sweep that misses it.
+      const [gone, ...kept] = instances;
+      await kube.delete(SWEINSTANCES, namespace, gone!.metadata.name);
+      await poll(`${gone!.metadata.name}'s object swept`, 60_000, async () =>
+        (await store.get(gone!.status!.content!.key)) === undefined ? true : undefined,
+      );
+      await checkOneObjectEach(namespace, kept);
+      await op.waitForLog((l) => l.msg === 'dataset store: removed the objects of deleted instances');
     } finally {
       await kubelet.stop();
       op.proc.kill('SIGKILL');

@@ -258,6 +258,18 @@ describe('helm chart', () => {
     }
   });
 
+  it("heapLimitMiB bounds the operator's V8 old generation through NODE_OPTIONS; under 64 is refused", () => {
+    const nodeOptions = (manifests: Manifest[]) =>
+      (
+        byKind(manifests, 'Deployment')[0] as unknown as {
+          spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+        }
+      ).spec.template.spec.containers[0]!.env.find((e) => e.name === 'NODE_OPTIONS')?.value;
+    expect(nodeOptions(render())).toBe('--max-old-space-size=128');
+    expect(nodeOptions(render('heapLimitMiB=512'))).toBe('--max-old-space-size=512');
+    expect(() => render('heapLimitMiB=32')).toThrow(/heapLimitMiB/);
+  });
+
   it('rejects invalid values through values.schema.json', () => {
     const bad = spawnSync(helm, ['template', 'rel', chart, '--set', 'replicaCount=0'], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);

@@ -62,6 +62,14 @@ export const ChartValues = z
       requests: { cpu: '100m', memory: '256Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     }),
+    heapLimitMiB: z
+      .number()
+      .int()
+      .min(64)
+      .default(128)
+      .describe(
+        "The operator's V8 old-generation limit (NODE_OPTIONS=--max-old-space-size): V8 collects before its heap grows far past the live set, which is about 37 MiB plus 5 KiB per SWEInstance the operator watches (bench/README.md). Keep it under the memory limit; raise it beyond ~12,000 instances (the operator logs a warning when the live heap passes 80% of it)",
+      ),
     metrics: z
       .object({
         port: z.number().int().min(1).max(65535).default(8080),
@@ -142,6 +150,13 @@ export const ChartValues = z
           .default('')
           .describe(
             "Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: the SDK's default chain (the pod's cloud identity)",
+          ),
+        sweepIntervalSeconds: z
+          .number()
+          .min(0)
+          .default(3600)
+          .describe(
+            'How often the leader removes the objects of deleted SWEInstances (an object goes once its instance was missing at two sweeps in a row); 0: never',
           ),
       })
       .strict()

@@ -31,7 +31,7 @@ import { retryFailed } from '../pipeline/pipeline.ts';
 import { solveAttemptOf, solveGrant, solveOfGrant } from '../pipeline/solve.ts';
 import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
 import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
-import { trajectoryPrefix } from '../store/trajectory-keys.ts';
+import { parseTrajectoryKey, type TrajectoryKeyParts, trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 import { UserError } from './user-error.ts';
 
@@ -134,45 +134,94 @@ export async function statusCommand(
 }
 
 /**
- * A run's LLM exchanges, from the trajectory ConfigMaps the operator's gateway writes (one
- * per instance, stage and attempt; with a dataset store, objects there), ordered by instance,
- * stage, attempt.
+ * Where a run's LLM exchanges are: the trajectory ConfigMaps the operator's gateway writes (one
+ * per instance, stage and attempt; read with their list) and, with a dataset store, its objects
+ * there (listed here, read one at a time: the export streams them). Each part is ordered by
+ * instance, stage, attempt.
  */
-async function readTrajectoryPayloads(
+interface RunTrajectories {
+  configMapPayloads: TrajectoryPayload[];
+  storeKeys: string[];
+  store: DatasetStore | undefined;
+}
+
+const STAGE_ORDER: readonly string[] = STAGES;
+
+async function listRunTrajectories(
   kube: Kube,
   namespace: string,
   name: string,
   store?: DatasetStore,
-): Promise<TrajectoryPayload[]> {
+): Promise<RunTrajectories> {
   const list = await kube.listConfigMaps(
     namespace,
     `${LABEL_RUN}=${labelValue(name)},${LABEL_TRAJECTORY}=true`,
   );
-  const payloads = list.items.flatMap((cm) => {
+  const configMapPayloads = list.items.flatMap((cm) => {
     const payload = decodeTrajectory(cm.data?.[TRAJECTORY_KEY]);
     return payload ? [payload] : [];
   });
-  // With a dataset store the gateway writes objects there (ConfigMaps of earlier runs still count).
-  for (const key of store ? await store.list(trajectoryPrefix(namespace, name)) : []) {
-    const body = await store?.get(key);
-    const payload = body && decodeTrajectoryBytes(body);
-    if (payload) payloads.push(payload);
-  }
-  const order: readonly string[] = STAGES;
-  payloads.sort(
+  configMapPayloads.sort(
     (a, b) =>
       a.instanceId.localeCompare(b.instanceId) ||
-      order.indexOf(a.stage) - order.indexOf(b.stage) ||
+      STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage) ||
       a.attempt - b.attempt,
   );
-  return payloads;
+  // With a dataset store the gateway writes objects there (ConfigMaps of earlier runs still count).
+  const keyed = (store ? await store.list(trajectoryPrefix(namespace, name)) : []).flatMap((key) => {
+    const parts = parseTrajectoryKey(key);
+    return parts ? [{ key, ...parts }] : [];
+  });
+  keyed.sort(
+    (a, b) =>
+      a.instance.localeCompare(b.instance) ||
+      STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage) ||
+      a.attempt - b.attempt,
+  );
+  return { configMapPayloads, storeKeys: keyed.map((k) => k.key), store };
+}
+
+/** The solve attempts' payloads (few per instance): read whole, for solves.jsonl. */
+async function solvePayloads(source: RunTrajectories): Promise<TrajectoryPayload[]> {
+  const out = source.configMapPayloads.filter(isSolveGrant);
+  for (const key of source.storeKeys) {
+    const parts = parseTrajectoryKey(key);
+    if (!parts || !isSolveKey(parts)) continue;
+    const payload = await readStoredTrajectory(source.store, key);
+    if (payload) out.push(payload);
+  }
+  return out;
+}
+
+/** The stages' trajectories (no solve attempt's), one stored object in memory at a time. */
+async function* stageTrajectories(sources: readonly RunTrajectories[]): AsyncGenerator<Trajectory> {
+  for (const source of sources) {
+    for (const payload of source.configMapPayloads)
+      if (!isSolveGrant(payload)) yield* trajectoriesOf(payload);
+    for (const key of source.storeKeys) {
+      const parts = parseTrajectoryKey(key);
+      if (!parts || isSolveKey(parts)) continue;
+      const payload = await readStoredTrajectory(source.store, key);
+      if (payload) yield* trajectoriesOf(payload);
+    }
+  }
+}
+
+async function readStoredTrajectory(
+  store: DatasetStore | undefined,
+  key: string,
+): Promise<TrajectoryPayload | undefined> {
+  const body = await store?.get(key);
+  return body && decodeTrajectoryBytes(body);
 }
 
 /**
  * A solve attempt's exchanges (spec.solve): the verify stage's grants numbered by solveGrant.
  * They go to solves.jsonl with their attempt's grade, never to trajectories.jsonl.
  */
-const isSolveGrant = (p: TrajectoryPayload) => p.stage === 'verify' && solveOfGrant(p.attempt) !== undefined;
+const isSolveGrant = (p: { stage: string; attempt: number }) =>
+  p.stage === 'verify' && solveOfGrant(p.attempt) !== undefined;
+const isSolveKey = (parts: TrajectoryKeyParts) => isSolveGrant(parts);
 
 /**
  * The run's solve attempts that are Done (status.solveAttempts), each with the trajectory of
@@ -215,7 +264,7 @@ export async function exportCluster(
   store?: DatasetStore,
 ) {
   const run = await readClusterRun(kube, namespace, name);
-  const payloads = await readTrajectoryPayloads(kube, namespace, name, store);
+  const trajectories = await listRunTrajectories(kube, namespace, name, store);
   return writeExport(
     outDir,
     {
@@ -225,8 +274,9 @@ export async function exportCluster(
       discovered: run.status.counts?.discovered ?? run.instances.length,
       rejectedByReason: run.status.rejectedByReason ?? {},
       instances: run.instances,
-      trajectories: payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf),
-      solves: clusterSolveAttempts(run.instances, payloads),
+      trajectories: [],
+      streamTrajectories: () => stageTrajectories([trajectories]),
+      solves: clusterSolveAttempts(run.instances, await solvePayloads(trajectories)),
       // The dataset streams: content is read per instance as dataset.jsonl is written.
       contentOf: storedContent(store),
     },
@@ -262,7 +312,7 @@ export async function exportCampaign(
   const rejectedByReason: Record<string, number> = {};
   let discovered = 0;
   const instances: InstanceRecord[] = [];
-  const trajectories: Trajectory[] = [];
+  const trajectories: RunTrajectories[] = [];
   const solves: SolveAttempt[] = [];
   for (const name of runs) {
     const run = await readClusterRun(kube, namespace, name);
@@ -270,9 +320,9 @@ export async function exportCampaign(
     for (const [reason, n] of Object.entries(run.status.rejectedByReason ?? {}))
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     instances.push(...run.instances);
-    const payloads = await readTrajectoryPayloads(kube, namespace, name, store);
-    trajectories.push(...payloads.filter((p) => !isSolveGrant(p)).flatMap(trajectoriesOf));
-    solves.push(...clusterSolveAttempts(run.instances, payloads));
+    const source = await listRunTrajectories(kube, namespace, name, store);
+    trajectories.push(source);
+    solves.push(...clusterSolveAttempts(run.instances, await solvePayloads(source)));
   }
   return writeExport(
     outDir,
@@ -282,7 +332,8 @@ export async function exportCampaign(
       discovered,
       rejectedByReason,
       instances,
-      trajectories,
+      trajectories: [],
+      streamTrajectories: () => stageTrajectories(trajectories),
       solves,
       contentOf: storedContent(store),
     },

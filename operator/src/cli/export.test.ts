@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calcSpec as spec } from '../../../test/fixtures/calc-instance.ts';
-import type { InstanceRecord } from '../api/index.ts';
+import type { InstanceRecord, Trajectory } from '../api/index.ts';
 import { offloadContent, parseContent } from '../store/instance-content.ts';
 import { writeExport } from './export.ts';
 
@@ -54,5 +54,59 @@ describe('writeExport from light instances (content in the dataset store)', () =
       expect(readFileSync(join(b, file)), file).toEqual(readFileSync(join(a, file)));
     // The report's F2P/P2P columns come from the counts the light status keeps.
     expect(readFileSync(join(b, 'report.md'), 'utf8')).toContain('| 1 | 150 |');
+  });
+});
+
+describe('writeExport with streamed trajectories', () => {
+  const step = (content: string) => ({
+    request: { model: 'm', messages: [{ role: 'user', content: 'go' }] },
+    response: { choices: [{ message: { role: 'assistant', content }, finish_reason: 'stop' }] },
+    startedAt: '2026-01-01T00:00:00Z',
+    durationMs: 1,
+  });
+  // Instance 2 is Rejected: `onlyPhase: 'Verified'` drops its example from both files.
+  const trajectories: Trajectory[] = [1, 2, 3].flatMap((n) =>
+    (['env', 'tests'] as const).map((stage) => ({
+      instanceId: `acme__calc-${n}`,
+      stage,
+      agent: stage === 'env' ? 'EnvAgent' : 'TestAgent',
+      steps: [step(`${stage} of ${n}`)],
+    })),
+  );
+
+  it('writes the same aligned files as from a list, filters included', async () => {
+    const run = { runName: 'r', source: undefined, discovered: 3, rejectedByReason: {}, instances: full };
+    const at = new Date('2026-12-04T00:00:00Z');
+    for (const options of [{}, { onlyPhase: 'Verified' as const }]) {
+      const a = join(scratch, `list-${Object.keys(options).length}`);
+      const b = join(scratch, `stream-${Object.keys(options).length}`);
+      const fromList = await writeExport(a, { ...run, trajectories }, options, at);
+      let pulled = 0;
+      const fromStream = await writeExport(
+        b,
+        {
+          ...run,
+          trajectories: [],
+          streamTrajectories: async function* () {
+            for (const t of trajectories) {
+              pulled++;
+              yield t;
+            }
+          },
+        },
+        options,
+        at,
+      );
+      expect(pulled).toBe(6);
+      expect(fromStream.examples).toBe(fromList.examples);
+      for (const file of ['trajectories.jsonl', 'trajectories.meta.jsonl'])
+        expect(readFileSync(join(b, file), 'utf8'), file).toBe(readFileSync(join(a, file), 'utf8'));
+      const meta = readFileSync(join(b, 'trajectories.meta.jsonl'), 'utf8').trim().split('\n');
+      expect(meta.map((l) => JSON.parse(l).instance_id)).toEqual(
+        options.onlyPhase
+          ? ['acme__calc-1', 'acme__calc-1', 'acme__calc-3', 'acme__calc-3']
+          : trajectories.map((t) => t.instanceId),
+      );
+    }
   });
 });

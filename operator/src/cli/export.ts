@@ -7,7 +7,8 @@ import {
   renderExport,
 } from '../export/export-run.ts';
 import { DECLARED_KINDS, PARQUET_FILE, toParquet } from '../export/parquet.ts';
-import { writeFileAtomic, writeLinesAtomic } from '../local/atomic.ts';
+import { exampleLabeller } from '../export/trajectories.ts';
+import { writeAlignedLinesAtomic, writeFileAtomic, writeLinesAtomic } from '../local/atomic.ts';
 import { runFunnel } from '../local/run.ts';
 import type { StateDir } from '../local/state.ts';
 import { SCALESWE_VERSION } from './version.ts';
@@ -62,7 +63,8 @@ export async function writeExport(
     (f) =>
       (solving || (f !== 'solves' && f !== 'solvesMeta')) &&
       (charting || f !== 'mutationChart') &&
-      (run.contentOf === undefined || f !== 'dataset'),
+      (run.contentOf === undefined || f !== 'dataset') &&
+      (run.streamTrajectories === undefined || (f !== 'trajectories' && f !== 'trajectoriesMeta')),
   );
   let records = rendered.records;
   let verified = rendered.verified;
@@ -79,6 +81,23 @@ export async function writeExport(
     );
     records = kept;
   }
+  let examples = rendered.examples;
+  if (run.streamTrajectories) {
+    examples = 0;
+    const label = exampleLabeller(run.instances, options);
+    const stream = run.streamTrajectories;
+    await writeAlignedLinesAtomic(
+      [paths.trajectories, paths.trajectoriesMeta],
+      (async function* () {
+        for await (const trajectory of stream()) {
+          const labelled = label(trajectory);
+          if (!labelled) continue;
+          examples++;
+          yield [JSON.stringify(labelled.example), JSON.stringify(labelled.labels)];
+        }
+      })(),
+    );
+  }
   for (const file of written) await writeFileAtomic(paths[file], rendered.files[file]);
   const declared = DECLARED_KINDS[options.format ?? 'swebench'];
   const parquet = options.parquet ? toParquet(records, declared) : undefined;
@@ -90,7 +109,7 @@ export async function writeExport(
     ...(solving && { solves, solvesMeta }),
     ...(charting && { mutationChart }),
     verified,
-    examples: rendered.examples,
+    examples,
     solveExamples: rendered.solves,
   };
 }
@@ -134,7 +153,8 @@ export async function exportLocal(
       discovered: funnel.discovered,
       rejectedByReason: funnel.rejectedByReason,
       instances,
-      trajectories: await state.listTrajectories(),
+      trajectories: [],
+      streamTrajectories: () => state.trajectories(),
       solves: await state.listSolveAttempts(),
       price: run.spec.llm?.price,
     },

@@ -33,6 +33,7 @@ import { PipelineMetrics } from './pipeline-metrics.ts';
 import { PodExpectations } from './pod-expectations.ts';
 import { key, ownerKey, type RawObject, splitKey, UNFINISHED_BY_RUN } from './resources.ts';
 import { defaultSourceFactory, type PrSourceFactory } from './sources.ts';
+import { StoreSweeper } from './store-sweeper.ts';
 import { reconcileInstance, recordInstanceTerminal } from './swe-instance-reconciler.ts';
 
 export interface ManagerOptions {
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   sandboxNetwork?: ControllerContext['sandboxNetwork'];
   logLimitBytes?: number;
   datasetStore?: ControllerContext['datasetStore'];
+  /** How often the leader removes the dataset-store objects of deleted instances; 0 = never. */
+  storeSweepMs?: number;
   environmentDefaults?: ControllerContext['environmentDefaults'];
   now?: () => Date;
 }
@@ -73,6 +76,9 @@ export class Manager {
   readonly pipelineMetrics: PipelineMetrics;
   private readonly informers: Informer<RawObject>[];
   private readonly runGenerations = new Map<string, number | undefined>();
+  /** With a dataset store: removes the objects of deleted instances. */
+  readonly storeSweeper: StoreSweeper | undefined;
+  private readonly storeSweepMs: number;
 
   constructor(opts: ManagerOptions) {
     const { kube, namespace, log, metrics } = opts;
@@ -301,6 +307,11 @@ export class Manager {
       if (event !== 'update' || specOrMetadataChanged(previous, obj)) this.evaluationController.enqueue(k);
     });
 
+    this.storeSweepMs = opts.storeSweepMs ?? 3_600_000;
+    this.storeSweeper =
+      opts.datasetStore &&
+      new StoreSweeper({ store: opts.datasetStore, instances, namespace: opts.namespace, log: opts.log });
+
     this.pipelineMetrics.instancesGauge(
       () => runs.list(),
       () => instances.list(),
@@ -319,6 +330,7 @@ export class Manager {
     this.runController.start();
     this.instanceController.start();
     this.evaluationController.start();
+    this.storeSweeper?.start(this.storeSweepMs);
     this.ctx.log.info(
       { runs: this.ctx.runs.list().length, instances: this.ctx.instances.list().length },
       'caches synced; reconciling',
@@ -332,6 +344,7 @@ export class Manager {
       this.runController.stop(),
       this.instanceController.stop(),
       this.evaluationController.stop(),
+      this.storeSweeper?.stop(),
     ]);
     await Promise.all(this.informers.map((i) => i.stop()));
   }

@@ -32,6 +32,12 @@ export interface RunRecord {
    * (writeExport), never the whole dataset in memory; everything else reads the light records.
    */
   contentOf?: ((instance: InstanceRecord) => Promise<InstanceRecord>) | undefined;
+  /**
+   * Set when the trajectories are read one at a time (`trajectories` is then unused):
+   * trajectories.jsonl and its meta file are written as they arrive (writeExport), never
+   * all of them in memory.
+   */
+  streamTrajectories?: (() => AsyncIterable<Trajectory>) | undefined;
 }
 
 export const EXPORT_FILES = {
@@ -84,7 +90,8 @@ export async function renderExport(
 ): Promise<RenderedExport> {
   // Light instances: the dataset is the streaming writer's (writeExport), not rendered here.
   const records = run.contentOf ? [] : run.instances.map((i) => datasetRecord(i, options)).filter(isRecord);
-  const examples = labelledExamples(run.trajectories, run.instances, options);
+  // Streamed trajectories: their files are the streaming writer's (writeExport), as the dataset's.
+  const examples = run.streamTrajectories ? [] : labelledExamples(run.trajectories, run.instances, options);
   const solves = solveExamples(run.solves ?? [], options);
   const scores = mutationScores(run.instances);
   const report = {

@@ -110,17 +110,28 @@ export function labelledExamples(
   instances: readonly InstanceRecord[],
   filter: TrajectoryFilter = {},
 ): LabelledExample[] {
+  const label = exampleLabeller(instances, filter);
+  return trajectories.flatMap((t) => label(t) ?? []);
+}
+
+/**
+ * One trajectory at a time as its labelled example (undefined when it makes none or the filter
+ * drops it): the streaming export labels trajectories as it reads them.
+ */
+export function exampleLabeller(
+  instances: readonly InstanceRecord[],
+  filter: TrajectoryFilter = {},
+): (trajectory: Trajectory) => LabelledExample | undefined {
   const byId = new Map(instances.map((i) => [i.spec.instanceId, i]));
-  const out: LabelledExample[] = [];
-  for (const trajectory of trajectories) {
+  return (trajectory) => {
     const example = toChatExample(trajectory);
-    if (!example) continue;
+    if (!example) return undefined;
     const instance = byId.get(trajectory.instanceId);
     const phase = instance?.status?.phase ?? 'Pending';
     const { outcome, reason } = stageOutcome(instance, trajectory.stage);
-    if (filter.onlyPhase && phase !== filter.onlyPhase) continue;
-    if (!filter.includeLeaked && trajectory.stage === 'prompt' && LEAK_REASONS.has(reason)) continue;
-    out.push({
+    if (filter.onlyPhase && phase !== filter.onlyPhase) return undefined;
+    if (!filter.includeLeaked && trajectory.stage === 'prompt' && LEAK_REASONS.has(reason)) return undefined;
+    return {
       example,
       labels: {
         instance_id: trajectory.instanceId,
@@ -133,7 +144,6 @@ export function labelledExamples(
         loop_status: loopStatus(trajectory),
         reason,
       },
-    });
-  }
-  return out;
+    };
+  };
 }

@@ -3,6 +3,7 @@ export * from './controller.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './health.ts';
+export * from './heap-watch.ts';
 export * from './informer.ts';
 export * from './leader.ts';
 export * from './log.ts';

@@ -126,6 +126,22 @@ export async function writeLinesAtomic(path: string, lines: AsyncIterable<string
   });
 }
 
+/**
+ * Aligned files written in one pass (each row gives the next line of every file, in order):
+ * each file is written to its own temporary and renamed once every row is written.
+ */
+export async function writeAlignedLinesAtomic(
+  paths: readonly string[],
+  rows: AsyncIterable<readonly string[]>,
+): Promise<void> {
+  const openFrom = async (i: number, handles: FileHandle[]): Promise<void> => {
+    if (i < paths.length) return writeAtomic(paths[i]!, (handle) => openFrom(i + 1, [...handles, handle]));
+    for await (const row of rows)
+      for (const [j, handle] of handles.entries()) await handle.write(`${row[j]}\n`);
+  };
+  await openFrom(0, []);
+}
+
 async function writeAtomic(path: string, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   try {
     await makeDirectories(dirname(path));

@@ -192,22 +192,21 @@ export class StateDir {
     return found;
   }
 
-  async listTrajectories(): Promise<Trajectory[]> {
+  /** The trajectories one file at a time, by instance then file name (what the export streams). */
+  async *trajectories(): AsyncGenerator<Trajectory> {
     const dir = join(this.root, 'trajectories');
     let instances: string[];
     try {
       instances = await readdir(dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    const all: Trajectory[] = [];
     for (const instance of instances.sort()) {
       for (const file of (await readdir(join(dir, instance))).sort()) {
-        all.push(...((await readJsonIfExists<Trajectory[]>(join(dir, instance, file))) ?? []));
+        yield* (await readJsonIfExists<Trajectory[]>(join(dir, instance, file))) ?? [];
       }
     }
-    return all;
   }
 
   /** Solve attempts live apart from stage results: a measurement of a Verified instance, not a stage. */

@@ -16,3 +16,16 @@ export function trajectoryKey(t: {
 }): string {
   return `${trajectoryPrefix(t.namespace, t.run)}${t.instance}/${t.stage}-${t.attempt}.json.gz`;
 }
+
+export interface TrajectoryKeyParts {
+  instance: string;
+  stage: string;
+  attempt: number;
+}
+
+/** The parts of a trajectoryKey (undefined for any other key): what the export sorts and filters by before reading. */
+export function parseTrajectoryKey(key: string): TrajectoryKeyParts | undefined {
+  const match = /^trajectories\/[^/]+\/[^/]+\/([^/]+)\/([a-z]+)-(\d+)\.json\.gz$/.exec(key);
+  if (!match) return undefined;
+  return { instance: match[1]!, stage: match[2]!, attempt: Number(match[3]) };
+}
