@@ -91,6 +91,19 @@ describe('sandbox NetworkPolicy', () => {
     ]);
   });
 
+  it('a gateway served elsewhere (--gateway-port 0 with --gateway-url) is allowed on its URL port only, never port 0', () => {
+    for (const [url, port] of [
+      ['http://10.0.0.5:38081/v1', 38081],
+      ['https://10.0.0.5/v1', 443],
+    ] as const) {
+      const p = buildSandboxNetworkPolicy({ ...base, gateway: { url, port: 0 } });
+      expect(p.spec.egress, url).toEqual([
+        DNS,
+        { to: [{ ipBlock: { cidr: '10.0.0.5/32' } }], ports: [{ protocol: 'TCP', port }] },
+      ]);
+    }
+  });
+
   it('allowAll still excludes the API server and metadata addresses', () => {
     const p = buildSandboxNetworkPolicy({
       ...base,

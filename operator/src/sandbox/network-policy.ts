@@ -90,8 +90,11 @@ export function buildSandboxNetworkPolicy(input: SandboxNetworkInput) {
     }
     const ip = hostCIDR(gw.url ? hostOf(gw.url) : undefined);
     if (ip) peers.push({ ipBlock: { cidr: ip } });
-    // Pod selectors see the container port; an IP URL is reached on the URL's port.
-    const ports = [...new Set([gw.port, portOf(gw.url, gw.port)])].map((port) => ({ protocol: 'TCP', port }));
+    // Pod selectors see the container port; an IP URL is reached on the URL's port. Port 0:
+    // this operator serves no gateway (pods use the URL's), and 0 is no valid policy port.
+    const ports = [...new Set([gw.port, portOf(gw.url, gw.port)])]
+      .filter((port) => port > 0)
+      .map((port) => ({ protocol: 'TCP', port }));
     if (peers.length) egress.push({ to: peers, ports });
   }
   const repo = hostCIDR(input.repositoryURL ? hostOf(input.repositoryURL) : undefined);
