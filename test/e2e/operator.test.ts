@@ -5,6 +5,9 @@
 // Faults injected into that same run: a running sandbox pod is deleted (its stage retries)
 // and the leading operator pod is force-killed (the standby takes over; deterministic names
 // mean no duplicate and no lost instance). Invalid CurationRuns are rejected at apply time.
+// Beside the sample, with mutation testing on: the Node fixture, and the truncate PR in Python
+// and Go with strong, weak and off-target tests, whose status.mutation must equal the local
+// mode's hand-written records (agents/e2e-mutation.test.ts; test/fixtures/truncate-repos.ts).
 import { execFileSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -267,7 +270,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(k(['get', 'curationruns', '-n', ns.name, '-o', 'name'])).toBe('');
   });
 
-  it('curates the sample and the Node fixture: kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
+  it('curates the sample, the Node fixture and the truncate fixtures (Python, Go): kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
     timeout: 1_200_000,
   }, async () => {
     const namespace = ns.name;
@@ -522,6 +525,8 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(out).toMatch(/scaleswe__minicalc-1\s+Verified/);
     expect(out).toMatch(/fixtures__rangekit-1\s+Verified/);
     expect(out).toMatch(/scaleswe__minicalc-4\s+Rejected\s+NoFailToPass/);
+    expect(out).toMatch(/fixtures__textx-weak-1\s+Rejected\s+WeakTests/);
+    expect(out).toMatch(/fixtures__textutils-off-target-1\s+Verified/);
   });
 
   it('helm uninstall leaves no pods behind and keeps the curated data', async () => {
