@@ -1,5 +1,6 @@
-import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { sh, shellQuote } from './exec.ts';
 
 /**
  * A sandbox image may ship warm caches in the directory this variable names, laid out like a
@@ -34,7 +35,12 @@ export async function seedCaches(
       continue;
     const partial = `${target}.seeding-${process.pid}`;
     try {
-      await cp(path.join(seedDir, name), partial, { recursive: true, preserveTimestamps: true });
+      // cp(1), not fs.cp: a few times faster on the thousands of small files of a build cache.
+      const r = await sh(`cp -a ${shellQuote(path.join(seedDir, name))} ${shellQuote(partial)}`, {
+        cwd: cacheDir,
+        timeoutMs: 600_000,
+      });
+      if (r.code !== 0) throw new Error(`cp ${name}: ${r.output.trim().slice(-300)}`);
       await rename(partial, target);
       seeded.push(name);
     } finally {
