@@ -34,6 +34,6 @@ echo "==> unit"; vitest run --project unit
 # Integration and e2e run against a real Kubernetes built from source by the step above
 # (test/cluster/; cached in ~/.cache/scaleswe: cold ~9 min on 2 idle cores, ~25 busy; warm: instant).
 # e2e needs root (containerd, kubelet, iptables); SCALESWE_SANDBOX_IMAGES=all also builds
-# the go/rust/java sandbox images (default: python,node).
+# the rust/java sandbox images (default: python,node,go).
 echo "==> integration (real kube-apiserver + etcd)"; vitest run --project integration
 echo "==> e2e (real single node: kubelet + containerd)"; vitest run --project e2e

@@ -2,7 +2,7 @@
 // base and language images from sandbox-images/{base,<lang>}/Dockerfile, built with podman and
 // imported into containerd's k8s.io namespace.
 //
-//   node test/cluster/images.ts [--langs python,node|all] [--name <cluster>]
+//   node test/cluster/images.ts [--langs python,node,go|all] [--name <cluster>]
 //
 // Builds are cached by content: the Debian base by its debootstrap parameters, the sandbox
 // base (sandbox-images/base: host CA bundle, git) by its Dockerfile directory + Debian base +
@@ -28,8 +28,11 @@ import { CACHE_ROOT, log, PrerequisiteError, REPO_ROOT, run } from './lib.ts';
 
 export const PAUSE_IMAGE = 'localhost/pause:3.9';
 export const SANDBOX_TAG = '0.1.0';
-/** Languages built by default (what e2e needs); SCALESWE_SANDBOX_IMAGES=all builds every one. */
-export const DEFAULT_LANGS: Language[] = ['python', 'node'];
+/**
+ * Languages built by default: what e2e curates (the operator test's Python, Node and Go
+ * fixtures); SCALESWE_SANDBOX_IMAGES=all builds every one.
+ */
+export const DEFAULT_LANGS: Language[] = ['python', 'node', 'go'];
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const IMAGE_CACHE = join(CACHE_ROOT, 'images');
 const IMPORT_MARKERS = join(CACHE_ROOT, 'containerd', 'imported');

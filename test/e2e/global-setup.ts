@@ -1,6 +1,6 @@
 // e2e tier: a real single-node cluster (kubelet + containerd + runc + bridge CNI + kube-proxy)
 // with crds/ installed and the sandbox images built locally and imported into containerd.
-// SCALESWE_SANDBOX_IMAGES=all also builds go/rust/java (default: python,node).
+// SCALESWE_SANDBOX_IMAGES=all also builds rust/java (default: python,node,go).
 // SCALESWE_KEEP_CLUSTER=1 leaves the cluster running; one started by hand under the same name
 // (cluster.ts up --mode node --name scaleswe-e2e) is reused and left running.
 import { mkdirSync } from 'node:fs';

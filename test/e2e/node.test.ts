@@ -110,7 +110,7 @@ describe('single node', () => {
     expect(r.log).toContain('hello from node 24');
   });
 
-  // Every image the setup built (python,node by default; all five with SCALESWE_SANDBOX_IMAGES=all):
+  // Every image the setup built (python,node,go by default; all five with SCALESWE_SANDBOX_IMAGES=all):
   // git, the toolchain, and the language's package registry over HTTPS — which only works
   // when the host CA bundle (the CI proxy's CA) is trusted by that toolchain.
   const javaProbe = [

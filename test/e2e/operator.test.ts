@@ -5,6 +5,9 @@
 // Faults injected into that same run: a running sandbox pod is deleted (its stage retries)
 // and the leading operator pod is force-killed (the standby takes over; deterministic names
 // mean no duplicate and no lost instance). Invalid CurationRuns are rejected at apply time.
+// Beside the sample, with mutation testing on: the Node fixture, and the truncate PR in Python
+// and Go with strong, weak and off-target tests, whose status.mutation must equal the local
+// mode's hand-written records (agents/e2e-mutation.test.ts; test/fixtures/truncate-repos.ts).
 import { execFileSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +20,15 @@ import { createSampleRepo, SAMPLE_EXPECTED, SAMPLE_REPO } from '../../operator/s
 import { readState } from '../cluster/cluster.ts';
 import { REPO_ROOT } from '../cluster/lib.ts';
 import { buildNodeRepo, type FixtureRepo } from '../fixtures/repos.ts';
+import {
+  buildTruncateRepo,
+  expectedTruncateMutation,
+  TRUNCATE_MIN_SCORE,
+  TRUNCATE_MUTATION,
+  TRUNCATE_VARIANTS,
+  type TruncateLanguage,
+  type TruncateVariant,
+} from '../fixtures/truncate-repos.ts';
 import {
   cluster,
   createNamespace,
@@ -54,6 +66,19 @@ async function sandboxEgress(): Promise<{ egress: { allowCIDRs: string[] } }> {
 
 const RUN = 'minicalc';
 const NODE_RUN = 'rangekit';
+/**
+ * The truncate PR of the mutation tests (agents/e2e-mutation.test.ts, local mode) in the
+ * languages the Node fixture leaves, one run per test strength: the same status.mutation here.
+ */
+const TRUNCATE_LANGS = ['python', 'go'] as const satisfies readonly TruncateLanguage[];
+
+interface TruncateRun {
+  lang: TruncateLanguage;
+  variant: TruncateVariant;
+  /** The run's name and the repository's (`fixtures/<name>`). */
+  name: string;
+  fixture: FixtureRepo;
+}
 
 interface Condition {
   type: string;
@@ -161,6 +186,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
   let git: GitServer;
   let repoURL: string;
   let node: FixtureRepo;
+  const truncate: TruncateRun[] = [];
   let image: { repository: string; tag: string; ref: string };
   let uninstalled = false;
 
@@ -177,13 +203,26 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     const src = createSampleRepo(join(work, 'src'));
     mkdirSync(join(work, 'srv', 'scaleswe'), { recursive: true });
     execFileSync('git', ['clone', '-q', '--bare', src, join(work, 'srv', 'scaleswe', 'minicalc.git')]);
-    // The agents' Node fixture (vitest), its fix commit named like a squash-merged PR.
-    node = await buildNodeRepo(work);
-    execFileSync('git', ['-C', node.dir, 'commit', '-q', '--amend', '-m', `${node.spec.title} (#1)`], {
-      env: { ...process.env, GIT_COMMITTER_NAME: 'Fixture', GIT_COMMITTER_EMAIL: 'fixture@example.com' },
-    });
+    // Fixture repositories served as fixtures/<name>, the fix commit named like a squash-merged PR.
     mkdirSync(join(work, 'srv', 'fixtures'), { recursive: true });
-    execFileSync('git', ['clone', '-q', '--bare', node.dir, join(work, 'srv', 'fixtures', 'rangekit.git')]);
+    const serve = (f: FixtureRepo, name: string) => {
+      execFileSync('git', ['-C', f.dir, 'commit', '-q', '--amend', '-m', `${f.spec.title} (#1)`], {
+        env: { ...process.env, GIT_COMMITTER_NAME: 'Fixture', GIT_COMMITTER_EMAIL: 'fixture@example.com' },
+      });
+      execFileSync('git', ['clone', '-q', '--bare', f.dir, join(work, 'srv', 'fixtures', `${name}.git`)]);
+    };
+    // The agents' Node fixture (vitest).
+    node = await buildNodeRepo(work);
+    serve(node, 'rangekit');
+    // The truncate PR in Python (pip + pytest) and Go, with strong, weak and off-target tests.
+    for (const lang of TRUNCATE_LANGS) {
+      for (const variant of TRUNCATE_VARIANTS) {
+        const fixture = await buildTruncateRepo(join(work, 'truncate'), lang, variant);
+        const name = `${fixture.name}-${variant}`;
+        serve(fixture, name);
+        truncate.push({ lang, variant, name, fixture });
+      }
+    }
     git = await startGitServer(join(work, 'srv'), state.nodeIP, 0);
     repoURL = `${git.url}/scaleswe/minicalc.git`;
 
@@ -231,7 +270,7 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(k(['get', 'curationruns', '-n', ns.name, '-o', 'name'])).toBe('');
   });
 
-  it('curates the sample and the Node fixture: kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
+  it('curates the sample, the Node fixture and the truncate fixtures (Python, Go): kubectl apply, a sandbox pod deleted and the leader killed mid-run, kubectl wait', {
     timeout: 1_200_000,
   }, async () => {
     const namespace = ns.name;
@@ -265,8 +304,32 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
         sandbox,
       },
     };
+    // Mutation testing in the Python and Go verify pods, as the local test configures it.
+    const truncateRuns = truncate.map((t) => ({
+      apiVersion: 'scaleswe.dev/v1alpha1',
+      kind: 'CurationRun',
+      metadata: { name: t.name },
+      spec: {
+        source: {
+          git: { url: `${git.url}/fixtures/${t.name}.git`, repo: `fixtures/${t.name}`, ref: 'main' },
+        },
+        limits: { maxPRs: 5, maxParallel: 1 },
+        agents: { runnerImage: image.ref, maxAttempts: 3 },
+        verification: {
+          reruns: 1,
+          mutation: {
+            ...TRUNCATE_MUTATION,
+            ...(TRUNCATE_MIN_SCORE[t.variant] !== undefined && { minScore: TRUNCATE_MIN_SCORE[t.variant] }),
+          },
+        },
+        sandbox,
+      },
+    }));
     const t0 = Date.now();
-    k(['apply', '-n', namespace, '-f', '-'], `${toYaml(manifest)}---\n${toYaml(nodeRun)}`);
+    k(
+      ['apply', '-n', namespace, '-f', '-'],
+      [manifest, nodeRun, ...truncateRuns].map((m) => toYaml(m)).join('---\n'),
+    );
 
     // Fault 1: delete a sandbox pod while it runs (the tests stage of the first instance
     // to get there); the operator runs that stage again in a new pod.
@@ -408,6 +471,45 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
       diffCoverage: { covered: 1, total: 1, ratio: 1, engine: 'v8', uncovered: [] },
     });
 
+    // The truncate PR in Python and Go: exactly the local mode's records, diff coverage from
+    // the sandbox images' engines (coverage.py installed into the venv; go test -coverprofile).
+    for (const t of truncate) {
+      const done = await kubectlAsync([
+        'wait',
+        '-n',
+        namespace,
+        `curationrun/${t.name}`,
+        '--for=jsonpath={.status.phase}=Succeeded',
+        '--timeout=600s',
+      ]);
+      const items = instances(namespace, t.name);
+      process.stderr.write(
+        `[e2e] run ${t.name}: done at +${((Date.now() - t0) / 1000).toFixed(1)} s\n${timingTable(items)}\n`,
+      );
+      expect(
+        done.code,
+        `${t.name}: ${done.stderr}\n${JSON.stringify(
+          items.map((i) => i.status),
+          null,
+          1,
+        )}`,
+      ).toBe(0);
+      expect(items.map((i) => i.spec.instanceId)).toEqual([`fixtures__${t.name}-1`]);
+      const st = items[0]!.status;
+      expect([...(st?.FAIL_TO_PASS ?? [])].sort(), t.name).toEqual(
+        [...t.fixture.expected.FAIL_TO_PASS].sort(),
+      );
+      expect([...(st?.PASS_TO_PASS ?? [])].sort(), t.name).toEqual(
+        [...t.fixture.expected.PASS_TO_PASS].sort(),
+      );
+      // Weak tests fall below minScore 0.9: rejected as WeakTests, the record kept.
+      if (t.variant === 'weak') {
+        expect(st?.phase, t.name).toBe('Rejected');
+        expect(st?.lastError?.reason, t.name).toBe('WeakTests');
+      } else expect(st?.phase, `${t.name}: ${JSON.stringify(st?.lastError)}`).toBe('Verified');
+      expect(st?.mutation, t.name).toEqual(expectedTruncateMutation(t.lang, t.variant));
+    }
+
     // Every sandbox pod is deleted once its result is recorded and its instance finished
     // (finished pods hold no node resources; each instance's go in one deletecollection).
     await poll('sandbox pods to be deleted', 60_000, async () =>
@@ -424,6 +526,8 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     expect(out).toMatch(/scaleswe__minicalc-1\s+Verified/);
     expect(out).toMatch(/fixtures__rangekit-1\s+Verified/);
     expect(out).toMatch(/scaleswe__minicalc-4\s+Rejected\s+NoFailToPass/);
+    expect(out).toMatch(/fixtures__textx-weak-1\s+Rejected\s+WeakTests/);
+    expect(out).toMatch(/fixtures__textutils-off-target-1\s+Verified/);
   });
 
   it('helm uninstall leaves no pods behind and keeps the curated data', async () => {
@@ -433,7 +537,9 @@ describe('operator on a real node: helm install, kubectl apply, verified instanc
     await poll('no pods left in the release namespace', 90_000, async () =>
       k(['get', 'pods', '-n', ns.name, '-o', 'name']).trim() === '' ? true : undefined,
     );
-    // The sample's 3 instances and the Node fixture's one.
-    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(4);
+    // The sample's 3 instances, the Node fixture's one and the truncate fixtures' six.
+    expect(k(['get', 'sweinstances', '-n', ns.name, '-o', 'name']).trim().split('\n')).toHaveLength(
+      4 + truncate.length,
+    );
   });
 });

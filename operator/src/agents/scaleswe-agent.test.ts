@@ -1,6 +1,6 @@
 /** The runner CLI as the sandbox pod runs it: a real child process, JSON in, JSON out. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   STAGE_INPUT_INLINE_KEY,
   STAGE_INPUT_KEY,
 } from '../sandbox/index.ts';
+import { CACHE_SEED_ENV } from './cache-seed.ts';
 
 const MAIN = path.join(import.meta.dirname, 'scaleswe-agent.ts');
 let root: string;
@@ -23,10 +24,18 @@ beforeAll(async () => {
   fixture = await buildPythonRepo(root);
 });
 
-function agent(args: string[], stdin?: string): Promise<{ stdout: string; code: number }> {
+function agent(
+  args: string[],
+  stdin?: string,
+  env?: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [MAIN, ...args], { cwd: root }, (err, stdout) =>
-      resolve({ stdout, code: err ? Number((err as { code?: number }).code ?? 1) : 0 }),
+    const child = execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { cwd: root, env: { ...process.env, ...env } },
+      (err, stdout, stderr) =>
+        resolve({ stdout, stderr, code: err ? Number((err as { code?: number }).code ?? 1) : 0 }),
     );
     child.stdin!.end(stdin ?? '');
   });
@@ -117,5 +126,22 @@ describe('scaleswe-agent CLI', () => {
       outcome: 'failed',
       reason: 'CheckoutFailed',
     });
+  }, 60_000);
+
+  it("copies the image's cache seeds into the cache of a stage that builds, not of the prompt stage", async () => {
+    const seed = path.join(root, 'image-seed');
+    await mkdir(path.join(seed, 'go-build', '0a'), { recursive: true });
+    await writeFile(path.join(seed, 'go-build', '0a', 'entry-d'), 'compiled fmt');
+    const env = (cache: string) => ({ [CACHE_SEED_ENV]: seed, XDG_CACHE_HOME: cache });
+    const unreachable = JSON.stringify({
+      instance: { ...fixture.spec, cloneURL: path.join(root, 'nowhere') },
+    });
+    const built = path.join(root, 'env-cache');
+    const r = await agent(['env', '--workdir', path.join(root, 'wd-seed')], unreachable, env(built));
+    expect(r.stderr).toMatch(/caches seeded from the image: go-build/);
+    expect(await readFile(path.join(built, 'go-build', '0a', 'entry-d'), 'utf8')).toBe('compiled fmt');
+    const prompt = path.join(root, 'prompt-cache');
+    await agent(['prompt'], JSON.stringify({ stage: 'prompt', instance: fixture.spec }), env(prompt));
+    expect(await readdir(prompt).catch(() => [])).toEqual([]);
   }, 60_000);
 });

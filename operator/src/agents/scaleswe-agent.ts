@@ -14,10 +14,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { STAGES, type StageResult } from '../api/index.ts';
+import { STAGES, type Stage, type StageResult, stageRow } from '../api/index.ts';
 import { LLM_SOCKET_ENV, loopbackPort, relayLoopbackToSocket } from '../llm/socket-relay.ts';
 import { encodeResultEnvelope } from '../sandbox/envelope.ts';
 import { decodeStageInputFile, STAGE_INPUT_FILE_ENV } from '../sandbox/stage-input.ts';
+import { CACHE_SEED_ENV, seedCaches } from './cache-seed.ts';
 import { runStage } from './run-stage.ts';
 
 const POD_INPUT = process.env[STAGE_INPUT_FILE_ENV];
@@ -94,6 +95,19 @@ const program = new Command('scaleswe-agent')
         info: (m: string) => process.stderr.write(`[${stage}] ${m}\n`),
         warn: (m: string) => process.stderr.write(`[${stage}] WARN ${m}\n`),
       };
+      // The image's warm caches (the Go image: the standard library compiled) into this stage's,
+      // when it builds the repository. Only a speed-up: a failed copy leaves the stage to build.
+      const t0 = Date.now();
+      const builds = (STAGES as readonly string[]).includes(stage) && stageRow(stage as Stage).runsTests;
+      const seeded = await seedCaches(
+        builds ? process.env[CACHE_SEED_ENV] : undefined,
+        process.env.XDG_CACHE_HOME,
+      ).catch((err: unknown) => {
+        log.warn(`seeding caches from the image failed: ${(err as Error).message}`);
+        return [];
+      });
+      if (seeded.length)
+        log.info(`caches seeded from the image: ${seeded.join(', ')} (${Date.now() - t0} ms)`);
       result = await runStage({ ...input, stage } as Parameters<typeof runStage>[0], { workDir, log });
     } catch (err) {
       result = crashed(stage, err, started);

@@ -41,11 +41,14 @@ interface StageRow {
   readonly yields: readonly CarriedField[];
   /** Of those, the ones kept when the stage rejects the instance: the evidence for the verdict. */
   readonly yieldsOnReject?: readonly CarriedField[];
+  /** Builds and tests the repository (its pod gets the sandbox image's cache seeds). */
+  readonly runsTests: boolean;
 }
 
 export const STAGE_TABLE = [
   {
     name: 'env',
+    runsTests: true,
     condition: 'EnvReady',
     phase: 'Env',
     timeoutSeconds: 1800,
@@ -54,6 +57,7 @@ export const STAGE_TABLE = [
   },
   {
     name: 'tests',
+    runsTests: true,
     condition: 'TestsReady',
     phase: 'Tests',
     timeoutSeconds: 1800,
@@ -62,6 +66,7 @@ export const STAGE_TABLE = [
   },
   {
     name: 'prompt',
+    runsTests: false,
     condition: 'PromptReady',
     phase: 'Prompt',
     timeoutSeconds: 600,
@@ -70,6 +75,7 @@ export const STAGE_TABLE = [
   },
   {
     name: 'verify',
+    runsTests: true,
     condition: 'Verified',
     phase: 'Verify',
     timeoutSeconds: 1800,
