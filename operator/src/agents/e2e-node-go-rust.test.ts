@@ -44,3 +44,17 @@ describe.each([
     expect(results.every((r) => r.tokensUsed === 0 && r.trajectories.length === 0)).toBe(true);
   }, 400_000);
 });
+
+describe('the PR touches only tests that the toolchain skips (dtolnay/thiserror#191)', () => {
+  it('the environment is judged by the whole suite; the instance is rejected at tests, not env', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildRustRepo(root, { prTestsIgnored: true });
+    const { results } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    const [env, tests] = results;
+    // Before: env rejected EnvSetupFailed "no test ran (1 skipped)" from the scoped run alone.
+    expect(env, env?.logTail).toMatchObject({ outcome: 'succeeded', reason: 'EnvReady' });
+    expect(env!.message).toContain('2 of 2 test(s) ran');
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'NoFailToPass' });
+    expect(tests!.message).toContain('before: 2 skipped; after: 2 skipped');
+  }, 400_000);
+});
