@@ -44,3 +44,42 @@ describe.each([
     expect(results.every((r) => r.tokensUsed === 0 && r.trajectories.length === 0)).toBe(true);
   }, 400_000);
 });
+
+describe('the PR touches only tests that the toolchain skips (dtolnay/thiserror#191)', () => {
+  it('the environment is judged by the whole suite; the instance is rejected at tests, not env', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildRustRepo(root, { prTestsIgnored: true });
+    const { results } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    const [env, tests] = results;
+    // Before: env rejected EnvSetupFailed "no test ran (1 skipped)" from the scoped run alone.
+    expect(env, env?.logTail).toMatchObject({ outcome: 'succeeded', reason: 'EnvReady' });
+    expect(env!.message).toContain('2 of 2 test(s) ran');
+    expect(tests).toMatchObject({ outcome: 'rejected', reason: 'NoFailToPass' });
+    expect(tests!.message).toContain('before: 2 skipped; after: 2 skipped');
+  }, 400_000);
+});
+
+describe("a dev dependency's install script downloads from the web (jshttp/cookie#272)", () => {
+  it('the setup is repaired to install without install scripts, and the instance verifies', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildNodeRepo(root, { failingInstallScript: true });
+    const { results, status } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    // Before: both recipes' `npm install` failed (setup exited 1): EnvSetupFailed, or
+    // RegistryUnreachable (retried forever) where the executor classifies the output.
+    expect(
+      results.map((r) => [r.stage, r.reason]),
+      results.at(-1)?.logTail,
+    ).toEqual([
+      ['env', 'EnvReady'],
+      ['tests', 'TestsReady'],
+      ['prompt', 'PromptReady'],
+      ['verify', 'Verified'],
+    ]);
+    expect(status.recipe!.setupScript).toContain(
+      'npm install --no-audit --no-fund --prefer-offline --ignore-scripts',
+    );
+    expect(status.recipe!.toolchain?.['npm.scripts']).toBe("skipped (sitelist's install script failed)");
+    expect(status.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+    expect(status.PASS_TO_PASS).toEqual(fixture.expected.PASS_TO_PASS);
+  }, 400_000);
+});

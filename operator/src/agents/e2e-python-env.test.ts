@@ -91,4 +91,12 @@ describe('python environments of the PR era', () => {
     const recipe = await verify('undeclared-import');
     expect(recipe.setupScript).toMatch(/\npi tinymissing {2}# scaleswe: installed for a failed import\n$/);
   }, 600_000);
+
+  it('an editable build with setuptools_scm of the era gets a packaging as new as its setuptools', async () => {
+    // Before: the editable overlay failed (canonicalize_version() got an unexpected keyword
+    // argument 'strip_trailing_zero') and the flat fallback could not read the version.
+    const recipe = await verify('scm-version-era');
+    expect(recipe.setupScript).toContain('--exclude-newer-package packaging=');
+    expect(recipe.testCommand).not.toContain('PYTHONPATH');
+  }, 600_000);
 });

@@ -21,7 +21,7 @@ import { baseRunAccepted } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { loopFailure } from './stage-output.ts';
-import { countStatuses, RUN_ENV, runSetup, runTests, type TestRun } from './test-run.ts';
+import { countStatuses, RUN_ENV, runSetup, runTests, type TestRun, testCommandFor } from './test-run.ts';
 import { runToolLoop, type Tool } from './tool-loop.ts';
 import { workspaceTools } from './tools.ts';
 import {
@@ -278,6 +278,18 @@ async function checkRecipe(
       atBase = false;
     }
     await resetToSetup(ws);
+  }
+  const scoped = testCommandFor(ctx, ws, recipe);
+  if (ranCount(run) === 0 && !run.timedOut && scoped !== recipe.testCommand) {
+    // The PR's test files ran nothing here (all skipped: nightly-only, platform-gated): that
+    // is the tests stage's verdict on the PR, not one on the environment, which the whole
+    // suite judges.
+    const suite = await runTests(ctx, ws, recipe, 'at base, whole suite', undefined, {
+      command: recipe.testCommand,
+    });
+    output = `${output}\n${suite.output}`;
+    run = suite;
+    atBase = true;
   }
   if (run.timedOut)
     return {

@@ -167,10 +167,17 @@ export function lockReplayEnv(language: Language, lockFile: string): Record<stri
   return BY_NAME[language].lock?.replayEnv?.(lockFile) ?? {};
 }
 
-/** The mutator syntax of a source file's language; undefined: no mutants for it. */
+/**
+ * Type declarations (Python stubs, TypeScript .d.ts): nothing in them runs, so no test can kill a
+ * mutant there or cover a line (more-itertools#653 counted its recipes.pyi lines as not run).
+ */
+const TYPE_DECLARATIONS = /\.(pyi|d\.[cm]?ts)$/;
+
+/** The mutator syntax of a source file's language; undefined: no mutants for it (nor diff coverage). */
 export function mutationSyntaxOf(path: string): MutationSyntax | undefined {
   const language = languageOfPath(path);
-  if (language === undefined || LANGUAGE_TEST_FILES.some((t) => t.test(path.split('/').pop() ?? '')))
+  const name = path.split('/').pop() ?? '';
+  if (language === undefined || LANGUAGE_TEST_FILES.some((t) => t.test(name)) || TYPE_DECLARATIONS.test(name))
     return undefined;
   return BY_NAME[language].mutation;
 }

@@ -218,6 +218,25 @@ describe('the cap and the patch', () => {
     expect(mutantsOfPatch(diff, mutationSyntaxOf, 100).length).toBe(6);
   });
 
+  it('type declarations (.pyi stubs, .d.ts) get no mutants: nothing in them runs', () => {
+    // more-itertools#653: the PR adds iter_index to recipes.py and its signature to recipes.pyi.
+    const stubbed =
+      diffOf('more_itertools/recipes.py', [], ['    i = start - 1']) +
+      diffOf(
+        'more_itertools/recipes.pyi',
+        [],
+        [
+          'def iter_index(iterable: Iterable[object], value: Any, start: int = 0) -> Iterator[int]: ...',
+          'MAX_INDEX: int = 10',
+        ],
+      ) +
+      diffOf('types/index.d.ts', [], ['export declare const LIMIT = 10;']);
+    const files = mutantsOfPatch(stubbed, mutationSyntaxOf, 100).map((m) => m.file);
+    expect(files.length).toBeGreaterThan(0);
+    expect(new Set(files)).toEqual(new Set(['more_itertools/recipes.py']));
+    expect(mutationSyntaxOf('src/index.ts')).toBeDefined();
+  });
+
   it('applies on top of the file after the gold patch, and only there', () => {
     const [m] = mutantsOfPatch(diff, mutationSyntaxOf, 1);
     expect(applyMutant('x = a + b\ny = c < d\n', m!)).toBe('x = a - b\ny = c < d\n');

@@ -147,6 +147,41 @@ function recipes(facts: RepoFacts): Recipe[] {
   return out;
 }
 
+/**
+ * The dependency whose own install script (postinstall …) failed in npm's output, if any:
+ * npm reports `path …/node_modules/<pkg>` then `command failed`. The project's own scripts
+ * (path = the checkout) are not meant.
+ */
+export function failedDependencyScript(output: string): string | undefined {
+  const m =
+    /^npm (?:error|ERR!) path \S*\/node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\s*\n(?:npm (?:error|ERR!) .*\n)*?npm (?:error|ERR!) command failed/m.exec(
+      output,
+    );
+  return m?.[1];
+}
+
+const NO_SCRIPTS_MARK = '# scaleswe: without install scripts';
+
+/**
+ * A dependency's install script failed (jshttp/cookie: top-sites' postinstall downloads a list
+ * from the web, which sandboxes do not reach): install again without install scripts. Most
+ * packages need none (native modules do, and then the tests say so); npm only.
+ */
+function repair(recipe: Recipe, output: string): Recipe | undefined {
+  if (recipe.source !== 'deterministic' || recipe.setupScript.includes(NO_SCRIPTS_MARK)) return undefined;
+  const dependency = failedDependencyScript(output);
+  const install = /^npm (ci|install) (.*)$/m;
+  if (!dependency || !install.test(recipe.setupScript)) return undefined;
+  return {
+    ...recipe,
+    setupScript: recipe.setupScript.replace(
+      install,
+      (line) => `${NO_SCRIPTS_MARK} (${dependency}'s failed)\n${line} --ignore-scripts`,
+    ),
+    toolchain: { ...recipe.toolchain, 'npm.scripts': `skipped (${dependency}'s install script failed)` },
+  };
+}
+
 export const node: LanguageModule = {
   name: 'node',
   extensions: ['js', 'jsx', 'mjs', 'cjs', 'ts', 'tsx', 'mts', 'cts'],
@@ -164,6 +199,7 @@ export const node: LanguageModule = {
   envManifests: ['package.json', 'pnpm-lock.yaml'],
   resultFormats: ['vitest-json', 'jest-json', 'junit-xml'],
   recipes,
+  repair,
   // vitest, jest, mocha and node --test all take test files as arguments.
   scopeTests(recipe, testFiles) {
     if (!/\b(vitest|jest|mocha|node --test)\b/.test(recipe.testCommand)) return undefined;

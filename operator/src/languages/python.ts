@@ -136,7 +136,9 @@ function setupScript(p: ScriptPlan): string {
       'if [ -x "$UV" ]; then',
       '  "$UV" venv -q --seed --python "$PY" .venv',
       '  pi() { "$UV" pip install -q --python .venv/bin/python "$@"; }',
-      `  pe() { "$UV" pip install -q --python .venv/bin/python --no-deps --exclude-newer-package setuptools=${editableDate} -e .; }`,
+      // setuptools (≥ 71) imports an installed `packaging` before its vendored one; one of the
+      // PR's era (pulled in by setuptools_scm) breaks it (humanize#63): both of the same date.
+      `  pe() { "$UV" pip install -q --python .venv/bin/python --no-deps --exclude-newer-package setuptools=${editableDate} --exclude-newer-package packaging=${editableDate} -e .; }`,
       'else',
       "  echo 'scaleswe: uv unavailable, installing with pip (no date cutoff)' >&2",
       '  "$PY" -m venv .venv',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { candidateRecipes } from './index.ts';
 import { java } from './java.ts';
+import { failedDependencyScript, node } from './node.ts';
 import { pythonTestExtras } from './python.ts';
 
 describe('recipe choice', () => {
@@ -57,5 +58,35 @@ describe('recipe choice', () => {
     const plain = candidateRecipes({ files: ['setup.py'], manifests: {} })[0]!;
     expect(plain.testCommand).not.toContain('PYTEST_TIMEOUT');
     expect(plain.setupScript).not.toContain('pytest-timeout');
+  });
+});
+
+describe('node: a dependency whose install script failed', () => {
+  // jshttp/cookie in the trial (npm 11), trimmed: top-sites' postinstall fetches from the web.
+  const cookie = `npm warn deprecated glob@10.5.0: Old versions of glob are not supported
+npm error code 1
+npm error path /s/ws/env-1/node_modules/top-sites
+npm error command failed
+npm error command sh -c node scripts/postinstall
+npm error AggregateError:
+npm error     Error [ERR_SOCKET_CLOSED_BEFORE_CONNECTION]: Socket closed before the connection was established`;
+
+  it('names the package (scoped too), never the project itself', () => {
+    expect(failedDependencyScript(cookie)).toBe('top-sites');
+    expect(
+      failedDependencyScript('npm ERR! path /w/node_modules/@scope/pkg\nnpm ERR! command failed\n'),
+    ).toBe('@scope/pkg');
+    // The project's own prepare script: installing without scripts would skip what it builds.
+    expect(failedDependencyScript('npm error path /s/ws/env-1\nnpm error command failed\n')).toBeUndefined();
+  });
+
+  it('repairs npm recipes once, with --ignore-scripts', () => {
+    const [recipe] = candidateRecipes({ files: ['package.json', 'package-lock.json'], manifests: {} });
+    const repaired = node.repair!(recipe!, cookie, { files: [], manifests: {} });
+    expect(repaired!.setupScript).toContain(
+      '\nnpm ci --no-audit --no-fund --prefer-offline --ignore-scripts\n',
+    );
+    expect(node.repair!(repaired!, cookie, { files: [], manifests: {} })).toBeUndefined();
+    expect(node.repair!(recipe!, 'npm error code E404', { files: [], manifests: {} })).toBeUndefined();
   });
 });

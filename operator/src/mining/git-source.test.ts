@@ -416,6 +416,30 @@ describe('GitPrSource on a history with a PR number twice', () => {
   });
 });
 
+describe('GitPrSource on a merge commit without a title line (python-humanize/humanize#78)', () => {
+  it("takes the PR's title and body from its own commits", async () => {
+    const bare = new RepoBuilder(join(root, 'acme', 'bare'));
+    const base = bare.commit('Initial import', { 'calc.py': calcV1, 'tests/test_calc.py': testV1 });
+    bare.git('checkout', '--quiet', '-b', 'feat', base);
+    bare.commit('feat: add subtract\n\nThe calculator had no way to subtract.', {
+      'calc.py': `${calcV1}\ndef sub(a, b):\n    return a - b\n`,
+    });
+    bare.commit('test: cover subtract', {
+      'tests/test_calc.py': `${testV1}\nfrom calc import sub\n\ndef test_sub():\n    assert sub(3, 2) == 1\n`,
+    });
+    bare.git('checkout', '--quiet', 'main');
+    // GitHub's merge message with the title line deleted.
+    bare.git('merge', '--quiet', '--no-ff', 'feat', '-m', 'Merge pull request #78 from bob/feat');
+    const page = await new GitPrSource({ url: bare.dir, filters: filters(), llm: true }).nextPage(
+      undefined,
+      10,
+    );
+    expect(page.candidates.map((c) => [c.pullNumber, c.title, c.body])).toEqual([
+      [78, 'feat: add subtract', 'The calculator had no way to subtract.\n\ntest: cover subtract'],
+    ]);
+  });
+});
+
 describe('GitPrSource patches apply at the base commit', () => {
   it('includes binary fixtures as applicable binary patches', async () => {
     const bin = new RepoBuilder(join(root, 'acme', 'bin'));

@@ -106,6 +106,22 @@ export function parsePrCommit(record: LogRecord, history: GitHistoryMode = 'merg
 }
 
 /**
+ * Pure: a PR's title and body from its own commits (newest first, as walked from the head), for a
+ * merge commit that carries no title line ("Merge pull request #N from …" alone: humanize#63,
+ * #78): the oldest commit's subject, then every message oldest first, as a rebased PR's.
+ * Merges of the base branch into the PR are no text of it.
+ */
+export function textOfBranch(messages: readonly string[]): { title: string; body: string } {
+  const own = messages
+    .filter((m) => !/^Merge (branch|remote-tracking branch|pull request) /.test(m))
+    .reverse();
+  if (own.length === 0) return { title: '', body: '' };
+  const { subject, rest } = splitMessage(own[0]!);
+  const body = [rest, ...own.slice(1).map((m) => m.trim())].filter((b) => b !== '').join('\n\n');
+  return { title: subject.trim(), body };
+}
+
+/**
  * Pure: the PRs of mainline commits given newest first (consecutive, or a filtered subset).
  * 'first-parent': a non-merge commit right below a PR's oldest commit (its parent) that names the
  * same PR joins it, so a rebase merge is one PR whose base is below its oldest commit; a non-merge
@@ -522,12 +538,14 @@ export class GitPrSource implements PrSource {
     const issueNumbers = linkedIssueNumbers(this.repo, pr.pullNumber, texts);
     const linkReject = screenLinks(pr.pullNumber, issueNumbers, filters);
     if (linkReject) return linkReject;
+    const text =
+      pr.title === '' && branch ? textOfBranch(branch.messages) : { title: pr.title, body: pr.body };
     return toCandidate({
       repo: this.repo,
       cloneURL: this.options.url,
       pullNumber: pr.pullNumber,
-      title: pr.title,
-      body: pr.body,
+      title: text.title,
+      body: text.body,
       baseCommit: pr.base,
       mergeCommit: pr.commit,
       createdAt: branch?.firstAuthoredAt ?? pr.authoredAt,
