@@ -68,7 +68,7 @@ export const ChartValues = z
       .min(64)
       .default(128)
       .describe(
-        "The operator's V8 old-generation limit (NODE_OPTIONS=--max-old-space-size): V8 collects before its heap grows far past the live set, which is about 37 MiB plus 5 KiB per SWEInstance the operator watches (bench/README.md). Keep it under the memory limit; raise it beyond ~12,000 instances (the operator logs a warning when the live heap passes 80% of it)",
+        "The operator's V8 old-generation limit (NODE_OPTIONS=--max-old-space-size): V8 collects before its heap grows far past the live set, which is about 37 MiB plus 6 KiB per SWEInstance the operator watches (bench/README.md). Keep it under the memory limit; raise it beyond ~10,000 instances (the operator logs a warning when the live heap passes 80% of it)",
       ),
     metrics: z
       .object({
