@@ -147,15 +147,41 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       },
     });
     const deadline = t0 + (opts.timeoutMs ?? 600_000);
-    const quota = (i: number) => Math.floor((i * stageRuns) / (opts.kills + 1));
+    // The faults in order: the kills, with the API server restart half-way as one more fault.
+    const faults = opts.kills + 1;
+    const restartAt = Math.ceil(faults / 2);
+    const quota = (f: number) => Math.floor((f * stageRuns) / (faults + 1));
     allowed = quota(1);
-    for (let i = 1; i <= opts.kills; i++) {
-      // Spread over the run: the i-th kill once i/(kills+1) of the stage pods have finished.
+    for (let f = 1, i = 0; f <= faults; f++) {
+      // Spread over the run: the f-th fault once f/(faults+1) of the stage pods have finished.
+      // The kubelet is held at that quota until the fault has happened, so every fault lands
+      // with work left to do and its recovery is measured by work done after it.
       while (kubelet.finished() < allowed) {
         if (Date.now() > deadline)
           throw new Error(`timed out at ${kubelet.finished()}/${stageRuns} stage pods`);
         await sleep(50);
       }
+      const next = f === faults ? Number.POSITIVE_INFINITY : quota(f + 1);
+
+      if (f === restartAt) {
+        const tRestart = Date.now();
+        const starts = operators.length;
+        const { downMs } = await restartApiServer(opts.clusterName);
+        apiServerRestarts++;
+        allowed = next;
+        // The operator cannot renew its lease while the API is down: it exits and is replaced,
+        // or (a short outage) keeps leading. Either way recovery is the first instance write.
+        const tProgress = await progressAfter(tRestart + downMs, 'the API server restart');
+        const a = {
+          what: `kube-apiserver restart (${downMs} ms until ready again; ${operators.length - starts} operator restarts)`,
+          progressMs: tProgress - tRestart,
+        };
+        recoveries.push(a);
+        say(`[chaos] ${a.what}: progress after ${a.progressMs} ms`);
+        continue;
+      }
+
+      i++;
       const victim = current();
       const sameIdentity = i % 2 === 0;
       if (!sameIdentity) identity++;
@@ -164,7 +190,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await victim.exited;
       kills++;
       const tLeader = await leaderAfter(tKill, `kill ${i}`);
-      allowed = i === opts.kills ? Number.POSITIVE_INFINITY : quota(i + 1);
+      allowed = next;
       const tProgress = await progressAfter(tLeader, `kill ${i}`);
       const r = {
         what: `SIGKILL ${i} at ${verified()}/${n} verified (${sameIdentity ? 'same identity' : 'new identity'})`,
@@ -173,22 +199,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       };
       recoveries.push(r);
       say(`[chaos] ${r.what}: leader after ${r.leaderMs} ms, progress after ${r.progressMs} ms`);
-
-      if (i === Math.ceil(opts.kills / 2)) {
-        const tRestart = Date.now();
-        const { downMs } = await restartApiServer(opts.clusterName);
-        apiServerRestarts++;
-        const starts = operators.length;
-        // The operator cannot renew its lease while the API is down: it exits and is replaced,
-        // or (a short outage) keeps leading. Either way recovery is the first instance write.
-        const tProgressApi = await progressAfter(tRestart + downMs, 'the API server restart');
-        const a = {
-          what: `kube-apiserver restart (${downMs} ms until ready again; ${operators.length - starts} operator restarts)`,
-          progressMs: tProgressApi - tRestart,
-        };
-        recoveries.push(a);
-        say(`[chaos] ${a.what}: progress after ${a.progressMs} ms`);
-      }
     }
     const run = await (async () => {
       for (;;) {
