@@ -338,6 +338,7 @@ async function repoFacts(ctx: StageContext, ws: Workspace): Promise<RepoFacts> {
     manifests,
     probes,
     createdAt: ctx.input.instance.createdAt,
+    repo: ctx.input.instance.repo,
     tools: await probeTools(languages),
     perTestTimeoutSeconds: ctx.input.config.perTestTimeoutSeconds,
   };

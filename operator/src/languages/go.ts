@@ -70,6 +70,26 @@ function goRecipes(facts: RepoFacts): Recipe[] {
     resultFormat: 'go-test-json',
     source: 'deterministic',
   };
+  if (!facts.files.some((f) => f === 'go.mod' || f.endsWith('/go.mod'))) {
+    // No go.mod anywhere: a GOPATH-era repository, which today's go command builds only as a
+    // module. Its path from an import comment (what `go mod init` reads), else the repository's
+    // GitHub path, as the code imports itself. `go 1.16`, the last release without modules by
+    // default: newer go lines change loop variables and gate vet checks, which old code never
+    // met. No vet in `go test` either: today's printf check fails pflag's tests of 2019 to build.
+    const path = shellWord(`github.com/${facts.repo ?? 'unknown/unknown'}`);
+    return [
+      {
+        ...base,
+        setupScript: `${SETUP_HEADER}go mod init 2>/dev/null || go mod init ${path}\ngo mod edit -go=1.16\ngo mod tidy\n`,
+        // -mod=mod: a GOPATH-era vendor/ has no modules.txt, which -mod=vendor would insist on.
+        testCommand: base.testCommand.replace('go test ', 'go test -mod=mod -vet=off '),
+        toolchain: {
+          go: facts.tools?.go?.replace(/^go/, '') ?? 'installed',
+          'go.via': 'installed (no go.mod: a module made at setup)',
+        },
+      },
+    ];
+  }
   const choices = chooseGoToolchain(facts.manifests['go.mod'], facts.tools?.go);
   if (choices.length === 0) return [base];
   return choices.map(({ gotoolchain, toolchain }) => ({
