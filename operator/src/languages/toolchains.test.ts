@@ -184,6 +184,31 @@ describe('rust', () => {
     // No rustup (Debian's cargo in the cluster image): the installed compiler, said so.
     expect(chooseRustToolchain(facts('1.70.0', { rustc })).toolchain['rust.via']).toContain('no rustup');
   });
+  it("lints an old crate denies, which today's rustc raises, are capped at warnings by a repair round", () => {
+    // rustc 1.95 on httparse of 2022 (`#![cfg_attr(test, deny(warnings))]`).
+    const output =
+      'error: unexpected `cfg` condition name: `httparse_simd`\n   --> src/simd/mod.rs:277:5\n' +
+      'note: the lint level is defined here\n  --> src/lib.rs:3:23\n' +
+      '  = note: `#[deny(unexpected_cfgs)]` implied by `#[deny(warnings)]`\n' +
+      'error: could not compile `httparse` (lib test) due to 30 previous errors\n';
+    const facts: RepoFacts = { files: ['Cargo.toml', 'src/lib.rs'], manifests: {}, tools: { rustc } };
+    const [recipe] = rust.recipes(facts);
+    const repaired = rust.repair!(recipe!, output, facts);
+    expect(repaired!.setupScript).toMatch(
+      /^set -euo pipefail\nexport RUSTFLAGS=--cap-lints=warn {2}# .*\ncargo fetch\ncargo test --no-run\n$/,
+    );
+    expect(repaired!.testCommand).toBe('RUSTFLAGS=--cap-lints=warn cargo test --no-fail-fast 2>&1');
+    expect(rust.scopeTests!(repaired!, ['tests/uri.rs'])).toBe(
+      'RUSTFLAGS=--cap-lints=warn cargo test --test uri --no-fail-fast 2>&1',
+    );
+    expect(rust.repair!(repaired!, output, facts)).toBeUndefined();
+    // Not for other build errors, nor where .cargo/config sets the flags RUSTFLAGS would replace.
+    expect(
+      rust.repair!(recipe!, 'error[E0425]: cannot find value `x` in this scope\n', facts),
+    ).toBeUndefined();
+    const configured = { ...facts, files: [...facts.files, '.cargo/config.toml'] };
+    expect(rust.repair!(recipe!, output, configured)).toBeUndefined();
+  });
 });
 
 describe('node', () => {
