@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseGoToolchain, go, goModDirectives } from './go.ts';
 import { java } from './java.ts';
 import { MAVEN_RELEASES, mavenChoices, mavenVersionFromProbe, readPom, wrapperVersion } from './maven.ts';
-import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile } from './node.ts';
+import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile, workflowPnpmMajors } from './node.ts';
 import { chooseRustToolchain, pinnedToolchain, rust } from './rust.ts';
 import type { RepoFacts } from './types.ts';
 import { compareVersions, newestSatisfying, parseVersionRange, satisfies } from './versions.ts';
@@ -236,6 +236,38 @@ describe('node', () => {
     const berry = nodeInstall(['package.json', 'yarn.lock'], { packageManager: 'yarn@4.1.0' }, {});
     expect(berry.script).toContain('corepack yarn install --immutable\n');
     expect(nodeInstall(['package.json', 'package-lock.json'], {}, {}).script).toMatch(/^npm ci /);
+  });
+  it('without a pin, the newest pnpm major CI installs, when it can read the lockfile', () => {
+    // nanoid of 2026: lockfile 9.0 (pnpm 9 writes it too), CI on pnpm 11 and 10.
+    const workflow = (v: string, action = 'pnpm/setup@5d160c5') =>
+      `jobs:\n  full:\n    steps:\n      - uses: actions/checkout@v4\n      - name: Install pnpm\n        uses: ${action}\n        with:\n          version: ${v}\n`;
+    const files = [
+      'package.json',
+      'pnpm-lock.yaml',
+      '.github/workflows/test.yml',
+      '.github/workflows/old.yaml',
+    ];
+    const manifests = {
+      'pnpm-lock.yaml': "lockfileVersion: '9.0'\n",
+      '.github/workflows/test.yml': workflow('11'),
+      '.github/workflows/old.yaml': workflow('10.2.0', 'pnpm/action-setup@v4'),
+    };
+    const ci = nodeInstall(files, {}, manifests);
+    expect(ci.script).toContain(
+      'export pnpm_config_minimum_release_age=0\ncorepack pnpm@11 install --frozen-lockfile\n',
+    );
+    expect(ci.toolchain).toEqual({ pnpm: '11', 'pnpm.via': 'CI workflow (corepack)' });
+    expect(workflowPnpmMajors(workflow('v8.6.0', 'pnpm/action-setup@v2'))).toEqual([8]);
+    // A CI major older than the lockfile's writer cannot read it; a pin wins over CI.
+    const old = {
+      ...manifests,
+      '.github/workflows/test.yml': workflow('8'),
+      '.github/workflows/old.yaml': '',
+    };
+    expect(nodeInstall(files, {}, old).script).toContain('corepack pnpm@9 install');
+    expect(nodeInstall(files, { packageManager: 'pnpm@10.1.0' }, manifests).toolchain['pnpm.via']).toBe(
+      'packageManager (corepack)',
+    );
   });
   it('puts corepack, the pnpm store and yarn berry under the stage cache', () => {
     expect(node.cacheEnv('/c')).toMatchObject({
