@@ -313,9 +313,11 @@ describe('go toolchain', () => {
       tools: { go: 'go1.26.8' },
     });
     expect(r!.setupScript).toContain('export GOTOOLCHAIN=go1.22.5\ngo version\ngo mod download');
-    expect(r!.testCommand).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./...');
+    expect(r!.testCommand).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 -vet=off ./...');
     expect(r!.toolchain).toEqual({ go: '1.22.5', 'go.via': 'go.mod toolchain line (GOTOOLCHAIN)' });
-    expect(go.scopeTests!(r!, ['a/x_test.go'])).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./a');
+    expect(go.scopeTests!(r!, ['a/x_test.go'])).toBe(
+      'GOTOOLCHAIN=go1.22.5 go test -json -count=1 -vet=off ./a',
+    );
   });
   it('a repository without go.mod (GOPATH era) becomes a module of its import path at setup', () => {
     const [r, ...rest] = go.recipes({
@@ -328,9 +330,9 @@ describe('go toolchain', () => {
     expect(r!.setupScript).toBe(
       'set -euo pipefail\ngo mod init 2>/dev/null || go mod init github.com/spf13/pflag\ngo mod edit -go=1.16\ngo mod tidy\n',
     );
-    expect(r!.testCommand).toBe('go test -mod=mod -vet=off -json -count=1 ./...');
+    expect(r!.testCommand).toBe('go test -json -count=1 -vet=off -mod=mod ./...');
     expect(r!.toolchain).toEqual({ go: '1.26.8', 'go.via': 'installed (no go.mod: a module made at setup)' });
-    expect(go.scopeTests!(r!, ['sub/x_test.go'])).toBe('go test -mod=mod -vet=off -json -count=1 ./sub');
+    expect(go.scopeTests!(r!, ['sub/x_test.go'])).toBe('go test -json -count=1 -vet=off -mod=mod ./sub');
     // A nested module is not the GOPATH era: the usual recipe.
     expect(go.recipes({ files: ['tools/go.mod', 'x.go'], manifests: {} })[0]!.setupScript).toContain(
       'go mod download',
