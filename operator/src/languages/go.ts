@@ -82,7 +82,9 @@ function goRecipes(facts: RepoFacts): Recipe[] {
     return [
       {
         ...base,
-        setupScript: `${SETUP_HEADER}go mod init 2>/dev/null || go mod init ${path}\ngo mod edit -go=1.16\ngo mod tidy\n`,
+        // A go.mod here is an earlier setup's, kept with a prepared environment (pflag#216 after
+        // #211): made anew, so every replay is the same.
+        setupScript: `${SETUP_HEADER}rm -f go.mod go.sum\ngo mod init 2>/dev/null || go mod init ${path}\ngo mod edit -go=1.16\ngo mod tidy\n`,
         // -mod=mod: a GOPATH-era vendor/ has no modules.txt, which -mod=vendor would insist on.
         testCommand: base.testCommand.replace(' -vet=off', ' -vet=off -mod=mod'),
         toolchain: {

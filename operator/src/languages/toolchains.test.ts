@@ -328,7 +328,7 @@ describe('go toolchain', () => {
     });
     expect(rest).toEqual([]);
     expect(r!.setupScript).toBe(
-      'set -euo pipefail\ngo mod init 2>/dev/null || go mod init github.com/spf13/pflag\ngo mod edit -go=1.16\ngo mod tidy\n',
+      'set -euo pipefail\nrm -f go.mod go.sum\ngo mod init 2>/dev/null || go mod init github.com/spf13/pflag\ngo mod edit -go=1.16\ngo mod tidy\n',
     );
     expect(r!.testCommand).toBe('go test -json -count=1 -vet=off -mod=mod ./...');
     expect(r!.toolchain).toEqual({ go: '1.26.8', 'go.via': 'installed (no go.mod: a module made at setup)' });
