@@ -59,6 +59,26 @@ describe('the PR touches only tests that the toolchain skips (dtolnay/thiserror#
   }, 400_000);
 });
 
+describe('the PR moves the crate to an edition its base does not compile in (seanmonstar/httparse#121)', () => {
+  it("setup falls back to the base's manifest, and the instance verifies", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildRustRepo(root, { editionBump: true });
+    const { results, status } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    // Before: setup ran `cargo test --no-run` with the PR's Cargo.toml (edition 2021) over the
+    // base code (a bare trait object): exit 101, EnvSetupFailed.
+    expect(
+      results.map((r) => [r.stage, r.reason]),
+      results.at(-1)?.logTail,
+    ).toEqual([
+      ['env', 'EnvReady'],
+      ['tests', 'TestsReady'],
+      ['prompt', 'PromptReady'],
+      ['verify', 'Verified'],
+    ]);
+    expect(status.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+  }, 400_000);
+});
+
 describe("a dev dependency's install script downloads from the web (jshttp/cookie#272)", () => {
   it('the setup is repaired to install without install scripts, and the instance verifies', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
