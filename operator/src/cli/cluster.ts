@@ -141,7 +141,8 @@ export async function statusCommand(
  */
 interface RunTrajectories {
   configMapPayloads: TrajectoryPayload[];
-  storeKeys: string[];
+  /** The store's objects, each key parsed once. */
+  stored: Array<TrajectoryKeyParts & { key: string }>;
   store: DatasetStore | undefined;
 }
 
@@ -178,16 +179,15 @@ async function listRunTrajectories(
       STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage) ||
       a.attempt - b.attempt,
   );
-  return { configMapPayloads, storeKeys: keyed.map((k) => k.key), store };
+  return { configMapPayloads, stored: keyed, store };
 }
 
 /** The solve attempts' payloads (few per instance): read whole, for solves.jsonl. */
 async function solvePayloads(source: RunTrajectories): Promise<TrajectoryPayload[]> {
   const out = source.configMapPayloads.filter(isSolveGrant);
-  for (const key of source.storeKeys) {
-    const parts = parseTrajectoryKey(key);
-    if (!parts || !isSolveKey(parts)) continue;
-    const payload = await readStoredTrajectory(source.store, key);
+  for (const stored of source.stored) {
+    if (!isSolveGrant(stored)) continue;
+    const payload = await readStoredTrajectory(source.store, stored.key);
     if (payload) out.push(payload);
   }
   return out;
@@ -198,10 +198,9 @@ async function* stageTrajectories(sources: readonly RunTrajectories[]): AsyncGen
   for (const source of sources) {
     for (const payload of source.configMapPayloads)
       if (!isSolveGrant(payload)) yield* trajectoriesOf(payload);
-    for (const key of source.storeKeys) {
-      const parts = parseTrajectoryKey(key);
-      if (!parts || isSolveKey(parts)) continue;
-      const payload = await readStoredTrajectory(source.store, key);
+    for (const stored of source.stored) {
+      if (isSolveGrant(stored)) continue;
+      const payload = await readStoredTrajectory(source.store, stored.key);
       if (payload) yield* trajectoriesOf(payload);
     }
   }
@@ -221,7 +220,6 @@ async function readStoredTrajectory(
  */
 const isSolveGrant = (p: { stage: string; attempt: number }) =>
   p.stage === 'verify' && solveOfGrant(p.attempt) !== undefined;
-const isSolveKey = (parts: TrajectoryKeyParts) => isSolveGrant(parts);
 
 /**
  * The run's solve attempts that are Done (status.solveAttempts), each with the trajectory of
