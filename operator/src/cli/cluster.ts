@@ -30,7 +30,7 @@ import {
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { solveAttemptOf, solveGrant, solveOfGrant } from '../pipeline/solve.ts';
 import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
-import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
+import { type DatasetStore, loadRecordContent } from '../store/dataset-store.ts';
 import { parseTrajectoryKey, type TrajectoryKeyParts, trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 import { UserError } from './user-error.ts';
@@ -244,15 +244,15 @@ export function clusterSolveAttempts(
   );
 }
 
-/** One instance with the content its status names read back from the dataset store. */
+/** One instance with the content its spec and status name read back from the dataset store. */
 const storedContent =
   (store: DatasetStore | undefined) =>
-  async (r: InstanceRecord): Promise<InstanceRecord> =>
-    r.status ? { ...r, status: await loadContent(store, r.status) } : r;
+  (r: InstanceRecord): Promise<InstanceRecord> =>
+    loadRecordContent(store, r);
 
 /**
- * The record of a cluster run: its status counts, its SWEInstances (their test-id lists,
- * patches and statements from the dataset store when the operator keeps them there), the
+ * The record of a cluster run: its status counts, its SWEInstances (their PR content, test-id
+ * lists, patches and statements from the dataset store when the operator keeps them there), the
  * gateway's trajectories.
  */
 export async function exportCluster(

@@ -19,6 +19,7 @@ import {
 } from '../kube/index.ts';
 import type { MiningPage, PrSource } from '../mining/types.ts';
 import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
+import { offloadPrContent, type PrContent } from '../store/pr-content.ts';
 import { CampaignBudget } from './campaign-budget.ts';
 import { campaignOf } from './campaign-reconciler.ts';
 import type { ControllerContext } from './controller-context.ts';
@@ -170,6 +171,21 @@ function instancesFor(run: CurationRun, runRaw: RawObject, page: MiningPage): SW
 }
 
 /**
+ * With a dataset store, the instance as created: its PR content written to the store first (the
+ * same key on every try: a crash before the create leaves an object the re-mined page writes
+ * again), the spec naming it. Without one, the instance whole.
+ */
+async function withPrContentStored(ctx: ControllerContext, instance: SWEInstance): Promise<object> {
+  if (!ctx.datasetStore) return instance;
+  const where = { namespace: instance.metadata.namespace ?? '', name: instance.metadata.name ?? '' };
+  const { spec, object } = offloadPrContent(instance.spec, where);
+  await ctx.datasetStore.put(object.key, object.body);
+  // The instance's first reconcile finds it here instead of reading it back.
+  ctx.contentCache.set(object.sha256, JSON.parse(object.body) as PrContent, Buffer.byteLength(object.body));
+  return { ...instance, spec };
+}
+
+/**
  * validate → count instances → mine one page when there is room (create its instances,
  * then persist the cursor) → write status. Creating before persisting the cursor means a
  * crash in between re-mines the same page and meets AlreadyExists: nothing is lost and
@@ -229,7 +245,7 @@ export async function reconcileRun(
           for (let instance = pending.shift(); instance; instance = pending.shift()) {
             state.expectations.expect(k, instance.metadata.name ?? '');
             try {
-              await ctx.kube.create(SWEINSTANCES, namespace, instance);
+              await ctx.kube.create(SWEINSTANCES, namespace, await withPrContentStored(ctx, instance));
               created++;
             } catch (err) {
               if (!isAlreadyExists(err)) throw err;
