@@ -14,13 +14,20 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SWEInstance } from '../../operator/src/api/index.ts';
-import { CURATIONRUNS, CurationRun, StageInput, SWEINSTANCES } from '../../operator/src/api/index.ts';
+import {
+  CURATIONRUNS,
+  CurationRun,
+  EVALUATIONS,
+  StageInput,
+  SWEINSTANCES,
+} from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
 import { createPrSource } from '../../operator/src/mining/index.ts';
 import type { CandidatePR } from '../../operator/src/mining/types.ts';
 import {
   decodeStageInputFile,
+  LABEL_EVALUATION,
   STAGE_INPUT_ANNOTATION,
   STAGE_INPUT_KEY,
   stageInputSecretName,
@@ -286,6 +293,32 @@ describe('operator with a dataset store (S3)', () => {
           issues: [],
         });
       }
+      // An Evaluation's grading pod gets the instance whole too: the gold patch and the labels.
+      const gold = mined[0]!;
+      await kube.create(EVALUATIONS, namespace, {
+        apiVersion: 'scaleswe.dev/v1alpha1',
+        kind: 'Evaluation',
+        metadata: { name: 'gold' },
+        spec: {
+          instances: { runRef: 'widgets' },
+          predictions: {
+            inline: [{ instanceId: gold.instanceId, modelPatch: gold.patch, modelName: 'gold' }],
+          },
+        },
+      });
+      const gradePod = await poll('grading pod', 60_000, async () => {
+        const pod = (await kube.listPods(namespace, `${LABEL_EVALUATION}=gold`)).items[0];
+        return pod &&
+          (await kube
+            .readSecret(namespace, stageInputSecretName(pod.metadata?.name ?? ''))
+            .catch(() => undefined))
+          ? pod
+          : undefined;
+      });
+      const [grading] = await podInputs(kube, namespace, [gradePod]);
+      expect(grading?.input.grade?.modelPatch).toBe(gold.patch);
+      expect(grading?.input.instance).toMatchObject({ patch: gold.patch, testPatch: gold.testPatch });
+      expect(grading?.input.previous).toMatchObject({ FAIL_TO_PASS, PASS_TO_PASS });
 
       // The CLI: `scaleswe export --store-*` (credentials from the environment) reads the
       // labels back; without the store it says what to give instead of exporting without them.
@@ -445,7 +478,9 @@ describe('operator with a dataset store (S3)', () => {
           // The object is in the bucket; the instance it belongs to was never created.
           const name = /\/instances\/[^/]+\/([^/]+)\/pr-/.exec(killedAfter ?? '')?.[1];
           expect(before.map((i) => i.metadata.name)).not.toContain(name);
-          const key = decodeURIComponent(killedAfter!.split('?')[0]!.slice(`/${s3.bucket}/${namespace}/`.length));
+          const key = decodeURIComponent(
+            killedAfter!.split('?')[0]!.slice(`/${s3.bucket}/${namespace}/`.length),
+          );
           expect(await store.get(key)).toBeDefined();
         } else {
           // The object is in the bucket; no status names it yet.
