@@ -353,7 +353,12 @@ export const SolveAttemptStatus = z
     ending: SolveEnding.optional().describe(
       'How the agent loop ended: Submitted, MaxTurns, BudgetExhausted or ContextExceeded',
     ),
-    patch: z.string().optional().describe("The submitted patch (the work tree's diff against base + setup)"),
+    patch: z
+      .string()
+      .optional()
+      .describe(
+        "The submitted patch (the work tree's diff against base + setup); with a dataset store it is in the object status.content names",
+      ),
     grade: SolveGrade.optional().describe("What the patch did to the instance's labelled tests"),
     error: z
       .object({
@@ -421,7 +426,9 @@ export const ContentRef = z
       .regex(/^[0-9a-f]{64}$/)
       .describe('SHA-256 of the object: a read that does not match is refused'),
     bytes: z.number().int().min(0).describe('Size of the object'),
-    fields: z.array(z.string()).describe('The status fields the object holds'),
+    fields: z
+      .array(z.string())
+      .describe("The status fields the object holds; solvePatches: the solve attempts' patches"),
     failToPass: z.number().int().min(0).optional().describe('Number of FAIL_TO_PASS test ids'),
     passToPass: z.number().int().min(0).optional().describe('Number of PASS_TO_PASS test ids'),
   })

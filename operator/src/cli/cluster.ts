@@ -30,7 +30,7 @@ import {
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { solveAttemptOf, solveGrant, solveOfGrant } from '../pipeline/solve.ts';
 import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
-import { type DatasetStore, loadRecordContent } from '../store/dataset-store.ts';
+import { type DatasetStore, loadContent, loadRecordContent } from '../store/dataset-store.ts';
 import { parseTrajectoryKey, type TrajectoryKeyParts, trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 import { UserError } from './user-error.ts';
@@ -251,6 +251,24 @@ const storedContent =
     loadRecordContent(store, r);
 
 /**
+ * The instances whose solve attempts' patches are in the dataset store, with their status
+ * content read back (the others as they are): solves.jsonl needs the patches.
+ */
+async function withSolvePatches(
+  store: DatasetStore | undefined,
+  instances: readonly InstanceRecord[],
+): Promise<InstanceRecord[]> {
+  const out: InstanceRecord[] = [];
+  for (const i of instances)
+    out.push(
+      i.status?.content?.fields.includes('solvePatches')
+        ? { ...i, status: await loadContent(store, i.status) }
+        : i,
+    );
+  return out;
+}
+
+/**
  * The record of a cluster run: its status counts, its SWEInstances (their PR content, test-id
  * lists, patches and statements from the dataset store when the operator keeps them there), the
  * gateway's trajectories.
@@ -276,7 +294,10 @@ export async function exportCluster(
       instances: run.instances,
       trajectories: [],
       streamTrajectories: () => stageTrajectories([trajectories]),
-      solves: clusterSolveAttempts(run.instances, await solvePayloads(trajectories)),
+      solves: clusterSolveAttempts(
+        await withSolvePatches(store, run.instances),
+        await solvePayloads(trajectories),
+      ),
       // The dataset streams: content is read per instance as dataset.jsonl is written.
       contentOf: storedContent(store),
     },
@@ -322,7 +343,9 @@ export async function exportCampaign(
     instances.push(...run.instances);
     const source = await listRunTrajectories(kube, namespace, name, store);
     trajectories.push(source);
-    solves.push(...clusterSolveAttempts(run.instances, await solvePayloads(source)));
+    solves.push(
+      ...clusterSolveAttempts(await withSolvePatches(store, run.instances), await solvePayloads(source)),
+    );
   }
   return writeExport(
     outDir,
