@@ -315,7 +315,7 @@ describe.each([{ withStore: false }, { withStore: true }])(
         issues: [],
       });
       expect(solveInput.instance).not.toHaveProperty('mergeCommit');
-    expect(solveInput.instance).not.toHaveProperty('prContent');
+      expect(solveInput.instance).not.toHaveProperty('prContent');
       expect(solveInput.previous).not.toHaveProperty('FAIL_TO_PASS');
       expect(solveInput.config.llm).toMatchObject({ baseURL: gatewayURL, tokenBudget: 5000 });
       expect(solveInput.config.llm?.apiKey).toMatch(/^sgw1\./);
