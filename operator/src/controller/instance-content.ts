@@ -13,13 +13,14 @@ import {
 import { type PrContent, parsePrContent, restorePrContent } from '../store/pr-content.ts';
 import type { ControllerContext } from './controller-context.ts';
 
+/** What the cache holds: a status's content or a spec's PR content (keys are their digests). */
+type CachedContent = InstanceContent | PrContent;
+
 /**
  * Content read from or written to the store, by SHA-256, least recently used first out, at most
  * `maxBytes` of objects: a reconcile of an instance in flight reads nothing, and the operator's
  * memory does not grow with the dataset.
  */
-type CachedContent = InstanceContent | PrContent;
-
 export class ContentCache {
   private readonly entries = new Map<string, { content: CachedContent; bytes: number }>();
   private bytes = 0;
