@@ -9,6 +9,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['operator/src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          globalSetup: ['test/support/temp-root.ts'],
           testTimeout: 60_000,
         },
       },
@@ -16,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/integration/global-setup.ts'],
+          globalSetup: ['test/support/temp-root.ts', 'test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,
@@ -26,7 +27,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/e2e/global-setup.ts'],
+          globalSetup: ['test/support/temp-root.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 1_200_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,

@@ -13,15 +13,21 @@ export interface HistoryPr {
   kind?: PrKind;
   /** Commit (= merge) time, seconds since the epoch; default one minute after the previous. */
   time?: number;
+  /** Lines of comment added to its code file: a PR of real size (tens of KB of patch). */
+  padLines?: number;
 }
 
 const who = (t: number) => `Dev <dev@example.com> ${t} +0000`;
 const data = (s: string) => `data ${Buffer.byteLength(s)}\n${s}\n`;
 const inline = (path: string, content: string) => `M 100644 inline ${path}\n${data(content)}`;
 
-function filesOf({ number: k, kind = 'fix' }: HistoryPr): string {
+function filesOf({ number: k, kind = 'fix', padLines = 0 }: HistoryPr): string {
   if (kind === 'docs') return inline('README.md', `# fixture\n\nNotes of PR ${k}.\n`);
-  const code = inline(`pkg/m${k}.py`, `def f():\n    return ${k}\n`);
+  const pad = Array.from(
+    { length: padLines },
+    (_, i) => `# ${i}: ${'why f returns what it does; '.repeat(3)}\n`,
+  );
+  const code = inline(`pkg/m${k}.py`, `def f():\n    return ${k}\n${pad.join('')}`);
   if (kind === 'untested') return code;
   return (
     code + inline(`tests/test_m${k}.py`, `from pkg.m${k} import f\n\ndef test_f():\n    assert f() == ${k}\n`)

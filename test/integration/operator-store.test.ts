@@ -1,8 +1,8 @@
 // The dataset store against a real kube-apiserver and a real S3-compatible server (gofakes3,
-// built from its Go module): instances' test-id lists and statements land in the bucket, the
-// SWEInstance status keeps counts, digests and keys only, and the export reads the content
-// back identically. Fault: the store unreachable for a while: instances wait, then resume,
-// nothing lost, no stage run twice.
+// built from its Go module): instances' PR content (title, body, patches, issues), test-id lists
+// and statements land in the bucket, the SWEInstance keeps counts, digests and keys only, the
+// stage inputs and the export read the content back identically. Fault: the store unreachable
+// for a while: instances wait, then resume, nothing lost, no stage run twice.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -11,20 +11,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CurationRun, SWEInstance } from '../../operator/src/api/index.ts';
-import { CURATIONRUNS, SWEINSTANCES } from '../../operator/src/api/index.ts';
+import type { SWEInstance } from '../../operator/src/api/index.ts';
+import {
+  CURATIONRUNS,
+  CurationRun,
+  EVALUATIONS,
+  StageInput,
+  SWEINSTANCES,
+} from '../../operator/src/api/index.ts';
 import { exportCluster } from '../../operator/src/cli/cluster.ts';
 import { Kube } from '../../operator/src/kube/index.ts';
-import { STAGE_INPUT_KEY, stageInputSecretName } from '../../operator/src/sandbox/index.ts';
-import { loadContent } from '../../operator/src/store/dataset-store.ts';
+import { createPrSource } from '../../operator/src/mining/index.ts';
+import type { CandidatePR } from '../../operator/src/mining/types.ts';
+import {
+  decodeStageInputFile,
+  LABEL_EVALUATION,
+  STAGE_INPUT_ANNOTATION,
+  STAGE_INPUT_KEY,
+  stageInputSecretName,
+} from '../../operator/src/sandbox/index.ts';
+import { loadContent, loadPrContent } from '../../operator/src/store/dataset-store.ts';
 import { contentKey, sha256Hex } from '../../operator/src/store/instance-content.ts';
 import { S3Store } from '../../operator/src/store/s3-store.ts';
 import { trajectoryKey, trajectoryPrefix } from '../../operator/src/store/trajectory-keys.ts';
 import { runCli } from '../support/cli.ts';
 import { startKillProxy } from '../support/kill-proxy.ts';
 import { type S3Server, startS3Server } from '../support/s3-server.ts';
-import { createSquashHistory } from './git-history.ts';
+import { createSquashHistory, writeHistory } from './git-history.ts';
 import { fakeKubelet, type OperatorProcess, startOperator, succeededResult } from './operator-harness.ts';
 import { cluster, poll, useTestNamespace } from './support.ts';
 
@@ -129,7 +144,75 @@ async function checkStored(store: S3Store, instances: Instance[]) {
   );
 }
 
-/** The bucket holds exactly the objects statuses name: each one a later stage replaced (tests → prompt) was deleted. */
+/** What the run mines from the repository, as the operator without a store puts it in the spec. */
+async function minedPrs(url: string, maxPRs: number): Promise<CandidatePR[]> {
+  const run = CurationRun.parse({ ...gitRun('widgets', url, maxPRs), metadata: { name: 'widgets' } });
+  const page = await createPrSource(run.spec).nextPage(undefined, maxPRs);
+  expect(page.candidates).toHaveLength(maxPRs);
+  return page.candidates;
+}
+
+/** A 400-line PR (~40 KB of patch) per instance: PR content of real size. */
+const bigPrHistory = (dir: string, count: number) =>
+  writeHistory(
+    join(dir, 'repo.git'),
+    Array.from({ length: count }, (_, i) => ({ number: i + 1, padLines: 400 })),
+  );
+
+/**
+ * The spec as the API server holds it names its PR content in the store (title, body, patches,
+ * issues empty), and that content is the mined PR's, byte for byte. Returns the bytes of each
+ * SWEInstance as held and as it would be with its content inline.
+ */
+async function checkStoredSpecs(store: S3Store, instances: Instance[], mined: CandidatePR[]) {
+  const figures: Array<{ held: number; whole: number; spec: number }> = [];
+  for (const i of instances) {
+    const { spec } = i;
+    expect(spec).toMatchObject({ title: '', body: '', patch: '', testPatch: '', issues: [] });
+    const pr = mined.find((c) => c.pullNumber === spec.pullNumber)!;
+    expect(spec.prContent).toMatchObject({ patchFiles: 1, patchLines: 402, testPatchFiles: 1, issues: 0 });
+    expect(spec.prContent?.key).toBe(
+      `instances/${i.metadata.namespace}/${i.metadata.name}/pr-${spec.prContent?.sha256}.json`,
+    );
+    const whole = await loadPrContent(store, spec);
+    expect(whole.patch).toBe(pr.patch);
+    expect(whole.testPatch).toBe(pr.testPatch);
+    expect(whole.title).toBe(pr.title);
+    expect(whole.body).toBe(pr.body ?? '');
+    expect(Buffer.byteLength(pr.patch)).toBeGreaterThan(30_000);
+    const status = i.status && (await loadContent(store, i.status));
+    figures.push({
+      held: Buffer.byteLength(JSON.stringify(i)),
+      whole: Buffer.byteLength(JSON.stringify({ ...i, spec: whole, status })),
+      spec: Buffer.byteLength(JSON.stringify(spec)),
+    });
+  }
+  for (const f of figures) expect(f.spec).toBeLessThan(1500);
+  process.stderr.write(
+    `[store] SWEInstance bytes as the API server holds them: ${figures.map((f) => f.held).join(', ')} (spec ${figures.map((f) => f.spec).join(', ')}); with content inline: ${figures.map((f) => f.whole).join(', ')}\n`,
+  );
+}
+
+/** The input the operator gave each sandbox pod (in the pod's annotation or its Secret). */
+async function podInputs(kube: Kube, namespace: string, pods: readonly V1Pod[]) {
+  const inputs: Array<{ pod: string; input: StageInput }> = [];
+  for (const pod of pods) {
+    const name = pod.metadata?.name ?? '';
+    const data =
+      pod.metadata?.annotations?.[STAGE_INPUT_ANNOTATION] ??
+      (await kube.readSecret(namespace, stageInputSecretName(name))).data?.[STAGE_INPUT_KEY];
+    inputs.push({
+      pod: name,
+      input: StageInput.parse(JSON.parse(decodeStageInputFile(Buffer.from(data!, 'base64')))),
+    });
+  }
+  return inputs;
+}
+
+/**
+ * The bucket holds exactly the objects the instances name (status content, spec PR content):
+ * each one a later stage replaced (tests → prompt) was deleted.
+ */
 async function checkOneObjectEach(namespace: string, instances: Instance[]) {
   const client = new S3Client({ ...s3.config, region: 'us-east-1', forcePathStyle: true });
   try {
@@ -137,14 +220,21 @@ async function checkOneObjectEach(namespace: string, instances: Instance[]) {
       new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${namespace}/` }),
     );
     const keys = (listed.Contents ?? []).map((o) => o.Key?.slice(namespace.length + 1)).sort();
-    expect(keys).toEqual(instances.map((i) => i.status?.content?.key).sort());
+    expect(keys).toEqual(instances.flatMap((i) => [i.status?.content?.key, i.spec.prContent?.key]).sort());
   } finally {
     client.destroy();
   }
 }
 
-/** The export's dataset lines carry the labels and statement exactly. */
-async function checkExport(kube: Kube, namespace: string, run: string, store: S3Store, count: number) {
+/** The export's dataset lines carry the labels, statement and (when given) the mined PR's patches exactly. */
+async function checkExport(
+  kube: Kube,
+  namespace: string,
+  run: string,
+  store: S3Store,
+  count: number,
+  mined?: CandidatePR[],
+) {
   const out = mkdtempSync(join(tmpdir(), 'store-export-'));
   const summary = await exportCluster(kube, namespace, run, out, { lists: true }, store);
   expect(summary.verified).toBe(count);
@@ -157,6 +247,11 @@ async function checkExport(kube: Kube, namespace: string, run: string, store: S3
     expect(line.FAIL_TO_PASS).toEqual(FAIL_TO_PASS);
     expect(line.PASS_TO_PASS).toEqual(PASS_TO_PASS);
     expect(line.problem_statement).toBe(STATEMENT);
+    const pr = mined?.find((c) => c.pullNumber === line.pull_number);
+    if (mined) {
+      expect(line.patch).toBe(pr?.patch);
+      expect(line.test_patch).toBe(pr?.testPatch);
+    }
   }
   // Without the store the export refuses rather than writing instances without labels.
   await expect(
@@ -169,7 +264,8 @@ describe('operator with a dataset store (S3)', () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
     const store = new S3Store({ ...s3.config, prefix: namespace });
-    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
+    const repo = bigPrHistory(mkdtempSync(join(tmpdir(), 'store-it-')), 4);
+    const mined = await minedPrs(repo, 3);
     // Sweeps every second all along: objects of live instances must never go.
     const op = storeOperator(namespace, 'store-a', s3.endpoint, ['--store-sweep-interval', '1']);
     const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
@@ -180,9 +276,49 @@ describe('operator with a dataset store (S3)', () => {
       const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
       expect(instances).toHaveLength(3);
       await checkStored(store, instances);
+      await checkStoredSpecs(store, instances, mined);
       await checkOneObjectEach(namespace, instances);
-      await checkExport(kube, namespace, 'widgets', store, 3);
+      await checkExport(kube, namespace, 'widgets', store, 3, mined);
       expect(kubelet.finished()).toBe(12);
+      // Every stage's sandbox got the whole PR, as without a store.
+      const inputs = await podInputs(kube, namespace, kubelet.pods);
+      expect(inputs).toHaveLength(12);
+      for (const { pod, input } of inputs) {
+        const pr = mined.find((c) => c.pullNumber === input.instance.pullNumber)!;
+        expect(input.instance, pod).toMatchObject({
+          patch: pr.patch,
+          testPatch: pr.testPatch,
+          title: pr.title,
+          body: pr.body ?? '',
+          issues: [],
+        });
+      }
+      // An Evaluation's grading pod gets the instance whole too: the gold patch and the labels.
+      const gold = mined[0]!;
+      await kube.create(EVALUATIONS, namespace, {
+        apiVersion: 'scaleswe.dev/v1alpha1',
+        kind: 'Evaluation',
+        metadata: { name: 'gold' },
+        spec: {
+          instances: { runRef: 'widgets' },
+          predictions: {
+            inline: [{ instanceId: gold.instanceId, modelPatch: gold.patch, modelName: 'gold' }],
+          },
+        },
+      });
+      // The kubelet finishes it at once and the operator deletes it then: the kubelet's copy.
+      const gradePod = await poll('grading pod', 60_000, async () =>
+        kubelet.pods.find((p) => p.metadata?.labels?.[LABEL_EVALUATION] === 'gold'),
+      );
+      await poll('grading input', 30_000, () =>
+        kube
+          .readSecret(namespace, stageInputSecretName(gradePod.metadata?.name ?? ''))
+          .catch(() => undefined),
+      );
+      const [grading] = await podInputs(kube, namespace, [gradePod]);
+      expect(grading?.input.grade?.modelPatch).toBe(gold.patch);
+      expect(grading?.input.instance).toMatchObject({ patch: gold.patch, testPatch: gold.testPatch });
+      expect(grading?.input.previous).toMatchObject({ FAIL_TO_PASS, PASS_TO_PASS });
 
       // The CLI: `scaleswe export --store-*` (credentials from the environment) reads the
       // labels back; without the store it says what to give instead of exporting without them.
@@ -242,25 +378,46 @@ describe('operator with a dataset store (S3)', () => {
     }
   });
 
-  it('the store unreachable for a while: instances wait, then resume; nothing lost, no stage run twice', async () => {
+  it('the store unreachable for a while: runs and instances wait, then resume; nothing lost, no stage run twice', async () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });
     const store = new S3Store({ ...s3.config, prefix: namespace });
     const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
     const op = storeOperator(namespace, 'store-b');
-    const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
+    // Pods are held until the store is down for the second time.
+    let hold = true;
+    const kubelet = fakeKubelet(kube, namespace, (p) =>
+      hold ? 'skip' : { phase: 'Succeeded', result: bigResult(p.stage) },
+    );
     let down = false;
+    const refused = (controller: string) => (l: Record<string, unknown>) =>
+      l.msg === 'reconcile failed' &&
+      l.controller === controller &&
+      /ECONNREFUSED|connect/i.test(String(l.err));
     try {
       await s3.stop();
       down = true;
       await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
-      // The tests stage's labels cannot be stored: its result stays unrecorded (its pod kept).
-      await op.waitForLog(
-        (l) =>
-          l.msg === 'reconcile failed' &&
-          l.controller === 'sweinstance' &&
-          /ECONNREFUSED|connect/i.test(String(l.err)),
+      // No instance without its PR content: the run waits (no SourceError: the source is fine).
+      await op.waitForLog(refused('curationrun'));
+      expect((await kube.list<Instance>(SWEINSTANCES, namespace)).items).toHaveLength(0);
+      const mining = await kube.get<CurationRun & { metadata: { name: string } }>(
+        CURATIONRUNS,
+        namespace,
+        'widgets',
       );
+      expect(mining.status?.conditions?.find((c) => c.reason === 'SourceError')).toBeUndefined();
+      await s3.start();
+      down = false;
+      await poll('3 instances', 60_000, async () => {
+        const created = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+        return created.length === 3 && created.every((i) => i.spec.prContent) ? true : undefined;
+      });
+      await s3.stop();
+      down = true;
+      hold = false;
+      // The tests stage's labels cannot be stored: its result stays unrecorded (its pod kept).
+      await op.waitForLog(refused('sweinstance'));
       const waiting = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
       expect(waiting.every((i) => i.status?.phase !== 'Failed' && i.status?.phase !== 'Verified')).toBe(true);
       expect(
@@ -284,51 +441,73 @@ describe('operator with a dataset store (S3)', () => {
       store.destroy();
     }
   });
-  it('the operator killed between the object write and the status write: the restart writes the same key, nothing lost or duplicated', async () => {
-    const { name: namespace } = ns();
-    const kube = new Kube({ kubeconfig: cluster().kubeconfig });
-    const store = new S3Store({ ...s3.config, prefix: namespace });
-    const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
-    let victim: OperatorProcess | undefined;
-    let killedAfter: string | undefined;
-    // The first object the store accepted: the operator dies before it hears the answer.
-    const proxy = await startKillProxy(s3.endpoint, (req) => {
-      if (killedAfter || req.method !== 'PUT' || req.status !== 200 || !victim) return undefined;
-      killedAfter = req.url;
-      victim.proc.kill('SIGKILL');
-      return victim.exited.then(() => {});
-    });
-    const kubelet = fakeKubelet(kube, namespace, (p) => ({ phase: 'Succeeded', result: bigResult(p.stage) }));
-    let op: OperatorProcess | undefined;
-    try {
-      victim = storeOperator(namespace, 'store-c', proxy.endpoint);
-      await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
-      await victim.exited;
-      expect(killedAfter).toMatch(new RegExp(`/${s3.bucket}/${namespace}/instances/`));
-      // The object is in the bucket; no status names it yet.
-      const before = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
-      expect(before.every((i) => i.status?.content === undefined)).toBe(true);
-      op = storeOperator(namespace, 'store-d', proxy.endpoint);
-      const run = await runSucceeded(kube, namespace, 'widgets');
-      expect(run.status?.counts).toMatchObject({ instances: 3, verified: 3, failed: 0 });
-      const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
-      for (const i of instances)
-        expect(i.status?.attempts).toEqual({ env: 1, tests: 1, prompt: 1, verify: 1 });
-      expect(kubelet.finished()).toBe(12);
-      await checkStored(store, instances);
-      await checkExport(kube, namespace, 'widgets', store, 3);
-      // One object per instance: the rewrite after the crash landed on the same key.
-      await checkOneObjectEach(namespace, instances);
-    } finally {
-      await kubelet.stop();
-      for (const p of [victim, op]) {
-        p?.proc.kill('SIGKILL');
-        await p?.exited;
+  // Two two-step writes: the spec's PR content then the instance's create (run reconciler), and
+  // the status's content then the status write (instance reconciler).
+  it.each([
+    { object: 'PR content', before: 'the instance create', pr: true },
+    { object: 'status content', before: 'the status write', pr: false },
+  ])(
+    'the operator killed between the $object write and $before: the restart writes the same key, nothing lost or duplicated',
+    async ({ pr }) => {
+      const { name: namespace } = ns();
+      const kube = new Kube({ kubeconfig: cluster().kubeconfig });
+      const store = new S3Store({ ...s3.config, prefix: namespace });
+      const repo = createSquashHistory(join(mkdtempSync(join(tmpdir(), 'store-it-')), 'repo.git'), 4);
+      let victim: OperatorProcess | undefined;
+      let killedAfter: string | undefined;
+      // The first such object the store accepted: the operator dies before it hears the answer.
+      const proxy = await startKillProxy(s3.endpoint, (req) => {
+        if (killedAfter || req.method !== 'PUT' || req.status !== 200 || !victim) return undefined;
+        if (req.url.includes('/pr-') !== pr) return undefined;
+        killedAfter = req.url;
+        victim.proc.kill('SIGKILL');
+        return victim.exited.then(() => {});
+      });
+      const kubelet = fakeKubelet(kube, namespace, (p) => ({
+        phase: 'Succeeded',
+        result: bigResult(p.stage),
+      }));
+      let op: OperatorProcess | undefined;
+      try {
+        victim = storeOperator(namespace, 'store-c', proxy.endpoint);
+        await kube.create(CURATIONRUNS, namespace, gitRun('widgets', repo, 3));
+        await victim.exited;
+        expect(killedAfter).toMatch(new RegExp(`/${s3.bucket}/${namespace}/instances/`));
+        const before = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+        if (pr) {
+          // The object is in the bucket; the instance it belongs to was never created.
+          const name = /\/instances\/[^/]+\/([^/]+)\/pr-/.exec(killedAfter ?? '')?.[1];
+          expect(before.map((i) => i.metadata.name)).not.toContain(name);
+          const key = decodeURIComponent(
+            killedAfter!.split('?')[0]!.slice(`/${s3.bucket}/${namespace}/`.length),
+          );
+          expect(await store.get(key)).toBeDefined();
+        } else {
+          // The object is in the bucket; no status names it yet.
+          expect(before.every((i) => i.status?.content === undefined)).toBe(true);
+        }
+        op = storeOperator(namespace, 'store-d', proxy.endpoint);
+        const run = await runSucceeded(kube, namespace, 'widgets');
+        expect(run.status?.counts).toMatchObject({ instances: 3, verified: 3, failed: 0 });
+        const instances = (await kube.list<Instance>(SWEINSTANCES, namespace)).items;
+        for (const i of instances)
+          expect(i.status?.attempts).toEqual({ env: 1, tests: 1, prompt: 1, verify: 1 });
+        expect(kubelet.finished()).toBe(12);
+        await checkStored(store, instances);
+        await checkExport(kube, namespace, 'widgets', store, 3, await minedPrs(repo, 3));
+        // One object of each kind per instance: the rewrite after the crash landed on the same key.
+        await checkOneObjectEach(namespace, instances);
+      } finally {
+        await kubelet.stop();
+        for (const p of [victim, op]) {
+          p?.proc.kill('SIGKILL');
+          await p?.exited;
+        }
+        await proxy.close();
+        store.destroy();
       }
-      await proxy.close();
-      store.destroy();
-    }
-  });
+    },
+  );
   it("the LLM gateway's trajectories go to the store, not ConfigMaps, and the export reads them", async () => {
     const { name: namespace } = ns();
     const kube = new Kube({ kubeconfig: cluster().kubeconfig });

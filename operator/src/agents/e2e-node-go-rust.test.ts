@@ -101,6 +101,22 @@ describe('the PR moves the crate to an edition its base does not compile in (sea
   }, 400_000);
 });
 
+describe('a compile-time regression test: the PR changes no test function (dtolnay/thiserror#408)', () => {
+  it("the target's tests, unbuilt at base, are FAIL_TO_PASS in the tests and verify stages", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildRustRepo(root, { compileOnlyTest: true });
+    const { results, status } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    const [, tests, , verify] = results;
+    // Before: NoFailToPass ("FAIL_TO_PASS limited to the 0 test(s) the test patch adds or changes").
+    expect(status.phase, results.at(-1)?.logTail).toBe('Verified');
+    expect(tests!.message).toContain("the base does not build the PR's test files");
+    for (const r of [tests!, verify!]) {
+      expect(r.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+      expect(r.PASS_TO_PASS).toEqual(fixture.expected.PASS_TO_PASS);
+    }
+  }, 400_000);
+});
+
 describe("a dev dependency's install script downloads from the web (jshttp/cookie#272)", () => {
   it('the setup is repaired to install without install scripts, and the instance verifies', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { changedTests } from './changed-tests.ts';
 import {
   baseRunAccepted,
+  builtNothing,
   classify,
   gradePatchRun,
   gradeRuns,
@@ -200,6 +201,39 @@ describe('gradeRuns: a base that does not build', () => {
       didNotRunAtBase: [],
       note: '',
     });
+  });
+  it('a compile-time regression test (the patch changes no test): a base that built none of the PR test files fails them all', () => {
+    // thiserror#408: the test patch adds only a type whose derive did not expand at base; the
+    // run limited to tests/test_generics.rs built nothing before, and its 3 tests pass after.
+    const patch =
+      'diff --git a/tests/test_generics.rs b/tests/test_generics.rs\n--- a/tests/test_generics.rs\n+++ b/tests/test_generics.rs\n@@ -160,0 +161,3 @@\n+#[derive(Error, Debug)]\n+pub enum AssociatedTypeError<T: FromStr> {\n+}\n';
+    const post = r({ test_display_enum_compound: 'passed', test_multiple_bound: 'passed' });
+    const strict = gradeRuns(new Map(), post, changedTests([patch]));
+    expect(strict.FAIL_TO_PASS).toEqual([]);
+    const g = gradeRuns(new Map(), post, changedTests([patch]), { baseBuiltNothing: true });
+    expect(g).toMatchObject({
+      FAIL_TO_PASS: ['test_display_enum_compound', 'test_multiple_bound'],
+      didNotRunAtBase: [],
+    });
+    expect(g.note).toContain("the base does not build the PR's test files");
+    // Where the patch changes a test, the strict rule stands: only that test.
+    expect(
+      gradeRuns(new Map(), allPass, changedTests([javaPatch]), { baseBuiltNothing: true }).FAIL_TO_PASS,
+    ).toEqual(['org.x.WidgetTest::resizesToFit']);
+    // verify confirms the tests stage's labels from the same kind of before run, and derives
+    // them the same way without labels; a before run that reported tests is no build failure.
+    const expected = { FAIL_TO_PASS: g.FAIL_TO_PASS, PASS_TO_PASS: [] };
+    expect(
+      verifyRuns([new Map()], [post, post], expected, changedTests([patch]), { baseBuiltNothing: true }),
+    ).toMatchObject({ outcome: 'succeeded', FAIL_TO_PASS: g.FAIL_TO_PASS });
+    expect(
+      verifyRuns([new Map()], [post, post], undefined, changedTests([patch]), { baseBuiltNothing: true }),
+    ).toMatchObject({ outcome: 'succeeded', FAIL_TO_PASS: g.FAIL_TO_PASS });
+    expect(verifyRuns([new Map()], [post, post], expected, changedTests([patch])).FAIL_TO_PASS).toEqual([]);
+    expect(builtNothing({ results: new Map(), exitCode: 101, scoped: true })).toBe(true);
+    expect(builtNothing({ results: new Map(), exitCode: 101, scoped: false })).toBe(false);
+    expect(builtNothing({ results: new Map(), exitCode: 0, scoped: true })).toBe(false);
+    expect(builtNothing({ results: r({ a: 'error' }), exitCode: 1, scoped: true })).toBe(false);
   });
   it('verifyRuns derives labels under the same rule', () => {
     const v = verifyRuns([new Map()], [allPass, allPass], undefined, changedTests([javaPatch]));

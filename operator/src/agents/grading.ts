@@ -112,12 +112,38 @@ export function failedBefore(id: string, pre: TestResults, changed: ChangedTests
   return s === undefined && isChangedTest(id, changed);
 }
 
-/** classify() under the run-validity rules: F2P needs evidence of failing before (failedBefore). */
-export function gradeRuns(pre: TestResults, post: TestResults, changed: ChangedTests): Grade {
+/**
+ * A before run limited to the PR's test files that reported no test and exited non-zero: the
+ * base does not build those files with the PR's tests. Where the test patch changes no test
+ * (a compile-time regression test: thiserror#408 adds a type whose derive did not expand at
+ * base), that build failure is the evidence that the files' tests fail before the fix.
+ */
+export function builtNothing(run: { results: TestResults; exitCode: number; scoped: boolean }): boolean {
+  return run.scoped && run.results.size === 0 && run.exitCode !== 0;
+}
+
+/**
+ * classify() under the run-validity rules: F2P needs evidence of failing before (failedBefore).
+ * When that leaves none and the base built none of the PR's test files (`baseBuiltNothing`),
+ * the tests of those files that pass after the gold patch are FAIL_TO_PASS: the scoped run
+ * holds only them, so this never takes in the rest of the suite.
+ */
+export function gradeRuns(
+  pre: TestResults,
+  post: TestResults,
+  changed: ChangedTests,
+  opts: { baseBuiltNothing?: boolean } = {},
+): Grade {
   const c = classify(pre, post);
   const FAIL_TO_PASS = c.FAIL_TO_PASS.filter((id) => failedBefore(id, pre, changed));
   const didNotRunAtBase = c.FAIL_TO_PASS.filter((id) => !failedBefore(id, pre, changed));
+  if (FAIL_TO_PASS.length === 0 && didNotRunAtBase.length > 0 && opts.baseBuiltNothing)
+    return { ...c, didNotRunAtBase: [], note: unbuiltBaseNote(didNotRunAtBase.length) };
   return { ...c, FAIL_TO_PASS, didNotRunAtBase, note: baseNote(didNotRunAtBase, FAIL_TO_PASS) };
+}
+
+function unbuiltBaseNote(n: number): string {
+  return `the base does not build the PR's test files (no test reported before the gold patch) and the test patch changes no test: FAIL_TO_PASS is the ${n} test(s) of those files that pass after it`;
 }
 
 export function baseNote(didNotRunAtBase: readonly string[], f2p: readonly string[]): string {
@@ -155,6 +181,8 @@ export function verifyRuns(
   post: TestResults[],
   expected?: { FAIL_TO_PASS?: string[] | undefined; PASS_TO_PASS?: string[] | undefined },
   changed: ChangedTests = { files: new Set(), newFiles: new Set(), names: new Set() },
+  /** Every before run built none of the PR's test files (builtNothing): see gradeRuns. */
+  opts: { baseBuiltNothing?: boolean } = {},
 ): Verdict {
   const empty = (r: TestResults[]) => r.length === 0 || r.every((x) => x.size === 0);
   const base = { FAIL_TO_PASS: [], PASS_TO_PASS: [], flaky: [], passToFail: [] };
@@ -172,7 +200,14 @@ export function verifyRuns(
   const allPre = (id: string, ok: (s: string | undefined) => boolean) => pre.every((r) => ok(r.get(id)));
   const passed = (s: string | undefined) => s === 'passed';
 
-  const failedInAllPre = (id: string) => pre.every((r) => failedBefore(id, r, changed));
+  const strictFailedInAllPre = (id: string) => pre.every((r) => failedBefore(id, r, changed));
+  const strictF2P = [...ids].filter((id) => allPost(id, passed) && strictFailedInAllPre(id));
+  // As in gradeRuns: a base that built none of the PR's test files fails their tests, where the
+  // strict rule finds none (the labels the tests stage gave, when given, are kept as they are).
+  const unbuilt =
+    opts.baseBuiltNothing === true && (expected?.FAIL_TO_PASS !== undefined || strictF2P.length === 0);
+  const failedInAllPre = (id: string) =>
+    strictFailedInAllPre(id) || (unbuilt && allPre(id, (s) => s === undefined));
   const stableF2P = new Set([...ids].filter((id) => allPost(id, passed) && failedInAllPre(id)));
   const didNotRunAtBase = [...ids].filter(
     (id) => allPost(id, passed) && allPre(id, notPassed) && !failedInAllPre(id),

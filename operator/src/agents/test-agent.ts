@@ -7,7 +7,7 @@ import { classifyPath } from '../mining/paths.ts';
 import { changedTests } from './changed-tests.ts';
 import { prepareStageWorkspace } from './environment.ts';
 import { truncateMiddle } from './exec.ts';
-import { type Classification, gradeRuns, networkSymptom, runFault } from './grading.ts';
+import { builtNothing, type Classification, gradeRuns, networkSymptom, runFault } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import { loopFailure, type StageOutput } from './stage-output.ts';
 import { countStatuses, exitNote, runTests } from './test-run.ts';
@@ -52,7 +52,9 @@ async function beforeAfter(
   const pre = await runTests(ctx, ws, recipe, 'before gold patch', applied);
   await applyOrThrow(ws, ctx.input.instance.patch, 'gold patch');
   const post = await runTests(ctx, ws, recipe, 'after gold patch', applied);
-  const c = gradeRuns(pre.results, post.results, changedTests(applied));
+  const c = gradeRuns(pre.results, post.results, changedTests(applied), {
+    baseBuiltNothing: builtNothing(pre),
+  });
   const note = c.note ? `; ${c.note}` : '';
   const summary = `before: ${countStatuses(pre.results)}${exitNote(pre)}; after: ${countStatuses(post.results)}${exitNote(post)}; F2P ${c.FAIL_TO_PASS.length}, P2P ${c.PASS_TO_PASS.length}, P2F ${c.PASS_TO_FAIL.length}${note}`;
   const preFault = runFault(pre);

@@ -6,6 +6,7 @@ const run = (exitCode: number, statuses: string[], timedOut = false) => ({
   timedOut,
   output: '',
   results: new Map(statuses.map((s, i) => [`t${i}`, s as 'passed'])),
+  scoped: false,
 });
 
 describe('exit code next to parsed results', () => {

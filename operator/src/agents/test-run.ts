@@ -86,6 +86,8 @@ export interface TestRun {
   exitCode: number;
   timedOut: boolean;
   output: string;
+  /** The command was the recipe's, limited to the applied test patches' files. */
+  scoped: boolean;
 }
 
 /**
@@ -102,6 +104,7 @@ export async function runTests(
   opts: { timeoutMs?: number; command?: string; seenAt?: string } = {},
 ): Promise<TestRun> {
   const command = opts.command ?? testCommandFor(ctx, ws, recipe, testPatches);
+  const scoped = opts.command === undefined && command !== recipe.testCommand;
   const resultsFile = `${ws.dir}.results`;
   await rm(resultsFile, { force: true });
   const cutNetwork = ctx.input.config.testNetwork === 'none';
@@ -131,7 +134,7 @@ export async function runTests(
   const counts = countStatuses(results);
   ctx.remember(`tests ${label} (exit ${r.code}${r.timedOut ? ', timed out' : ''}; ${counts})`, r.output);
   ctx.log.info(`tests ${label}: exit ${r.code}, ${counts}`);
-  return { results, exitCode: r.code, timedOut: r.timedOut, output: r.output };
+  return { results, exitCode: r.code, timedOut: r.timedOut, output: r.output, scoped };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Recipe } from '../api/index.ts';
 import { changedTests } from './changed-tests.ts';
 import { coverageNote, measureDiffCoverage } from './coverage.ts';
-import { runFault, verifyRuns } from './grading.ts';
+import { builtNothing, runFault, verifyRuns } from './grading.ts';
 import { mutantTimeoutMs, mutationNote, runMutationTest, wantsStrongerTests, weakTests } from './mutation.ts';
 import type { TestResults } from './parsers/index.ts';
 import type { StageContext } from './stage-context.ts';
@@ -67,7 +67,9 @@ async function verifyWith(
   const post: TestResults[] = runs.slice(1).map((r) => r.results);
   const notes = [...new Set(runs.map(exitNote).filter(Boolean))].join('');
   // Added tests have no labels from the tests stage: all are established from these runs.
-  const v = verifyRuns(pre, post, stronger ? undefined : previous, changedTests([tests.full]));
+  const v = verifyRuns(pre, post, stronger ? undefined : previous, changedTests([tests.full]), {
+    baseBuiltNothing: builtNothing(runs[0]!),
+  });
   const flaky = v.flaky.length ? `; flaky: ${v.flaky.slice(0, 10).join(', ')}` : '';
   const labelled = {
     FAIL_TO_PASS: v.FAIL_TO_PASS,

@@ -118,6 +118,8 @@ export const StageInput = z
             apiKey: z
               .string()
               .optional()
+              // Marked secret: an input holding it never travels in a pod (sandbox/stage-input.ts).
+              .meta({ secret: true })
               .describe('A per-pod gateway token in a sandbox; never a provider key there'),
             tokenBudget: z
               .number()

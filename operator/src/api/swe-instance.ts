@@ -15,6 +15,30 @@ export const LinkedIssue = z
   .strict();
 export type LinkedIssue = z.infer<typeof LinkedIssue>;
 
+/**
+ * Where an instance's PR content (title, body, patches, linked issues) lives when the operator
+ * has a dataset store: the spec keeps the key, digest and a few counts `kubectl` users read.
+ */
+export const PrContentRef = z
+  .object({
+    key: z
+      .string()
+      .min(1)
+      .describe('Object key in the dataset store (content-addressed: ends in the digest)'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe('SHA-256 of the object: a read that does not match is refused'),
+    bytes: z.number().int().min(0).describe('Size of the object'),
+    patchFiles: z.number().int().min(0).describe('Files the gold patch changes'),
+    patchLines: z.number().int().min(0).describe('Lines the gold patch adds or deletes'),
+    testPatchFiles: z.number().int().min(0).describe('Files the test patch changes'),
+    testPatchLines: z.number().int().min(0).describe('Lines the test patch adds or deletes'),
+    issues: z.number().int().min(0).describe('Linked issues'),
+  })
+  .strict();
+export type PrContentRef = z.infer<typeof PrContentRef>;
+
 export const SWEInstanceSpec = z
   .object({
     instanceId: z
@@ -35,7 +59,10 @@ export const SWEInstanceSpec = z
       .regex(/^[0-9a-f]{40}$/, 'baseCommit must be a 40-hex commit id')
       .describe('Commit the PR was based on (40 hex): the patches apply to it and the tests run on it'),
     mergeCommit: z.string().optional().describe('Commit that merged the PR into the repository, when known'),
-    patch: z.string().describe('Gold patch: the non-test part of the PR diff'),
+    patch: z
+      .string()
+      .default('')
+      .describe('Gold patch: the non-test part of the PR diff (empty here when prContent names its object)'),
     testPatch: z.string().default('').describe('Test part of the PR diff (may be empty)'),
     issues: z
       .array(LinkedIssue)
@@ -44,6 +71,9 @@ export const SWEInstanceSpec = z
     createdAt: z.string().describe('PR creation time (RFC 3339)'),
     mergedAt: z.string().optional().describe('PR merge time (RFC 3339)'),
     language: Language.describe('Repository language: picks the sandbox image and the toolchain'),
+    prContent: PrContentRef.optional().describe(
+      'Operator with a dataset store: the object holding title, body, patch, testPatch and issues, which the spec then omits',
+    ),
   })
   .strict()
   .describe('The pull request as mined for the owning CurationRun: commits, patches, linked issues');
@@ -323,7 +353,12 @@ export const SolveAttemptStatus = z
     ending: SolveEnding.optional().describe(
       'How the agent loop ended: Submitted, MaxTurns, BudgetExhausted or ContextExceeded',
     ),
-    patch: z.string().optional().describe("The submitted patch (the work tree's diff against base + setup)"),
+    patch: z
+      .string()
+      .optional()
+      .describe(
+        "The submitted patch (the work tree's diff against base + setup); with a dataset store it is in the object status.content names",
+      ),
     grade: SolveGrade.optional().describe("What the patch did to the instance's labelled tests"),
     error: z
       .object({
@@ -391,7 +426,9 @@ export const ContentRef = z
       .regex(/^[0-9a-f]{64}$/)
       .describe('SHA-256 of the object: a read that does not match is refused'),
     bytes: z.number().int().min(0).describe('Size of the object'),
-    fields: z.array(z.string()).describe('The status fields the object holds'),
+    fields: z
+      .array(z.string())
+      .describe("The status fields the object holds; solvePatches: the solve attempts' patches"),
     failToPass: z.number().int().min(0).optional().describe('Number of FAIL_TO_PASS test ids'),
     passToPass: z.number().int().min(0).optional().describe('Number of PASS_TO_PASS test ids'),
   })

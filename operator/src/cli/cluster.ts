@@ -30,7 +30,7 @@ import {
 import { retryFailed } from '../pipeline/pipeline.ts';
 import { solveAttemptOf, solveGrant, solveOfGrant } from '../pipeline/solve.ts';
 import { LABEL_CAMPAIGN, LABEL_INSTANCE, LABEL_PERIOD, LABEL_RUN, labelValue } from '../sandbox/index.ts';
-import { type DatasetStore, loadContent } from '../store/dataset-store.ts';
+import { type DatasetStore, loadContent, loadRecordContent } from '../store/dataset-store.ts';
 import { parseTrajectoryKey, type TrajectoryKeyParts, trajectoryPrefix } from '../store/trajectory-keys.ts';
 import { writeExport } from './export.ts';
 import { UserError } from './user-error.ts';
@@ -141,7 +141,8 @@ export async function statusCommand(
  */
 interface RunTrajectories {
   configMapPayloads: TrajectoryPayload[];
-  storeKeys: string[];
+  /** The store's objects, each key parsed once. */
+  stored: Array<TrajectoryKeyParts & { key: string }>;
   store: DatasetStore | undefined;
 }
 
@@ -178,16 +179,15 @@ async function listRunTrajectories(
       STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage) ||
       a.attempt - b.attempt,
   );
-  return { configMapPayloads, storeKeys: keyed.map((k) => k.key), store };
+  return { configMapPayloads, stored: keyed, store };
 }
 
 /** The solve attempts' payloads (few per instance): read whole, for solves.jsonl. */
 async function solvePayloads(source: RunTrajectories): Promise<TrajectoryPayload[]> {
   const out = source.configMapPayloads.filter(isSolveGrant);
-  for (const key of source.storeKeys) {
-    const parts = parseTrajectoryKey(key);
-    if (!parts || !isSolveKey(parts)) continue;
-    const payload = await readStoredTrajectory(source.store, key);
+  for (const stored of source.stored) {
+    if (!isSolveGrant(stored)) continue;
+    const payload = await readStoredTrajectory(source.store, stored.key);
     if (payload) out.push(payload);
   }
   return out;
@@ -198,10 +198,9 @@ async function* stageTrajectories(sources: readonly RunTrajectories[]): AsyncGen
   for (const source of sources) {
     for (const payload of source.configMapPayloads)
       if (!isSolveGrant(payload)) yield* trajectoriesOf(payload);
-    for (const key of source.storeKeys) {
-      const parts = parseTrajectoryKey(key);
-      if (!parts || isSolveKey(parts)) continue;
-      const payload = await readStoredTrajectory(source.store, key);
+    for (const stored of source.stored) {
+      if (isSolveGrant(stored)) continue;
+      const payload = await readStoredTrajectory(source.store, stored.key);
       if (payload) yield* trajectoriesOf(payload);
     }
   }
@@ -221,7 +220,6 @@ async function readStoredTrajectory(
  */
 const isSolveGrant = (p: { stage: string; attempt: number }) =>
   p.stage === 'verify' && solveOfGrant(p.attempt) !== undefined;
-const isSolveKey = (parts: TrajectoryKeyParts) => isSolveGrant(parts);
 
 /**
  * The run's solve attempts that are Done (status.solveAttempts), each with the trajectory of
@@ -244,15 +242,33 @@ export function clusterSolveAttempts(
   );
 }
 
-/** One instance with the content its status names read back from the dataset store. */
+/** One instance with the content its spec and status name read back from the dataset store. */
 const storedContent =
   (store: DatasetStore | undefined) =>
-  async (r: InstanceRecord): Promise<InstanceRecord> =>
-    r.status ? { ...r, status: await loadContent(store, r.status) } : r;
+  (r: InstanceRecord): Promise<InstanceRecord> =>
+    loadRecordContent(store, r);
 
 /**
- * The record of a cluster run: its status counts, its SWEInstances (their test-id lists,
- * patches and statements from the dataset store when the operator keeps them there), the
+ * The instances whose solve attempts' patches are in the dataset store, with their status
+ * content read back (the others as they are): solves.jsonl needs the patches.
+ */
+async function withSolvePatches(
+  store: DatasetStore | undefined,
+  instances: readonly InstanceRecord[],
+): Promise<InstanceRecord[]> {
+  const out: InstanceRecord[] = [];
+  for (const i of instances)
+    out.push(
+      i.status?.content?.fields.includes('solvePatches')
+        ? { ...i, status: await loadContent(store, i.status) }
+        : i,
+    );
+  return out;
+}
+
+/**
+ * The record of a cluster run: its status counts, its SWEInstances (their PR content, test-id
+ * lists, patches and statements from the dataset store when the operator keeps them there), the
  * gateway's trajectories.
  */
 export async function exportCluster(
@@ -276,7 +292,10 @@ export async function exportCluster(
       instances: run.instances,
       trajectories: [],
       streamTrajectories: () => stageTrajectories([trajectories]),
-      solves: clusterSolveAttempts(run.instances, await solvePayloads(trajectories)),
+      solves: clusterSolveAttempts(
+        await withSolvePatches(store, run.instances),
+        await solvePayloads(trajectories),
+      ),
       // The dataset streams: content is read per instance as dataset.jsonl is written.
       contentOf: storedContent(store),
     },
@@ -322,7 +341,9 @@ export async function exportCampaign(
     instances.push(...run.instances);
     const source = await listRunTrajectories(kube, namespace, name, store);
     trajectories.push(source);
-    solves.push(...clusterSolveAttempts(run.instances, await solvePayloads(source)));
+    solves.push(
+      ...clusterSolveAttempts(await withSolvePatches(store, run.instances), await solvePayloads(source)),
+    );
   }
   return writeExport(
     outDir,

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calcSpec as spec } from '../../../test/fixtures/calc-instance.ts';
-import type { InstanceRecord, Trajectory } from '../api/index.ts';
-import { offloadContent, parseContent } from '../store/instance-content.ts';
+import { type InstanceRecord, SWEInstanceSpec, type Trajectory } from '../api/index.ts';
+import { DirStore, loadRecordContent } from '../store/dataset-store.ts';
+import { offloadContent } from '../store/instance-content.ts';
+import { offloadPrContent } from '../store/pr-content.ts';
 import { writeExport } from './export.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'scaleswe-export-stream-'));
@@ -27,18 +29,23 @@ const full: InstanceRecord[] = [1, 2, 3].map((n) => ({
 
 describe('writeExport from light instances (content in the dataset store)', () => {
   it('writes the same files as from full instances, reading content of Verified instances only', async () => {
-    const objects = new Map<string, string>();
-    const light = full.map((i) => {
-      const { status, object } = offloadContent(i.status!, { namespace: 'ns', name: i.spec.instanceId });
-      if (object) objects.set(object.key, object.body);
-      return { ...i, status };
-    });
+    // Spec and status both light, as the operator with a store keeps them (the spec as read back
+    // from the API server: defaults filled in).
+    const store = new DirStore(join(scratch, 'store'));
+    const light: InstanceRecord[] = [];
+    for (const i of full) {
+      const where = { namespace: 'ns', name: i.spec.instanceId };
+      const { status, object } = offloadContent(i.status!, where);
+      const pr = offloadPrContent(i.spec, where);
+      for (const o of [object, pr.object]) if (o) await store.put(o.key, o.body);
+      light.push({ spec: SWEInstanceSpec.parse(pr.spec), status });
+    }
     expect(light[0]!.status?.FAIL_TO_PASS).toBeUndefined();
+    expect(light[0]!.spec).toMatchObject({ patch: '', testPatch: '', title: '', body: '', issues: [] });
     const read: string[] = [];
     const contentOf = async (i: InstanceRecord): Promise<InstanceRecord> => {
       read.push(i.spec.instanceId);
-      const ref = i.status!.content!;
-      return { ...i, status: { ...i.status!, ...parseContent(ref, objects.get(ref.key)!) } };
+      return loadRecordContent(store, i);
     };
     const at = new Date('2026-12-04T00:00:00Z');
     const run = { runName: 'r', source: undefined, discovered: 3, rejectedByReason: {}, trajectories: [] };

@@ -19,6 +19,7 @@ import {
 } from '../kube/index.ts';
 import type { MiningPage, PrSource } from '../mining/types.ts';
 import { buildSandboxNetworkPolicy, LABEL_RUN, labelValue, networkPolicyName } from '../sandbox/index.ts';
+import { offloadPrContent, type PrContent } from '../store/pr-content.ts';
 import { CampaignBudget } from './campaign-budget.ts';
 import { campaignOf } from './campaign-reconciler.ts';
 import type { ControllerContext } from './controller-context.ts';
@@ -169,6 +170,28 @@ function instancesFor(run: CurationRun, runRaw: RawObject, page: MiningPage): SW
   });
 }
 
+/** The store refused or could not be reached: retried with backoff, never the source's fault. */
+class StoreWriteError extends Error {}
+
+/**
+ * With a dataset store, the instance as created: its PR content written to the store first (the
+ * same key on every try: a crash before the create leaves an object the re-mined page writes
+ * again), the spec naming it. Without one, the instance whole.
+ */
+async function withPrContentStored(ctx: ControllerContext, instance: SWEInstance): Promise<object> {
+  if (!ctx.datasetStore) return instance;
+  const where = { namespace: instance.metadata.namespace ?? '', name: instance.metadata.name ?? '' };
+  const { spec, object } = offloadPrContent(instance.spec, where);
+  try {
+    await ctx.datasetStore.put(object.key, object.body);
+  } catch (err) {
+    throw new StoreWriteError(`dataset store (${ctx.datasetStore.where}): ${errorMessage(err)}`);
+  }
+  // The instance's first reconcile finds it here instead of reading it back.
+  ctx.contentCache.set(object.sha256, JSON.parse(object.body) as PrContent, Buffer.byteLength(object.body));
+  return { ...instance, spec };
+}
+
 /**
  * validate → count instances → mine one page when there is room (create its instances,
  * then persist the cursor) → write status. Creating before persisting the cursor means a
@@ -227,12 +250,18 @@ export async function reconcileRun(
         // A few creates at a time: a page of 1,000 candidates must not take 1,000 round trips in a row.
         const createNext = async (): Promise<void> => {
           for (let instance = pending.shift(); instance; instance = pending.shift()) {
-            state.expectations.expect(k, instance.metadata.name ?? '');
+            const instanceName = instance.metadata.name ?? '';
+            state.expectations.expect(k, instanceName);
             try {
-              await ctx.kube.create(SWEINSTANCES, namespace, instance);
+              await ctx.kube.create(SWEINSTANCES, namespace, await withPrContentStored(ctx, instance));
               created++;
             } catch (err) {
-              if (!isAlreadyExists(err)) throw err;
+              if (isAlreadyExists(err)) continue;
+              // Not created (its PR content not stored, or the create refused): not in flight,
+              // or the run would wait for an instance that never comes (controller-runtime lowers
+              // its expectations on a failed create the same way).
+              state.expectations.observed(k, instanceName);
+              throw err;
             }
           }
         };
@@ -261,6 +290,8 @@ export async function reconcileRun(
         if (!page.exhausted) requeueAfterMs = 0;
       } catch (err) {
         if (err instanceof InvalidSourceError) throw new TerminalError('InvalidSource', err.message);
+        // Instances wait for the store (no cursor written: the page is mined again), as stages do.
+        if (err instanceof StoreWriteError) throw err;
         sourceError = { reason: 'SourceError', message: errorMessage(err).slice(0, 1000) };
       }
     }

@@ -37,6 +37,7 @@ import {
   type PredictionsRead,
   planEvaluation,
 } from './evaluation-plan.ts';
+import { withContent } from './instance-content.ts';
 import { controllerRef, key, type RawObject, splitKey } from './resources.ts';
 import { ensureStageInputSecret } from './stage-input-secret.ts';
 import { envImagePodFields, gradingInputOf, readResult, runOf } from './swe-instance-reconciler.ts';
@@ -141,6 +142,11 @@ function datasetFor(ctx: ControllerContext, namespace: string, spec: EvaluationS
     ...(spec.runRef && { run: runOf(ctx, namespace, spec.runRef) }),
     candidates,
   });
+}
+
+/** The target with its instance whole (patches, labels from the dataset store): the grader needs them. */
+async function wholeTarget(ctx: ControllerContext, target: GradeTarget): Promise<GradeTarget> {
+  return { ...target, instance: await withContent(ctx, target.instance) };
 }
 
 /** The grading pod of a prediction and its input (the verify stage's, with the patch to grade). */
@@ -262,7 +268,7 @@ export async function reconcileEvaluation(
   if (dataset.ready) {
     for (const create of finalPlan.createPods) {
       if (ctx.podExpectations.creationPending(namespace, create.name)) continue;
-      const target = dataset.targets.get(create.instanceId)!;
+      const target = await wholeTarget(ctx, dataset.targets.get(create.instanceId)!);
       const { pod: manifest, input } = gradePod(target, create, namespace, owner);
       let pod: StagePodRef | undefined;
       try {
@@ -287,7 +293,7 @@ export async function reconcileEvaluation(
       const pod = ctx.pods.get(namespace, pending.name);
       const uid = pod?.metadata.uid;
       if (!pod || !uid || ctx.stageInputsProvided.has(uid)) continue;
-      const target = dataset.targets.get(pending.instanceId)!;
+      const target = await wholeTarget(ctx, dataset.targets.get(pending.instanceId)!);
       const { input } = gradePod(target, pending, namespace, owner);
       if ((await ensureStageInputSecret(ctx.kube, buildStageInputSecret(pod, input.gzip))) === 'created')
         log.info({ pod: pending.name }, 'created the missing grading input Secret');

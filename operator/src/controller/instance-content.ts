@@ -1,7 +1,8 @@
-// The SWEInstance reconciler's side of the dataset store: the planner sees full statuses
-// (content read back from the store), the API server gets small ones (content written to the
-// store first, then status names it). Without a store, statuses stay whole (in etcd).
-import type { ContentRef, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
+// The operator's side of the dataset store: the planners see whole instances (the spec's PR
+// content and the status's content read back from the store), the API server gets small ones
+// (content written to the store first, then the object that names it). Without a store,
+// instances stay whole (in etcd).
+import type { ContentRef, PrContentRef, SWEInstance, SWEInstanceStatus } from '../api/index.ts';
 import { errorMessage, type Logger } from '../kube/index.ts';
 import {
   type InstanceContent,
@@ -9,7 +10,11 @@ import {
   parseContent,
   restoreContent,
 } from '../store/instance-content.ts';
+import { type PrContent, parsePrContent, restorePrContent } from '../store/pr-content.ts';
 import type { ControllerContext } from './controller-context.ts';
+
+/** What the cache holds: a status's content or a spec's PR content (keys are their digests). */
+type CachedContent = InstanceContent | PrContent;
 
 /**
  * Content read from or written to the store, by SHA-256, least recently used first out, at most
@@ -17,26 +22,27 @@ import type { ControllerContext } from './controller-context.ts';
  * memory does not grow with the dataset.
  */
 export class ContentCache {
-  private readonly entries = new Map<string, { content: InstanceContent; bytes: number }>();
+  private readonly entries = new Map<string, { content: CachedContent; bytes: number }>();
   private bytes = 0;
   private readonly maxBytes: number;
   constructor(maxBytes = 32 * 1024 * 1024) {
     this.maxBytes = maxBytes;
   }
 
-  get(sha256: string): InstanceContent | undefined {
+  /** Keys are SHA-256 digests of the objects: a status's and a spec's never share one. */
+  get<T extends CachedContent = InstanceContent>(sha256: string): T | undefined {
     const hit = this.entries.get(sha256);
     if (!hit) return undefined;
     this.entries.delete(sha256);
     this.entries.set(sha256, hit);
-    return hit.content;
+    return hit.content as T;
   }
 
   has(sha256: string): boolean {
     return this.entries.has(sha256);
   }
 
-  set(sha256: string, content: InstanceContent, bytes: number): void {
+  set(sha256: string, content: CachedContent, bytes: number): void {
     const old = this.entries.get(sha256);
     if (old) this.bytes -= old.bytes;
     this.entries.delete(sha256);
@@ -51,32 +57,66 @@ export class ContentCache {
   }
 }
 
-/** The instance with its content back, from the cache or the store (throws while the store is unreachable). */
-export async function withContent(ctx: ControllerContext, instance: SWEInstance): Promise<SWEInstance> {
-  const ref = instance.status?.content;
-  if (!instance.status || !ref) return instance;
-  const cached = ctx.contentCache.get(ref.sha256);
-  if (cached) return { ...instance, status: restoreContent(instance.status, cached) };
+/** An object the instance names, from the store, checked against its digest and cached. */
+async function readStored<T extends CachedContent>(
+  ctx: ControllerContext,
+  ref: { key: string; sha256: string },
+  where: 'status' | 'spec',
+  parse: (body: Uint8Array) => T,
+): Promise<T> {
   if (!ctx.datasetStore)
     throw new Error(
-      `status names dataset store object ${ref.key}, but the operator has no dataset store configured`,
+      `${where} names dataset store object ${ref.key}, but the operator has no dataset store configured`,
     );
   const body = await ctx.datasetStore.get(ref.key);
   if (body === undefined)
     throw new Error(`dataset store object ${ref.key} is missing (${ctx.datasetStore.where})`);
-  const content = parseContent(ref, body);
+  const content = parse(body);
   ctx.contentCache.set(ref.sha256, content, body.byteLength);
-  return { ...instance, status: restoreContent(instance.status, content) };
+  return content;
 }
 
-/** Same, synchronously, for a status re-read on a write conflict: its content must be cached. */
+/**
+ * The instance whole again: its spec's PR content and its status's content, from the cache or
+ * the store (throws while the store is unreachable). Every operator reader of those fields
+ * (stage, solve and grading inputs; the planners) gets the instance through this.
+ */
+export async function withContent(ctx: ControllerContext, instance: SWEInstance): Promise<SWEInstance> {
+  const specRef = instance.spec.prContent;
+  const statusRef = instance.status?.content;
+  const [pr, content] = await Promise.all([
+    specRef &&
+      (ctx.contentCache.get<PrContent>(specRef.sha256) ??
+        readStored(ctx, specRef, 'spec', (body) => parsePrContent(specRef, body))),
+    statusRef &&
+      (ctx.contentCache.get<InstanceContent>(statusRef.sha256) ??
+        readStored(ctx, statusRef, 'status', (body) => parseContent(statusRef, body))),
+  ]);
+  return restored(instance, pr, content);
+}
+
+function restored(
+  instance: SWEInstance,
+  pr: PrContent | undefined,
+  content: InstanceContent | undefined,
+): SWEInstance {
+  if (!pr && !content) return instance;
+  return {
+    ...instance,
+    spec: pr ? restorePrContent(instance.spec, pr) : instance.spec,
+    ...(instance.status && { status: content ? restoreContent(instance.status, content) : instance.status }),
+  };
+}
+
+/** Same, synchronously, for an instance re-read on a write conflict: its content must be cached. */
 export function withCachedContent(ctx: ControllerContext, instance: SWEInstance): SWEInstance {
-  const ref = instance.status?.content;
-  if (!instance.status || !ref) return instance;
-  const cached = ctx.contentCache.get(ref.sha256);
-  if (!cached)
-    throw new Error(`conflict: status changed to content ${ref.sha256} not read yet; reconciling again`);
-  return { ...instance, status: restoreContent(instance.status, cached) };
+  const cached = <T extends CachedContent>(ref: PrContentRef | ContentRef | undefined): T | undefined => {
+    if (!ref) return undefined;
+    const hit = ctx.contentCache.get<T>(ref.sha256);
+    if (!hit) throw new Error(`conflict: content ${ref.sha256} not read yet; reconciling again`);
+    return hit;
+  };
+  return restored(instance, cached<PrContent>(instance.spec.prContent), cached(instance.status?.content));
 }
 
 /**

@@ -251,15 +251,19 @@ export async function runStageProcess(given: StageInput, opts: StageProcessOptio
     }
   }
   // bwrap itself failing to build the sandbox (seen under load: "bwrap: loopback: Failed
-  // RTM_NEWADDR") ran no stage code: start it again after a short pause, not a stage backoff.
+  // RTM_NEWADDR") ran no stage code: start it again after a pause, not a stage backoff. Under
+  // two parallel workers on a busy 2-core gVisor machine it failed four times within 4 s, so
+  // the pauses reach half a minute before the failure is reported (as infrastructure).
   let result = await runStageProcessOnce(input, opts);
-  for (const pauseMs of [250, 1000, 3000]) {
+  for (const pauseMs of SANDBOX_SETUP_RETRY_PAUSES_MS) {
     if (!sandboxSetupFailed(result) || opts.signal?.aborted) break;
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
     result = await runStageProcessOnce(input, opts);
   }
   return result;
 }
+
+const SANDBOX_SETUP_RETRY_PAUSES_MS = [250, 1000, 3000, 8000, 20000];
 
 /**
  * A failure of bwrap's own set-up or of the sandbox's network, before the agent started: no

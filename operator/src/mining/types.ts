@@ -2,7 +2,10 @@ import type { z } from 'zod';
 import type { CurationRunSpec, LinkedIssue, SWEInstanceSpecInput } from '../api/index.ts';
 
 /** A merged PR that passed the candidate filter: everything an SWEInstance spec needs but its run. */
-export type CandidatePR = Omit<SWEInstanceSpecInput, 'runRef'> & { mergedAt: string };
+export type CandidatePR = Omit<SWEInstanceSpecInput, 'runRef' | 'prContent'> & {
+  mergedAt: string;
+  patch: string;
+};
 
 /** The run's PR filters with defaults applied (maxFiles, maxLines, … always present). */
 export type MiningFilters = CurationRunSpec['filters'];

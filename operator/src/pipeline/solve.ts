@@ -131,7 +131,8 @@ export function solveInputFrom(
   settings: SolveSettings,
   instance: InstanceRecord,
 ): StageInput {
-  const { mergeCommit: _merge, mergedAt: _mergedAt, ...visible } = instance.spec;
+  // Nor where the PR content is kept (its ref counts the fix's files and lines).
+  const { mergeCommit: _merge, mergedAt: _mergedAt, prContent: _pr, ...visible } = instance.spec;
   const previous = base.previous;
   return {
     ...base,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CurationRun, StageInput, type StageResultArg, SWEInstance } from '../api/index.ts';
 import { stageInputOfPod as stageInputFor } from '../controller/swe-instance-reconciler.ts';
 import { classifyPodFailure } from './classify.ts';
@@ -12,11 +13,14 @@ import {
   carriesInput,
   decodeStageInputFile,
   encodeStageInput,
+  holdsSecret,
   inlineStageInput,
   MAX_INLINE_STAGE_INPUT_BYTES,
   MAX_STAGE_INPUT_BYTES,
+  SECRET_STAGE_INPUT_PATHS,
   STAGE_INPUT_ANNOTATION,
   STAGE_INPUT_KEY,
+  secretPaths,
   stageInputTooLarge,
 } from './stage-input.ts';
 
@@ -240,6 +244,32 @@ describe('stage pod', () => {
     const fits = encodeStageInput(stageInputFor({ ...podInput, instance: large }));
     expect(fits.jsonBytes).toBeGreaterThan(900_000);
     expect(stageInputTooLarge(fits)).toBeUndefined();
+  });
+
+  it('the secret fields of a stage input come from the schema: every credential-like field is marked', () => {
+    expect(SECRET_STAGE_INPUT_PATHS).toEqual([['config', 'llm', 'apiKey']]);
+    // A field added later and named like a credential must be marked, or it could travel in a pod.
+    type Node = { properties?: Record<string, Node>; items?: Node };
+    const named = (node: Node, at: string[] = []): string[][] => [
+      ...(node.items ? named(node.items, [...at, '*']) : []),
+      ...Object.entries(node.properties ?? {}).flatMap(([name, child]) => [
+        ...(/(api|access|private|secret)_?key$|token$|secret$|password$|credentials?$/i.test(name)
+          ? [[...at, name]]
+          : []),
+        ...named(child, [...at, name]),
+      ]),
+    ];
+    const credentialLike = named(z.toJSONSchema(StageInput, { io: 'input', unrepresentable: 'any' }) as Node);
+    expect(credentialLike.length).toBeGreaterThan(0);
+    for (const path of credentialLike) expect(SECRET_STAGE_INPUT_PATHS).toContainEqual(path);
+    // Values at marked paths, arrays included; an absent or empty branch holds none.
+    expect(holdsSecret({ config: { llm: { apiKey: 't' } } })).toBe(true);
+    expect(holdsSecret({ config: { llm: {} } })).toBe(false);
+    expect(holdsSecret({ a: [{ k: 1 }, { k: 's' }] }, [['a', '*', 'k']])).toBe(true);
+    expect(holdsSecret({ a: [{}] }, [['a', '*', 'k']])).toBe(false);
+    expect(secretPaths({ properties: { a: { items: { properties: { k: { secret: true } } } } } })).toEqual([
+      ['a', '*', 'k'],
+    ]);
   });
 
   it('an input with nothing secret and small travels in the pod (annotation, downward API file), else in a Secret', () => {

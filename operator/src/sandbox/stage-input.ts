@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { StageInput } from '../api/index.ts';
+import { z } from 'zod';
+import { StageInput } from '../api/index.ts';
 import { stageInputSecretName } from './names.ts';
 
 /**
@@ -47,6 +48,39 @@ export function stageInputTooLarge(
   };
 }
 
+type SchemaNode = { properties?: Record<string, SchemaNode>; items?: SchemaNode; secret?: unknown };
+
+/** Paths ('*' for array items) of the fields a JSON Schema marks `secret: true` (zod `.meta`). */
+export function secretPaths(node: SchemaNode, at: readonly string[] = []): string[][] {
+  if (node.secret === true) return [[...at]];
+  const inItems = node.items ? secretPaths(node.items, [...at, '*']) : [];
+  const inProperties = Object.entries(node.properties ?? {}).flatMap(([name, child]) =>
+    secretPaths(child, [...at, name]),
+  );
+  return [...inItems, ...inProperties];
+}
+
+/**
+ * The StageInput fields marked secret, read from the schema: a secret field added later is
+ * covered by marking it, not by remembering this check (stage-input tests fail on an unmarked
+ * field named like a credential).
+ */
+export const SECRET_STAGE_INPUT_PATHS: readonly string[][] = secretPaths(
+  z.toJSONSchema(StageInput, { io: 'input', unrepresentable: 'any' }) as SchemaNode,
+);
+
+/** Pure: whether any field at those paths holds a value. */
+export function holdsSecret(value: unknown, paths: readonly string[][] = SECRET_STAGE_INPUT_PATHS): boolean {
+  const at = (v: unknown, path: readonly string[]): boolean => {
+    if (v === undefined || v === null) return false;
+    const [head, ...rest] = path;
+    if (head === undefined) return true;
+    if (head === '*') return Array.isArray(v) && v.some((item) => at(item, rest));
+    return typeof v === 'object' && at((v as Record<string, unknown>)[head], rest);
+  };
+  return paths.some((path) => at(value, path));
+}
+
 /**
  * Pure: the input to carry in the pod itself (its annotation, mounted by the downward API),
  * or undefined for a Secret. Inline only when it holds nothing secret — no gateway token: a
@@ -54,7 +88,7 @@ export function stageInputTooLarge(
  * costs no Secret request, and the pod never waits for one.
  */
 export function inlineStageInput(input: StageInput, encoded: EncodedStageInput): string | undefined {
-  if (input.config.llm?.apiKey !== undefined) return undefined;
+  if (holdsSecret(input)) return undefined;
   const base64 = encoded.gzip.toString('base64');
   return base64.length <= MAX_INLINE_STAGE_INPUT_BYTES ? base64 : undefined;
 }

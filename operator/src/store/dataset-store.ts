@@ -3,8 +3,9 @@
 // storage (s3-store.ts, the cluster's). Keys are relative paths ("instances/ns/name/<sha>.json").
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, relative, sep } from 'node:path';
-import type { SWEInstanceStatus } from '../api/index.ts';
+import type { InstanceRecord, SWEInstanceSpec, SWEInstanceStatus } from '../api/index.ts';
 import { parseContent, restoreContent } from './instance-content.ts';
+import { parsePrContent, restorePrContent } from './pr-content.ts';
 
 export interface DatasetStore {
   /** Writes the object; writing the same key again replaces it (keys are content-addressed). */
@@ -90,8 +91,33 @@ export async function loadContent(
   return restoreContent(status, parseContent(ref, body));
 }
 
+/** A spec with the PR content it names read back from the store (unchanged when it names none). */
+export async function loadPrContent<S extends SWEInstanceSpec>(
+  store: DatasetStore | undefined,
+  spec: S,
+): Promise<S> {
+  const ref = spec.prContent;
+  if (!ref) return spec;
+  if (!store) throw new MissingStoreError(ref.key, 'spec');
+  const body = await store.get(ref.key);
+  if (body === undefined) throw new Error(`dataset store object ${ref.key} is missing (${store.where})`);
+  return restorePrContent(spec, parsePrContent(ref, body));
+}
+
+/** An instance record whole again: its spec's PR content and its status's content from the store. */
+export async function loadRecordContent(
+  store: DatasetStore | undefined,
+  record: InstanceRecord,
+): Promise<InstanceRecord> {
+  const [spec, status] = await Promise.all([
+    loadPrContent(store, record.spec),
+    record.status && loadContent(store, record.status),
+  ]);
+  return { ...record, spec, ...(status && { status }) };
+}
+
 export class MissingStoreError extends Error {
-  constructor(key: string) {
-    super(`status names dataset store object ${key}, but no dataset store is configured`);
+  constructor(key: string, where: 'status' | 'spec' = 'status') {
+    super(`${where} names dataset store object ${key}, but no dataset store is configured`);
   }
 }

@@ -59,6 +59,44 @@ describe('offloadContent', () => {
     expect(status).toEqual({ phase: 'Pending' });
   });
 
+  it("moves the solve attempts' patches too: status keeps the attempts, the grade and the ref; restoring puts each patch back on its attempt", () => {
+    const solving: SWEInstanceStatus = {
+      ...full,
+      solveAttempts: [
+        {
+          attempt: 1,
+          phase: 'Done',
+          tries: 0,
+          patch: 'diff --git a/w b/w\n+1\n',
+          tokensUsed: 5,
+          durationMs: 1,
+        },
+        { attempt: 2, phase: 'Solving', tries: 0, tokensUsed: 0, durationMs: 0 },
+        { attempt: 3, phase: 'Grading', tries: 1, patch: '', tokensUsed: 9, durationMs: 2 },
+      ],
+    };
+    const { status, object } = offloadContent(solving, where);
+    expect(status.solveAttempts?.map((a) => a.patch)).toEqual([undefined, undefined, undefined]);
+    expect(status.solveAttempts?.map((a) => a.phase)).toEqual(['Done', 'Solving', 'Grading']);
+    expect(status.content?.fields).toContain('solvePatches');
+    const content = parseContent(status.content!, object!.body);
+    expect(content.solvePatches).toEqual({ '1': 'diff --git a/w b/w\n+1\n', '3': '' });
+    const restored = restoreContent(status, content);
+    expect(restored.solveAttempts).toEqual(solving.solveAttempts);
+    expect(restored).not.toHaveProperty('solvePatches');
+    // Idempotent: offloading the restored status gives the same object and status.
+    expect(offloadContent(restored, where)).toEqual({ status, object });
+    // A new patch, a new object: the grading pod of that attempt reads it from there.
+    const next = offloadContent(
+      {
+        ...restored,
+        solveAttempts: restored.solveAttempts!.map((a) => (a.attempt === 2 ? { ...a, patch: 'p2' } : a)),
+      },
+      where,
+    );
+    expect(next.object?.key).not.toBe(object?.key);
+  });
+
   it('refuses an object whose digest is not the one status names', () => {
     const { status } = offloadContent(full, where);
     expect(() => parseContent(status.content!, '{"FAIL_TO_PASS":[]}')).toThrow(/SHA-256/);

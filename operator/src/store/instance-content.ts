@@ -16,7 +16,13 @@ export const OFFLOADED_FIELDS = [
   'generatedTestPatch',
 ] as const satisfies readonly (keyof SWEInstanceStatus)[];
 type OffloadedField = (typeof OFFLOADED_FIELDS)[number];
-export type InstanceContent = Pick<SWEInstanceStatus, OffloadedField>;
+/**
+ * The offloaded fields, and the solve attempts' patches by attempt number (up to 32 KiB each,
+ * up to 100 attempts: more than etcd holds); status keeps the attempts without them.
+ */
+export type InstanceContent = Pick<SWEInstanceStatus, OffloadedField> & {
+  solvePatches?: Record<string, string>;
+};
 
 export interface ContentObject {
   key: string;
@@ -46,6 +52,13 @@ export function offloadContent(
     if (status[field] !== undefined) content[field] = status[field];
     delete small[field];
   }
+  const attempts = status.solveAttempts;
+  if (attempts?.some((a) => a.patch !== undefined)) {
+    content.solvePatches = Object.fromEntries(
+      attempts.flatMap((a) => (a.patch === undefined ? [] : [[String(a.attempt), a.patch]])),
+    );
+    small.solveAttempts = attempts.map(({ patch: _patch, ...rest }) => rest);
+  }
   const fields = Object.keys(content);
   if (!fields.length) return { status: small };
   const body = JSON.stringify(content);
@@ -70,11 +83,19 @@ export function parseContent(ref: ContentRef, body: string | Uint8Array): Instan
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
   const parsed = JSON.parse(text) as Record<string, unknown>;
   const content: Record<string, unknown> = {};
-  for (const field of OFFLOADED_FIELDS) if (parsed[field] !== undefined) content[field] = parsed[field];
+  for (const field of [...OFFLOADED_FIELDS, 'solvePatches'])
+    if (parsed[field] !== undefined) content[field] = parsed[field];
   return content as InstanceContent;
 }
 
 /** Status with its content put back (the ref stays: it names where the content came from). */
 export function restoreContent(status: SWEInstanceStatus, content: InstanceContent): SWEInstanceStatus {
-  return { ...status, ...content };
+  const { solvePatches, ...fields } = content;
+  const restored = { ...status, ...fields };
+  if (solvePatches && status.solveAttempts)
+    restored.solveAttempts = status.solveAttempts.map((a) => {
+      const patch = solvePatches[String(a.attempt)];
+      return patch === undefined ? a : { ...a, patch };
+    });
+  return restored;
 }
