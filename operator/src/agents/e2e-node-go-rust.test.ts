@@ -59,6 +59,48 @@ describe('the PR touches only tests that the toolchain skips (dtolnay/thiserror#
   }, 400_000);
 });
 
+describe('a Go repository of the GOPATH era (spf13/pflag#211)', () => {
+  it('setup makes a module of it, vet stays out of the tests, and the instance verifies', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildGoRepo(root, { gopathEra: true });
+    const { results, status } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    // Before: `go mod download` without a go.mod: setup exited 1, EnvSetupFailed; with a module
+    // but vet on, the test build fails ("Println arg list ends with redundant newline").
+    expect(
+      results.map((r) => [r.stage, r.reason]),
+      results.at(-1)?.logTail,
+    ).toEqual([
+      ['env', 'EnvReady'],
+      ['tests', 'TestsReady'],
+      ['prompt', 'PromptReady'],
+      ['verify', 'Verified'],
+    ]);
+    expect(status.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+    expect(status.PASS_TO_PASS).toEqual(fixture.expected.PASS_TO_PASS);
+    expect(status.recipe!.toolchain?.['go.via']).toBe('installed (no go.mod: a module made at setup)');
+  }, 400_000);
+});
+
+describe('the PR moves the crate to an edition its base does not compile in (seanmonstar/httparse#121)', () => {
+  it("setup falls back to the base's manifest, and the instance verifies", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));
+    const fixture = await buildRustRepo(root, { editionBump: true });
+    const { results, status } = await runPipeline(fixture.spec, {}, { workDir: path.join(root, 'work') });
+    // Before: setup ran `cargo test --no-run` with the PR's Cargo.toml (edition 2021) over the
+    // base code (a bare trait object): exit 101, EnvSetupFailed.
+    expect(
+      results.map((r) => [r.stage, r.reason]),
+      results.at(-1)?.logTail,
+    ).toEqual([
+      ['env', 'EnvReady'],
+      ['tests', 'TestsReady'],
+      ['prompt', 'PromptReady'],
+      ['verify', 'Verified'],
+    ]);
+    expect(status.FAIL_TO_PASS).toEqual(fixture.expected.FAIL_TO_PASS);
+  }, 400_000);
+});
+
 describe('a compile-time regression test: the PR changes no test function (dtolnay/thiserror#408)', () => {
   it("the target's tests, unbuilt at base, are FAIL_TO_PASS in the tests and verify stages", async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'scaleswe-e2e-'));

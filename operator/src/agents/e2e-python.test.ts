@@ -146,6 +146,21 @@ describe('python fixture, no LLM', () => {
     });
   }, 240_000);
 
+  it("the PR's test file fails at base alone: the whole suite judges the environment (filelock#345)", async () => {
+    const failing = await buildPythonRepo(root, { prFileFailsAtBase: true, dirName: 'textutils-failing' });
+    const env = await runStage(
+      { stage: 'env', instance: failing.spec },
+      { workDir: path.join(root, 'failing-env') },
+    );
+    // Before: rejected from the scoped run alone, "all 1 test(s) that ran failed at base".
+    expect(env, env.logTail).toMatchObject({ outcome: 'succeeded', reason: 'EnvReady' });
+    const tests = await runStage(
+      { stage: 'tests', instance: failing.spec, previous: { recipe: env.recipe! } },
+      { workDir: path.join(root, 'failing-tests') },
+    );
+    expect(tests, tests.logTail).toMatchObject({ outcome: 'succeeded', ...failing.expected });
+  }, 240_000);
+
   it('a PR without tests is rejected when no LLM can write them', async () => {
     const noTests = await buildPythonRepo(root, { withoutTests: true, dirName: 'textutils-notests' });
     expect(noTests.testPatch).toBe('');

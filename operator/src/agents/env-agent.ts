@@ -17,7 +17,7 @@ import { chooseRemembered, manifestDigest, memoryManifestFiles } from '../langua
 import { dependencyChange } from './dependency-change.ts';
 import { adoptPrepared, canAdoptAcrossCommits, describeEnvironment, sourcesDigest } from './environment.ts';
 import { sh, truncateMiddle } from './exec.ts';
-import { baseRunAccepted } from './grading.ts';
+import { baseRunAccepted, type RunFacts } from './grading.ts';
 import type { StageContext } from './stage-context.ts';
 import type { StageOutput } from './stage-output.ts';
 import { loopFailure } from './stage-output.ts';
@@ -249,6 +249,17 @@ function ranCount(run: TestRun): number {
 /** The recipe whose setup a workspace holds now (what the prepared environment would be). */
 const INSTALLED = new WeakMap<Workspace, Recipe>();
 
+/**
+ * Whether the run of the PR's test files leaves the environment to the whole suite: it did not
+ * show a working one. They may run nothing (all skipped: nightly-only, platform-gated:
+ * thiserror#191) or only tests that fail at base because of the bug the PR fixes
+ * (filelock#345: its one test of the file fails before the fix). That is the tests stage's
+ * verdict on the PR, not one on the environment. A run cut off is no evidence either way.
+ */
+export function wholeSuiteJudges(scopedRun: RunFacts, minRatio: number, atBase: boolean): boolean {
+  return !scopedRun.timedOut && !baseRunAccepted(scopedRun, minRatio, atBase).ok;
+}
+
 /** Pristine checkout → setup script → test command; ok when most tests really ran (baseRunAccepted). */
 async function checkRecipe(
   ctx: StageContext,
@@ -280,10 +291,7 @@ async function checkRecipe(
     await resetToSetup(ws);
   }
   const scoped = testCommandFor(ctx, ws, recipe);
-  if (ranCount(run) === 0 && !run.timedOut && scoped !== recipe.testCommand) {
-    // The PR's test files ran nothing here (all skipped: nightly-only, platform-gated): that
-    // is the tests stage's verdict on the PR, not one on the environment, which the whole
-    // suite judges.
+  if (scoped !== recipe.testCommand && wholeSuiteJudges(run, ctx.input.config.minBaseTestsRunRatio, atBase)) {
     const suite = await runTests(ctx, ws, recipe, 'at base, whole suite', undefined, {
       command: recipe.testCommand,
     });
@@ -338,6 +346,7 @@ async function repoFacts(ctx: StageContext, ws: Workspace): Promise<RepoFacts> {
     manifests,
     probes,
     createdAt: ctx.input.instance.createdAt,
+    repo: ctx.input.instance.repo,
     tools: await probeTools(languages),
     perTestTimeoutSeconds: ctx.input.config.perTestTimeoutSeconds,
   };

@@ -44,20 +44,39 @@ export async function runSetup(
 ): Promise<ExecResult> {
   await resetHard(ws);
   const change = dependencyChange(ctx.input.instance.patch);
-  if (change && (await applyPatch(ws, change.patch)) !== undefined) {
-    ctx.log.info(
-      `setup: the PR's dependency change (${change.paths.join(', ')}) does not apply at base; set up without it`,
-    );
+  let applied = false;
+  if (change) {
+    applied = (await applyPatch(ws, change.patch)) === undefined;
+    if (!applied)
+      ctx.log.info(
+        `setup: the PR's dependency change (${change.paths.join(', ')}) does not apply at base; set up without it`,
+      );
   }
   const script = path.join(path.dirname(ws.dir), `${path.basename(ws.dir)}.setup.sh`);
   await writeFile(script, recipe.setupScript);
-  const r = await sh(`bash ${JSON.stringify(script)}`, {
-    cwd: ws.dir,
-    timeoutMs: ctx.commandTimeoutMs,
-    env: { ...RUN_ENV, ...env },
-  });
+  const run = () =>
+    sh(`bash ${JSON.stringify(script)}`, {
+      cwd: ws.dir,
+      timeoutMs: ctx.commandTimeoutMs,
+      env: { ...RUN_ENV, ...env },
+    });
+  let r = await run();
   ctx.remember(`setup (exit ${r.code}${r.timedOut ? ', timed out' : ''})`, r.output);
   if (change) await restoreBasePaths(ws, change.paths);
+  if (applied && r.code !== 0 && !r.timedOut) {
+    // The manifest change may be more than dependencies, and setups that build (cargo test
+    // --no-run) build the base code under it: httparse#121 moves to edition 2018, which the
+    // base code does not compile in. The base's own manifests then, as without a change.
+    ctx.log.info(
+      `setup: failed with the PR's dependency change (${change!.paths.join(', ')}) in place; set up without it`,
+    );
+    await resetHard(ws);
+    r = await run();
+    ctx.remember(
+      `setup without the PR's dependency change (exit ${r.code}${r.timedOut ? ', timed out' : ''})`,
+      r.output,
+    );
+  }
   if (r.code === 0) await snapshotSetup(ws);
   return r;
 }

@@ -114,7 +114,7 @@ describe('engine plans', () => {
       '/w.cov',
     )!;
     expect(plan.run).toBe(
-      "PYTHONPATH=.:src .venv/bin/python -m coverage run --data-file=/w.cov.data -m pytest -rA --tb=short 'tests/test_a.py::test_x[a b]' tests/test_a.py::test_y\n.venv/bin/python -m coverage json -q --data-file=/w.cov.data -o /w.cov",
+      "PYTHONPATH=.:src .venv/bin/python -m coverage run --data-file=/w.cov.data -m pytest -rA --tb=short 'tests/test_a.py::test_x[a b]' tests/test_a.py::test_y\n.venv/bin/python -m coverage combine -q --data-file=/w.cov.data >/dev/null 2>&1 || true\n.venv/bin/python -m coverage json -q --data-file=/w.cov.data -o /w.cov",
     );
     expect(plan.prepare).toContain(".venv/bin/python -c 'import coverage'");
     expect(coveragePy.plan('tox -e py', [], '/o')).toBeUndefined();

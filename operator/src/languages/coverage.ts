@@ -198,7 +198,9 @@ export const coveragePy: CoverageEngine = {
     const run = `${base.replace(m[0], () => `${m[1]}${py} -m coverage run --data-file=${data} -m pytest`)}${ids.map((t) => ` ${word(t)}`).join('')}`;
     return {
       prepare: `${py} -c 'import coverage' 2>/dev/null || ${py} -m pip install -q coverage || { command -v uv >/dev/null && uv pip install -q --python ${py} coverage; }`,
-      run: `${run}\n${py} -m coverage json -q --data-file=${data} -o ${word(out)}`,
+      // `combine`: a project's `run.parallel = true` (filelock) suffixes the data file, which
+      // coverage.py before 7.6 does not report on; with nothing to combine it only complains.
+      run: `${run}\n${py} -m coverage combine -q --data-file=${data} >/dev/null 2>&1 || true\n${py} -m coverage json -q --data-file=${data} -o ${word(out)}`,
     };
   },
 };

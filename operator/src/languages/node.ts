@@ -41,6 +41,36 @@ export function pnpmMajorForLockfile(lockfile: string | undefined): string | und
 }
 
 /**
+ * pnpm majors the CI workflows install (`pnpm/action-setup` or `pnpm/setup` with `version`):
+ * what the project really used at that commit, when package.json pins none. One lockfile
+ * format spans majors (9.0 is written by pnpm 9 to 11), and a newer major's settings in
+ * pnpm-workspace.yaml stop an older one (nanoid of 2026 on pnpm 9: "packages field missing").
+ */
+export function workflowPnpmMajors(workflow: string): number[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(workflow, { schema: 'failsafe' });
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const step = v as { uses?: unknown; with?: { version?: unknown } };
+      const major = /^v?(\d+)/.exec(String(step.with?.version ?? ''))?.[1];
+      if (typeof step.uses === 'string' && /^pnpm\/(action-)?setup@/.test(step.uses) && major)
+        out.push(Number(major));
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(doc);
+  return out;
+}
+
+const WORKFLOW = /^\.github\/workflows\/[^/]+\.ya?ml$/;
+
+/**
  * Setup lines before any corepack call: corepack from npm when the image lacks it; its
  * downloads from the registry npm is configured for (its default for yarn is a host the
  * sandboxes may not reach); no prompt, and no `packageManager` written into the checkout.
@@ -63,15 +93,31 @@ export function nodeInstall(
   const pin = packageManagerPin(pkg);
   const manager = pin?.name ?? (has('pnpm-lock.yaml') ? 'pnpm' : has('yarn.lock') ? 'yarn' : undefined);
   if (manager === 'pnpm') {
-    const major = pin ? undefined : pnpmMajorForLockfile(manifests['pnpm-lock.yaml']);
+    const locked = pnpmMajorForLockfile(manifests['pnpm-lock.yaml']);
+    // The newest major CI installs, if it can read the lockfile (none older than its writer).
+    const ci = Math.max(
+      ...Object.entries(manifests)
+        .filter(([f]) => WORKFLOW.test(f))
+        .flatMap(([, text]) => workflowPnpmMajors(text)),
+    );
+    const fromCi = !pin && ci >= Number(locked ?? 0) ? String(ci) : undefined;
+    const major = pin ? undefined : (fromCi ?? locked);
     // With a pin, plain `corepack pnpm` runs exactly it (and checks its hash when given).
     const spec = pin ? 'pnpm' : major ? `pnpm@${major}` : 'pnpm';
     const frozen = has('pnpm-lock.yaml') ? ' --frozen-lockfile' : '';
     return {
-      script: `${COREPACK_PRELUDE}corepack ${spec} install${frozen}\n`,
+      // A committed lockfile is the era's resolution: pnpm 11's minimum release age would check
+      // each entry's publish time, which registry mirrors may not serve.
+      script: `${COREPACK_PRELUDE}export pnpm_config_minimum_release_age=0\ncorepack ${spec} install${frozen}\n`,
       toolchain: {
         pnpm: pin?.version ?? major ?? 'latest',
-        'pnpm.via': pin ? 'packageManager (corepack)' : major ? 'lockfile version (corepack)' : 'corepack',
+        'pnpm.via': pin
+          ? 'packageManager (corepack)'
+          : fromCi
+            ? 'CI workflow (corepack)'
+            : major
+              ? 'lockfile version (corepack)'
+              : 'corepack',
       },
     };
   }
@@ -197,6 +243,7 @@ export const node: LanguageModule = {
     /^biome\.jsonc?$/,
   ],
   envManifests: ['package.json', 'pnpm-lock.yaml'],
+  envFiles: [WORKFLOW],
   resultFormats: ['vitest-json', 'jest-json', 'junit-xml'],
   recipes,
   repair,

@@ -1,3 +1,5 @@
+import { compareVersions } from './versions.ts';
+
 /**
  * The deterministic repair loop's rules and the env failure classes, for Python: pure
  * functions over the output of a setup or test run.
@@ -137,4 +139,29 @@ export function classifyPythonOutput(output: string, phase: 'setup' | 'tests'): 
   )
     return 'TestCollectionFailed';
   return undefined;
+}
+
+/** setuptools_scm's (and hatch-vcs') version when git has no tag to count from: `0.1.dev1+g<sha>`. */
+const SCM_PLACEHOLDER = /([A-Za-z0-9][\w.-]*?)(?:\[[^\]]*\])?(?:==| )0\.1\.dev\d+(?:\+g[0-9a-f]+)?\b/;
+
+/**
+ * The version a VCS-versioned project must claim to install, or undefined. The sandbox's
+ * checkout carries no tags, so setuptools_scm names the project `0.1.dev1+g<sha>`; when a test
+ * dependency needs the project itself (virtualenv needs filelock ≥ 3.12.2: filelock#345) the
+ * resolver then finds no solution. The lowest version that dependency accepts is one the
+ * project had already published by then, so claiming it is true enough for its tests.
+ */
+export function scmPretendVersion(output: string): string | undefined {
+  const project = SCM_PLACEHOLDER.exec(output)?.[1];
+  if (!project) return undefined;
+  const name = project.replace(/[-_.]+/g, '[-_.]+');
+  // uv: "virtualenv>=20.26.2 depends on filelock>=3.12.2,<4"; pip: "depends on filelock<4 and >=3.12.2".
+  const needs = new RegExp(`depends on ${name}((?:\\s*(?:,|and)?\\s*(?:[<>=!~]=?|===)\\s*[\\w.*+]+)+)`, 'gi');
+  let best: string | undefined;
+  for (const m of output.matchAll(needs)) {
+    for (const b of m[1]!.matchAll(/(>=|==|~=|===)\s*(\d+(?:\.\d+)*)/g)) {
+      if (!best || compareVersions(b[2]!, best) > 0) best = b[2]!;
+    }
+  }
+  return best;
 }

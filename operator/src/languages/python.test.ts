@@ -10,7 +10,7 @@ import {
   toxMinors,
   workflowMinors,
 } from './python-metadata.ts';
-import { classifyPythonOutput, distributionsFor } from './python-repair.ts';
+import { classifyPythonOutput, distributionsFor, scmPretendVersion } from './python-repair.ts';
 import { type Interpreter, parseInterpreters, rankInterpreters } from './python-versions.ts';
 
 const MACHINE: Interpreter[] = [
@@ -274,6 +274,30 @@ describe('python recipes', () => {
     expect(python.repair!(repaired!, output, { files: ['pkg/__init__.py'], manifests: {} })).toBeUndefined();
     expect(
       python.repair!({ ...recipe!, source: 'llm' }, output, { files: [], manifests: {} }),
+    ).toBeUndefined();
+  });
+  it('a test dependency needs the VCS-versioned project itself: the setup claims the version it asks for', () => {
+    // uv's words for filelock#345: the tagless checkout makes hatch-vcs call it 0.1.dev1.
+    const uv =
+      'Error: No solution found when resolving dependencies\n  cause: Because virtualenv>=20.26.2 depends on filelock>=3.12.2,<4 and filelock[testing]==0.1.dev1+g81d4cf9 depends on virtualenv>=20.26.2, we can conclude that filelock[testing]==0.1.dev1+g81d4cf9 depends on filelock>=3.12.2,<4.\n';
+    const facts = { files: ['pyproject.toml', 'src/filelock/__init__.py'], manifests: {}, probes };
+    const [recipe] = python.recipes(facts);
+    const repaired = python.repair!(recipe!, uv, facts);
+    const lines = repaired!.setupScript.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('export SETUPTOOLS_SCM_PRETEND_VERSION=3.12.2  #'));
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(lines.findIndex((l) => l.startsWith('PY=')));
+    // Once: the same output again changes nothing.
+    expect(python.repair!(repaired!, uv, facts)).toBeUndefined();
+    // pip's words; the highest lower bound wins; other packages' dev versions are not the project.
+    expect(
+      scmPretendVersion(
+        'The conflict is caused by:\n    my-proj[test] 0.1.dev3+gabc1234 depends on tox>=4\n    tox 4.0 depends on my_proj<9 and >=2.1\n    plugin 1.0 depends on my.proj>=2.10.1\n',
+      ),
+    ).toBe('2.10.1');
+    expect(scmPretendVersion('filelock==0.1.dev1+g81d4cf9 depends on virtualenv>=20')).toBeUndefined();
+    expect(
+      scmPretendVersion('Because foo>=1 depends on bar>=2.0 and bar==0.1.0 is available'),
     ).toBeUndefined();
   });
   it('maps import names to distributions, skipping local and removed stdlib modules', () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Recipe } from '../api/index.ts';
 import { coveragePy } from './coverage.ts';
 import { parseSetupPyProbe, pythonConstraints, type TestDeps, testDeps, tomlOf } from './python-metadata.ts';
-import { classifyPythonOutput, distributionsFor } from './python-repair.ts';
+import { classifyPythonOutput, distributionsFor, scmPretendVersion } from './python-repair.ts';
 import { type Interpreter, minorOf, parseInterpreters, rankInterpreters } from './python-versions.ts';
 import {
   type EnvAttemptOutput,
@@ -237,6 +237,8 @@ function recipes(facts: RepoFacts): Recipe[] {
 }
 
 const REPAIR_MARK = '  # scaleswe: installed for a failed import';
+const SCM_MARK =
+  '  # scaleswe: the checkout has no tags, a test dependency needs the project at this version';
 
 /**
  * A collection error naming a missing module: install its distribution (same installer, same
@@ -244,6 +246,14 @@ const REPAIR_MARK = '  # scaleswe: installed for a failed import';
  */
 function repair(recipe: Recipe, output: string, facts: RepoFacts): Recipe | undefined {
   if (recipe.source !== 'deterministic' || !/^\s*pi\(\) \{/m.test(recipe.setupScript)) return undefined;
+  const pretend = scmPretendVersion(output);
+  if (pretend && !recipe.setupScript.includes(SCM_MARK)) {
+    // Before the installs, so the resolver and the editable build both see the version.
+    const at = recipe.setupScript.indexOf('\nPY=');
+    if (at < 0) return undefined;
+    const line = `\nexport SETUPTOOLS_SCM_PRETEND_VERSION=${q(pretend)}${SCM_MARK}`;
+    return { ...recipe, setupScript: recipe.setupScript.slice(0, at) + line + recipe.setupScript.slice(at) };
+  }
   if (!/ERROR collecting|ImportError while (loading conftest|importing test module)/.test(output))
     return undefined;
   const done = recipe.setupScript

@@ -51,7 +51,7 @@ describe('recipe choice', () => {
     expect(py.testCommand).toMatch(/^PYTEST_TIMEOUT=42 \.venv\/bin\/python -m pytest /);
     expect(py.setupScript).toContain('\npi pytest-timeout || echo');
     expect(limited(['go.mod'], { 'go.mod': 'module m\n' }).testCommand).toBe(
-      'GOTOOLCHAIN=local go test -json -count=1 -timeout=42s ./...',
+      'GOTOOLCHAIN=local go test -json -count=1 -vet=off -timeout=42s ./...',
     );
     expect(limited(['pom.xml']).testCommand).toContain(' -Djunit.jupiter.execution.timeout.default=42s;');
     // Without a limit (older stage inputs) the commands are as before.

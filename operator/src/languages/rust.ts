@@ -133,6 +133,30 @@ function recipes(facts: RepoFacts): Recipe[] {
   ];
 }
 
+/** rustc's note on a lint error: the lint is denied (by the crate, often `deny(warnings)`). */
+const DENIED_LINT =
+  /`#\[deny\([\w:]+\)\]` (?:on by default|implied by `#\[deny\(warnings\)\]`)|the lint level is defined here/;
+const CAP_LINTS = '--cap-lints=warn';
+
+/**
+ * Old crates deny warnings in their test builds (`#![cfg_attr(test, deny(warnings))]`), and
+ * each rustc since adds warnings (unexpected_cfgs, …): code that built then fails to build now
+ * (httparse#111 of 2022). Lints are not behaviour, so cap them at warnings as cargo does for
+ * dependencies, in setup and tests alike (the same flags, or cargo rebuilds). RUSTFLAGS replaces
+ * a `.cargo/config` `build.rustflags`, so not where the project sets its own.
+ */
+function repair(recipe: Recipe, output: string, facts: RepoFacts): Recipe | undefined {
+  if (recipe.source !== 'deterministic' || recipe.resultFormat !== 'cargo') return undefined;
+  if (recipe.setupScript.includes(CAP_LINTS) || !DENIED_LINT.test(output)) return undefined;
+  if (facts.files.some((f) => /^\.cargo\/config(\.toml)?$/.test(f))) return undefined;
+  if (!recipe.setupScript.startsWith(SETUP_HEADER)) return undefined;
+  return {
+    ...recipe,
+    setupScript: `${SETUP_HEADER}export RUSTFLAGS=${CAP_LINTS}  # scaleswe: lints the crate denies only warn\n${recipe.setupScript.slice(SETUP_HEADER.length)}`,
+    testCommand: `RUSTFLAGS=${CAP_LINTS} ${recipe.testCommand}`,
+  };
+}
+
 export const rust: LanguageModule = {
   name: 'rust',
   extensions: ['rs'],
@@ -145,6 +169,7 @@ export const rust: LanguageModule = {
   envManifests: ['Cargo.toml', 'rust-toolchain.toml', 'rust-toolchain'],
   resultFormats: ['cargo'],
   recipes,
+  repair,
   // Integration tests (tests/<name>.rs) are cargo targets; unit tests inside the sources are
   // not selectable by file, so a test patch touching those runs the whole suite.
   scopeTests(recipe, testFiles) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseGoToolchain, go, goModDirectives } from './go.ts';
 import { java } from './java.ts';
 import { MAVEN_RELEASES, mavenChoices, mavenVersionFromProbe, readPom, wrapperVersion } from './maven.ts';
-import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile } from './node.ts';
+import { node, nodeInstall, packageManagerPin, pnpmMajorForLockfile, workflowPnpmMajors } from './node.ts';
 import { chooseRustToolchain, pinnedToolchain, rust } from './rust.ts';
 import type { RepoFacts } from './types.ts';
 import { compareVersions, newestSatisfying, parseVersionRange, satisfies } from './versions.ts';
@@ -184,6 +184,31 @@ describe('rust', () => {
     // No rustup (Debian's cargo in the cluster image): the installed compiler, said so.
     expect(chooseRustToolchain(facts('1.70.0', { rustc })).toolchain['rust.via']).toContain('no rustup');
   });
+  it("lints an old crate denies, which today's rustc raises, are capped at warnings by a repair round", () => {
+    // rustc 1.95 on httparse of 2022 (`#![cfg_attr(test, deny(warnings))]`).
+    const output =
+      'error: unexpected `cfg` condition name: `httparse_simd`\n   --> src/simd/mod.rs:277:5\n' +
+      'note: the lint level is defined here\n  --> src/lib.rs:3:23\n' +
+      '  = note: `#[deny(unexpected_cfgs)]` implied by `#[deny(warnings)]`\n' +
+      'error: could not compile `httparse` (lib test) due to 30 previous errors\n';
+    const facts: RepoFacts = { files: ['Cargo.toml', 'src/lib.rs'], manifests: {}, tools: { rustc } };
+    const [recipe] = rust.recipes(facts);
+    const repaired = rust.repair!(recipe!, output, facts);
+    expect(repaired!.setupScript).toMatch(
+      /^set -euo pipefail\nexport RUSTFLAGS=--cap-lints=warn {2}# .*\ncargo fetch\ncargo test --no-run\n$/,
+    );
+    expect(repaired!.testCommand).toBe('RUSTFLAGS=--cap-lints=warn cargo test --no-fail-fast 2>&1');
+    expect(rust.scopeTests!(repaired!, ['tests/uri.rs'])).toBe(
+      'RUSTFLAGS=--cap-lints=warn cargo test --test uri --no-fail-fast 2>&1',
+    );
+    expect(rust.repair!(repaired!, output, facts)).toBeUndefined();
+    // Not for other build errors, nor where .cargo/config sets the flags RUSTFLAGS would replace.
+    expect(
+      rust.repair!(recipe!, 'error[E0425]: cannot find value `x` in this scope\n', facts),
+    ).toBeUndefined();
+    const configured = { ...facts, files: [...facts.files, '.cargo/config.toml'] };
+    expect(rust.repair!(recipe!, output, configured)).toBeUndefined();
+  });
 });
 
 describe('node', () => {
@@ -211,6 +236,38 @@ describe('node', () => {
     const berry = nodeInstall(['package.json', 'yarn.lock'], { packageManager: 'yarn@4.1.0' }, {});
     expect(berry.script).toContain('corepack yarn install --immutable\n');
     expect(nodeInstall(['package.json', 'package-lock.json'], {}, {}).script).toMatch(/^npm ci /);
+  });
+  it('without a pin, the newest pnpm major CI installs, when it can read the lockfile', () => {
+    // nanoid of 2026: lockfile 9.0 (pnpm 9 writes it too), CI on pnpm 11 and 10.
+    const workflow = (v: string, action = 'pnpm/setup@5d160c5') =>
+      `jobs:\n  full:\n    steps:\n      - uses: actions/checkout@v4\n      - name: Install pnpm\n        uses: ${action}\n        with:\n          version: ${v}\n`;
+    const files = [
+      'package.json',
+      'pnpm-lock.yaml',
+      '.github/workflows/test.yml',
+      '.github/workflows/old.yaml',
+    ];
+    const manifests = {
+      'pnpm-lock.yaml': "lockfileVersion: '9.0'\n",
+      '.github/workflows/test.yml': workflow('11'),
+      '.github/workflows/old.yaml': workflow('10.2.0', 'pnpm/action-setup@v4'),
+    };
+    const ci = nodeInstall(files, {}, manifests);
+    expect(ci.script).toContain(
+      'export pnpm_config_minimum_release_age=0\ncorepack pnpm@11 install --frozen-lockfile\n',
+    );
+    expect(ci.toolchain).toEqual({ pnpm: '11', 'pnpm.via': 'CI workflow (corepack)' });
+    expect(workflowPnpmMajors(workflow('v8.6.0', 'pnpm/action-setup@v2'))).toEqual([8]);
+    // A CI major older than the lockfile's writer cannot read it; a pin wins over CI.
+    const old = {
+      ...manifests,
+      '.github/workflows/test.yml': workflow('8'),
+      '.github/workflows/old.yaml': '',
+    };
+    expect(nodeInstall(files, {}, old).script).toContain('corepack pnpm@9 install');
+    expect(nodeInstall(files, { packageManager: 'pnpm@10.1.0' }, manifests).toolchain['pnpm.via']).toBe(
+      'packageManager (corepack)',
+    );
   });
   it('puts corepack, the pnpm store and yarn berry under the stage cache', () => {
     expect(node.cacheEnv('/c')).toMatchObject({
@@ -256,8 +313,29 @@ describe('go toolchain', () => {
       tools: { go: 'go1.26.8' },
     });
     expect(r!.setupScript).toContain('export GOTOOLCHAIN=go1.22.5\ngo version\ngo mod download');
-    expect(r!.testCommand).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./...');
+    expect(r!.testCommand).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 -vet=off ./...');
     expect(r!.toolchain).toEqual({ go: '1.22.5', 'go.via': 'go.mod toolchain line (GOTOOLCHAIN)' });
-    expect(go.scopeTests!(r!, ['a/x_test.go'])).toBe('GOTOOLCHAIN=go1.22.5 go test -json -count=1 ./a');
+    expect(go.scopeTests!(r!, ['a/x_test.go'])).toBe(
+      'GOTOOLCHAIN=go1.22.5 go test -json -count=1 -vet=off ./a',
+    );
+  });
+  it('a repository without go.mod (GOPATH era) becomes a module of its import path at setup', () => {
+    const [r, ...rest] = go.recipes({
+      files: ['flag.go', 'flag_test.go', 'sub/x.go'],
+      manifests: {},
+      tools: { go: 'go1.26.8' },
+      repo: 'spf13/pflag',
+    });
+    expect(rest).toEqual([]);
+    expect(r!.setupScript).toBe(
+      'set -euo pipefail\nrm -f go.mod go.sum\ngo mod init 2>/dev/null || go mod init github.com/spf13/pflag\ngo mod edit -go=1.16\ngo mod tidy\n',
+    );
+    expect(r!.testCommand).toBe('go test -json -count=1 -vet=off -mod=mod ./...');
+    expect(r!.toolchain).toEqual({ go: '1.26.8', 'go.via': 'installed (no go.mod: a module made at setup)' });
+    expect(go.scopeTests!(r!, ['sub/x_test.go'])).toBe('go test -json -count=1 -vet=off -mod=mod ./sub');
+    // A nested module is not the GOPATH era: the usual recipe.
+    expect(go.recipes({ files: ['tools/go.mod', 'x.go'], manifests: {} })[0]!.setupScript).toContain(
+      'go mod download',
+    );
   });
 });

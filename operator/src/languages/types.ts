@@ -15,6 +15,8 @@ export interface RepoFacts {
   probes?: Record<string, string>;
   /** When the PR was opened (RFC 3339): the era its toolchain and dependencies come from. */
   createdAt?: string;
+  /** `owner/name` of the repository (a GitHub path: Go's import path when go.mod does not say). */
+  repo?: string;
   /**
    * Output of the language modules' `toolProbes` run in the sandbox (name → output), for the
    * probes that succeeded: which build tools and versions this sandbox has.
