@@ -15,28 +15,27 @@ export const LinkedIssue = z
   .strict();
 export type LinkedIssue = z.infer<typeof LinkedIssue>;
 
+/** An object in the dataset store as a spec or status names it: key, digest, size. */
+const StoredObjectRef = z.object({
+  key: z.string().min(1).describe('Object key in the dataset store (content-addressed: ends in the digest)'),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe('SHA-256 of the object: a read that does not match is refused'),
+  bytes: z.number().int().min(0).describe('Size of the object'),
+});
+
 /**
  * Where an instance's PR content (title, body, patches, linked issues) lives when the operator
  * has a dataset store: the spec keeps the key, digest and a few counts `kubectl` users read.
  */
-export const PrContentRef = z
-  .object({
-    key: z
-      .string()
-      .min(1)
-      .describe('Object key in the dataset store (content-addressed: ends in the digest)'),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/)
-      .describe('SHA-256 of the object: a read that does not match is refused'),
-    bytes: z.number().int().min(0).describe('Size of the object'),
-    patchFiles: z.number().int().min(0).describe('Files the gold patch changes'),
-    patchLines: z.number().int().min(0).describe('Lines the gold patch adds or deletes'),
-    testPatchFiles: z.number().int().min(0).describe('Files the test patch changes'),
-    testPatchLines: z.number().int().min(0).describe('Lines the test patch adds or deletes'),
-    issues: z.number().int().min(0).describe('Linked issues'),
-  })
-  .strict();
+export const PrContentRef = StoredObjectRef.extend({
+  patchFiles: z.number().int().min(0).describe('Files the gold patch changes'),
+  patchLines: z.number().int().min(0).describe('Lines the gold patch adds or deletes'),
+  testPatchFiles: z.number().int().min(0).describe('Files the test patch changes'),
+  testPatchLines: z.number().int().min(0).describe('Lines the test patch adds or deletes'),
+  issues: z.number().int().min(0).describe('Linked issues'),
+}).strict();
 export type PrContentRef = z.infer<typeof PrContentRef>;
 
 export const SWEInstanceSpec = z
@@ -415,24 +414,13 @@ export type SolveSummary = z.infer<typeof SolveSummary>;
  * Where an instance's bulky content (test-id lists, patches, statement) lives when the
  * operator has a dataset store: status keeps the key, digest and counts, the object the text.
  */
-export const ContentRef = z
-  .object({
-    key: z
-      .string()
-      .min(1)
-      .describe('Object key in the dataset store (content-addressed: ends in the digest)'),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/)
-      .describe('SHA-256 of the object: a read that does not match is refused'),
-    bytes: z.number().int().min(0).describe('Size of the object'),
-    fields: z
-      .array(z.string())
-      .describe("The status fields the object holds; solvePatches: the solve attempts' patches"),
-    failToPass: z.number().int().min(0).optional().describe('Number of FAIL_TO_PASS test ids'),
-    passToPass: z.number().int().min(0).optional().describe('Number of PASS_TO_PASS test ids'),
-  })
-  .strict();
+export const ContentRef = StoredObjectRef.extend({
+  fields: z
+    .array(z.string())
+    .describe("The status fields the object holds; solvePatches: the solve attempts' patches"),
+  failToPass: z.number().int().min(0).optional().describe('Number of FAIL_TO_PASS test ids'),
+  passToPass: z.number().int().min(0).optional().describe('Number of PASS_TO_PASS test ids'),
+}).strict();
 export type ContentRef = z.infer<typeof ContentRef>;
 
 export const SWEInstanceStatus = z
